@@ -1,0 +1,54 @@
+"""The ``twin`` command line. Each subcommand lives in ``server/commands/<topic>.py`` with a
+``register(subparsers)`` function that adds its parsers and sets ``func`` to a callable taking the
+parsed args and returning an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# topic modules, in the order their commands appear in --help
+_TOPICS = ("data", "heat", "traffic", "access", "serve")
+
+
+class CliError(Exception):
+    """An error a user made: printed as one clear line, exit status 2 (no traceback)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twin",
+        description="landtwin: 3D-Zwilling für Hitze, Verkehr und Erreichbarkeit / a 3D twin for heat, traffic and access",
+    )
+    parser.add_argument("--arch", default=None, help="Taichi backend: cpu (default), cuda, vulkan, gpu")
+    parser.add_argument("--data-dir", default=None, help="where bundles and the database live (default ./data)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for topic in _TOPICS:
+        try:
+            mod = importlib.import_module(f"server.commands.{topic}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"server.commands.{topic}":
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"Fehler / error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Shared fixtures: paths to the real open data beside the project, and Taichi on the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """Path into ../shared/data; skips the test with a clear reason when it is absent."""
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"real open data not present: {p} (the shared data folder lies beside the project)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def taichi_cpu() -> str:
+    from sim_kernels.runtime import ensure_init
+
+    return ensure_init("cpu")
