@@ -1,0 +1,602 @@
+"""The live protocol between the server and its viewers: every websocket message, typed and versioned.
+
+This module is the only definition of the wire. The desktop viewer imports it directly, the web viewer
+uses TypeScript types generated from it (``scripts/gen_protocol_ts.py`` writes
+``viewer/web/src/protocol.gen.ts``; a test fails when that file is stale). It imports msgspec, numpy and
+``geodata.interventions`` only, never FastAPI.
+
+Wire format
+-----------
+- One websocket at ``/ws/scenarios/{scenario_id}``; every frame is a **binary** frame holding one
+  msgpack map, a msgspec Struct tagged by the field ``t``.
+- Arrays travel as :class:`NDArray`: raw little-endian bytes with ``dtype`` and ``shape`` (row-major);
+  the value is ``raw * scale + offset``, cells equal to ``nodata`` are missing (NaN). Temperatures are
+  quantised to uint16 with ``scale = 0.01`` and ``offset = -100`` (0.01 K steps, -100 .. 555 °C).
+- Coordinates are in the district's local frame: metres east/north/up from its origin.
+
+Session
+-------
+1. The client opens the socket and sends :class:`Hello` within ``HELLO_TIMEOUT_S`` seconds. Planners and
+   admins put their token in ``Hello.token``; citizens and kiosks leave it empty and name their role.
+   (No token travels in the URL, so none ends up in access logs.)
+2. The server answers :class:`Welcome` with the scenario's state (version, interventions with their
+   revisions) and who else is present, or closes with one of the ``CLOSE_*`` codes.
+3. The client sends :class:`Subscribe` to choose layers and the hour, then edits (:class:`AddIntervention`,
+   :class:`UpdateIntervention`, :class:`RemoveIntervention`, :class:`Undo`, :class:`Redo`), its view
+   (:class:`View`, for presence) and :class:`Ping`.
+4. Every accepted edit is committed to storage first, then broadcast to everyone on the scenario as
+   :class:`EditApplied` (the author recognises its own by ``session_id`` and ``request_id``: that is the
+   acknowledgement). A refused edit gets :class:`EditRejected` with the reason in German and English and,
+   for a version conflict, the object's current state.
+5. Results arrive as :class:`FieldFrame`, :class:`EdgeFrame`, :class:`AgentFrame`, :class:`AccessFrame`
+   and :class:`KpiFrame`, each naming the ``scenario_version`` it was computed for. Outgoing frames are
+   latest-wins per key (:func:`frame_key`): a slow client receives the newest frame of each key, never
+   a backlog.
+
+Concurrency: every intervention has a ``revision`` (1 when added, +1 per update). Updates and removals
+name the ``base_revision`` they were made on; when another edit got there first the later one is rejected
+(code ``conflict``) with the current state, and the client may retry on top of it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+import numpy as np
+
+from geodata.interventions import Intervention
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "MAX_CLIENT_MESSAGE_BYTES",
+    "HELLO_TIMEOUT_S",
+    "CLOSE_CODES",
+    "ProtocolError",
+    "NDArray",
+    "encode_array",
+    "decode_array",
+    "quantise_u16",
+    "UserInfo",
+    "InterventionEntry",
+    "ScenarioState",
+    "GridInfo",
+    "Window",
+    "Hello",
+    "Subscribe",
+    "AddIntervention",
+    "UpdateIntervention",
+    "RemoveIntervention",
+    "Undo",
+    "Redo",
+    "View",
+    "Ping",
+    "Welcome",
+    "EditApplied",
+    "EditRejected",
+    "ErrorMessage",
+    "PresenceEntry",
+    "Presence",
+    "Progress",
+    "FieldFrame",
+    "EdgeFrame",
+    "AgentFrame",
+    "DeficitArea",
+    "AccessFrame",
+    "KpiFrame",
+    "CommentInfo",
+    "CommentEvent",
+    "ScenarioEvent",
+    "Reset",
+    "Pong",
+    "ClientMessage",
+    "ServerMessage",
+    "CLIENT_MESSAGES",
+    "SERVER_MESSAGES",
+    "encode",
+    "decode_client",
+    "decode_server",
+    "frame_key",
+]
+
+PROTOCOL_VERSION = 1
+MAX_CLIENT_MESSAGE_BYTES = 256 * 1024
+HELLO_TIMEOUT_S = 10.0
+
+# websocket close codes the server uses (4000-4999 are free for applications)
+CLOSE_CODES: dict[str, int] = {
+    "bad_hello": 4400,
+    "unauthorised": 4401,
+    "forbidden": 4403,
+    "not_found": 4404,
+    "hello_timeout": 4408,
+    "too_large": 4413,
+    "protocol_version": 4426,
+    "rate_limited": 4429,
+}
+
+Role = Literal["admin", "planner", "citizen", "kiosk"]
+Lang = Literal["de", "en"]
+Layer = Literal["heat", "traffic", "agents", "access"]
+Engine = Literal["heat", "traffic", "agents", "access", "compare"]
+DType = Literal["<f4", "<f8", "<u2", "<i2", "<i4", "<u4", "<i8", "|u1", "|i1"]
+EditOp = Literal["add", "update", "remove"]
+EditCause = Literal["edit", "undo", "redo", "reset"]
+
+Finite = Annotated[float, msgspec.Meta(ge=-1e7, le=1e7)]
+XYZ = tuple[Finite, Finite, Finite]
+ObjectId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+RequestId = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Revision = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Version = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+ShortText = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class ProtocolError(ValueError):
+    """A message that could not be decoded or is not allowed; ``code``, ``de`` and ``en`` say why."""
+
+    def __init__(self, code: str, de: str, en: str) -> None:
+        super().__init__(f"{de} / {en}")
+        self.code = code
+        self.de = de
+        self.en = en
+
+
+class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=False):
+    """Plain (untagged) structure nested inside messages."""
+
+
+class _Msg(msgspec.Struct, frozen=True, tag_field="t", forbid_unknown_fields=True, omit_defaults=False):
+    """A message on the wire, tagged by ``t``."""
+
+
+# --- arrays ---------------------------------------------------------------------------------------
+class NDArray(_Struct, frozen=True):
+    """A numpy array as raw little-endian bytes (row-major). Value = ``raw * scale + offset``;
+    raw values equal to ``nodata`` (when given) are missing."""
+
+    dtype: DType
+    shape: Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=2**31)]], msgspec.Meta(max_length=4)]
+    data: bytes
+    scale: float = 1.0
+    offset: float = 0.0
+    nodata: int | None = None
+
+
+_MAX_ARRAY_BYTES = 512 * 1024 * 1024
+
+
+def encode_array(arr: np.ndarray, *, dtype: str | None = None) -> NDArray:
+    """Pack an array as raw little-endian bytes (optionally converted to ``dtype`` first)."""
+    a = np.asarray(arr)
+    dt = np.dtype(dtype) if dtype else a.dtype
+    dt = dt.newbyteorder("<")  # values are converted, not reinterpreted, by ascontiguousarray below
+    a = np.ascontiguousarray(a, dtype=dt)
+    return NDArray(dtype=a.dtype.str, shape=list(a.shape), data=a.tobytes())
+
+
+def quantise_u16(arr: np.ndarray, *, scale: float = 0.01, offset: float = -100.0) -> NDArray:
+    """Quantise floats to uint16 steps of ``scale`` above ``offset``; NaN becomes ``nodata`` 65535.
+
+    The default suits temperatures in °C: -100 .. 555.34 in 0.01 K steps (values outside are clipped).
+    """
+    a = np.asarray(arr, dtype=np.float64)
+    missing = ~np.isfinite(a)
+    raw = np.rint((np.where(missing, offset, a) - offset) / scale)
+    raw = np.clip(raw, 0, 65534).astype("<u2")
+    raw[missing] = 65535
+    return NDArray(dtype="<u2", shape=list(a.shape), data=raw.tobytes(), scale=scale, offset=offset, nodata=65535)
+
+
+def decode_array(nd: NDArray, *, dequantise: bool = True) -> np.ndarray:
+    """The numpy array of an :class:`NDArray` (float32 when scaled or with nodata and ``dequantise``).
+
+    Raises ProtocolError when the byte length does not match dtype and shape.
+    """
+    dt = np.dtype(nd.dtype)
+    count = 1
+    for n in nd.shape:
+        count *= int(n)
+    if count * dt.itemsize != len(nd.data) or count * dt.itemsize > _MAX_ARRAY_BYTES:
+        raise ProtocolError(
+            "bad_array",
+            f"Feld passt nicht zu Typ und Form ({len(nd.data)} Bytes für {nd.shape} × {nd.dtype})",
+            f"Array does not match its dtype and shape ({len(nd.data)} bytes for {nd.shape} x {nd.dtype})",
+        )
+    raw = np.frombuffer(nd.data, dtype=dt).reshape(nd.shape)
+    if not dequantise or (nd.scale == 1.0 and nd.offset == 0.0 and nd.nodata is None):
+        return raw
+    out = raw.astype(np.float32) * np.float32(nd.scale) + np.float32(nd.offset)
+    if nd.nodata is not None:
+        out[raw == nd.nodata] = np.nan
+    return out
+
+
+# --- shared structures ----------------------------------------------------------------------------
+class UserInfo(_Struct, frozen=True):
+    """Who did something: role, department (planners) and a display name (may be empty)."""
+
+    role: Role
+    department: ShortText = ""
+    name: ShortText = ""
+    user_id: ShortText = ""
+
+
+class InterventionEntry(_Struct, frozen=True):
+    """One intervention of a scenario with its revision and last author."""
+
+    intervention: Intervention
+    revision: Revision
+    author: UserInfo
+
+
+class ScenarioState(_Struct, frozen=True):
+    """The scenario as it stands at ``version`` (interventions in application order)."""
+
+    scenario_id: ShortText
+    name: ShortText
+    district: ShortText
+    version: Version
+    status: Literal["active", "archived"]
+    kind: Literal["official", "draft", "sandbox"]
+    interventions: list[InterventionEntry]
+    parent_id: ShortText = ""
+
+
+class GridInfo(_Struct, frozen=True):
+    """The district raster: ``rows`` x ``cols`` cells of ``cell_m``; row 0 at the north edge."""
+
+    rows: int
+    cols: int
+    cell_m: float
+    west_m: float
+    south_m: float
+
+
+class Window(_Struct, frozen=True):
+    """A rectangle of raster cells: rows ``row0 .. row0+rows``, columns ``col0 .. col0+cols``."""
+
+    row0: int
+    col0: int
+    rows: int
+    cols: int
+
+
+# --- client -> server -----------------------------------------------------------------------------
+class Hello(_Msg, frozen=True, tag="hello"):
+    """First message of a session. ``token`` for planners and admins; empty for citizens and kiosks."""
+
+    protocol: int
+    role: Role = "citizen"
+    token: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    name: Annotated[str, msgspec.Meta(max_length=60)] = ""
+    lang: Lang = "de"
+
+
+class Subscribe(_Msg, frozen=True, tag="subscribe"):
+    """Which result layers to stream, for which hour of the design day (local time)."""
+
+    layers: Annotated[list[Layer], msgspec.Meta(max_length=8)]
+    hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 15
+
+
+class AddIntervention(_Msg, frozen=True, tag="add"):
+    """Add an intervention (its ``id`` must be new in the scenario)."""
+
+    request_id: RequestId
+    intervention: Intervention
+
+
+class UpdateIntervention(_Msg, frozen=True, tag="update"):
+    """Replace the intervention with the same ``id``, made on top of ``base_revision``."""
+
+    request_id: RequestId
+    intervention: Intervention
+    base_revision: Revision
+
+
+class RemoveIntervention(_Msg, frozen=True, tag="remove"):
+    """Remove intervention ``object_id``, made on top of ``base_revision``."""
+
+    request_id: RequestId
+    object_id: ObjectId
+    base_revision: Revision
+
+
+class Undo(_Msg, frozen=True, tag="undo"):
+    """Undo this user's last edit on the scenario."""
+
+    request_id: RequestId
+
+
+class Redo(_Msg, frozen=True, tag="redo"):
+    """Redo this user's last undone edit."""
+
+    request_id: RequestId
+
+
+class View(_Msg, frozen=True, tag="view"):
+    """Where this client looks (for presence): camera and target in local metres, selected object."""
+
+    camera_local_m: XYZ
+    target_local_m: XYZ
+    selected: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class Ping(_Msg, frozen=True, tag="ping"):
+    """Round-trip probe; answered by :class:`Pong` with the same ``ts_ms``."""
+
+    ts_ms: Finite
+
+
+ClientMessage = Hello | Subscribe | AddIntervention | UpdateIntervention | RemoveIntervention | Undo | Redo | View | Ping
+CLIENT_MESSAGES: tuple[type, ...] = (
+    Hello, Subscribe, AddIntervention, UpdateIntervention, RemoveIntervention, Undo, Redo, View, Ping,
+)
+# client messages that change a scenario (refused for citizens and kiosks on official scenarios)
+EDIT_MESSAGES: tuple[type, ...] = (AddIntervention, UpdateIntervention, RemoveIntervention, Undo, Redo)
+__all__ += ["EDIT_MESSAGES"]
+
+
+# --- server -> client -----------------------------------------------------------------------------
+class Welcome(_Msg, frozen=True, tag="welcome"):
+    protocol: int
+    session_id: str
+    user: UserInfo
+    can_edit: bool
+    scenario: ScenarioState
+    grid: GridInfo
+    presence: list[PresenceEntry]
+
+
+class EditApplied(_Msg, frozen=True, tag="applied"):
+    """An edit committed to storage: the scenario is now at ``scenario_version``.
+
+    ``intervention`` is the new state of ``object_id`` (None when removed).
+    """
+
+    scenario_id: str
+    scenario_version: Version
+    op: EditOp
+    cause: EditCause
+    object_id: str
+    revision: Revision
+    intervention: Intervention | None
+    by: UserInfo
+    session_id: str
+    request_id: int
+    at_utc: str
+
+
+class EditRejected(_Msg, frozen=True, tag="rejected"):
+    """An edit refused, nothing changed. ``current`` is the object's current state (conflicts)."""
+
+    request_id: int
+    code: str
+    message_de: str
+    message_en: str
+    scenario_version: Version
+    current: InterventionEntry | None = None
+
+
+class ErrorMessage(_Msg, frozen=True, tag="error"):
+    """A message that could not be handled (bad format, not allowed, rate limit)."""
+
+    code: str
+    message_de: str
+    message_en: str
+    request_id: int = -1
+
+
+class PresenceEntry(_Struct, frozen=True):
+    session_id: str
+    user: UserInfo
+    camera_local_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    target_local_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    selected: str = ""
+
+
+class Presence(_Msg, frozen=True, tag="presence"):
+    """Everyone on the scenario now (latest-wins)."""
+
+    users: list[PresenceEntry]
+
+
+class Progress(_Msg, frozen=True, tag="progress"):
+    """How far the computation for ``scenario_version`` is (``fraction`` 0..1)."""
+
+    scenario_version: Version
+    engine: Engine
+    stage: str
+    fraction: float
+
+
+class FieldFrame(_Msg, frozen=True, tag="field"):
+    """A raster result (e.g. ``utci_c``) for ``hour``: the whole grid, or the ``window`` that changed.
+
+    ``values`` has shape (window.rows, window.cols); when ``full`` the window is the whole grid. A
+    partial frame applies on top of the frame of ``base_version``; clients that lack it re-subscribe.
+    """
+
+    scenario_version: Version
+    base_version: int
+    layer: str
+    unit: str
+    hour: int
+    full: bool
+    grid: GridInfo
+    window: Window
+    values: NDArray
+
+
+class EdgeFrame(_Msg, frozen=True, tag="edges"):
+    """Per road edge (L,) results in the order of ``District.roads``."""
+
+    scenario_version: Version
+    flow_veh_h: NDArray
+    vc_ratio: NDArray
+    speed_kmh: NDArray
+
+
+class AgentFrame(_Msg, frozen=True, tag="agents"):
+    """Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight."""
+
+    scenario_version: Version
+    kind: Literal["vehicles", "people"]
+    t_s: float
+    xy_local_m: NDArray
+
+
+class DeficitArea(_Struct, frozen=True):
+    """An area with poor access (counts below 5 are suppressed by the server)."""
+
+    group: str
+    xy_local_m: tuple[float, float]
+    persons: int
+    time_min: float
+
+
+class AccessFrame(_Msg, frozen=True, tag="access"):
+    """Access results: travel time (N buildings,) in minutes, stop quality class codes (S stops,)
+    0=A .. 5=F, and deficit areas."""
+
+    scenario_version: Version
+    building_time_min: NDArray
+    stop_quality: NDArray
+    deficits: list[DeficitArea]
+
+
+class KpiFrame(_Msg, frozen=True, tag="kpis"):
+    """Key figures of one engine for ``scenario_version`` (names carry units, e.g. ``mean_utci_c``)."""
+
+    scenario_version: Version
+    engine: Engine
+    values: dict[str, float]
+
+
+class CommentInfo(_Struct, frozen=True):
+    """A comment or idea pinned to a 3D point (local metres) and the scenario version it refers to."""
+
+    comment_id: int
+    scenario_id: str
+    scenario_version: int
+    xyz_local_m: tuple[float, float, float]
+    kind: Literal["comment", "idea"]
+    text: str
+    author_name: str
+    votes: int
+    hidden: bool
+    answer: str
+    created_utc: str
+
+
+class CommentEvent(_Msg, frozen=True, tag="comment"):
+    comment: CommentInfo
+
+
+class ScenarioEvent(_Msg, frozen=True, tag="scenario"):
+    """The scenario's name or status changed (rename, archive)."""
+
+    scenario_id: str
+    name: str
+    status: Literal["active", "archived"]
+    version: int
+
+
+class Reset(_Msg, frozen=True, tag="reset"):
+    """The scenario was reset (a kiosk sandbox after inactivity): here is its state now."""
+
+    scenario: ScenarioState
+
+
+class Pong(_Msg, frozen=True, tag="pong"):
+    ts_ms: float
+    server_ms: float
+
+
+ServerMessage = (
+    Welcome | EditApplied | EditRejected | ErrorMessage | Presence | Progress | FieldFrame | EdgeFrame
+    | AgentFrame | AccessFrame | KpiFrame | CommentEvent | ScenarioEvent | Reset | Pong
+)
+SERVER_MESSAGES: tuple[type, ...] = (
+    Welcome, EditApplied, EditRejected, ErrorMessage, Presence, Progress, FieldFrame, EdgeFrame,
+    AgentFrame, AccessFrame, KpiFrame, CommentEvent, ScenarioEvent, Reset, Pong,
+)
+
+
+# --- coding ---------------------------------------------------------------------------------------
+_encoder = msgspec.msgpack.Encoder()
+_client_decoder = msgspec.msgpack.Decoder(ClientMessage)
+_server_decoder = msgspec.msgpack.Decoder(ServerMessage)
+
+
+def encode(msg: Any) -> bytes:
+    """msgpack bytes of one message."""
+    return _encoder.encode(msg)
+
+
+def decode_client(data: bytes) -> ClientMessage:
+    """Decode one client message; raises :class:`ProtocolError` (never anything else) when invalid.
+
+    Interventions are schema-checked here; their geometry (ring validity, vertex count) is checked by
+    the server with ``geodata.interventions`` before anything is stored.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProtocolError("bad_message", "Nachricht muss binär sein (msgpack)", "Message must be binary (msgpack)")
+    if len(data) > MAX_CLIENT_MESSAGE_BYTES:
+        raise ProtocolError(
+            "too_large",
+            f"Nachricht zu groß ({len(data)} > {MAX_CLIENT_MESSAGE_BYTES} Bytes)",
+            f"Message too large ({len(data)} > {MAX_CLIENT_MESSAGE_BYTES} bytes)",
+        )
+    try:
+        return _client_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("invalid", f"Ungültige Nachricht: {exc}", f"Invalid message: {exc}") from None
+    except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as exc:
+        raise ProtocolError("bad_message", f"Nachricht ist kein gültiges msgpack: {exc}", f"Message is not valid msgpack: {exc}") from None
+
+
+def decode_server(data: bytes) -> ServerMessage:
+    """Decode one server message (for viewers and tests); raises :class:`ProtocolError` when invalid."""
+    try:
+        msg = _server_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("invalid", f"Ungültige Nachricht: {exc}", f"Invalid message: {exc}") from None
+    except (msgspec.DecodeError, RecursionError, ValueError, OverflowError) as exc:
+        raise ProtocolError("bad_message", f"Nachricht ist kein gültiges msgpack: {exc}", f"Message is not valid msgpack: {exc}") from None
+    for nd in _arrays_of(msg):
+        decode_array(nd, dequantise=False)  # checks byte length against dtype and shape
+    return msg
+
+
+def _arrays_of(msg: Any) -> list[NDArray]:
+    if isinstance(msg, FieldFrame):
+        return [msg.values]
+    if isinstance(msg, EdgeFrame):
+        return [msg.flow_veh_h, msg.vc_ratio, msg.speed_kmh]
+    if isinstance(msg, AgentFrame):
+        return [msg.xy_local_m]
+    if isinstance(msg, AccessFrame):
+        return [msg.building_time_min, msg.stop_quality]
+    return []
+
+
+def frame_key(msg: Any) -> str | None:
+    """The latest-wins key of an outgoing message: a newer message with the same key replaces an unsent
+    older one. None for messages that must all be delivered in order (edits, errors, comments)."""
+    if isinstance(msg, FieldFrame):
+        return f"field:{msg.layer}"
+    if isinstance(msg, EdgeFrame):
+        return "edges"
+    if isinstance(msg, AgentFrame):
+        return f"agents:{msg.kind}"
+    if isinstance(msg, AccessFrame):
+        return "access"
+    if isinstance(msg, KpiFrame):
+        return f"kpis:{msg.engine}"
+    if isinstance(msg, Progress):
+        return f"progress:{msg.engine}"
+    if isinstance(msg, Presence):
+        return "presence"
+    return None
