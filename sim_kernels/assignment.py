@@ -1,0 +1,380 @@
+"""Static user-equilibrium traffic assignment: BPR link costs, Frank-Wolfe family (FW, conjugate FW,
+bi-conjugate FW), all-or-nothing loading and shortest paths in Taichi kernels.
+
+Network conventions: N nodes, the first Z of them zones (centroids); nodes with an index below
+``first_thru_node`` may start or end a path but are never passed through. L directed links with
+free-flow time (any time unit, e.g. minutes), capacity (vehicles per the demand's period, e.g. veh/h)
+and BPR parameters: ``t(x) = t0 * (1 + alpha * (x / c) ** beta)``.
+
+Taichi must be initialised by the caller (``sim_kernels.runtime.ensure_init``).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import taichi as ti
+
+__all__ = [
+    "LinkNetwork",
+    "AssignmentResult",
+    "bpr_time",
+    "bpr_derivative",
+    "shortest_paths",
+    "all_or_nothing",
+    "assign",
+    "UNREACHABLE",
+]
+
+UNREACHABLE = 1e300  # distance of nodes that cannot be reached
+_FIXED_SCALE = float(2**20)  # AON flows are summed as int64 fixed point: deterministic under threads
+
+
+@dataclass(frozen=True)
+class LinkNetwork:
+    """Directed link arrays of an assignment network (see the module docstring for conventions)."""
+
+    n_nodes: int
+    n_zones: int
+    first_thru_node: int
+    link_from: np.ndarray  # (L,) int32
+    link_to: np.ndarray  # (L,) int32
+    free_flow_time: np.ndarray  # (L,) float64, > 0
+    capacity: np.ndarray  # (L,) float64, > 0
+    alpha: np.ndarray  # (L,) float64
+    beta: np.ndarray  # (L,) float64
+
+    def __post_init__(self) -> None:
+        n_links = self.link_from.shape[0]
+        for name in ("link_to", "free_flow_time", "capacity", "alpha", "beta"):
+            if getattr(self, name).shape != (n_links,):
+                raise ValueError(f"{name} must have shape ({n_links},)")
+        if n_links and (
+            self.link_from.min() < 0 or max(self.link_from.max(), self.link_to.max()) >= self.n_nodes
+        ):
+            raise ValueError("link end outside 0..n_nodes-1")
+        if (self.capacity <= 0).any() or not np.isfinite(self.capacity).all():
+            raise ValueError("capacity must be positive and finite")
+        if (self.free_flow_time < 0).any() or not np.isfinite(self.free_flow_time).all():
+            raise ValueError("free-flow time must be finite and non-negative")
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Outgoing links by node: offsets (N+1,) int32 and link indices (L,) int32."""
+        order = np.argsort(self.link_from, kind="stable").astype(np.int32)
+        counts = np.bincount(self.link_from, minlength=self.n_nodes)
+        offsets = np.zeros(self.n_nodes + 1, dtype=np.int32)
+        np.cumsum(counts, out=offsets[1:])
+        return offsets, order
+
+
+def bpr_time(net: LinkNetwork, flow: np.ndarray) -> np.ndarray:
+    """BPR link travel time (L,) float64 at link flows ``flow`` (L,)."""
+    return net.free_flow_time * (1.0 + net.alpha * (np.maximum(flow, 0.0) / net.capacity) ** net.beta)
+
+
+def bpr_derivative(net: LinkNetwork, flow: np.ndarray) -> np.ndarray:
+    """d t / d x (L,) float64 of the BPR function."""
+    x = np.maximum(flow, 0.0) / net.capacity
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (
+            net.free_flow_time
+            * net.alpha
+            * net.beta
+            * np.where(x > 0, x ** (net.beta - 1.0), 0.0)
+            / net.capacity
+        )
+    return np.where(np.isfinite(d), d, 0.0)
+
+
+@ti.kernel
+def _spfa_kernel(
+    origins: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    first_thru: ti.i32,
+    offsets: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    adj_link: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    link_to: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    cost: ti.types.ndarray(dtype=ti.f64, ndim=1),
+    dist: ti.types.ndarray(dtype=ti.f64, ndim=2),
+    pred: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    queue: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    inq: ti.types.ndarray(dtype=ti.i32, ndim=2),
+):
+    # one origin per thread; label-correcting search with a FIFO ring (each node queued at most once)
+    n = dist.shape[1]
+    for k in range(origins.shape[0]):
+        for v in range(n):
+            dist[k, v] = 1e300
+            pred[k, v] = -1
+            inq[k, v] = 0
+        o = origins[k]
+        dist[k, o] = 0.0
+        queue[k, 0] = o
+        inq[k, o] = 1
+        head = 0
+        tail = 1 % n
+        cnt = 1
+        while cnt > 0:
+            u = queue[k, head]
+            head = (head + 1) % n
+            cnt -= 1
+            inq[k, u] = 0
+            if u == o or u >= first_thru:
+                du = dist[k, u]
+                for e in range(offsets[u], offsets[u + 1]):
+                    lk = adj_link[e]
+                    v = link_to[lk]
+                    nd = du + cost[lk]
+                    if nd < dist[k, v]:
+                        dist[k, v] = nd
+                        pred[k, v] = lk
+                        if inq[k, v] == 0:
+                            inq[k, v] = 1
+                            queue[k, tail] = v
+                            tail = (tail + 1) % n
+                            cnt += 1
+
+
+@ti.kernel
+def _load_kernel(
+    origins: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    demand_fx: ti.types.ndarray(dtype=ti.i64, ndim=2),
+    pred: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    link_from: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    flow_fx: ti.types.ndarray(dtype=ti.i64, ndim=1),
+):
+    for k, d in ti.ndrange(demand_fx.shape[0], demand_fx.shape[1]):
+        q = demand_fx[k, d]
+        if q > 0:
+            o = origins[k]
+            v = d
+            while v != o and pred[k, v] >= 0:
+                lk = pred[k, v]
+                ti.atomic_add(flow_fx[lk], q)
+                v = link_from[lk]
+
+
+class _Workspace:
+    """Reusable buffers of the shortest-path kernel for one network and origin set."""
+
+    def __init__(self, net: LinkNetwork, origins: np.ndarray) -> None:
+        k, n = origins.shape[0], net.n_nodes
+        self.origins = np.ascontiguousarray(origins, dtype=np.int32)
+        self.offsets, self.adj = net.csr()
+        self.link_to = np.ascontiguousarray(net.link_to, dtype=np.int32)
+        self.link_from = np.ascontiguousarray(net.link_from, dtype=np.int32)
+        self.dist = np.empty((k, n), dtype=np.float64)
+        self.pred = np.empty((k, n), dtype=np.int32)
+        self.queue = np.empty((k, n), dtype=np.int32)
+        self.inq = np.empty((k, n), dtype=np.int32)
+
+
+def shortest_paths(
+    net: LinkNetwork, cost: np.ndarray, origins: np.ndarray, *, _ws: _Workspace | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shortest-path trees from each origin under link ``cost`` (L,) >= 0.
+
+    Returns ``dist`` (K, N) float64 (``UNREACHABLE`` where no path) and ``pred_link`` (K, N) int32, the
+    last link of the path to each node (-1 at the origin and at unreachable nodes). Zone nodes below
+    ``first_thru_node`` other than the origin are not passed through.
+    """
+    ws = _ws or _Workspace(net, np.asarray(origins))
+    c = np.ascontiguousarray(np.maximum(cost, 0.0), dtype=np.float64)
+    _spfa_kernel(
+        ws.origins,
+        int(net.first_thru_node),
+        ws.offsets,
+        ws.adj,
+        ws.link_to,
+        c,
+        ws.dist,
+        ws.pred,
+        ws.queue,
+        ws.inq,
+    )
+    return ws.dist, ws.pred
+
+
+def all_or_nothing(
+    net: LinkNetwork, origins: np.ndarray, demand: np.ndarray, pred_link: np.ndarray
+) -> np.ndarray:
+    """Load ``demand`` (K, Z) from each origin onto its shortest-path tree ``pred_link`` (K, N).
+
+    Returns link flows (L,) float64. Demand to unreachable destinations is dropped (check first).
+    """
+    demand_fx = np.rint(np.asarray(demand, dtype=np.float64) * _FIXED_SCALE).astype(np.int64)
+    flow_fx = np.zeros(net.link_from.shape[0], dtype=np.int64)
+    _load_kernel(
+        np.ascontiguousarray(origins, dtype=np.int32),
+        np.ascontiguousarray(demand_fx),
+        np.ascontiguousarray(pred_link, dtype=np.int32),
+        np.ascontiguousarray(net.link_from, dtype=np.int32),
+        flow_fx,
+    )
+    return flow_fx.astype(np.float64) / _FIXED_SCALE
+
+
+ShortestPathFn = Callable[[LinkNetwork, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class AssignmentResult:
+    """Equilibrium link flows and the convergence record.
+
+    ``state`` holds what a warm start needs (flows and the last conjugate directions).
+    """
+
+    flow: np.ndarray  # (L,) float64, vehicles per period
+    cost: np.ndarray  # (L,) float64, BPR time at ``flow``
+    relative_gap: float
+    iterations: int
+    gap_history: list[float]
+    total_travel_time: float  # sum flow * cost
+    unreachable: np.ndarray  # (U, 3) float64 rows of (origin zone, destination zone, trips) not served
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _line_search(net: LinkNetwork, x: np.ndarray, d: np.ndarray, iters: int = 48) -> float:
+    """Step in [0, 1] minimising the Beckmann objective along x + step d (bisection on its derivative)."""
+    nz = d != 0
+    if not nz.any():
+        return 0.0
+    xs, ds = x[nz], d[nz]
+    t0, a, b, c = net.free_flow_time[nz], net.alpha[nz], net.beta[nz], net.capacity[nz]
+
+    def slope(lam: float) -> float:
+        f = np.maximum(xs + lam * ds, 0.0)
+        return float(np.dot(t0 * (1.0 + a * (f / c) ** b), ds))
+
+    if slope(1.0) <= 0:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        if slope(mid) > 0:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo < 1e-14:
+            break
+    return 0.5 * (lo + hi)
+
+
+def _direction(method: str, x, y, h, s1, s2, tau) -> np.ndarray:
+    """Target point s of the next step: y (FW), or a combination of y with the previous targets that
+    makes s - x conjugate (under the Hessian diag h) to the previous one or two directions."""
+    if method == "fw" or s1 is None:
+        return y
+    d1 = s1 - x
+    if method == "bfw" and s2 is not None and 0.0 < tau < 1.0:
+        d2 = tau * s1 - x + (1.0 - tau) * s2  # previous-but-one direction, seen from x
+        g = y - x
+        u1, u2 = s1 - y, s2 - y
+        m = np.array([[np.dot(u1 * h, d1), np.dot(u2 * h, d1)], [np.dot(u1 * h, d2), np.dot(u2 * h, d2)]])
+        r = -np.array([np.dot(g * h, d1), np.dot(g * h, d2)])
+        det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+        if abs(det) > 1e-12 * (abs(m).max() ** 2 + 1e-300):
+            b1, b2 = np.linalg.solve(m, r)
+            if b1 >= 0 and b2 >= 0 and b1 + b2 <= 1.0 - 1e-6:
+                return (1.0 - b1 - b2) * y + b1 * s1 + b2 * s2
+    num = np.dot(d1 * h, y - x)
+    den = np.dot(d1 * h, y - s1)
+    a = num / den if den != 0 else 0.0
+    a = float(min(max(a, 0.0), 1.0 - 1e-6))
+    return a * s1 + (1.0 - a) * y
+
+
+def _is_feasible(net: LinkNetwork, flow: np.ndarray | None, origins: np.ndarray, demand: np.ndarray) -> bool:
+    """Whether ``flow`` (L,) satisfies flow conservation for ``demand`` (net inflow = attraction - production)."""
+    if flow is None or flow.shape != net.link_from.shape or (flow < 0).any() or not np.isfinite(flow).all():
+        return False
+    balance = np.bincount(net.link_to, flow, net.n_nodes) - np.bincount(net.link_from, flow, net.n_nodes)
+    want = np.zeros(net.n_nodes)
+    want[: net.n_zones] += demand.sum(axis=0)
+    np.subtract.at(want, origins, demand.sum(axis=1))
+    return bool(np.allclose(balance, want, rtol=0.0, atol=1e-6 * max(1.0, float(demand.sum()))))
+
+
+def assign(
+    net: LinkNetwork,
+    od: np.ndarray,
+    *,
+    rgap: float = 1e-4,
+    max_iter: int = 500,
+    method: str = "bfw",
+    warm_state: dict[str, np.ndarray] | None = None,
+    shortest_path_fn: ShortestPathFn | None = None,
+    on_iteration: Callable[[int, float], None] | None = None,
+) -> AssignmentResult:
+    """User-equilibrium assignment of the OD matrix ``od`` (Z, Z) onto ``net``.
+
+    Parameters
+    ----------
+    method : "fw" (Frank-Wolfe), "cfw" (conjugate) or "bfw" (bi-conjugate, default).
+    rgap : stop when the relative gap (TSTT - SPTT) / TSTT falls to or below it.
+    warm_state : ``AssignmentResult.state`` of an earlier run on a network with the same links; its flow
+        starts the iteration when it is still a feasible flow of ``od`` (checked), else it is ignored.
+    shortest_path_fn : replaces the Taichi shortest-path kernel (same signature as ``shortest_paths``).
+    """
+    if method not in ("fw", "cfw", "bfw"):
+        raise ValueError(f"unknown method {method!r}")
+    od = np.asarray(od, dtype=np.float64)
+    z = net.n_zones
+    if od.shape != (z, z) or not np.isfinite(od).all() or (od < 0).any():
+        raise ValueError(f"od must be a finite non-negative ({z}, {z}) matrix")
+    origins = np.nonzero(od.sum(axis=1) > 0)[0].astype(np.int32)
+    demand = od[origins].copy()
+    ws = _Workspace(net, origins)
+
+    def sp(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if shortest_path_fn is not None:
+            return shortest_path_fn(net, cost, origins)
+        return shortest_paths(net, cost, origins, _ws=ws)
+
+    cost = bpr_time(net, np.zeros(net.link_from.shape[0]))
+    dist, pred = sp(cost)
+    unreach = (dist[:, :z] >= UNREACHABLE) & (demand > 0)
+    unreach[np.arange(origins.size), origins] = False
+    ko, kd = np.nonzero(unreach)
+    unreachable = np.column_stack([origins[ko], kd, demand[ko, kd]]).astype(np.float64).reshape(-1, 3)
+    demand[ko, kd] = 0.0
+    demand[np.arange(origins.size), origins] = 0.0  # intrazonal trips use no link
+
+    x = None
+    s1 = s2 = None
+    tau = 0.0
+    if warm_state is not None and _is_feasible(net, warm_state.get("flow"), origins, demand):
+        x = np.asarray(warm_state["flow"], dtype=np.float64).copy()
+    if x is None:
+        x = all_or_nothing(net, origins, demand, pred)
+    history: list[float] = []
+    gap = np.inf
+    it = 0
+    for it in range(1, max_iter + 1):
+        cost = bpr_time(net, x)
+        dist, pred = sp(cost)
+        dz = dist[:, :z]
+        sptt = float(np.sum(demand[demand > 0] * dz[demand > 0]))
+        tstt = float(np.dot(x, cost))
+        gap = (tstt - sptt) / tstt if tstt > 0 else 0.0
+        history.append(gap)
+        if on_iteration is not None:
+            on_iteration(it, gap)
+        if gap <= rgap:
+            break
+        y = all_or_nothing(net, origins, demand, pred)
+        h = bpr_derivative(net, x)
+        s = _direction(method, x, y, h, s1, s2, tau)
+        tau = _line_search(net, x, s - x)
+        x = x + tau * (s - x)
+        s2, s1 = s1, s
+    cost = bpr_time(net, x)
+    return AssignmentResult(
+        flow=x,
+        cost=cost,
+        relative_gap=float(gap),
+        iterations=it,
+        gap_history=history,
+        total_travel_time=float(np.dot(x, cost)),
+        unreachable=unreachable,
+        state={"flow": x.copy()},
+    )

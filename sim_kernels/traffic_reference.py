@@ -1,0 +1,155 @@
+"""Slow, obvious NumPy/Python references of the traffic kernels, for tests on tiny inputs.
+
+- ``dijkstra``: textbook Dijkstra with a binary heap, honouring ``first_thru_node``;
+- ``all_or_nothing``: walk every OD pair's path back from the destination;
+- ``frank_wolfe``: plain Frank-Wolfe with a golden-section line search;
+- ``queue_sim``: the queue model of ``sim_kernels.queue_sim`` written as a per-vehicle Python loop.
+"""
+
+import heapq
+
+import numpy as np
+
+__all__ = ["dijkstra", "all_or_nothing", "frank_wolfe", "queue_sim"]
+
+
+def dijkstra(
+    n_nodes: int, first_thru: int, link_from: np.ndarray, link_to: np.ndarray, cost: np.ndarray, origin: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distances (N,) float64 (inf if unreachable) and predecessor links (N,) int (-1) from ``origin``."""
+    dist = np.full(n_nodes, np.inf)
+    pred = np.full(n_nodes, -1, dtype=np.int64)
+    out: list[list[int]] = [[] for _ in range(n_nodes)]
+    for lk, a in enumerate(link_from):
+        out[int(a)].append(lk)
+    dist[origin] = 0.0
+    heap = [(0.0, origin)]
+    done = np.zeros(n_nodes, dtype=bool)
+    while heap:
+        du, u = heapq.heappop(heap)
+        if done[u]:
+            continue
+        done[u] = True
+        if u != origin and u < first_thru:
+            continue
+        for lk in out[u]:
+            v = int(link_to[lk])
+            nd = du + float(cost[lk])
+            if nd < dist[v]:
+                dist[v] = nd
+                pred[v] = lk
+                heapq.heappush(heap, (nd, v))
+    return dist, pred
+
+
+def all_or_nothing(
+    link_from: np.ndarray, od: np.ndarray, origins: np.ndarray, preds: np.ndarray
+) -> np.ndarray:
+    """Link flows (L,) of loading ``od[origins[k], d]`` on the tree ``preds[k]`` (one path walk per pair)."""
+    flow = np.zeros(link_from.shape[0])
+    for k, o in enumerate(origins):
+        for d in range(od.shape[1]):
+            q = od[o, d]
+            if q <= 0 or d == o:
+                continue
+            v = d
+            while v != o:
+                lk = int(preds[k][v])
+                if lk < 0:
+                    break
+                flow[lk] += q
+                v = int(link_from[lk])
+    return flow
+
+
+def _bpr(t0, alpha, beta, cap, x):
+    return t0 * (1.0 + alpha * (np.maximum(x, 0.0) / cap) ** beta)
+
+
+def frank_wolfe(
+    n_nodes, n_zones, first_thru, link_from, link_to, t0, cap, alpha, beta, od, iterations: int
+) -> tuple[np.ndarray, float]:
+    """Plain Frank-Wolfe, a fixed number of iterations; returns flows (L,) and the last relative gap."""
+    origins = np.arange(n_zones)
+
+    def aon(cost):
+        preds, dists = [], []
+        for o in origins:
+            d, p = dijkstra(n_nodes, first_thru, link_from, link_to, cost, int(o))
+            preds.append(p)
+            dists.append(d)
+        return all_or_nothing(link_from, od, origins, preds), np.array(dists)
+
+    x, _ = aon(_bpr(t0, alpha, beta, cap, np.zeros_like(t0)))
+    gap = np.inf
+    for _ in range(iterations):
+        c = _bpr(t0, alpha, beta, cap, x)
+        y, dist = aon(c)
+        mask = od > 0
+        np.fill_diagonal(mask, False)
+        gap = (x @ c - (od[mask] * dist[:, :n_zones][mask]).sum()) / (x @ c)
+        d = y - x
+
+        def objective(lam, x=x, d=d):
+            f = x + lam * d
+            # Beckmann integral of the BPR function
+            return np.sum(t0 * (f + alpha * cap / (beta + 1) * (f / cap) ** (beta + 1)))
+
+        lo, hi = 0.0, 1.0
+        g = (np.sqrt(5) - 1) / 2
+        for _ in range(80):
+            a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+            if objective(a) < objective(b):
+                hi = b
+            else:
+                lo = a
+        x = x + 0.5 * (lo + hi) * d
+    return x, float(gap)
+
+
+def queue_sim(link_from, link_to, fft_s, cap_veh_s, storage_veh, routes, depart_s, dt_s: float, n_steps: int):
+    """Per-vehicle reference of the queue model: returns (entry_s (K, max_route+1), arrival_s (K,)).
+
+    Same rules as the kernel: links in index order each step; a vehicle leaves a link when its free-flow
+    time is over, the link has outflow credit and the next link has room; waiting vehicles enter their
+    first link in departure order when it has room. ``entry_s[k, j]`` is when vehicle k entered the
+    j-th link of its route (nan if never), ``arrival_s`` when it left the last (nan if not yet).
+    """
+    n_links = len(fft_s)
+    k_veh = len(routes)
+    max_len = max(len(r) for r in routes)
+    entry = np.full((k_veh, max_len + 1), np.nan)
+    arrival = np.full(k_veh, np.nan)
+    pos = np.zeros(k_veh, dtype=int)
+    on_link: list[list[int]] = [[] for _ in range(n_links)]
+    waiting: list[list[int]] = [[] for _ in range(n_links)]
+    for k in np.argsort(depart_s, kind="stable"):
+        waiting[routes[k][0]].append(int(k))
+    credit = np.zeros(n_links)
+    for step in range(n_steps):
+        t = step * dt_s
+        for lk in range(n_links):
+            credit[lk] = min(credit[lk] + cap_veh_s[lk] * dt_s, max(1.0, cap_veh_s[lk] * dt_s))
+            q = on_link[lk]
+            while q and credit[lk] >= 1.0:
+                v = q[0]
+                if entry[v, pos[v]] + fft_s[lk] > t + 1e-9:
+                    break
+                if pos[v] + 1 == len(routes[v]):
+                    arrival[v] = t
+                else:
+                    nxt = routes[v][pos[v] + 1]
+                    if len(on_link[nxt]) >= storage_veh[nxt]:
+                        break
+                    pos[v] += 1
+                    entry[v, pos[v]] = t
+                    on_link[nxt].append(v)
+                q.pop(0)
+                credit[lk] -= 1.0
+        for lk in range(n_links):
+            w = waiting[lk]
+            while w and depart_s[w[0]] <= t + 1e-9 and len(on_link[lk]) < storage_veh[lk]:
+                v = w.pop(0)
+                entry[v, 0] = t
+                on_link[lk].append(v)
+    return entry, arrival
