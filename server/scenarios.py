@@ -13,7 +13,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from geodata.interventions import Intervention, InterventionError, decode_intervention, encode_intervention, validate_against
+from geodata.interventions import (
+    Intervention,
+    InterventionError,
+    decode_intervention,
+    encode_intervention,
+    validate_against,
+)
 from server import protocol as p
 from server.districts import DistrictCatalog
 from server.roles import Denied, User, edit_denied, may_create, may_edit, may_manage

@@ -28,7 +28,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from server.storage_schema import MIGRATIONS, SCHEMA_VERSION, comments, edits, metadata, results, scenarios, tokens, votes
+from server.storage_schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    comments,
+    edits,
+    metadata,
+    results,
+    scenarios,
+    tokens,
+    votes,
+)
 
 __all__ = ["Storage", "EditRecord", "ScenarioRow", "CommentRow", "StorageError", "VersionTaken", "now_utc"]
 

@@ -15,7 +15,17 @@ from shapely.geometry import Polygon, box
 
 from geodata.build import build_district, grid_for_bbox
 from geodata.crs import LocalFrame
-from geodata.district import SURFACE, Buildings, District, DistrictFeatures, LandCover, Pois, Roads, Stops, empty_points
+from geodata.district import (
+    SURFACE,
+    Buildings,
+    District,
+    DistrictFeatures,
+    LandCover,
+    Pois,
+    Roads,
+    Stops,
+    empty_points,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANNER_TOKEN = "planner-token-umwelt"

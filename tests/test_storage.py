@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from server_support import tiny_district
 
 from geodata.interventions import InterventionError, Tree
 from server import protocol as p
@@ -16,8 +17,6 @@ from server.roles import Denied, User
 from server.scenario import EditRefused, ScenarioModel
 from server.scenarios import ScenarioManager
 from server.storage import SCHEMA_VERSION, EditRecord, Storage, VersionTaken, now_utc
-
-from server_support import tiny_district
 
 PLANNER = User(role="planner", department="Umwelt", name="Anna", user_id="u1")
 PLANNER2 = User(role="planner", department="Verkehr", name="Ben", user_id="u2")
