@@ -107,19 +107,21 @@ def frank_wolfe(
     return x, float(gap)
 
 
-def queue_sim(link_from, link_to, fft_s, cap_veh_s, storage_veh, routes, depart_s, dt_s: float, n_steps: int):
-    """Per-vehicle reference of the queue model: returns (entry_s (K, max_route+1), arrival_s (K,)).
+def queue_sim(
+    fft_s, cap_veh_s, storage_veh, routes, depart_s, dt_s: float, n_steps: int, stuck_s: float = 300.0
+):
+    """Per-vehicle reference of the queue model: returns (enter_s (K,), exit_s (R,) flat in route order).
 
     Same rules as the kernel: links in index order each step; a vehicle leaves a link when its free-flow
-    time is over, the link has outflow credit and the next link has room; waiting vehicles enter their
-    first link in departure order when it has room. ``entry_s[k, j]`` is when vehicle k entered the
-    j-th link of its route (nan if never), ``arrival_s`` when it left the last (nan if not yet).
+    time is over, the link has outflow credit and the next link has room (or it waited ``stuck_s``);
+    waiting vehicles enter their first link in departure order when it has room. Leaving times are
+    ``max(ready, t - dt)``.
     """
     n_links = len(fft_s)
     k_veh = len(routes)
-    max_len = max(len(r) for r in routes)
-    entry = np.full((k_veh, max_len + 1), np.nan)
-    arrival = np.full(k_veh, np.nan)
+    offs = np.concatenate([[0], np.cumsum([len(r) for r in routes])])
+    enter = np.full(k_veh, np.nan)
+    exit_ = np.full(offs[-1], np.nan)
     pos = np.zeros(k_veh, dtype=int)
     on_link: list[list[int]] = [[] for _ in range(n_links)]
     waiting: list[list[int]] = [[] for _ in range(n_links)]
@@ -127,29 +129,29 @@ def queue_sim(link_from, link_to, fft_s, cap_veh_s, storage_veh, routes, depart_
         waiting[routes[k][0]].append(int(k))
     credit = np.zeros(n_links)
     for step in range(n_steps):
-        t = step * dt_s
+        t = (step + 1) * dt_s
         for lk in range(n_links):
             credit[lk] = min(credit[lk] + cap_veh_s[lk] * dt_s, max(1.0, cap_veh_s[lk] * dt_s))
             q = on_link[lk]
-            while q and credit[lk] >= 1.0:
+            while q and credit[lk] >= 1.0 - 1e-9:
                 v = q[0]
-                if entry[v, pos[v]] + fft_s[lk] > t + 1e-9:
+                entered = enter[v] if pos[v] == 0 else exit_[offs[v] + pos[v] - 1]
+                ready = entered + fft_s[lk]
+                if ready > t + 1e-9:
                     break
-                if pos[v] + 1 == len(routes[v]):
-                    arrival[v] = t
-                else:
+                if pos[v] + 1 < len(routes[v]):
                     nxt = routes[v][pos[v] + 1]
-                    if len(on_link[nxt]) >= storage_veh[nxt]:
+                    if len(on_link[nxt]) >= storage_veh[nxt] and t - ready < stuck_s:
                         break
-                    pos[v] += 1
-                    entry[v, pos[v]] = t
                     on_link[nxt].append(v)
+                exit_[offs[v] + pos[v]] = max(ready, t - dt_s)
+                pos[v] = min(pos[v] + 1, len(routes[v]) - 1)
                 q.pop(0)
                 credit[lk] -= 1.0
         for lk in range(n_links):
             w = waiting[lk]
             while w and depart_s[w[0]] <= t + 1e-9 and len(on_link[lk]) < storage_veh[lk]:
                 v = w.pop(0)
-                entry[v, 0] = t
+                enter[v] = max(depart_s[v], t - dt_s)
                 on_link[lk].append(v)
-    return entry, arrival
+    return enter, exit_
