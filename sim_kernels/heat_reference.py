@@ -17,6 +17,9 @@ from sim_kernels.skyview import scan_directions
 __all__ = [
     "shadows_reference",
     "svf_reference",
+    "energy_reference",
+    "advection_step_reference",
+    "tmrt_reference",
 ]
 
 SIGMA = 5.670374419e-8
@@ -82,3 +85,91 @@ def svf_reference(dsm, canopy_top, cell_m, n_azimuths, radius_m):
             if canopy_top[r, c] > z0:
                 svf_v[r, c] = 0.0
     return svf, svf_v
+
+
+def energy_reference(sunlit, svf, surface_class, classes, forcing, hours, t_deep_c, wall_albedo=0.2,
+                     wall_emissivity=0.9, h_free=3.0, n_sub=6, spin_up_days=1, rho_cp=1.2 * 1005.0):
+    """Force-restore surface energy balance as in ``sim_kernels.energy``, whole arrays in float64.
+
+    Returns a dict of (len(hours), rows, cols) arrays: surface_temp_c, q_star, q_h, q_e, q_g.
+    """
+    k = np.asarray(surface_class, int)
+    a = np.asarray(classes["albedo"], float)[k]
+    eps = np.asarray(classes["emissivity"], float)[k]
+    cg = np.asarray(classes["capacity_j_m2k"], float)[k]
+    tr = np.asarray(classes["transfer"], float)[k]
+    ef = np.asarray(classes["evaporative_fraction"], float)[k]
+    s = np.asarray(svf, float)
+    sun = np.asarray(sunlit, float)
+    f = {n: np.asarray(v, float) for n, v in forcing.items()}
+    omega = 2.0 * math.pi / 86400.0
+    dt = 3600.0 / n_sub
+    ts = np.full(s.shape, float(t_deep_c))
+    qs = qh = qe = qg = np.zeros(s.shape)
+    out = {n: np.zeros((len(hours),) + s.shape) for n in ("surface_temp_c", "q_star", "q_h", "q_e", "q_g")}
+
+    def k_in(h):
+        g = f["direct_horizontal_w_m2"][h] + f["diffuse_w_m2"][h]
+        return sun[h] * f["direct_horizontal_w_m2"][h] + s * f["diffuse_w_m2"][h] + (1 - s) * wall_albedo * 0.5 * g
+
+    for day in range(spin_up_days + 1):
+        for h in range(24):
+            if day == spin_up_days and h in hours:
+                i = list(hours).index(h)
+                for n, v in zip(out, (ts, qs, qh, qe, qg)):
+                    out[n][i] = v
+            h1 = (h + 1) % 24
+            for j in range(n_sub):
+                w = (j + 0.5) / n_sub
+                ta, u, ls = ((1 - w) * f[n][h] + w * f[n][h1] for n in ("air_temp_c", "wind_m_s", "longwave_sky_w_m2"))
+                l_in = s * ls + (1 - s) * wall_emissivity * SIGMA * (ta + 273.15) ** 4
+                k_abs = (1 - a) * ((1 - w) * k_in(h) + w * k_in(h1))
+                hc = rho_cp * tr * u + h_free
+                q0 = k_abs + eps * l_in - eps * SIGMA * (ts + 273.15) ** 4
+                qe = ef * np.maximum(q0, 0.0)
+                f0 = q0 - hc * (ts - ta) - qe
+                df = -4 * eps * SIGMA * (ts + 273.15) ** 3 - hc
+                ts1 = (cg * ts / dt + cg * omega * t_deep_c + f0 - df * ts) / (cg / dt + cg * omega - df)
+                qs = k_abs + eps * l_in - eps * SIGMA * (ts1 + 273.15) ** 4
+                qh = hc * (ts1 - ta)
+                qg = cg * ((ts1 - ts) / dt + omega * (ts1 - t_deep_c))
+                ts = ts1
+    return out
+
+
+def advection_step_reference(theta, source_k_s, u, v, diffusivity, tau, dt, dx):
+    """One explicit upwind advection / central diffusion / relaxation step, as in ``sim_kernels.airtemp``."""
+    t = np.asarray(theta, float)
+    p = np.pad(t, 1, mode="edge")  # outflow sides: zero gradient
+    if u >= 0:
+        p[:, 0] = 0.0
+    if u <= 0:
+        p[:, -1] = 0.0
+    if v <= 0:
+        p[0, :] = 0.0
+    if v >= 0:
+        p[-1, :] = 0.0
+    west, east = p[1:-1, :-2], p[1:-1, 2:]
+    north, south = p[:-2, 1:-1], p[2:, 1:-1]
+    adv = -(u * (t - west) if u >= 0 else u * (east - t)) / dx
+    adv = adv - (v * (t - south) if v >= 0 else v * (north - t)) / dx
+    lap = (west + east + north + south - 4 * t) / dx**2
+    return t + dt * (adv + diffusivity * lap + np.asarray(source_k_s, float) - t / tau)
+
+
+def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevation_deg, lsky, air_c,
+                   wall_albedo=0.2, wall_emissivity=0.9, ak=0.7, al=0.97, f_up=0.06, f_side=0.22, f_cyl=0.28):
+    """Six-direction Tmrt of one hour as in ``sim_kernels.radiation`` (arrays per cell, scalars per hour)."""
+    e = math.radians(elevation_deg)
+    i_dir = dni if e > 0 else 0.0
+    g = i_dir * math.sin(e) + dhi
+    l_wall = wall_emissivity * SIGMA * (air_c + 273.15) ** 4
+    k_down = i_dir * math.sin(e) * sunlit + dhi * svf + (1 - svf) * wall_albedo * g / 2
+    k_up = albedo_g * k_down
+    l_down = svf * lsky + (1 - svf) * l_wall
+    l_up = emissivity_g * SIGMA * (np.asarray(ts_c, float) + 273.15) ** 4 + (1 - emissivity_g) * l_down
+    k_side = [(dhi * svf + (1 - svf) * wall_albedo * g / 2) / 2 + k_up / 2 for _ in range(4)]
+    l_side = [l_down / 2 + l_up / 2 for _ in range(4)]
+    s_str = ak * (f_cyl * i_dir * math.cos(e) * sunlit + f_up * (k_down + k_up) + f_side * sum(k_side))
+    s_str = s_str + al * (f_up * (l_down + l_up) + f_side * sum(l_side))
+    return (s_str / (al * SIGMA)) ** 0.25 - 273.15
