@@ -1,0 +1,429 @@
+// The viewer's core: load the district's tiles, connect to the scenario, keep the latest results and
+// hand them to the layers. One dispatch table maps protocol messages to scene updates.
+
+import * as THREE from "three";
+import { Api } from "./api";
+import { classColour, fieldToRgba, HEAT_STRESS, rampColour, RAMPS, type RGB } from "./colormap";
+import { Connection, type ConnectionStatus } from "./connection";
+import { makeDrapeUniforms, rgbaTexture } from "./drape";
+import { EditsLayer } from "./edits";
+import { applyFieldFrame, differenceField, gridBounds, sampleField, type FieldState } from "./fields";
+import { setLang, t, type Lang } from "./i18n";
+import { MovingDots, nearestEdge, roadLine, TrafficLayer, type RoadGeometry } from "./mobility";
+import { CommentsLayer, DeficitLayer, StopsLayer } from "./places";
+import type * as P from "./protocol.gen";
+import { SceneView } from "./scene";
+import { berlinOffsetH, dayOfYear, sunPosition } from "./sun";
+import { TileLayer, type Pick } from "./tiles";
+import { toFloat32 } from "./arrays";
+import { renderLegend, setProgress, setStatus, toast, type OverlayId, type RasterId } from "./ui";
+
+export type Mode = "planner" | "citizen" | "kiosk";
+
+export interface Params {
+  mode: Mode;
+  lang: Lang;
+  district: string;
+  scenario: string;
+  token: string;
+  idleS: number;
+  hour: number;
+  compare: string;
+}
+
+export function readParams(loc: Location = window.location): Params {
+  const q = new URLSearchParams(loc.search);
+  const h = new URLSearchParams(loc.hash.replace(/^#/, ""));
+  const mode = (q.get("mode") ?? "planner") as Mode;
+  const token = h.get("token") ?? q.get("token") ?? localStorage.getItem("landtwin.token") ?? "";
+  return {
+    mode: mode === "citizen" || mode === "kiosk" ? mode : "planner",
+    lang: q.get("lang") === "en" ? "en" : "de",
+    district: q.get("district") ?? "",
+    scenario: q.get("scenario") ?? "",
+    token,
+    idleS: Math.max(2, Number(q.get("idle") ?? 120)),
+    hour: Math.min(23, Math.max(0, Number(q.get("hour") ?? 15))),
+    compare: q.get("compare") ?? "",
+  };
+}
+
+/** Field layer names the server may use for each raster choice, most specific first. */
+const FIELD_NAMES: Record<Exclude<RasterId, "none">, string[]> = {
+  surface_temp: ["surface_temp_c", "tsurf_c", "t_surface_c", "surface_c"],
+  air_temp: ["air_temp_c", "tair_c", "t_air_c", "air_c"],
+  utci: ["utci_c"],
+  heat_stress: ["utci_c"],
+  access: ["access_time_min", "access_min", "deficit_min"],
+};
+
+export class App {
+  readonly api: Api;
+  readonly view: SceneView;
+  readonly drape = makeDrapeUniforms();
+  readonly tiles: TileLayer;
+  readonly edits: EditsLayer;
+  readonly traffic: TrafficLayer;
+  readonly vehicles: MovingDots;
+  readonly people: MovingDots;
+  readonly stops: StopsLayer;
+  readonly deficits: DeficitLayer;
+  readonly comments = new CommentsLayer();
+  conn: Connection | null = null;
+  status: ConnectionStatus = "closed";
+  fields = new Map<string, FieldState>();
+  fieldsA = new Map<string, FieldState>();
+  scenario: P.ScenarioState | null = null;
+  version = 0;
+  canEdit = false;
+  sessionId = "";
+  user: P.UserInfo | null = null;
+  raster: RasterId = "utci";
+  overlays = new Set<OverlayId>(["comments", "transit"]);
+  hour = 15;
+  lonlat: [number, number] = [11.81, 51.15];
+  designDate = "2026-07-21";
+  progress = new Map<string, P.Progress>();
+  kpis = new Map<string, Record<string, number>>();
+  roads: RoadGeometry | null = null;
+  compare: "off" | "split" | "diff" = "off";
+  splitFraction = 0.5;
+  lastPick: Pick | null = null;
+  messagesSeen: Record<string, number> = {};
+  errors: string[] = [];
+  ready = false;
+  firstRenderMs = 0;
+  onScenario: Array<() => void> = [];
+  onKpis: Array<() => void> = [];
+  private texA: THREE.Texture | null = null;
+  private texB: THREE.Texture | null = null;
+  private pendingRequests = new Set<number>();
+  private started = performance.now();
+
+  constructor(readonly params: Params, canvas: HTMLCanvasElement) {
+    this.api = new Api("");
+    this.api.token = params.token;
+    this.hour = params.hour;
+    setLang(params.lang);
+    this.view = new SceneView(canvas);
+    this.tiles = new TileLayer("", this.drape);
+    const h = (x: number, y: number): number => this.tiles.heightAt(x, y);
+    this.edits = new EditsLayer(h, (e) => (this.roads ? roadLine(this.roads, e) : null));
+    this.traffic = new TrafficLayer(h);
+    this.vehicles = new MovingDots("vehicles", h);
+    this.people = new MovingDots("people", h, 20000);
+    this.stops = new StopsLayer(h);
+    this.deficits = new DeficitLayer(h);
+    this.view.content.add(
+      this.tiles.group, this.edits.group, this.traffic.group, this.vehicles.mesh, this.people.mesh,
+      this.stops.group, this.deficits.group, this.comments.group,
+    );
+    this.tiles.onChange = () => this.view.invalidate();
+    this.view.addHook((dt) => {
+      const a = this.vehicles.tick(dt);
+      const b = this.people.tick(dt);
+      return a || b;
+    });
+  }
+
+  /** Pick the district and scenario, load the tiles around the view, then connect. */
+  async start(): Promise<void> {
+    const district = this.params.district || (await this.defaultDistrict());
+    const sid = this.params.scenario || (await this.defaultScenario(district));
+    const ts = await this.tiles.loadIndex(district);
+    this.comments.originZ_m = ts.origin_z_m;
+    this.api.district(district).then((d) => {
+      if (d.lonlat) this.lonlat = d.lonlat;
+      if (d.design_date) this.designDate = d.design_date;
+      this.updateSun();
+    }).catch(() => undefined);
+    this.view.frame(ts.bbox_local_m);
+    this.updateSun();
+    const [w, s, e, n] = ts.bbox_local_m;
+    const radius = Math.max(e - w, n - s) * 0.75;
+    await this.tiles.update((w + e) / 2, (s + n) / 2, Math.min(radius, 3000));
+    const ground = this.tiles.heightAt((w + e) / 2, (s + n) / 2);
+    this.view.frame(ts.bbox_local_m, ground);
+    this.updateSun();
+    this.view.controls.addEventListener("end", () => this.loadTilesInView());
+    this.loadSideData(district);
+    this.connect(sid);
+    await new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
+    this.firstRenderMs = performance.now() - this.started;
+    this.ready = true;
+    document.getElementById("loading")?.classList.add("done");
+  }
+
+  private async defaultDistrict(): Promise<string> {
+    const list = await this.api.districts();
+    const first = list[0];
+    if (!first) throw new Error(t("loading"));
+    return typeof first === "string" ? first : first.name;
+  }
+
+  private async defaultScenario(district: string): Promise<string> {
+    const list = await this.api.scenarios(district);
+    const pick = list.find((s) => s.kind === "official" && s.status === "active") ?? list[0];
+    if (!pick) throw new Error(`no scenario for ${district}`);
+    return pick.scenario_id;
+  }
+
+  private loadSideData(district: string): void {
+    this.api.roads(district).then((g) => {
+      this.roads = g;
+      this.traffic.setGeometry(g);
+      if (this.scenario) this.edits.rebuild(this.scenario.interventions);
+      this.applyVisibility();
+    }).catch((e) => console.info("roads unavailable:", String(e)));
+    this.api.stops(district).then((xy) => {
+      this.stops.setStops(xy);
+      this.applyVisibility();
+    }).catch((e) => console.info("stops unavailable:", String(e)));
+  }
+
+  /** Load the tiles around the orbit target (large districts load by view). */
+  loadTilesInView(): void {
+    const tg = this.view.controls.target;
+    const dist = this.view.camera.position.distanceTo(tg);
+    void this.tiles.update(tg.x, -tg.z, Math.max(600, dist * 2));
+  }
+
+  connect(sid: string): void {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${proto}://${location.host}/ws/scenarios/${encodeURIComponent(sid)}`;
+    const role = this.params.mode === "planner" ? (this.params.token ? "planner" : "citizen") : this.params.mode;
+    this.conn = new Connection(url, { role, token: this.params.token, name: "", lang: this.params.lang }, {
+      welcome: (m) => this.onWelcome(m),
+      applied: (m) => this.onApplied(m),
+      rejected: (m) => {
+        this.pendingRequests.delete(m.request_id);
+        toast(`${t("edit_rejected")}: ${this.params.lang === "en" ? m.message_en : m.message_de}`, true);
+      },
+      error: (m) => toast(this.params.lang === "en" ? m.message_en : m.message_de, true),
+      progress: (m) => this.onProgress(m),
+      field: (m) => this.onField(m),
+      edges: (m) => this.traffic.setResults(toFloat32(m.flow_veh_h), toFloat32(m.vc_ratio)),
+      agents: (m) => {
+        const xy = toFloat32(m.xy_local_m);
+        (m.kind === "vehicles" ? this.vehicles : this.people).push(xy, m.t_s);
+        this.view.invalidate();
+      },
+      access: (m) => {
+        this.stops.setQuality(toFloat32(m.stop_quality));
+        this.deficits.setAreas(m.deficits);
+        this.view.invalidate();
+      },
+      kpis: (m) => {
+        this.kpis.set(m.engine, m.values);
+        this.onKpis.forEach((f) => f());
+      },
+      comment: (m) => {
+        this.comments.upsert(m.comment);
+        this.view.invalidate();
+      },
+      reset: (m) => this.setScenario(m.scenario),
+      scenario: (m) => {
+        if (this.scenario) this.scenario = { ...this.scenario, name: m.name, status: m.status };
+        this.onScenario.forEach((f) => f());
+      },
+    });
+    this.conn.onStatus = (s, code) => {
+      this.status = s;
+      setStatus(s);
+      if (code === 4401 || code === 4403) toast(t("not_allowed"), true);
+    };
+    this.conn.onMessage = (m) => {
+      this.messagesSeen[m.t] = (this.messagesSeen[m.t] ?? 0) + 1;
+    };
+    this.conn.connect();
+  }
+
+  private onWelcome(m: P.Welcome): void {
+    this.sessionId = m.session_id;
+    this.user = m.user;
+    this.canEdit = m.can_edit;
+    this.setScenario(m.scenario);
+    this.resubscribe();
+    this.api.comments(m.scenario.scenario_id).then((list) => {
+      list.forEach((c) => this.comments.upsert(c));
+      this.view.invalidate();
+    }).catch(() => undefined);
+  }
+
+  setScenario(s: P.ScenarioState): void {
+    this.scenario = s;
+    this.version = s.version;
+    this.edits.rebuild(s.interventions);
+    this.view.invalidate();
+    this.onScenario.forEach((f) => f());
+  }
+
+  private onApplied(m: P.EditApplied): void {
+    if (!this.scenario) return;
+    const list = this.scenario.interventions.filter((e) => e.intervention.id !== m.object_id);
+    if (m.intervention) {
+      const idx = this.scenario.interventions.findIndex((e) => e.intervention.id === m.object_id);
+      const entry = { intervention: m.intervention, revision: m.revision, author: m.by };
+      if (idx >= 0 && m.op === "update") list.splice(idx, 0, entry);
+      else list.push(entry);
+    }
+    this.setScenario({ ...this.scenario, version: m.scenario_version, interventions: list });
+    if (m.session_id === this.sessionId && this.pendingRequests.delete(m.request_id)) toast(t("edit_accepted"));
+  }
+
+  private onProgress(m: P.Progress): void {
+    this.progress.set(m.engine, m);
+    let min: P.Progress | null = null;
+    for (const p of this.progress.values()) if (p.fraction < 1 && (!min || p.fraction < min.fraction)) min = p;
+    setProgress(min ? min.fraction : null, min ? min.stage : "");
+  }
+
+  private onField(m: P.FieldFrame): void {
+    const r = applyFieldFrame(this.fields, m);
+    if (r === "needs_full") this.resubscribe();
+    if (r === "applied") this.refreshRaster();
+  }
+
+  /** Which layers to stream, from the current choices. */
+  wantedLayers(): Array<"heat" | "traffic" | "agents" | "access"> {
+    const out = new Set<"heat" | "traffic" | "agents" | "access">(["heat"]);
+    if (this.overlays.has("traffic") || this.overlays.has("vc") || this.overlays.has("vehicles")) out.add("traffic");
+    if (this.overlays.has("agents") || this.overlays.has("vehicles")) out.add("agents");
+    if (this.overlays.has("transit") || this.raster === "access") out.add("access");
+    return [...out];
+  }
+
+  resubscribe(): void {
+    this.conn?.subscribe(this.wantedLayers(), this.hour);
+  }
+
+  setHour(h: number): void {
+    this.hour = h;
+    this.updateSun();
+    this.resubscribe();
+    this.compareHook(h);
+  }
+  compareHook: (h: number) => void = () => {};
+
+  updateSun(): void {
+    const doy = dayOfYear(this.designDate);
+    const utc = this.hour + 0.5 - berlinOffsetH(this.designDate);
+    this.view.setSun(sunPosition(this.lonlat[1], this.lonlat[0], doy, utc));
+  }
+
+  /** The field shown for the current raster choice (B side), if the server has sent it. */
+  currentField(store = this.fields): FieldState | null {
+    if (this.raster === "none") return null;
+    for (const name of FIELD_NAMES[this.raster]) {
+      const f = store.get(name);
+      if (f) return f;
+    }
+    return null;
+  }
+
+  colourFor(raster: RasterId): (v: number) => RGB {
+    switch (raster) {
+      case "surface_temp": return (v) => rampColour(RAMPS.surface_temp, v);
+      case "air_temp": return (v) => rampColour(RAMPS.air_temp, v);
+      case "heat_stress": return (v) => classColour(HEAT_STRESS, v);
+      case "access": return (v) => rampColour(RAMPS.access, v);
+      default: return (v) => rampColour(RAMPS.utci, v);
+    }
+  }
+
+  /** Rebuild the draped textures (and the A/B split) from the current fields. */
+  refreshRaster(): void {
+    const fb = this.currentField();
+    this.texA?.dispose();
+    this.texB?.dispose();
+    this.texA = this.texB = null;
+    if (!fb) {
+      this.drape.uDrapeOpacity.value = 0;
+      this.view.invalidate();
+      return;
+    }
+    const g = fb.grid;
+    const fa = this.compare !== "off" ? this.currentField(this.fieldsA) : null;
+    let texB: THREE.Texture;
+    if (this.compare === "diff" && fa) {
+      const d = differenceField(fa, fb);
+      texB = rgbaTexture(fieldToRgba(d.values, g.rows, g.cols, (v) => rampColour(RAMPS.diff, v)), g.rows, g.cols);
+    } else {
+      texB = rgbaTexture(fieldToRgba(fb.values, g.rows, g.cols, this.colourFor(this.raster)), g.rows, g.cols);
+    }
+    this.texB = texB;
+    let texA = texB;
+    if (this.compare === "split" && fa) {
+      texA = rgbaTexture(fieldToRgba(fa.values, g.rows, g.cols, this.colourFor(this.raster)), g.rows, g.cols);
+      this.texA = texA;
+    }
+    const [w, s, e, n] = gridBounds(g);
+    this.drape.uDrapeBounds.value.set(w, s, e, n);
+    this.drape.uDrapeA.value = texA;
+    this.drape.uDrapeB.value = texB;
+    this.drape.uDrapeOpacity.value = 0.82;
+    this.updateSplit();
+    this.view.invalidate();
+  }
+
+  updateSplit(): void {
+    const px = this.view.renderer.domElement.width * this.splitFraction;
+    this.drape.uDrapeSplitPx.value = this.compare === "split" ? px : 1e9;
+    this.view.invalidate();
+  }
+
+  applyVisibility(): void {
+    this.traffic.group.visible = this.overlays.has("traffic") || this.overlays.has("vc");
+    this.traffic.mode = this.overlays.has("vc") && !this.overlays.has("traffic") ? "vc" : "volume";
+    this.traffic.recolour();
+    this.vehicles.mesh.visible = this.overlays.has("vehicles");
+    this.people.mesh.visible = this.overlays.has("agents");
+    this.stops.group.visible = this.overlays.has("transit");
+    this.deficits.group.visible = this.raster === "access";
+    this.comments.group.visible = this.overlays.has("comments");
+    renderLegend(this.raster, this.overlays, this.compare === "diff");
+    this.view.invalidate();
+  }
+
+  setRaster(r: RasterId): void {
+    this.raster = r;
+    this.applyVisibility();
+    this.refreshRaster();
+    this.resubscribe();
+  }
+
+  setOverlay(o: OverlayId, on: boolean): void {
+    if (on) this.overlays.add(o);
+    else this.overlays.delete(o);
+    this.applyVisibility();
+    this.resubscribe();
+  }
+
+  /** Send an intervention; false when this client may not edit. */
+  sendEdit(iv: P.Intervention): boolean {
+    if (!this.conn || !this.canEdit) {
+      toast(t("not_allowed"), true);
+      return false;
+    }
+    this.pendingRequests.add(this.conn.add(iv));
+    return true;
+  }
+
+  sendRemove(objectId: string): boolean {
+    if (!this.conn || !this.canEdit || !this.scenario) return false;
+    const e = this.scenario.interventions.find((x) => x.intervention.id === objectId);
+    if (!e) return false;
+    this.pendingRequests.add(this.conn.remove(objectId, e.revision));
+    return true;
+  }
+
+  findRoad(x: number, y: number): number {
+    return this.roads ? nearestEdge(this.roads, x, y, 25) : -1;
+  }
+
+  /** Value of the shown raster (or a named field) at local metres, NaN when unknown. */
+  sample(layer: string, x: number, y: number): number {
+    const f = this.fields.get(layer);
+    return f ? sampleField(f, x, y) : NaN;
+  }
+}
