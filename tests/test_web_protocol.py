@@ -33,6 +33,9 @@ def _node_ready() -> None:
         pytest.skip("viewer/web/node_modules missing: run `make setup` (npm ci in viewer/web)")
 
 
+# Naumburg, Weißenfels, Zeitz (zone 32) and Hoyerswerda (zone 33), and a point at a zone edge
+LONLAT = [[11.81, 51.15, 25832], [11.97, 51.2, 25832], [12.14, 51.05, 25832], [14.25, 51.44, 25833], [12.0, 54.0, 25832]]
+
 GRID = p.GridInfo(rows=3, cols=4, cell_m=10.0, west_m=100.0, south_m=200.0)
 
 
@@ -78,6 +81,7 @@ def decoded(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, np.nd
     frames, utci, patch = _frames()
     for name, msg in frames.items():
         (tmp / f"{name}.msgpack").write_bytes(p.encode(msg))
+    (tmp / "lonlat.json").write_text(json.dumps(LONLAT))
     bundle = tmp / "decode.mjs"
     subprocess.run([str(ESBUILD), "test/decode_frames.ts", "--bundle", "--platform=node", "--format=esm",
                     f"--outfile={bundle}", "--log-level=warning"], cwd=WEB, check=True, timeout=60)
@@ -148,3 +152,12 @@ def test_client_messages_from_the_viewer_pass_the_server_decoder(decoded) -> Non
 def test_road_geometry_orders_lines_by_edge_index(decoded) -> None:
     out, *_ = decoded
     assert out["geometry"] == {"offsets": [0, 2, 5], "xy": [0, 0, 1, 1, 5, 5, 6, 6, 7, 7]}
+
+
+def test_utm_projection_of_the_viewer_matches_pyproj(decoded) -> None:
+    from geodata.crs import lonlat_to_utm
+
+    out, *_ = decoded
+    for (lon, lat, epsg), (e, n) in zip(LONLAT, out["utm"]):
+        ee, nn = lonlat_to_utm(np.array([lon]), np.array([lat]), epsg)
+        assert abs(e - ee[0]) < 0.01 and abs(n - nn[0]) < 0.01, (lon, lat, e - ee[0], n - nn[0])

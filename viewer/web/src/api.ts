@@ -16,9 +16,11 @@ export interface ScenarioSummary {
 
 export interface DistrictInfo {
   name: string;
-  lonlat?: [number, number];
-  design_date?: string;
+  summary?: { centre_lonlat?: [number, number]; bbox_local_m?: number[] };
+  has_tiles?: boolean;
 }
+
+export type ToLocal = (lon: number, lat: number) => [number, number];
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -62,19 +64,24 @@ export class Api {
     return this.get(`/api/scenarios${q}`);
   }
 
-  /** Road polylines of the district in the order of its edges (GeoJSON lines in local metres). */
-  async roads(district: string): Promise<RoadGeometry> {
-    const fc = await this.get<GeoJsonLines>(`/api/districts/${encodeURIComponent(district)}/roads.geojson`);
-    return linesToGeometry(fc);
+  /** Road polylines of the district in the order of its edges, in local metres. */
+  async roads(district: string, toLocal: ToLocal): Promise<RoadGeometry> {
+    const fc = await this.get<GeoJsonLines>(`/api/districts/${encodeURIComponent(district)}/links.geojson`);
+    return linesToGeometry(fc, toLocal);
   }
 
   /** Stop positions (S, 2) local metres, in the order of the district's stops. */
-  async stops(district: string): Promise<Float32Array> {
+  async stops(district: string, toLocal: ToLocal): Promise<Float32Array> {
     const fc = await this.get<GeoJsonPoints>(`/api/districts/${encodeURIComponent(district)}/stops.geojson`);
-    const out = new Float32Array(fc.features.length * 2);
-    fc.features.forEach((f, i) => {
-      out[2 * i] = f.geometry.coordinates[0];
-      out[2 * i + 1] = f.geometry.coordinates[1];
+    const feats = fc.features.slice();
+    if (feats.every((f) => typeof f.properties?.stop_index === "number")) {
+      feats.sort((a, b) => (a.properties!.stop_index as number) - (b.properties!.stop_index as number));
+    }
+    const out = new Float32Array(feats.length * 2);
+    feats.forEach((f, i) => {
+      const [x, y] = toLocal(f.geometry.coordinates[0], f.geometry.coordinates[1]);
+      out[2 * i] = x;
+      out[2 * i + 1] = y;
     });
     return out;
   }
@@ -105,11 +112,11 @@ interface GeoJsonLines {
   features: Array<{ properties?: { edge_index?: number }; geometry: { coordinates: number[][] } }>;
 }
 interface GeoJsonPoints {
-  features: Array<{ geometry: { coordinates: number[] } }>;
+  features: Array<{ properties?: { stop_index?: number }; geometry: { coordinates: number[] } }>;
 }
 
 /** GeoJSON lines (ordered by `edge_index` when given) into offsets and a flat coordinate array. */
-export function linesToGeometry(fc: GeoJsonLines): RoadGeometry {
+export function linesToGeometry(fc: GeoJsonLines, toLocal: ToLocal = (x, y) => [x, y]): RoadGeometry {
   const feats = fc.features.slice();
   if (feats.every((f) => typeof f.properties?.edge_index === "number")) {
     feats.sort((a, b) => (a.properties!.edge_index as number) - (b.properties!.edge_index as number));
@@ -124,8 +131,9 @@ export function linesToGeometry(fc: GeoJsonLines): RoadGeometry {
   const xy = new Float32Array(2 * k);
   let j = 0;
   for (const f of feats) for (const c of f.geometry.coordinates) {
-    xy[j++] = c[0];
-    xy[j++] = c[1];
+    const [x, y] = toLocal(c[0], c[1]);
+    xy[j++] = x;
+    xy[j++] = y;
   }
   return { offsets, xy };
 }

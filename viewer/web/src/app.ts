@@ -16,6 +16,7 @@ import { SceneView } from "./scene";
 import { berlinOffsetH, dayOfYear, sunPosition } from "./sun";
 import { TileLayer, type Pick } from "./tiles";
 import { toFloat32 } from "./arrays";
+import { localFrame } from "./utm";
 import { renderLegend, setProgress, setStatus, toast, type OverlayId, type RasterId } from "./ui";
 
 export type Mode = "planner" | "citizen" | "kiosk";
@@ -133,8 +134,7 @@ export class App {
     const ts = await this.tiles.loadIndex(district);
     this.comments.originZ_m = ts.origin_z_m;
     this.api.district(district).then((d) => {
-      if (d.lonlat) this.lonlat = d.lonlat;
-      if (d.design_date) this.designDate = d.design_date;
+      if (d.summary?.centre_lonlat) this.lonlat = d.summary.centre_lonlat;
       this.updateSun();
     }).catch(() => undefined);
     this.view.frame(ts.bbox_local_m);
@@ -169,13 +169,15 @@ export class App {
   }
 
   private loadSideData(district: string): void {
-    this.api.roads(district).then((g) => {
+    const ts = this.tiles.tileset!;
+    const toLocal = localFrame(ts.epsg, ts.origin_utm_m);
+    this.api.roads(district, toLocal).then((g) => {
       this.roads = g;
       this.traffic.setGeometry(g);
       if (this.scenario) this.edits.rebuild(this.scenario.interventions);
       this.applyVisibility();
     }).catch((e) => console.info("roads unavailable:", String(e)));
-    this.api.stops(district).then((xy) => {
+    this.api.stops(district, toLocal).then((xy) => {
       this.stops.setStops(xy);
       this.applyVisibility();
     }).catch((e) => console.info("stops unavailable:", String(e)));

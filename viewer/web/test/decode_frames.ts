@@ -9,6 +9,7 @@ import { decodeServerFrame, encodeClientMessage } from "../src/connection";
 import { applyFieldFrame, sampleField, type FieldState } from "../src/fields";
 import { linesToGeometry } from "../src/api";
 import type { ClientMessage } from "../src/protocol.gen";
+import { lonlatToUtm, zoneOfEpsg } from "../src/utm";
 
 const dir = process.argv[2];
 const out: Record<string, unknown> = {};
@@ -78,4 +79,6 @@ out.geometry = (() => {
   ] });
   return { offsets: Array.from(g.offsets), xy: Array.from(g.xy) };
 })();
+const pts = JSON.parse(readFileSync(join(dir, "lonlat.json"), "utf-8")) as Array<[number, number, number]>;
+out.utm = pts.map(([lon, lat, epsg]) => lonlatToUtm(lon, lat, zoneOfEpsg(epsg)));
 process.stdout.write(JSON.stringify(out));
