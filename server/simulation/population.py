@@ -33,6 +33,7 @@ __all__ = [
     "age_band_targets",
     "car_share_by_age",
     "CAR_SOURCE",
+    "newcomers",
 ]
 
 
@@ -245,3 +246,27 @@ def synthesise_population(district: District, rng: np.random.Generator, *,
     has_car = rng.random(home.size) < car_share_by_age(age)
     hh = _households(home, age, np.asarray(b.dwellings), mean_household_size, rng)
     return Population(age_y=age, age_band=band_of, household_id=hh, home_building=home, has_car=has_car)
+
+
+def newcomers(residents: np.ndarray, rng: np.random.Generator, *, first_home: int,
+              first_household: int, mean_household_size: float = 1.9) -> Population:
+    """Synthetic persons moving into H new homes (``residents`` (H,) persons each), with the district's
+    age structure (largest-remainder shares of the real table) and car availability by age.
+    Home indices start at ``first_home``, household ids at ``first_household``."""
+    residents = np.asarray(residents, dtype=np.int64)
+    if residents.size == 0 or residents.sum() == 0:
+        z = np.zeros(0)
+        return Population(z.astype(np.int16), z.astype(np.int8), z.astype(np.int32), z.astype(np.int32), z.astype(bool))
+    cols = age_band_targets(int(residents.sum()))
+    seed = np.tile(cols.astype(np.float64) + 1e-3, (residents.size, 1))
+    counts = integerise(ipf_fit(seed, residents, cols), residents, cols)
+    bi, band = np.nonzero(counts)
+    reps = counts[bi, band]
+    home = np.repeat(bi, reps).astype(np.int32)
+    band_of = np.repeat(band, reps).astype(np.int8)
+    bands = np.asarray(age_bands(), dtype=np.int64)
+    lo, hi = bands[band_of, 0], np.minimum(bands[band_of, 1], 96)
+    age = (lo + np.floor(rng.random(home.size) * (hi - lo))).astype(np.int16)
+    has_car = rng.random(home.size) < car_share_by_age(age)
+    hh = _households(home, age, np.zeros(residents.size, np.int64), mean_household_size, rng) + first_household
+    return Population(age, band_of, hh.astype(np.int32), (home + first_home).astype(np.int32), has_car)
