@@ -76,8 +76,8 @@ class Valley:
         base = self.river_level_m(y)
         west = np.maximum(-d, 0.0)
         east = np.maximum(d, 0.0)
-        # river bed 1.5 m below the water, banks 2 m above it
-        bank = -1.5 + 3.5 * smoothstep((np.abs(d) - RIVER_WIDTH_M / 2) / 12.0)
+        # the ground under the river lies just below the water surface (like a DEM), banks 2 m above it
+        bank = -0.4 + 2.4 * smoothstep((np.abs(d) - RIVER_WIDTH_M / 2) / 12.0)
         slope_w = 75.0 * smoothstep((west - 120.0) / 330.0) + 12.0 * smoothstep((west - 900.0) / 1500.0)
         slope_e = (
             10.0 * smoothstep((east - 180.0) / 220.0)
