@@ -103,3 +103,24 @@ def start_server_process(data_dir: Path, db_url: str | None = None, *, port: int
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not start in 60 s")
+
+
+def make_app(tmp_path: Path, *, engines: list[str] | None = None, db_url: str | None = None, **options):
+    """The real app over the tiny district in ``tmp_path``; returns (app, tokens by role)."""
+    from server.app import create_app
+    from server.settings import Settings
+
+    settings = Settings(data=tmp_path, db_url=db_url or f"sqlite:///{tmp_path / 'twin.sqlite'}", arch="cpu")
+    app = create_app(settings, districts=[tiny_district()], engines=engines if engines is not None else ["costs"],
+                     **options)
+    st = app.state.twin.storage
+    if st.lookup_token(PLANNER_TOKEN) is None:
+        st.add_token(PLANNER_TOKEN, role="planner", department="Umwelt", name="Anna")
+        st.add_token(PLANNER_TOKEN + "-2", role="planner", department="Verkehr", name="Ben")
+        st.add_token(ADMIN_TOKEN, role="admin", department="Verwaltung", name="Admin")
+    tokens = {"planner": PLANNER_TOKEN, "planner2": PLANNER_TOKEN + "-2", "admin": ADMIN_TOKEN}
+    return app, tokens
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

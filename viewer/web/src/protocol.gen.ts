@@ -207,7 +207,7 @@ export interface InterventionEntry {
 export interface KpiFrame {
   t: "kpis";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
-  engine: "access" | "agents" | "compare" | "heat" | "traffic";
+  engine: "access" | "agents" | "compare" | "costs" | "heat" | "traffic";
   values: Record<string, number>;
 }
 
@@ -313,7 +313,7 @@ export interface PresenceEntry {
 export interface Progress {
   t: "progress";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
-  engine: "access" | "agents" | "compare" | "heat" | "traffic";
+  engine: "access" | "agents" | "compare" | "costs" | "heat" | "traffic";
   stage: string;
   fraction: number;
 }

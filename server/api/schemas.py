@@ -1,0 +1,182 @@
+"""REST request and response bodies (pydantic, for a complete OpenAPI).
+
+Interventions inside bodies are validated by ``geodata.interventions`` (msgspec) in the scenario
+manager; their OpenAPI schema is the msgspec-generated one, registered as the ``Intervention``
+component (see ``server.app._openapi``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+__all__ = [
+    "InterventionBody", "ErrorOut", "HealthOut", "DistrictOut", "ScenarioCreate", "ScenarioFork", "ScenarioPatch",
+    "UserOut", "EntryOut", "ScenarioOut", "ScenarioListItem", "InterventionCreate", "InterventionUpdate",
+    "EditOut", "CommentCreate", "CommentOut", "VoteIn", "ModerationIn", "TokenCreate", "TokenOut",
+    "KpiTable", "CompareOut",
+]
+
+InterventionBody = Annotated[dict[str, Any], WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/Intervention"}]})]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ScenarioId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(_Strict):
+    """Every error: a code and the message in German and English."""
+
+    error: str
+    message_de: str
+    message_en: str
+    current: dict[str, Any] | None = None
+
+
+class HealthOut(_Strict):
+    status: Literal["ok"]
+    protocol: int
+    schema_version: int
+    districts: list[str]
+    engines: list[str]
+
+
+class DistrictOut(_Strict):
+    name: str
+    summary: dict[str, Any]
+    has_tiles: bool
+
+
+class UserOut(_Strict):
+    role: str
+    department: str
+    name: str
+    user_id: str
+
+
+class EntryOut(_Strict):
+    intervention: InterventionBody
+    revision: int
+    author: UserOut
+
+
+class ScenarioListItem(_Strict):
+    scenario_id: str
+    name: str
+    district: str
+    kind: Literal["official", "draft", "sandbox"]
+    status: Literal["active", "archived"]
+    parent_id: str
+    version: int
+    created_utc: str
+
+
+class ScenarioOut(ScenarioListItem):
+    interventions: list[EntryOut]
+
+
+class ScenarioCreate(_Strict):
+    name: Name
+    district: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    kind: Literal["official", "draft"] = "official"
+    interventions: Annotated[list[InterventionBody], Field(max_length=2000)] = []
+
+
+class ScenarioFork(_Strict):
+    name: Name
+
+
+class ScenarioPatch(_Strict):
+    name: Name | None = None
+    status: Literal["active", "archived"] | None = None
+
+
+class InterventionCreate(_Strict):
+    intervention: InterventionBody
+
+
+class InterventionUpdate(_Strict):
+    intervention: InterventionBody
+    base_revision: Annotated[int, Field(ge=0, le=2**53)]
+
+
+class EditOut(_Strict):
+    """A committed edit (durable when this response is sent)."""
+
+    scenario_id: str
+    scenario_version: int
+    op: Literal["add", "update", "remove"]
+    cause: Literal["edit", "undo", "redo"]
+    object_id: str
+    revision: int
+    intervention: InterventionBody | None
+
+
+class CommentCreate(_Strict):
+    scenario_version: Annotated[int, Field(ge=0, le=2**53)]
+    xyz_local_m: tuple[
+        Annotated[float, Field(ge=-1e6, le=1e6)], Annotated[float, Field(ge=-1e6, le=1e6)],
+        Annotated[float, Field(ge=-1e4, le=1e4)],
+    ]
+    kind: Literal["comment", "idea"] = "comment"
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    author_name: Annotated[str, Field(max_length=60)] = ""
+    email: Annotated[str, Field(max_length=200, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
+
+
+class CommentOut(_Strict):
+    """A comment as the public sees it (no e-mail address)."""
+
+    comment_id: int
+    scenario_id: str
+    scenario_version: int
+    xyz_local_m: tuple[float, float, float]
+    kind: Literal["comment", "idea"]
+    text: str
+    author_name: str
+    votes: int
+    hidden: bool
+    answer: str
+    created_utc: str
+
+
+class VoteIn(_Strict):
+    value: Literal[-1, 0, 1]
+    voter_key: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class ModerationIn(_Strict):
+    hidden: bool | None = None
+    answer: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class TokenCreate(_Strict):
+    role: Literal["admin", "planner"]
+    department: Annotated[str, Field(max_length=200)] = ""
+    name: Annotated[str, Field(max_length=200)] = ""
+
+
+class TokenOut(_Strict):
+    token: str
+    user_id: str
+    role: str
+    department: str
+
+
+class KpiTable(_Strict):
+    """Key figures by engine for one scenario version."""
+
+    scenario_id: str
+    scenario_version: int
+    kpis: dict[str, dict[str, float]]
+
+
+class CompareOut(_Strict):
+    """Scenario A vs B: both KPI tables and B - A per figure."""
+
+    a: KpiTable
+    b: KpiTable
+    difference: dict[str, dict[str, float]]

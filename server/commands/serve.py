@@ -1,0 +1,134 @@
+"""``twin serve`` and ``twin demo``: run the server (REST, websocket, web viewer, tiles) on one port.
+
+- ``twin serve [--district NAME] [--db URL] [--host H] [--port P] [--token-file F]``
+- ``twin demo``: builds the sample district's bundle when it is missing, then serves it on
+  http://127.0.0.1:8000 and prints the address.
+
+On first start with an empty database an official scenario is created for the district, and an admin
+token is written to ``<data>/admin-token.txt`` (mode 600) so that planner tokens can be issued.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from server.cli import CliError
+
+__all__ = ["register", "ensure_sample_bundle", "prepare"]
+
+SAMPLE_NAME = "sample"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sp = sub.add_parser("serve", help="Server starten / run the server")
+    sp.add_argument("--district", default=None, help="district bundle name (default: the only one, or 'sample')")
+    sp.add_argument("--db", default=None, help="database URL (default sqlite:///<data>/landtwin.sqlite)")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.set_defaults(func=run_serve)
+    dp = sub.add_parser("demo", help="Beispielgebiet bauen und zeigen / build and serve the sample district")
+    dp.add_argument("--port", type=int, default=8000)
+    dp.set_defaults(func=run_demo)
+
+
+def ensure_sample_bundle(data: Path) -> Path:
+    """Build the sample district's bundle (with 3D tiles) unless it exists; atomic (temp folder, rename)."""
+    target = data / "districts" / SAMPLE_NAME
+    if (target / "tileset.json").exists() or target.is_dir():
+        return target
+    try:
+        from geodata.bundle import write_bundle
+        from geodata.sample import build_sample_district
+    except ModuleNotFoundError as exc:
+        raise CliError(f"Beispielgebiet nicht verfügbar ({exc.name}) / sample district not available") from None
+    print("Baue das Beispielgebiet / building the sample district ...", flush=True)
+    district = build_sample_district(size_km=2.0, seed=0, cell_m=2.0)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".sample-", dir=target.parent))
+    try:
+        write_bundle(district, tmp)
+        try:
+            from geodata.scene import export_tiles
+        except ModuleNotFoundError:
+            export_tiles = None
+        if export_tiles is not None:
+            export_tiles(district, tmp / "tiles")
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def prepare(data: Path, db_url: str | None, district: str | None) -> tuple[Any, str]:
+    """Settings for the server, and the district to serve (checked to exist)."""
+    from server.settings import Settings
+
+    settings = Settings.from_env(data=str(data), db_url=db_url)
+    root = settings.data / "districts"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    if district is None:
+        district = names[0] if len(names) == 1 else (SAMPLE_NAME if SAMPLE_NAME in names else None)
+    if district is None or district not in names:
+        hint = ", ".join(names) or "keine / none"
+        raise CliError(f"Gebiet {district!r} nicht gefunden in {root} (vorhanden: {hint}); "
+                       f"'twin demo' baut das Beispielgebiet / district not found (available: {hint})")
+    return settings, district
+
+
+def _bootstrap(app: object, district: str) -> None:
+    """First start: an official scenario for the district and an admin token file."""
+    from server.roles import User, new_token
+
+    twin = app.state.twin  # type: ignore[attr-defined]
+    if not twin.storage.list_scenarios(district=district):
+        twin.manager.create(User(role="admin", department="Verwaltung"), name=f"{district}: Bestand / baseline",
+                            district=district)
+    token_file = twin.settings.data / "admin-token.txt"
+    if not token_file.exists():
+        token = new_token()
+        twin.storage.add_token(token, role="admin", department="Verwaltung", name="admin")
+        token_file.write_text(token + "\n", encoding="utf-8")
+        token_file.chmod(0o600)
+
+
+def serve(data: Path, db_url: str | None, district: str | None, host: str, port: int, arch: str | None) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.storage import StorageError
+
+    settings, name = prepare(data, db_url, district)
+    if arch:
+        settings = type(settings)(data=settings.data, db_url=settings.db_url, arch=arch)
+    try:
+        app = create_app(settings)
+    except StorageError as exc:
+        raise CliError(str(exc)) from None
+    _bootstrap(app, name)
+    print(f"landtwin: http://{host}:{port}/  (Gebiet / district: {name}; API: http://{host}:{port}/api/docs)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from server.settings import data_dir
+
+    if not (0 < args.port < 65536):
+        raise CliError(f"Ungültiger Port {args.port} / invalid port")
+    return serve(data_dir(args.data_dir), args.db, args.district, args.host, args.port, args.arch)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from server.settings import data_dir
+
+    data = data_dir(args.data_dir)
+    ensure_sample_bundle(data)
+    return serve(data, None, SAMPLE_NAME, "127.0.0.1", args.port, args.arch)
+
+

@@ -1,0 +1,137 @@
+"""Exports: GeoTIFF of a result field, GeoJSON of links, stops, interventions and comments, CSV of KPIs.
+
+GeoTIFFs are in the district's UTM CRS (EPSG:258xx) on the district grid; GeoJSON is WGS84 lon/lat
+(RFC 7946) with local-frame properties where useful. All functions return bytes or text, no files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from geodata.district import District
+from geodata.interventions import Intervention, encode_intervention
+
+__all__ = ["field_geotiff", "links_geojson", "stops_geojson", "interventions_geojson", "comments_geojson", "kpis_csv"]
+
+
+def field_geotiff(district: District, values: np.ndarray, *, name: str, unit: str) -> bytes:
+    """A single-band float32 GeoTIFF of ``values`` (rows, cols) on the district grid; NaN is nodata."""
+    import rasterio
+    from rasterio.io import MemoryFile
+    from rasterio.transform import Affine
+
+    arr = np.asarray(values, dtype=np.float32)
+    if arr.shape != district.grid.shape:
+        raise ValueError(f"field shape {arr.shape} != grid {district.grid.shape}")
+    profile = {
+        "driver": "GTiff", "width": arr.shape[1], "height": arr.shape[0], "count": 1, "dtype": "float32",
+        "crs": rasterio.crs.CRS.from_epsg(district.frame.epsg),
+        "transform": Affine(*district.grid.affine_utm(district.frame)), "nodata": float("nan"),
+        "compress": "deflate",
+    }
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(arr, 1)
+            dst.set_band_description(1, name)
+            dst.update_tags(1, unit=unit, layer=name)
+        return mem.read()
+
+
+def _lonlat(district: District, xy: np.ndarray) -> list[list[float]]:
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    lon, lat = district.frame.local_to_lonlat(xy[:, 0], xy[:, 1])
+    return [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat)]
+
+
+def _collection(features: list[dict[str, Any]]) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+
+
+def links_geojson(district: District, edges: dict[str, np.ndarray] | None = None) -> str:
+    """Road links as LineStrings with class, lanes, speed limit and (when given) traffic results."""
+    r = district.roads
+    feats = []
+    for i in range(len(r)):
+        props: dict[str, Any] = {
+            "edge_index": i, "road_class": str(r.road_class[i]), "lanes": int(r.lanes[i]),
+            "maxspeed_kmh": float(r.maxspeed_kmh[i]), "oneway": int(r.oneway[i]), "name": str(r.name[i] or ""),
+            "length_m": round(float(r.length_m[i]), 2),
+        }
+        for k, arr in (edges or {}).items():
+            if i < len(arr):
+                props[k] = round(float(arr[i]), 4)
+        feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": _lonlat(district, r.geometry[i])},
+                      "properties": props})
+    return _collection(feats)
+
+
+def stops_geojson(district: District, quality: np.ndarray | None = None) -> str:
+    s = district.stops
+    feats = []
+    for i in range(s.xy_local_m.shape[0]):
+        props: dict[str, Any] = {"stop_index": i, "name": str(s.name[i] or ""), "mode": str(s.mode[i])}
+        if quality is not None and i < len(quality):
+            props["quality_class"] = "ABCDEF"[min(int(quality[i]), 5)]
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": _lonlat(district, s.xy_local_m[i])[0]},
+                      "properties": props})
+    return _collection(feats)
+
+
+def _geometry(district: District, obj: Intervention) -> dict[str, Any] | None:
+    if hasattr(obj, "polygon_local_m"):
+        ring = _lonlat(district, np.asarray(obj.polygon_local_m))
+        return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+    for name in ("line_local_m", "stops_local_m"):
+        if hasattr(obj, name):
+            return {"type": "LineString", "coordinates": _lonlat(district, np.asarray(getattr(obj, name)))}
+    if hasattr(obj, "xy_local_m"):
+        return {"type": "Point", "coordinates": _lonlat(district, np.asarray(obj.xy_local_m))[0]}
+    if hasattr(obj, "edge_index") and obj.edge_index < len(district.roads):
+        return {"type": "LineString", "coordinates": _lonlat(district, district.roads.geometry[obj.edge_index])}
+    if hasattr(obj, "building_id"):
+        try:
+            fp = district.buildings.footprints[district.buildings.index_of(obj.building_id)]
+        except KeyError:
+            return None
+        ring = _lonlat(district, np.asarray(fp.exterior.coords))
+        return {"type": "Polygon", "coordinates": [ring]}
+    return None
+
+
+def interventions_geojson(district: District, interventions: list[Intervention]) -> str:
+    feats = []
+    for obj in interventions:
+        props = {k: v for k, v in encode_intervention(obj).items() if not k.endswith("_local_m")}
+        feats.append({"type": "Feature", "geometry": _geometry(district, obj), "properties": props})
+    return _collection(feats)
+
+
+def comments_geojson(district: District, comments: list[Any]) -> str:
+    """Visible comments (no e-mail addresses) as points; ``z_m`` is the height in the local frame."""
+    feats = []
+    for c in comments:
+        x, y, z = c.xyz_local_m
+        feats.append({
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": _lonlat(district, np.array([x, y]))[0]},
+            "properties": {"comment_id": c.comment_id, "kind": c.kind, "text": c.text, "author_name": c.author_name,
+                           "votes": c.votes, "answer": c.answer, "scenario_version": c.scenario_version,
+                           "z_m": z, "created_utc": c.created_utc},
+        })
+    return _collection(feats)
+
+
+def kpis_csv(rows: list[tuple[str, int, dict[str, dict[str, float]]]]) -> str:
+    """CSV with columns scenario_id, scenario_version, engine, kpi, value (one line per figure)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scenario_id", "scenario_version", "engine", "kpi", "value"])
+    for sid, version, kpis in rows:
+        for engine in sorted(kpis):
+            for k in sorted(kpis[engine]):
+                w.writerow([sid, version, engine, k, repr(float(kpis[engine][k]))])
+    return buf.getvalue()
