@@ -97,6 +97,31 @@ def _norm_name(name: str) -> str:
     return " ".join(name.lower().replace(",", " ").split())
 
 
+_USE_BY_LANDUSE = {
+    "landuse=residential": "residential", "landuse=retail": "commercial", "landuse=commercial": "commercial",
+    "landuse=industrial": "industrial",
+}
+
+
+def _use_from_landuse(uses: list[str], tags: list[dict], polys: list[Polygon], landcover: list, proj) -> list[str]:
+    """Untyped buildings (``building=yes``) take the use of the land-use area their centroid lies in."""
+    zones = [(polygon_from_rings([proj(r) for r in rings]), _USE_BY_LANDUSE[kind])
+             for _, kind, _, _, rings in landcover if kind in _USE_BY_LANDUSE]
+    zones = [(p, u) for p, u in zones if p is not None]
+    if not zones:
+        return uses
+    tree = shapely.STRtree([p for p, _ in zones])
+    out = list(uses)
+    for i, (u, t, fp) in enumerate(zip(uses, tags, polys)):
+        if u != "other" or t.get("building", "yes") != "yes" or t.get("amenity") or t.get("shop"):
+            continue
+        c = fp.centroid
+        hits = [j for j in tree.query(c) if zones[j][0].contains(c)]
+        if hits:
+            out[i] = zones[min(hits, key=lambda j: zones[j][0].area)][1]
+    return out
+
+
 def to_district_features(
     fs: FeatureSet,
     *,
@@ -148,6 +173,9 @@ def to_district_features(
                 keep[i] = False
     idx = np.nonzero(keep)[0]
     est = [estimate_height(tags_l[i], polys[i]) for i in idx]
+    uses = _use_from_landuse(
+        [h.use for h in est], [tags_l[i] for i in idx], [polys[i] for i in idx], fs.landcover, proj
+    )
     nb = len(idx)
     buildings = Buildings(
         building_id=np.arange(1, nb + 1, dtype=np.int64),
@@ -156,7 +184,7 @@ def to_district_features(
         height_m=np.array([h.height_m for h in est], np.float32),
         eave_height_m=np.array([h.eave_height_m for h in est], np.float32),
         roof_shape=np.array([h.roof_shape for h in est], dtype=object),
-        use=np.array([h.use for h in est], dtype=object),
+        use=np.array(uses, dtype=object),
         storeys=np.array([h.storeys for h in est], np.int16),
         dwellings=np.zeros(nb, np.int32),
         residents=np.zeros(nb, np.int32),
