@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import taichi as ti
 
-__all__ = ["QueueResult", "simulate", "vehicles_on_links_at"]
+__all__ = ["QueueResult", "simulate", "vehicles_on_links_at", "extract_routes"]
 
 
 @ti.kernel
@@ -225,3 +225,68 @@ def vehicles_on_links_at(
     links = res.route_links[idx]
     frac = np.clip((t_s - ent[idx]) / np.asarray(fft_s, dtype=np.float64)[links], 0.0, 1.0)
     return veh, links, frac
+
+
+@ti.kernel
+def _route_len_kernel(
+    tree: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    origin: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    dest: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    pred: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    link_from: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    length: ti.types.ndarray(dtype=ti.i32, ndim=1),
+):
+    for k in range(dest.shape[0]):
+        v = dest[k]
+        n = 0
+        while v != origin[k] and pred[tree[k], v] >= 0:
+            v = link_from[pred[tree[k], v]]
+            n += 1
+        if v != origin[k]:
+            n = -1
+        length[k] = n
+
+
+@ti.kernel
+def _route_fill_kernel(
+    tree: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    dest: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    pred: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    link_from: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    offsets: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    links: ti.types.ndarray(dtype=ti.i32, ndim=1),
+):
+    for k in range(dest.shape[0]):
+        v = dest[k]
+        j = offsets[k + 1] - 1
+        while j >= offsets[k]:
+            lk = pred[tree[k], v]
+            links[j] = lk
+            v = link_from[lk]
+            j -= 1
+
+
+def extract_routes(
+    pred_link: np.ndarray, link_from: np.ndarray, tree: np.ndarray, origin: np.ndarray, dest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Link sequences of K trips from shortest-path trees.
+
+    ``pred_link`` (T, N) int32 trees (as from ``assignment.shortest_paths``), ``tree`` (K,) the tree row of
+    each trip, ``origin``/``dest`` (K,) nodes. Returns (offsets (K'+1,), links (R,), kept (K,) bool): trips
+    whose destination is unreachable or equal to the origin are dropped (``kept`` False).
+    """
+    tree = np.ascontiguousarray(tree, dtype=np.int32)
+    org = np.ascontiguousarray(origin, dtype=np.int32)
+    dst = np.ascontiguousarray(dest, dtype=np.int32)
+    pred = np.ascontiguousarray(pred_link, dtype=np.int32)
+    lf = np.ascontiguousarray(link_from, dtype=np.int32)
+    n = np.zeros(dst.shape[0], dtype=np.int32)
+    if dst.size:
+        _route_len_kernel(tree, org, dst, pred, lf, n)
+    kept = n > 0
+    offsets = np.zeros(int(kept.sum()) + 1, dtype=np.int32)
+    np.cumsum(n[kept], out=offsets[1:])
+    links = np.zeros(int(offsets[-1]), dtype=np.int32)
+    if kept.any():
+        _route_fill_kernel(tree[kept], dst[kept], pred, lf, offsets, links)
+    return offsets, links, kept
