@@ -51,9 +51,10 @@ class FeatureSet:
     header_bbox_lonlat: tuple[float, float, float, float] | None = None
 
     def extent_points_lonlat(self) -> np.ndarray:
-        """(n, 2) lon/lat of everything that defines the district's extent: buildings, roads, stops."""
+        """(n, 2) lon/lat of everything that defines the district's extent: buildings, roads, railways, stops."""
         pts = [r[0] for _, _, r in self.buildings if len(r)]
         pts += [ll for _, _, ll, _ in self.roads]
+        pts += list(self.railways)
         pts += [np.array([[s[0], s[1]]]) for s in self.stops]
         if self.header_bbox_lonlat is not None:
             w, s, e, n = self.header_bbox_lonlat
@@ -132,7 +133,7 @@ def to_district_features(
 ) -> tuple[DistrictFeatures, RoadExtras]:
     """Project ``fs`` into a local frame and build the typed feature tables.
 
-    The district box covers all buildings, roads and stops (and the file's header box) plus
+    The district box covers all buildings, roads, railways and stops (and the file's header box) plus
     ``margin_m``; land cover, water and railways are clipped to it; trees and points of interest
     outside it are dropped. Stops of the same (normalised) name closer than ``stop_dedupe_m`` are one.
     Residents are zero here (``geodata.population`` fills them).

@@ -173,7 +173,7 @@ def read_osm(path: str | Path, *, epsg: int | None = None, margin_m: float = 30.
     DataError : unreadable, corrupt or truncated file, or an empty area (no buildings, roads or stops).
     """
     fs = collect_osm(path)
-    if not fs.buildings and not fs.roads and not fs.stops:
+    if not fs.buildings and not fs.roads and not fs.stops and not fs.railways:
         raise DataError(path, "leeres Gebiet: keine Gebäude, Straßen oder Haltestellen",
                         "empty area: no buildings, roads or stops")
     feats, extras = to_district_features(

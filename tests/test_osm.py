@@ -202,3 +202,29 @@ def test_bautzen_lanes_turns_speeds() -> None:
     assert checked >= 20
     assert (e.lanes_forward + e.lanes_backward == r.lanes)[r.lanes > 0].mean() > 0.9
     assert len(x.features.buildings) == 17
+
+
+def test_building_parts_replace_their_outline_and_rails_are_kept(tmp_path: Path) -> None:
+    nodes = {1: (51.1500, 11.8100), 2: (51.1500, 11.8104), 3: (51.1503, 11.8104), 4: (51.1503, 11.8100),
+             5: (51.1500, 11.8102), 6: (51.1503, 11.8102), 7: (51.1510, 11.8090), 8: (51.1510, 11.8120),
+             9: (51.1506, 11.8110)}
+    xml = ['<?xml version="1.0"?>', '<osm version="0.6">']
+    xml += [f'<node id="{k}" lat="{la}" lon="{lo}"/>' for k, (la, lo) in nodes.items() if k != 9]
+    xml.append('<node id="9" lat="51.1506" lon="11.8110"><tag k="amenity" v="hospital"/><tag k="name" v="Klinikum"/></node>')
+    ways = {
+        10: ([1, 2, 3, 4, 1], {"building": "church"}),
+        11: ([1, 5, 6, 4, 1], {"building:part": "yes", "building:levels": "3"}),
+        12: ([5, 2, 3, 6, 5], {"building:part": "yes", "height": "35", "roof:shape": "pyramidal"}),
+        13: ([7, 8], {"railway": "rail"}),
+    }
+    for wid, (refs, tags) in ways.items():
+        xml.append(f'<way id="{wid}">' + "".join(f'<nd ref="{r}"/>' for r in refs)
+                   + "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()) + "</way>")
+    xml.append("</osm>")
+    path = tmp_path / "parts.osm"
+    path.write_text("\n".join(xml))
+    f = read_osm(path).features
+    b = f.buildings
+    assert list(b.source_id) == ["osm:way/11", "osm:way/12"]  # the outline 10 is drawn by its parts
+    assert b.height_m[1] == 35.0 and b.roof_shape[1] == "pyramidal" and b.height_source[0] == "levels"
+    assert len(f.railways) == 1 and list(f.pois.category) == ["hospital"]
