@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,13 @@ def test_srtm_zip_and_tif_read_without_voids() -> None:
         win = raw[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3]
         ok = win[win != -32768]
         assert ok.min() - 1 <= z.heights_m[r, c] <= ok.max() + 1
+
+
+def test_unzipped_hgt(tmp_path: Path) -> None:
+    with zipfile.ZipFile(shared_data("dem_srtm3_N50E011", "N50E011.hgt.zip")) as z:
+        z.extract("N50E011.hgt", tmp_path)
+    d = read_dem(tmp_path / "N50E011.hgt")
+    assert d.voids_filled == 8 and np.isfinite(d.heights_m).all() and d.heights_m.shape == (1201, 1201)
 
 
 def test_srtm_on_a_jena_grid() -> None:

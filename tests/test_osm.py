@@ -174,6 +174,14 @@ def test_hoyerswerda_road_graph_matches_independent_count(capsys) -> None:
     ends = {ids[0] for _, ids in h.ways} | {ids[-1] for _, ids in h.ways}
     assert ({i for i, c in uses.items() if c >= 2} | ends) <= set(int(s) for s in roads.node_source_id)
 
+    # edge geometry is kept: it runs from its from-node to its to-node and its length is the polyline's
+    for j in range(len(roads)):
+        g = roads.geometry[j]
+        np.testing.assert_array_equal(g[0], roads.node_xy_local_m[roads.edge_from[j]])
+        np.testing.assert_array_equal(g[-1], roads.node_xy_local_m[roads.edge_to[j]])
+        assert roads.length_m[j] == pytest.approx(np.hypot(*np.diff(g, axis=0).T).sum())
+    assert sum(len(g) for g in roads.geometry) - len(roads) == sum(len(ids) - 1 for _, ids in h.ways)
+
     # share of the drivable length in the largest drivable component, against the same independent count
     drv_roots = _union_find_roots([ids for hw, ids in h.ways if hw in DRIVABLE_VALUES])
     d = roads.drivable
