@@ -1,0 +1,293 @@
+"""``twin access``, ``twin optimise-stops`` and ``twin import-gtfs``: accessibility of a district, optimised
+transit proposals, and GTFS import.
+
+- ``twin access NAME --out DIR [--gtfs FEED] [--hour 10] [--scenario FILE]`` writes travel-time GeoTIFFs per
+  service category (minutes, building cells), ``deficits.geojson`` (areas with counts of people without
+  a car beyond the thresholds, small groups suppressed), ``stops.geojson`` (ÖV-Güteklasse per stop),
+  ``kpis.json`` and ``map.png``. Nothing person-level is written.
+- ``twin optimise-stops NAME --budget 10 --out FILE [--kind stops|line|zone]`` writes a scenario draft
+  (interventions with KPIs before and after) as JSON.
+- ``twin import-gtfs FILE [--name NAME]`` validates a GTFS feed (folder or .zip) and stores it under
+  ``<data>/gtfs/NAME``; ``--gtfs NAME`` then uses it.
+
+Every output is written to a temporary path and renamed into place at the end; bad input ends with one
+message and exit status 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from server.cli import CliError
+from server.settings import data_dir
+
+__all__ = ["register", "load_district", "write_access_outputs"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ap = sub.add_parser("access", help="Erreichbarkeit berechnen / compute accessibility")
+    ap.add_argument("name", help="district bundle name (or 'sample')")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--gtfs", default=None, help="GTFS feed: imported name, folder or .zip")
+    ap.add_argument("--hour", type=int, default=10, help="hour of day 0-23 (default 10)")
+    ap.add_argument("--scenario", default=None, help="JSON file with a list of interventions")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.set_defaults(func=run_access)
+    op = sub.add_parser("optimise-stops", help="Haltestellen optimieren / optimise stops, a line or a zone")
+    op.add_argument("name")
+    op.add_argument("--budget", type=int, default=10, help="new stops (or stops of the line)")
+    op.add_argument("--out", required=True, help="scenario draft JSON file")
+    op.add_argument("--kind", choices=("stops", "line", "zone"), default="stops")
+    op.add_argument("--method", choices=("milp", "greedy"), default="milp")
+    op.add_argument("--candidates", type=int, default=2000)
+    op.add_argument("--headway", type=float, default=30.0, help="line headway in minutes")
+    op.add_argument("--zone-size", type=float, default=3000.0, help="on-demand zone edge in metres")
+    op.add_argument("--gtfs", default=None)
+    op.add_argument("--scenario", default=None)
+    op.add_argument("--seed", type=int, default=0)
+    op.set_defaults(func=run_optimise)
+    gp = sub.add_parser("import-gtfs", help="GTFS-Fahrplan prüfen und übernehmen / validate and import a GTFS feed")
+    gp.add_argument("file", help="GTFS folder or .zip")
+    gp.add_argument("--name", default=None, help="name to store it under (default: file name)")
+    gp.set_defaults(func=run_import_gtfs)
+
+
+def load_district(args: argparse.Namespace) -> Any:
+    from geodata.bundle import load_bundle
+    from geodata.importer import bundle_dir
+    from geodata.sources import DataError
+
+    try:
+        path = bundle_dir(data_dir(args.data_dir), args.name)
+        if path.is_dir():
+            return load_bundle(path)
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    if args.name == "sample":
+        from geodata.sample import build_sample_district
+
+        return build_sample_district(size_km=2.0, seed=0, cell_m=2.0)
+    raise CliError(f"Gebiet {args.name!r} nicht gefunden in {path.parent} / district {args.name!r} not found")
+
+
+def _feed(args: argparse.Namespace) -> Any:
+    if not args.gtfs:
+        return None
+    from geodata.gtfs import GtfsError, read_gtfs
+
+    p = Path(args.gtfs)
+    if not p.exists() and _NAME.match(args.gtfs):
+        p = data_dir(args.data_dir) / "gtfs" / args.gtfs
+    try:
+        return read_gtfs(p)
+    except GtfsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _interventions(args: argparse.Namespace) -> list[Any]:
+    if not args.scenario:
+        return []
+    from geodata.interventions import InterventionError, decode_intervention
+
+    try:
+        data = json.loads(Path(args.scenario).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"Szenario {args.scenario} nicht lesbar: {exc} / scenario file unreadable") from None
+    items = data.get("interventions", data) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise CliError("Szenario muss eine Liste von Maßnahmen sein / scenario must be a list of interventions")
+    try:
+        return [decode_intervention(it) for it in items]
+    except InterventionError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from server.simulation.access import AccessEngine
+
+    return AccessEngine(load_district(args), seed=args.seed, gtfs=_feed(args), arch=args.arch)
+
+
+def run_access(args: argparse.Namespace) -> int:
+    from geodata.apply_transit import TransitError
+    from geodata.interventions import InterventionError
+
+    if not 0 <= args.hour <= 23:
+        raise CliError(f"Stunde {args.hour} außerhalb 0-23 / hour out of range")
+    ivs = _interventions(args)
+    eng = _engine(args)
+    try:
+        res = eng.compute(ivs, hour=args.hour, with_agents=False)
+    except (TransitError, InterventionError) as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        write_access_outputs(eng.district, res, tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    k = res.kpis
+    print(f"{out}: {int(k['persons'])} Personen / persons, Arzt im Mittel / doctor mean "
+          f"{k['mean_time_min_doctor']:.1f} min, Defizit 65+ ohne Auto / deficit 65+ without car "
+          f"{int(k['deficit_age65_no_car_doctor'])}, unter 18 / under 18 {int(k['deficit_under18_doctor'])}")
+    for line in res.report:
+        print(line)
+    return 0
+
+
+def write_access_outputs(district: Any, res: Any, folder: Path) -> None:
+    """GeoTIFFs, GeoJSON, KPIs and a PNG map of an ``AccessResult`` into ``folder``."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    grid, frame = district.grid, district.frame
+    bi = district.building_index
+    for cat, t in res.building_time_min.items():
+        arr = np.full(grid.shape, np.nan, np.float32)
+        has = bi >= 0
+        arr[has] = t[bi[has]]
+        arr[~np.isfinite(arr)] = np.nan
+        with rasterio.open(folder / f"time_{cat}_min.tif", "w", driver="GTiff", height=grid.rows, width=grid.cols,
+                           count=1, dtype="float32", crs=f"EPSG:{frame.epsg}", transform=Affine(*grid.affine_utm(frame)),
+                           nodata=np.nan, compress="deflate") as dst:
+            dst.write(arr, 1)
+    feats = []
+    for a in res.deficit_areas:
+        w, s, e, n = a["bbox_local_m"]
+        lon, lat = frame.local_to_lonlat(np.array([w, e, e, w, w]), np.array([s, s, n, n, s]))
+        ring = [[round(float(x), 7), round(float(y), 7)] for x, y in zip(lon, lat)]
+        feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                      "properties": {"area_id": a["area_id"], "bbox_local_m": a["bbox_local_m"], **{
+                          f"{g}_{k}": v for g, d in a["groups"].items() for k, v in
+                          [("persons", d["persons"]), ("suppressed", d["suppressed"])] + [
+                              (f"deficit_{c}", x) for c, x in d["deficit"].items()]}}})
+    _json(folder / "deficits.geojson", {"type": "FeatureCollection", "features": feats})
+    sxy = res.network.stop_xy_local_m
+    lon, lat = frame.local_to_lonlat(sxy[:, 0], sxy[:, 1]) if sxy.size else (np.zeros(0), np.zeros(0))
+    _json(folder / "stops.geojson", {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(lon[i]), float(lat[i])]},
+         "properties": {"name": str(res.network.stop_name[i]), "mode": str(res.network.stop_mode[i]),
+                        "oev_class": str(res.stop_quality[i])}} for i in range(sxy.shape[0])]})
+    _json(folder / "kpis.json", {"hour": res.hour, "kpis": res.kpis, "report": res.report})
+    _map(district, res, folder / "map.png")
+
+
+def _json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False, default=_clean), encoding="utf-8")
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(type(v))
+
+
+def _map(district: Any, res: Any, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 7), dpi=100)
+    w, s, e, n = district.grid.bbox_local_m
+    t = res.building_time_min["doctor"]
+    arr = np.full(district.grid.shape, np.nan, np.float32)
+    has = district.building_index >= 0
+    arr[has] = t[district.building_index[has]]
+    im = ax.imshow(np.where(np.isfinite(arr), arr, np.nan), extent=(w, e, s, n), cmap="magma_r", vmin=0, vmax=60)
+    fig.colorbar(im, ax=ax, shrink=0.7, label="Arzt / doctor (min, zu Fuß + ÖPNV)")
+    colours = {"A": "#1a9850", "B": "#91cf60", "C": "#d9ef8b", "D": "#fee08b", "E": "#fc8d59", "F": "#d73027"}
+    sxy = res.network.stop_xy_local_m
+    for q, c in colours.items():
+        m = res.stop_quality == q
+        if m.any():
+            ax.scatter(sxy[m, 0], sxy[m, 1], s=18, c=c, edgecolors="k", linewidths=0.4, label=f"ÖV-Güteklasse {q}")
+    if res.stop_quality.size:
+        ax.legend(loc="lower right", fontsize=7)
+    ax.set_title("Erreichbarkeit Hausarzt / access to a GP")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run_optimise(args: argparse.Namespace) -> int:
+    from server.simulation.optimise import optimise_stops, propose_line, propose_zone
+
+    if args.budget < 1 or args.budget > 500:
+        raise CliError(f"Budget {args.budget} außerhalb 1-500 / budget out of range")
+    ivs = _interventions(args)
+    eng = _engine(args)
+    if args.kind == "stops":
+        p = optimise_stops(eng, args.budget, interventions=ivs, method=args.method, n_candidates=args.candidates)
+    elif args.kind == "line":
+        p = propose_line(eng, max(args.budget, 2), args.headway, interventions=ivs)
+    else:
+        p = propose_zone(eng, args.zone_size, interventions=ivs)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(p.to_json(), fh, ensure_ascii=False, indent=1, default=_clean)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    gain = {g: p.before.get(f"deficit_{g}_stop", 0) - p.after.get(f"deficit_{g}_stop", 0) for g in ("age65_no_car", "under18")}
+    print(f"{out}: {len(p.interventions)} Maßnahmen / interventions ({p.method}, {p.status}), abgedeckt / covered "
+          f"{p.objective:.0f} von / of {p.demand:.0f}; Haltestellen-Defizit 65+ / stop deficit 65+ -{gain['age65_no_car']:.0f}, "
+          f"unter 18 / under 18 -{gain['under18']:.0f}")
+    return 0
+
+
+def run_import_gtfs(args: argparse.Namespace) -> int:
+    from geodata.gtfs import GtfsError, read_gtfs
+
+    src = Path(args.file)
+    try:
+        feed = read_gtfs(src)
+    except GtfsError as exc:
+        raise CliError(str(exc)) from None
+    name = args.name or src.name.removesuffix(".zip")
+    if not _NAME.match(name):
+        raise CliError(f"ungültiger Name {name!r} / invalid name")
+    target = data_dir(args.data_dir) / "gtfs" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        if src.is_dir():
+            for f in src.glob("*.txt"):
+                shutil.copy2(f, tmp / f.name)
+        else:
+            import zipfile
+
+            with zipfile.ZipFile(src) as z:
+                for n in z.namelist():
+                    if n.endswith(".txt"):
+                        (tmp / Path(n).name).write_bytes(z.read(n))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"{target}: {feed.stop_id.size} Haltestellen / stops, {feed.route_id.size} Linien / routes, "
+          f"{feed.trip_id.size} Fahrten / trips")
+    return 0
