@@ -311,8 +311,10 @@ def assign(
     ----------
     method : "fw" (Frank-Wolfe), "cfw" (conjugate) or "bfw" (bi-conjugate, default).
     rgap : stop when the relative gap (TSTT - SPTT) / TSTT falls to or below it.
-    warm_state : ``AssignmentResult.state`` of an earlier run on a network with the same links; its flow
-        starts the iteration when it is still a feasible flow of ``od`` (checked), else it is ignored.
+    warm_state : ``AssignmentResult.state`` of an earlier run (flow mapped onto this network's links); its
+        flow starts the iteration when the OD matrix and the unreachable pairs are the same and the flow
+        conserves at every node. The caller guarantees that every link that carried flow still exists
+        (then the old path flows stay valid); otherwise it passes no warm state.
     shortest_path_fn : replaces the Taichi shortest-path kernel (same signature as ``shortest_paths``).
     """
     if method not in ("fw", "cfw", "bfw"):
@@ -342,7 +344,12 @@ def assign(
     x = None
     s1 = s2 = None
     tau = 0.0
-    if warm_state is not None and _is_feasible(net, warm_state.get("flow"), origins, demand):
+    if (
+        warm_state is not None
+        and np.array_equal(warm_state.get("od", np.empty(0)), od)
+        and np.array_equal(warm_state.get("unreachable", np.empty(0)), unreachable)
+        and _is_feasible(net, warm_state.get("flow"), origins, demand)
+    ):
         x = np.asarray(warm_state["flow"], dtype=np.float64).copy()
     if x is None:
         x = all_or_nothing(net, origins, demand, pred)
@@ -376,5 +383,5 @@ def assign(
         gap_history=history,
         total_travel_time=float(np.dot(x, cost)),
         unreachable=unreachable,
-        state={"flow": x.copy()},
+        state={"flow": x.copy(), "od": od.copy(), "unreachable": unreachable},
     )

@@ -26,8 +26,9 @@ __all__ = ["QueueResult", "simulate", "vehicles_on_links_at", "extract_routes"]
 
 
 @ti.kernel
-def _step_kernel(
-    t: ti.f64,
+def _steps_kernel(
+    t_start: ti.f64,
+    n_sub: ti.i32,
     dt: ti.f64,
     stuck_s: ti.f64,
     fft_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
@@ -47,50 +48,59 @@ def _step_kernel(
     enter_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
     exit_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
     counts: ti.types.ndarray(dtype=ti.i64, ndim=1),
+    stats: ti.types.ndarray(dtype=ti.i64, ndim=2),
 ):
-    lo = t - dt
+    # steps depend on each other and links are handled in index order: one serial loop, compiled
     ti.loop_config(serialize=True)
-    for lk in range(fft_s.shape[0]):
-        cmax = ti.max(1.0, cap_veh_s[lk] * dt)
-        credit[lk] = ti.min(credit[lk] + cap_veh_s[lk] * dt, cmax)
-        while q_head[lk] < q_tail[lk] and credit[lk] >= 1.0 - 1e-9:
-            v = q_slots[q_head[lk]]
-            ri = route_offsets[v] + pos[v]
-            entered = enter_s[v]
-            if pos[v] > 0:
-                entered = exit_s[ri - 1]
-            ready = entered + fft_s[lk]
-            if ready > t + 1e-9:
-                break
-            leave = ti.max(ready, lo)
-            if ri + 1 == route_offsets[v + 1]:
-                exit_s[ri] = leave
-                counts[1] += 1
-            else:
-                nxt = route_links[ri + 1]
-                full = q_tail[nxt] - q_head[nxt] >= storage[nxt]
-                if full and t - ready < stuck_s:
+    for step in range(n_sub):
+        t = t_start + (step + 1) * dt
+        lo = t - dt
+        for lk in range(fft_s.shape[0]):
+            cmax = ti.max(1.0, cap_veh_s[lk] * dt)
+            credit[lk] = ti.min(credit[lk] + cap_veh_s[lk] * dt, cmax)
+            while q_head[lk] < q_tail[lk] and credit[lk] >= 1.0 - 1e-9:
+                v = q_slots[q_head[lk]]
+                ri = route_offsets[v] + pos[v]
+                entered = enter_s[v]
+                if pos[v] > 0:
+                    entered = exit_s[ri - 1]
+                ready = entered + fft_s[lk]
+                if ready > t + 1e-9:
                     break
-                exit_s[ri] = leave
-                pos[v] += 1
-                q_slots[q_tail[nxt]] = v
-                q_tail[nxt] += 1
-            q_head[lk] += 1
-            credit[lk] -= 1.0
-    ti.loop_config(serialize=True)
-    for lk in range(fft_s.shape[0]):
-        while w_head[lk] < w_end[lk]:
-            v = w_list[w_head[lk]]
-            if depart_s[v] > t + 1e-9 or q_tail[lk] - q_head[lk] >= storage[lk]:
-                break
-            enter_s[v] = ti.max(depart_s[v], lo)
-            q_slots[q_tail[lk]] = v
-            q_tail[lk] += 1
-            w_head[lk] += 1
-            counts[0] += 1
-    for lk in range(fft_s.shape[0]):
-        ti.atomic_add(counts[2], ti.cast(q_tail[lk] - q_head[lk], ti.i64))
-        ti.atomic_add(counts[3], ti.cast(w_end[lk] - w_head[lk], ti.i64))
+                leave = ti.max(ready, lo)
+                if ri + 1 == route_offsets[v + 1]:
+                    exit_s[ri] = leave
+                    counts[1] += 1
+                else:
+                    nxt = route_links[ri + 1]
+                    full = q_tail[nxt] - q_head[nxt] >= storage[nxt]
+                    if full and t - ready < stuck_s:
+                        break
+                    exit_s[ri] = leave
+                    pos[v] += 1
+                    q_slots[q_tail[nxt]] = v
+                    q_tail[nxt] += 1
+                q_head[lk] += 1
+                credit[lk] -= 1.0
+        for lk in range(fft_s.shape[0]):
+            while w_head[lk] < w_end[lk]:
+                v = w_list[w_head[lk]]
+                if depart_s[v] > t + 1e-9 or q_tail[lk] - q_head[lk] >= storage[lk]:
+                    break
+                enter_s[v] = ti.max(depart_s[v], lo)
+                q_slots[q_tail[lk]] = v
+                q_tail[lk] += 1
+                w_head[lk] += 1
+                counts[0] += 1
+        on_links = ti.cast(0, ti.i64)
+        waiting = ti.cast(0, ti.i64)
+        for lk in range(fft_s.shape[0]):
+            on_links += ti.cast(q_tail[lk] - q_head[lk], ti.i64)
+            waiting += ti.cast(w_end[lk] - w_head[lk], ti.i64)
+        stats[step, 0] = counts[0]
+        stats[step, 1] = counts[1]
+        stats[step, 2] = on_links
+        stats[step, 3] = waiting
 
 
 @dataclass
@@ -195,20 +205,23 @@ def simulate(
     n_steps = int(np.ceil(horizon_s / dt_s))
     stats = np.zeros((n_steps, 4), dtype=np.int64)
     counts = np.zeros(4, dtype=np.int64)
-    times = np.zeros(n_steps)
-    last = 0
-    for step in range(n_steps):
-        t = (step + 1) * dt_s
-        counts[2:] = 0
-        _step_kernel(
-            t, dt_s, stuck_s, fft, cap, sto, credit, q_slots, q_head, q_tail, order, w_head, w_end,
-            off, rl, dep, pos, enter, exit_, counts,
+    times = (np.arange(n_steps) + 1) * dt_s
+    done = 0
+    chunk = 60
+    while done < n_steps:
+        n_sub = min(chunk, n_steps - done)
+        sub = np.zeros((n_sub, 4), dtype=np.int64)
+        _steps_kernel(
+            done * dt_s, n_sub, dt_s, stuck_s, fft, cap, sto, credit, q_slots, q_head, q_tail, order,
+            w_head, w_end, off, rl, dep, pos, enter, exit_, counts, sub,
         )  # fmt: skip
-        stats[step] = counts
-        times[step] = t
-        last = step + 1
+        stats[done : done + n_sub] = sub
+        done += n_sub
         if counts[1] == k:
             break
+    last = done
+    if k and counts[1] == k:
+        last = int(np.argmax(stats[:done, 1] == k)) + 1
     return QueueResult(off, rl, dep, enter, exit_, stats[:last], times[:last])
 
 

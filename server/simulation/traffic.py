@@ -151,10 +151,16 @@ class TrafficEngine:
         pos = np.clip(np.searchsorted(old_keys[order], new_keys), 0, max(0, old_keys.size - 1))
         hit = old_keys.size > 0 and (old_keys[order][pos] == new_keys)
         flow = np.where(hit, old.flow[order][pos], 0.0)
-        return {"flow": flow}
+        # the old path flows stay valid only if every link that carried traffic still exists
+        if not np.isclose(flow.sum(), old.flow.sum(), rtol=1e-9, atol=1e-6):
+            return None
+        return {**old.state, "flow": flow}
 
-    def compute(self, interventions: Sequence[Intervention] = ()) -> TrafficResult:
-        """Equilibrium (and dynamic run) for the District with ``interventions`` applied.
+    def compute(
+        self, interventions: Sequence[Intervention] = (), *, dynamic: bool | None = None
+    ) -> TrafficResult:
+        """Equilibrium (and, if ``dynamic`` (default: the engine's setting), the queue simulation) for the
+        District with ``interventions`` applied.
 
         Raises ``RoadEditError`` / ``NetworkError`` for invalid edits; the engine's state is then unchanged.
         """
@@ -169,9 +175,12 @@ class TrafficEngine:
         )
         self._last = (network, res)
         polylines = link_polylines(network, edit.roads.geometry)
-        return self._result(network, edit.closed, res, od, polylines)
+        run_dynamic = self.dynamic if dynamic is None else dynamic
+        return self._result(network, edit.closed, res, od, polylines, run_dynamic)
 
-    def _result(self, network, closed, res: AssignmentResult, od, polylines) -> TrafficResult:
+    def _result(
+        self, network, closed, res: AssignmentResult, od, polylines, run_dynamic: bool
+    ) -> TrafficResult:
         net = network.net
         n_edges = network.n_edges
         flow, t_s = res.flow, res.cost
@@ -220,7 +229,7 @@ class TrafficEngine:
             "max_vc": float(vc.max()) if vc.size else 0.0,
             "heat_mw": float(heat.sum() / 1e6),
         }
-        vehicles = self._simulate(network, res, polylines, kpis) if self.dynamic else None
+        vehicles = self._simulate(network, res, polylines, kpis) if run_dynamic else None
         return TrafficResult(
             edge_flow_veh_h=ef.astype(np.float32),
             edge_vc=vc.astype(np.float32),
