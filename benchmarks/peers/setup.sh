@@ -32,6 +32,14 @@ case "$NAME" in
   aequilibrae)
     make_venv && pip_into aequilibrae
     ;;
+  pandana)
+    # network accessibility aggregates (contraction hierarchies)
+    make_venv && pip_into pandana pandas numpy
+    ;;
+  mesa)
+    # agent-based models; mesa >= 3.4 needs Python 3.12
+    make_venv && pip_into "mesa<3.4" numpy
+    ;;
   *)
     echo "unknown peer: $NAME" >&2
     exit 2
