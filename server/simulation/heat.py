@@ -98,6 +98,34 @@ def utci_field(air_temp_c: np.ndarray, tmrt_c: np.ndarray, wind_m_s: float, vapo
     return np.asarray(out.utci, np.float32)
 
 
+def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
+    """Per surface class (n,) float32: albedo, emissivity, force-restore capacity (J/m2K), bulk
+    transfer coefficient and evaporative fraction, from ``assets/surface_classes.csv``."""
+    t = surface_table()
+    z0 = np.minimum(t["roughness_m"], 0.2 * params["reference_height_m"])
+    karman = 0.41
+    # bulk transfer: wind measured at 10 m, temperature at the reference height, z0h = z0 / 10
+    transfer = karman**2 / (np.log(10.0 / z0) * np.log(params["reference_height_m"] / (0.1 * z0)))
+    return {
+        "albedo": t["albedo"].astype(np.float32), "emissivity": t["emissivity"].astype(np.float32),
+        "capacity_j_m2k": storage_capacity(t["vol_heat_capacity_J_m3K"], t["conductivity_W_mK"]),
+        "transfer": transfer.astype(np.float32), "evaporative_fraction": t["evaporative_fraction"].astype(np.float32),
+    }
+
+
+def hourly_forcing(weather: Weather, sun: SunHours) -> dict[str, np.ndarray]:
+    """The (24,) forcing arrays of ``sim_kernels.energy.surface_energy_day``."""
+    f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
+    return {"direct_horizontal_w_m2": sun.direct_horizontal_w_m2, "diffuse_w_m2": f32(sun.dhi_w_m2),
+            "longwave_sky_w_m2": f32(sun.longwave_sky_w_m2), "air_temp_c": f32(weather.air_temp_c),
+            "wind_m_s": f32(np.maximum(weather.wind_speed_m_s, 0.5))}
+
+
+def _vapour_hpa(weather: Weather, h: int) -> float:
+    ta = float(weather.air_temp_c[h])
+    return float(weather.rel_humidity_pct[h]) / 100.0 * 6.112 * math.exp(17.62 * ta / (243.12 + ta))
+
+
 def _union(a: Window | None, b: Window | None) -> Window | None:
     if a is None:
         return b
@@ -138,23 +166,10 @@ class HeatEngine:
 
     # ---- set-up --------------------------------------------------------------------------------
     def _class_tables(self) -> dict[str, np.ndarray]:
-        t = surface_table()
-        z0 = np.minimum(t["roughness_m"], 0.2 * self.params["reference_height_m"])
-        karman = 0.41
-        # bulk transfer: wind measured at 10 m, temperature at the reference height, z0h = z0 / 10
-        transfer = karman**2 / (np.log(10.0 / z0) * np.log(self.params["reference_height_m"] / (0.1 * z0)))
-        return {
-            "albedo": t["albedo"].astype(np.float32), "emissivity": t["emissivity"].astype(np.float32),
-            "capacity_j_m2k": storage_capacity(t["vol_heat_capacity_J_m3K"], t["conductivity_W_mK"]),
-            "transfer": transfer.astype(np.float32), "evaporative_fraction": t["evaporative_fraction"].astype(np.float32),
-        }
+        return class_tables(self.params)
 
     def _forcing(self) -> dict[str, np.ndarray]:
-        w, s = self.weather, self.sun
-        f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
-        return {"direct_horizontal_w_m2": s.direct_horizontal_w_m2, "diffuse_w_m2": f32(s.dhi_w_m2),
-                "longwave_sky_w_m2": f32(s.longwave_sky_w_m2), "air_temp_c": f32(w.air_temp_c),
-                "wind_m_s": f32(np.maximum(w.wind_speed_m_s, 0.5))}
+        return hourly_forcing(self.weather, self.sun)
 
     def _energy_kwargs(self) -> dict:
         p = self.params
@@ -281,8 +296,7 @@ class HeatEngine:
     def _utci(self, st: dict, window: Window | None) -> None:
         r0, r1, c0, c1 = window if window is not None else (0, self.district.grid.rows, 0, self.district.grid.cols)
         for k, h in enumerate(st["hours"]):
-            ta_ref = float(self.weather.air_temp_c[h])
-            vap = float(self.weather.rel_humidity_pct[h]) / 100.0 * 6.112 * math.exp(17.62 * ta_ref / (243.12 + ta_ref))
+            vap = _vapour_hpa(self.weather, h)
             st["utci"][k, r0:r1, c0:c1] = utci_field(st["air"][k, r0:r1, c0:c1], st["tmrt"][k, r0:r1, c0:c1],
                                                      float(self.weather.wind_speed_m_s[h]), vap, self.params)
 
@@ -488,3 +502,75 @@ def write_field_geotiff(result: HeatResult, name: str, hour: int | None, distric
                        crs=f"EPSG:{district.frame.epsg}", transform=Affine(*g.affine_utm(district.frame)),
                        compress="deflate") as dst:
         dst.write(arr.astype(np.float32), 1)
+
+
+def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, float], weather: Weather,
+                    hours: Sequence[int], canopy_m: np.ndarray | None = None, ground_m: np.ndarray | None = None,
+                    params: HeatParams | None = None, utci: bool = True) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Shadows, sky view, surface temperature, Tmrt (and UTCI at the weather's air temperature) on
+    bare rasters, as SOLWEIG computes them from a DSM, an optional canopy DSM and DEM.
+
+    Parameters
+    ----------
+    dsm_m : (rows, cols) float, terrain and buildings, metres. cell_m : cell size, metres.
+    lonlat : position of the raster centre (degrees), for the sun.
+    canopy_m : (rows, cols) canopy height above ground (UMEP's CDSM convention), or None.
+    ground_m : (rows, cols) terrain (DEM); cells more than 2 m above it are roofs. Without it all
+        cells are ground.
+
+    Returns
+    -------
+    fields : ``sunlit``, ``surface_temp_c``, ``tmrt_c`` (and ``utci_c``) as (len(hours), rows, cols)
+        float32, ``svf`` (rows, cols); timings : seconds per stage.
+    """
+    p = params or HeatParams.default()
+    ensure_init(p.arch)
+    dsm = np.ascontiguousarray(dsm_m, np.float32)
+    ground = dsm if ground_m is None else np.asarray(ground_m, np.float32)
+    can = np.zeros_like(dsm) if canopy_m is None else np.asarray(canopy_m, np.float32)
+    roof = (dsm - ground) > 2.0
+    can = np.where(roof, 0.0, np.maximum(can, 0.0)).astype(np.float32)
+    surface = np.where(roof, SURFACE["roof"], SURFACE["paving"]).astype(np.uint8)
+    top = np.where(can > 0, ground + can, ground).astype(np.float32)
+    trunk = np.where(can > 0, ground + p["trunk_ratio"] * can, ground).astype(np.float32)
+    sun = sun_and_irradiance(weather, lonlat[1], lonlat[0], linke_turbidity=p["linke_turbidity"],
+                             min_elevation_deg=p["min_sun_elevation_deg"])
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rows, cols = dsm.shape
+    sunlit24 = np.zeros((24, rows, cols), np.float32)
+    bsun = np.zeros((rows, cols), np.float32)
+    for h in sun.daylight_hours():
+        cast_shadows(dsm, top, trunk, cell_m=cell_m, azimuth_deg=float(sun.azimuth_deg[h]),
+                     elevation_deg=float(sun.elevation_deg[h]), transmissivity=p["canopy_transmissivity"],
+                     max_reach_m=p["shadow_max_reach_m"], out=(bsun, sunlit24[h]))
+    t["shadows"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    svf_b, svf_v = sky_view_factor(dsm, top, cell_m=cell_m, n_azimuths=int(p["svf_azimuths"]), radius_m=p["svf_radius_m"])
+    svf = effective_svf(svf_b, svf_v, p["canopy_transmissivity"])
+    t["svf"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hrs = tuple(int(h) for h in hours)
+    classes = class_tables(p)
+    forcing = hourly_forcing(weather, sun)
+    energy = surface_energy_day(sunlit24, svf, surface, classes, forcing, hours=hrs,
+                                t_deep_c=float(np.mean(weather.air_temp_c)) + p["deep_ground_offset_k"],
+                                wall_albedo=p["wall_albedo"], wall_emissivity=p["wall_emissivity"],
+                                h_free_w_m2k=p["free_convection_w_m2k"], n_sub=int(p["substeps_per_hour"]),
+                                spin_up_days=int(p["spin_up_days"]))
+    idx = list(hrs)
+    hourly = {"direct_normal_w_m2": sun.dni_w_m2[idx], "diffuse_w_m2": sun.dhi_w_m2[idx],
+              "elevation_deg": sun.elevation_deg[idx], "longwave_sky_w_m2": sun.longwave_sky_w_m2[idx],
+              "air_temp_c": forcing["air_temp_c"][idx]}
+    tmrt = mean_radiant_temperature(sunlit24[idx], svf, surface, classes["albedo"], classes["emissivity"],
+                                    energy["surface_temp_c"], hourly, wall_albedo=p["wall_albedo"],
+                                    wall_emissivity=p["wall_emissivity"])
+    t["energy_tmrt"] = time.perf_counter() - t0
+    fields = {"sunlit": sunlit24[idx], "svf": svf, "surface_temp_c": energy["surface_temp_c"], "tmrt_c": tmrt}
+    if utci:
+        t0 = time.perf_counter()
+        fields["utci_c"] = np.stack([utci_field(np.full((rows, cols), weather.air_temp_c[h], np.float32), tmrt[k],
+                                                float(weather.wind_speed_m_s[h]), _vapour_hpa(weather, h), p)
+                                     for k, h in enumerate(hrs)])
+        t["utci"] = time.perf_counter() - t0
+    return fields, t
