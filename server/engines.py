@@ -22,7 +22,7 @@ from server import protocol as p
 
 __all__ = ["EngineOutput", "available_engines", "make_adapter", "grid_info", "ENGINE_ORDER"]
 
-ENGINE_ORDER = ("costs", "heat", "traffic", "access")
+ENGINE_ORDER = ("costs", "traffic", "heat", "access")  # traffic heat feeds heat, heat feeds access
 _MODULES = {"heat": "server.simulation.heat", "traffic": "server.simulation.traffic", "access": "server.simulation.access"}
 # field layers of the heat engine that are streamed (units in their names)
 HEAT_LAYERS = ("utci_c", "tmrt_c", "air_temp_c", "surface_temp_c")
@@ -54,7 +54,7 @@ def _module(name: str) -> Any | None:
 
 
 def available_engines() -> list[str]:
-    return ["costs"] + [n for n in ("heat", "traffic", "access") if _module(n) is not None]
+    return ["costs"] + [n for n in ("traffic", "heat", "access") if _module(n) is not None]
 
 
 class CostAdapter:
@@ -66,7 +66,7 @@ class CostAdapter:
         self.district = district
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
-                progress: Callable[[str, float], None]) -> EngineOutput:
+                progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
         total = 0.0
         kinds: dict[str, float] = {}
         for obj in interventions:
@@ -78,54 +78,55 @@ class CostAdapter:
 
 
 class HeatAdapter:
+    """Heat fields for the subscribed hours; traffic's vehicle heat enters as anthropogenic heat."""
+
     name = "heat"
 
     def __init__(self, district: District) -> None:
         self.district = district
         self.engine = _module("heat").HeatEngine(district)
         self.last_version: int | None = None
+        self.last_hours: tuple[int, ...] = ()
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
-                progress: Callable[[str, float], None]) -> EngineOutput:
+                progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
         heat_only = [o for o in interventions if o.__struct_config__.tag in HEAT_KINDS]  # type: ignore[attr-defined]
         progress("heat", 0.05)
-        res = self.engine.compute(heat_only, hours=tuple(hours))
+        traffic = ctx.get("traffic")
+        qf = traffic.anthropogenic_heat_w_m2(self.district.grid) if traffic is not None else None
+        res = self.engine.compute(heat_only, hours=tuple(hours), anthropogenic_heat_w_m2=qf)
+        ctx["heat"] = res
         progress("heat", 0.9)
         g = grid_info(self.district)
-        window = getattr(res, "changed_window", None)
+        base = self.last_version if self.last_hours == tuple(res.hours) else None
         frames: list[Any] = []
         fields: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
         for layer in HEAT_LAYERS:
             if layer not in res.fields:
                 continue
             arr = np.asarray(res.fields[layer], dtype=np.float32)
-            fields[layer] = (tuple(hours), arr)
-            for hi, hour in enumerate(hours):
+            fields[layer] = (tuple(res.hours), arr)
+            for hi, hour in enumerate(res.hours):
                 full = p.FieldFrame(version, -1, layer, "°C", int(hour), True, g, p.Window(0, 0, g.rows, g.cols),
                                     p.quantise_u16(arr[hi]))
-                frames.append(full)
-                part = _partial(full, arr[hi], window, self.last_version)
-                if part is not None:
-                    frames[-1] = (part, full)
-        self.last_version = version
+                part = _partial(full, arr[hi], res.changed_window, base)
+                frames.append((part, full) if part is not None else full)
+        self.last_version, self.last_hours = version, tuple(res.hours)
         return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, fields=fields)
 
 
 def _partial(full: p.FieldFrame, arr: np.ndarray, window: Any, base: int | None) -> p.FieldFrame | None:
-    """A frame of only the changed window, applicable on top of ``base`` (None when not worth it)."""
+    """A frame of only the changed window (row0, row1, col0, col1), applicable on top of the frame of
+    ``base``; None when there is no base or the window is most of the grid."""
     if window is None or base is None:
         return None
-    try:
-        r0, c0, r1, c1 = (int(v) for v in window)  # (row0, col0, row_end, col_end)
-    except (TypeError, ValueError):
-        return None
+    r0, r1, c0, c1 = (int(v) for v in window)
     r0, c0 = max(r0, 0), max(c0, 0)
     r1, c1 = min(r1, arr.shape[0]), min(c1, arr.shape[1])
     if r1 <= r0 or c1 <= c0 or (r1 - r0) * (c1 - c0) > 0.5 * arr.size:
         return None
-    sub = arr[r0:r1, c0:c1]
     return p.FieldFrame(full.scenario_version, base, full.layer, full.unit, full.hour, False, full.grid,
-                        p.Window(r0, c0, r1 - r0, c1 - c0), p.quantise_u16(sub))
+                        p.Window(r0, c0, r1 - r0, c1 - c0), p.quantise_u16(arr[r0:r1, c0:c1]))
 
 
 class TrafficAdapter:
@@ -135,55 +136,85 @@ class TrafficAdapter:
         self.engine = _module("traffic").TrafficEngine(district, seed=0)
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
-                progress: Callable[[str, float], None]) -> EngineOutput:
+                progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
         res = self.engine.compute(interventions)
+        ctx["traffic"] = res
         flow = np.asarray(res.edge_flow_veh_h, np.float32)
         vc = np.asarray(res.edge_vc, np.float32)
         speed = np.asarray(res.edge_speed_kmh, np.float32)
         frames: list[Any] = [p.EdgeFrame(version, p.encode_array(flow), p.encode_array(vc), p.encode_array(speed))]
-        veh = getattr(res, "vehicles", None)
-        if veh is not None:
-            t_s = float(hours[0]) * 3600.0
-            xy = np.asarray(veh.positions_at(t_s), np.float32).reshape(-1, 2)
-            frames.append(p.AgentFrame(version, "vehicles", t_s, p.encode_array(xy)))
-        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames,
-                            edges={"flow_veh_h": flow, "vc_ratio": vc, "speed_kmh": speed})
+        if res.vehicles is not None:
+            xy, heading = res.vehicles.positions_at(1800.0)  # the middle of the peak hour
+            frames.append(p.AgentFrame(version, "vehicles", float(res.peak_hour) * 3600.0 + 1800.0,
+                                       p.encode_array(np.asarray(xy, np.float32).reshape(-1, 2)),
+                                       heading_rad=p.encode_array(np.asarray(heading, np.float32))))
+        edges = {"flow_veh_h": flow, "vc_ratio": vc, "speed_kmh": speed,
+                 "delay_s": np.asarray(res.edge_delay_s, np.float32), "noise_db": np.asarray(res.edge_noise_db, np.float32)}
+        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, edges=edges)
+
+
+_CLASS_CODE = {c: i for i, c in enumerate("ABCDEF")}
 
 
 class AccessAdapter:
     name = "access"
 
     def __init__(self, district: District) -> None:
+        self.district = district
         self.engine = _module("access").AccessEngine(district, seed=0)
+        cx = [fp.centroid for fp in district.buildings.footprints]
+        self.building_xy = np.array([[c.x, c.y] for c in cx], float).reshape(-1, 2)
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
-                progress: Callable[[str, float], None]) -> EngineOutput:
-        res = self.engine.compute(interventions)
-        t = np.asarray(res.building_time_min, np.float32)
-        q = np.asarray(res.stop_quality)
-        if q.dtype.kind not in "iu":
-            q = np.array([("ABCDEF".index(str(v)) if str(v) in "ABCDEF" and str(v) else 5) for v in q], np.uint8)
-        deficits = [_deficit(a) for a in (getattr(res, "deficit_areas", None) or [])]
-        frames: list[Any] = [p.AccessFrame(version, p.encode_array(t), p.encode_array(q.astype(np.uint8)),
-                                           [d for d in deficits if d is not None])]
-        agents = getattr(res, "agents", None)
-        if agents is not None:
+                progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
+        heat = ctx.get("heat")
+        utci = None
+        if heat is not None and "utci_c" in heat.fields:
+            utci = np.asarray(heat.fields["utci_c"])[-1]
+        res = self.engine.compute(interventions, heat_utci_c=utci)
+        cats = sorted(res.building_time_min)
+        by_cat = np.stack([np.asarray(res.building_time_min[c], np.float32) for c in cats]) if cats else np.zeros((0, 0), np.float32)
+        doctor = by_cat[cats.index("doctor")] if "doctor" in cats else (by_cat.min(axis=0) if cats else np.zeros(0, np.float32))
+        q = np.array([_CLASS_CODE.get(str(v), 5) for v in np.asarray(res.stop_quality)], np.uint8)
+        bclass = np.array([_CLASS_CODE.get(str(v), 6) for v in np.asarray(res.building_class)], np.uint8)
+        deficits = self._deficits(res.deficit_areas, doctor)
+        frames: list[Any] = [p.AccessFrame(version, p.encode_array(doctor), p.encode_array(q), deficits, categories=cats,
+                                           building_time_by_category_min=p.encode_array(by_cat),
+                                           building_class=p.encode_array(bclass))]
+        if res.agents is not None:
             t_s = float(hours[0]) * 3600.0
-            xy = np.asarray(agents.positions_at(t_s), np.float32).reshape(-1, 2)
-            frames.append(p.AgentFrame(version, "people", t_s, p.encode_array(xy)))
-        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames,
-                            stops_quality=q.astype(np.uint8))
+            xy = np.asarray(res.agents.positions_at(t_s), np.float32).reshape(-1, 2)
+            mode = np.asarray(res.agents.mode_at(t_s), np.int32)
+            frames.append(p.AgentFrame(version, "people", t_s, p.encode_array(xy), mode=p.encode_array(mode)))
+        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items() if _is_number(v)}, frames=frames,
+                            stops_quality=q)
+
+    def _deficits(self, areas: list[dict[str, Any]], doctor_min: np.ndarray) -> list[p.DeficitArea]:
+        out = []
+        res_w = np.asarray(self.district.buildings.residents, float)
+        for a in areas or []:
+            w, s_, e, n = (float(v) for v in a["bbox_local_m"])
+            inside = ((self.building_xy[:, 0] >= w) & (self.building_xy[:, 0] < e) & (self.building_xy[:, 1] >= s_)
+                      & (self.building_xy[:, 1] < n) & np.isfinite(doctor_min[: len(res_w)]))
+            wt = res_w[inside]
+            t = float(np.average(doctor_min[: len(res_w)][inside], weights=wt)) if wt.sum() > 0 else float("nan")
+            for group, g in a["groups"].items():
+                if g.get("suppressed") or g.get("persons") is None or int(g["persons"]) < 5:
+                    continue  # small counts never leave the server
+                deficit = {c: int(k) for c, k in g["deficit"].items() if k is not None and int(k) >= 5}
+                if not deficit:
+                    continue
+                out.append(p.DeficitArea(group, ((w + e) / 2, (s_ + n) / 2), int(g["persons"]),
+                                         t if np.isfinite(t) else -1.0, str(a["area_id"]), (w, s_, e, n), deficit))
+        return out
 
 
-def _deficit(a: Any) -> p.DeficitArea | None:
-    get = a.get if isinstance(a, dict) else (lambda k, default=None: getattr(a, k, default))
-    persons = int(get("persons", get("count", 0)) or 0)
-    if persons < 5:  # small counts never leave the server
-        return None
-    xy = get("xy_local_m", None)
-    if xy is None:
-        return None
-    return p.DeficitArea(str(get("group", "")), (float(xy[0]), float(xy[1])), persons, float(get("time_min", 0.0) or 0.0))
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 _ADAPTERS: dict[str, type] = {"costs": CostAdapter, "heat": HeatAdapter, "traffic": TrafficAdapter, "access": AccessAdapter}

@@ -439,31 +439,45 @@ class EdgeFrame(_Msg, frozen=True, tag="edges"):
 
 
 class AgentFrame(_Msg, frozen=True, tag="agents"):
-    """Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight."""
+    """Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight;
+    optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,)."""
 
     scenario_version: Version
     kind: Literal["vehicles", "people"]
     t_s: float
     xy_local_m: NDArray
+    heading_rad: NDArray | None = None
+    mode: NDArray | None = None
 
 
 class DeficitArea(_Struct, frozen=True):
-    """An area with poor access (counts below 5 are suppressed by the server)."""
+    """A square area where people of ``group`` have poor access (counts below 5 are suppressed by the
+    server: such groups and counts never appear). ``xy_local_m`` is the area's centre, ``time_min``
+    the residents' mean public transport time to a doctor there, ``deficit_persons`` per service
+    category the persons beyond the category's time threshold."""
 
     group: str
     xy_local_m: tuple[float, float]
     persons: int
     time_min: float
+    area_id: str = ""
+    bbox_local_m: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    deficit_persons: dict[str, int] = {}
 
 
 class AccessFrame(_Msg, frozen=True, tag="access"):
-    """Access results: travel time (N buildings,) in minutes, stop quality class codes (S stops,)
-    0=A .. 5=F, and deficit areas."""
+    """Access results per building (N,) and stop (S,): ``building_time_min`` minutes to the nearest
+    doctor by walk and public transport (inf: unreachable); ``stop_quality`` class codes 0=A .. 5=F;
+    with ``categories`` (C,), ``building_time_by_category_min`` (C, N); ``building_class`` (N,) the
+    ÖV-Güteklasse code of each building (0=A .. 5=F, 6 none); and deficit areas."""
 
     scenario_version: Version
     building_time_min: NDArray
     stop_quality: NDArray
     deficits: list[DeficitArea]
+    categories: list[str] = []
+    building_time_by_category_min: NDArray | None = None
+    building_class: NDArray | None = None
 
 
 class KpiFrame(_Msg, frozen=True, tag="kpis"):
@@ -576,9 +590,10 @@ def _arrays_of(msg: Any) -> list[NDArray]:
     if isinstance(msg, EdgeFrame):
         return [msg.flow_veh_h, msg.vc_ratio, msg.speed_kmh]
     if isinstance(msg, AgentFrame):
-        return [msg.xy_local_m]
+        return [a for a in (msg.xy_local_m, msg.heading_rad, msg.mode) if a is not None]
     if isinstance(msg, AccessFrame):
-        return [msg.building_time_min, msg.stop_quality]
+        return [a for a in (msg.building_time_min, msg.stop_quality, msg.building_time_by_category_min,
+                            msg.building_class) if a is not None]
     return []
 
 

@@ -61,6 +61,7 @@ class ScenarioManager:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.listeners: list[Callable[[ScenarioModel, EditRecord], None]] = []
+        self._transit_base: dict[str, Any] = {}
 
     def _lock(self, sid: str) -> threading.Lock:
         with self._guard:
@@ -183,6 +184,7 @@ class ScenarioManager:
                     rec = m.plan_redo(author, msg.request_id)
                 else:
                     raise TypeError(type(msg).__name__)
+                self._check_applies(m, rec)
                 try:
                     self._commit_locked(m, rec)
                     return m, rec
@@ -190,6 +192,38 @@ class ScenarioManager:
                     continue
         raise EditRefused("busy", "Szenario wird gerade stark bearbeitet, bitte erneut versuchen",
                           "Scenario is busy, please retry")
+
+    def _check_applies(self, m: ScenarioModel, rec: EditRecord) -> None:
+        """The scenario with ``rec`` applied must still be computable: the geodata appliers of heat,
+        road and transit edits accept it (a tree on a roof, closing a closed road, a headway change of
+        a missing line are refused here, before anything is stored)."""
+        from geodata.apply_heat import apply_heat_interventions
+        from geodata.apply_roads import apply_road_interventions
+        from geodata.apply_transit import apply_transit, network_from_district
+        from geodata.interventions import HEAT_KINDS, ROAD_KINDS, TRANSIT_KINDS
+
+        district = self.districts.get(m.row.district)
+        new = decode_intervention(rec.payload) if rec.payload is not None and rec.op != "reset" else None
+        after = [o for o in m.interventions() if o.id != rec.object_id]
+        if new is not None:
+            after.append(new)
+        kinds = {o.__struct_config__.tag for o in ([new] if new else [])}  # type: ignore[attr-defined]
+        old = m.objects.get(rec.object_id)
+        if old is not None:
+            kinds.add(old.intervention.__struct_config__.tag)  # type: ignore[attr-defined]
+        try:
+            if new is not None and kinds & HEAT_KINDS:
+                apply_heat_interventions(district, [new])
+            if kinds & ROAD_KINDS:
+                apply_road_interventions(district.roads, after, bbox_local_m=district.grid.bbox_local_m)
+            if kinds & TRANSIT_KINDS:
+                if self._transit_base.get(district.name) is None:
+                    self._transit_base[district.name] = network_from_district(district)
+                apply_transit(district, self._transit_base[district.name], after)
+        except (InterventionError, ValueError) as exc:
+            de = getattr(exc, "de", str(exc))
+            en = getattr(exc, "en", str(exc))
+            raise EditRefused("invalid", de, en, old) from None
 
     def _commit_locked(self, m: ScenarioModel, rec: EditRecord) -> None:
         self.storage.append_edit(rec)  # durable from here on

@@ -208,6 +208,7 @@ class SimulationService:
     def _execute(self, job: _Job) -> None:
         adapters = self._adapters_for(job)
         res = ResultSet(job.scenario_id, job.version, job.hours)
+        ctx: dict[str, Any] = {}  # results one engine hands to the next (traffic heat, UTCI)
         n = len(adapters)
         for i, (name, adapter) in enumerate(adapters.items()):
             if job.cancelled:
@@ -218,7 +219,7 @@ class SimulationService:
                 self.publish(job.scenario_id, p.Progress(job.version, _engine, stage, min(1.0, (_i + frac) / n)))
 
             progress(name, 0.0)
-            out = adapter.compute(job.interventions, job.version, job.hours, progress)
+            out = adapter.compute(job.interventions, job.version, job.hours, progress, ctx)
             res.outputs[name] = out
             if name != "costs":
                 out.frames.append(p.KpiFrame(job.version, engine, out.kpis))

@@ -225,7 +225,7 @@ def test_kiosk_sandbox_is_editable_and_resets_after_inactivity(client) -> None:
 
     twin = client.twin
     kiosk_user = User(role="kiosk")
-    twin.manager.edit(kiosk_user, "k", sb["scenario_id"], p.AddIntervention(1, __import__("geodata.interventions", fromlist=["Tree"]).Tree(id="k", xy_local_m=(50, 50))))
+    twin.manager.edit(kiosk_user, "k", sb["scenario_id"], p.AddIntervention(1, __import__("geodata.interventions", fromlist=["Tree"]).Tree(id="k", xy_local_m=(80, 80))))
     twin.hub.touch(sb["scenario_id"])
     assert len(client.get(f"/api/scenarios/{sb['scenario_id']}").json()["interventions"]) == 1
     deadline = time.monotonic() + 10

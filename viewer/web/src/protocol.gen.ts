@@ -8,13 +8,16 @@ export const MAX_CLIENT_MESSAGE_BYTES = 262144;
 export const HELLO_TIMEOUT_S = 10.0;
 export const CLOSE_CODES = {"bad_hello": 4400, "forbidden": 4403, "hello_timeout": 4408, "not_found": 4404, "protocol_version": 4426, "rate_limited": 4429, "too_large": 4413, "unauthorised": 4401} as const;
 
-/** Access results: travel time (N buildings,) in minutes, stop quality class codes (S stops,) 0=A .. 5=F, and deficit areas. */
+/** Access results per building (N,) and stop (S,): ``building_time_min`` minutes to the nearest doctor by walk and public transport (inf: unreachable); ``stop_quality`` class codes 0=A .. 5=F; with ``categories`` (C,), ``building_time_by_category_min`` (C, N); ``building_class`` (N,) the ÖV-Güteklasse code of each building (0=A .. 5=F, 6 none); and deficit areas. */
 export interface AccessFrame {
   t: "access";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
   building_time_min: NDArray;
   stop_quality: NDArray;
   deficits: Array<DeficitArea>;
+  categories?: Array<string>;  // default []
+  building_time_by_category_min?: NDArray | null;  // default null
+  building_class?: NDArray | null;  // default null
 }
 
 /** Add an intervention (its ``id`` must be new in the scenario). */
@@ -24,13 +27,15 @@ export interface AddIntervention {
   intervention: Intervention;
 }
 
-/** Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight. */
+/** Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight; optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,). */
 export interface AgentFrame {
   t: "agents";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
   kind: "people" | "vehicles";
   t_s: number;
   xy_local_m: NDArray;
+  heading_rad?: NDArray | null;  // default null
+  mode?: NDArray | null;  // default null
 }
 
 /** A bus line through ``stops_local_m`` (in order), every ``headway_min`` between the hours. */
@@ -73,12 +78,15 @@ export interface CoolSurface {
   polygon_local_m?: Array<[number, number]>;  // default []
 }
 
-/** An area with poor access (counts below 5 are suppressed by the server). */
+/** A square area where people of ``group`` have poor access (counts below 5 are suppressed by the server: such groups and counts never appear). ``xy_local_m`` is the area's centre, ``time_min`` the residents' mean public transport time to a doctor there, ``deficit_persons`` per service category the persons beyond the category's time threshold. */
 export interface DeficitArea {
   group: string;
   xy_local_m: [number, number];  // maxItems 2
   persons: number;
   time_min: number;
+  area_id?: string;  // default ""
+  bbox_local_m?: [number, number, number, number];  // maxItems 4, default [0.0, 0.0, 0.0, 0.0]
+  deficit_persons?: Record<string, number>;  // default {}
 }
 
 /** Per road edge (L,) results in the order of ``District.roads``. */

@@ -1,0 +1,137 @@
+"""The simulation service: one worker thread runs the real engines (heat, traffic, access) on a small
+sample district; debounce, supersede, version-stamped frames, the result cache in storage."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from geodata.interventions import Tree
+from server import protocol as p
+from server.engines import available_engines
+from server.service import SimulationService
+from server.storage import Storage
+
+
+@pytest.fixture(scope="module")
+def district():
+    from geodata.sample import build_sample_district
+
+    return build_sample_district(size_km=0.5, seed=0, cell_m=5.0)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.msgs: list[tuple[str, object]] = []
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, sid: str, msg: object) -> None:
+        with self.lock:
+            self.msgs.append((sid, msg))
+            self.threads.add(threading.current_thread().name)
+
+    def of(self, cls: type) -> list:
+        with self.lock:
+            return [m for _, m in self.msgs if isinstance(m[1] if isinstance(m, tuple) else m, cls)]
+
+
+def _wait_idle(svc: SimulationService, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not svc.idle():
+        assert time.monotonic() < deadline, "service did not finish"
+        time.sleep(0.02)
+
+
+def test_engines_are_composed_in_dependency_order() -> None:
+    names = available_engines()
+    assert names[0] == "costs"
+    order = [n for n in ("traffic", "heat", "access") if n in names]
+    assert [n for n in names if n != "costs"] == order
+
+
+def test_all_engines_on_one_worker_with_versioned_frames(tmp_path: Path, district) -> None:
+    engines = [e for e in available_engines() if e in ("costs", "traffic", "heat", "access")]
+    if "heat" not in engines:
+        pytest.skip("heat engine not present")
+    sink = Sink()
+    st = Storage(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    svc = SimulationService(st, sink, engines=engines, debounce_s=0.0)
+    svc.start()
+    try:
+        base = svc.request("s", 0, district, [], (15,), wait=True)
+        trees = [Tree(id=f"t{i}", xy_local_m=(145.0 + 8 * i, 250.0), height_m=15.0, crown_diameter_m=10.0) for i in range(6)]
+        res = svc.request("s", 1, district, trees, (15,), wait=True)
+    finally:
+        svc.stop()
+    assert sink.threads == {"simulation"}  # every engine ran on the one worker thread
+    assert base.kpis()["heat"]["utci_mean_c"] > res.kpis()["heat"]["utci_mean_c"]  # shade cools
+    fields = [f[1] if isinstance(f, tuple) else f for f in sink.of(p.FieldFrame)]
+    assert {f.scenario_version for f in fields} == {0, 1}
+    assert {f.layer for f in fields} >= {"utci_c", "air_temp_c"}
+    utci = p.decode_array([f for f in fields if f.layer == "utci_c" and f.scenario_version == 1][-1].values)
+    assert utci.shape == (district.grid.rows, district.grid.cols) and 15.0 < float(utci[~(utci != utci)].mean()) < 60.0
+    kinds = {type(m).__name__ for _, m in sink.msgs if not isinstance(m, tuple)}
+    for name, frame in (("traffic", "EdgeFrame"), ("access", "AccessFrame")):
+        if name in engines:
+            assert frame in kinds
+    for _, m in sink.msgs:
+        m = m[1] if isinstance(m, tuple) else m
+        assert m.scenario_version in (0, 1)
+    # results were stored: a new service finds them without computing
+    svc2 = SimulationService(st, Sink(), engines=engines)
+    again = svc2.cached("s", 1)
+    assert again is not None and again.kpis()["heat"]["utci_mean_c"] == pytest.approx(res.kpis()["heat"]["utci_mean_c"])
+    assert svc2.jobs_run == 0
+    st.dispose()
+
+
+def test_edits_are_debounced(tmp_path: Path, district) -> None:
+    sink = Sink()
+    st = Storage(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    svc = SimulationService(st, sink, engines=["costs"], debounce_s=0.3)
+    svc.start()
+    try:
+        for v in range(1, 9):  # a burst of edits
+            svc.request("s", v, district, [Tree(id=f"t{i}", xy_local_m=(80.0, 80.0)) for i in range(v)])
+            time.sleep(0.01)
+        _wait_idle(svc)
+    finally:
+        svc.stop()
+    assert svc.jobs_run == 1
+    kpis = sink.of(p.KpiFrame)
+    assert [k.scenario_version for k in kpis] == [8] and kpis[0].values["interventions"] == 8.0
+    st.dispose()
+
+
+def test_a_newer_version_supersedes_running_work(tmp_path: Path, district) -> None:
+    engines = [e for e in available_engines() if e != "access"]
+    if len(engines) < 3:
+        pytest.skip("needs traffic and heat engines")
+    started = threading.Event()
+
+    class Watch(Sink):
+        def __call__(self, sid, msg):
+            super().__call__(sid, msg)
+            if isinstance(msg, p.Progress) and msg.scenario_version == 1 and msg.stage == "traffic":
+                started.set()
+
+    sink = Watch()
+    st = Storage(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    svc = SimulationService(st, sink, engines=engines, debounce_s=0.0)
+    svc.start()
+    try:
+        svc.request("s", 1, district, [Tree(id="a", xy_local_m=(145.0, 250.0))])
+        assert started.wait(120)
+        svc.request("s", 2, district, [Tree(id="a", xy_local_m=(145.0, 250.0)), Tree(id="b", xy_local_m=(153.0, 250.0))])
+        _wait_idle(svc)
+    finally:
+        svc.stop()
+    assert svc.jobs_cancelled == 1
+    heat_versions = {(f[1] if isinstance(f, tuple) else f).scenario_version for f in sink.of(p.FieldFrame)}
+    assert heat_versions == {2}  # the stale version never reached the slow engine
+    assert svc.cached("s", 1) is None and svc.cached("s", 2) is not None
+    st.dispose()
