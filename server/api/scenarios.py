@@ -79,6 +79,8 @@ def patch_scenario(scenario_id: ScenarioIdPath, body: ScenarioPatch, twin: TwinD
 @router.post("/{scenario_id}/sandbox", response_model=ScenarioOut, status_code=201,
              summary="A kiosk sandbox copy (resets after inactivity)")
 def sandbox(scenario_id: ScenarioIdPath, request: Request, twin: TwinDep, user: UserDep) -> ScenarioOut:
+    if user.role == "citizen":
+        raise Denied("Sandbox-Kopien gibt es für Kiosk, Planer und Admins", "Sandbox copies are for kiosks, planners and admins")
     if user.is_anonymous and not twin.anon_writes.allow(f"sandbox:{client_key(request)}", cost=2.0):
         raise Denied("Zu viele Anfragen, bitte später erneut", "Too many requests, please retry later", status=429, code="rate_limited")
     m = twin.manager.fork(user, scenario_id, name="Kiosk", kind="sandbox")
