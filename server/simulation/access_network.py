@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.spatial import cKDTree
 from shapely import contains_xy
 
@@ -63,6 +64,15 @@ class Graph:
     @property
     def n_nodes(self) -> int:
         return int(self.node_xy.shape[0])
+
+    def to_csr(self) -> sp.csr_matrix:
+        """(n_nodes, n_nodes) CSR matrix of costs; of parallel edges the cheapest is kept (a CSR
+        built directly would add them up)."""
+        order = np.lexsort((self.cost_s, self.dst, self.src))
+        s, d, c = self.src[order], self.dst[order], self.cost_s[order]
+        first = np.ones(s.size, bool)
+        first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
+        return sp.csr_matrix((c[first], (s[first], d[first])), shape=(self.n_nodes, self.n_nodes))
 
     def reversed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(src, dst, cost) with every edge turned round: times *to* sources."""

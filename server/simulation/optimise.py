@@ -101,12 +101,6 @@ def solve_milp(weights: np.ndarray, cover: sp.csr_matrix, k: int, *, time_limit_
     return chosen.astype(np.int64), float(w[covered].sum()), "optimal" if res.status == 0 else str(res.message)
 
 
-def _walk_csr(engine: Any) -> sp.csr_matrix:
-    g = engine.walk
-    n = g.n_nodes
-    return sp.csr_matrix((g.cost_s, (g.src, g.dst)), shape=(n, n))
-
-
 def coverage_problem(engine: Any, result: Any, *, category: str = "stop", n_candidates: int = 2000,
                      seed: int = 0, threshold_min: float | None = None) -> CoverageProblem:
     """Demand and coverage for new stops from an ``AccessResult``: homes whose target-group members
@@ -136,7 +130,7 @@ def coverage_problem(engine: Any, result: Any, *, category: str = "stop", n_cand
     cand = usable[near > 0]
     if cand.size > n_candidates:
         cand = np.sort(np.random.default_rng(seed).choice(cand, n_candidates, replace=False))
-    g = _walk_csr(engine)
+    g = engine.walk.to_csr()
     rows, cols = [], []
     chunk = max(1, int(2e7 // max(g.shape[0], 1)))
     for s in range(0, cand.size, chunk):
