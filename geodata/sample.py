@@ -140,13 +140,14 @@ def _candidate_buildings(plan: Plan, roads: Roads, valley: Valley, rng: np.rando
         for side in (1.0, -1.0):
             probe = mids + nrm * (side * (hw + 12.0))[:, None]
             zk = kinds[zone_index(plan, probe[:, 0], probe[:, 1])]
-            for g, h, k in zip(geoms, hw, zk):
-                if k in _FRONTAGE_KINDS:
-                    parts.extend(frontage(g, float(h), side, str(k), rng))
+            for kind in _FRONTAGE_KINDS:
+                sel = np.nonzero(zk == kind)[0]
+                if sel.size:
+                    parts.extend(frontage([geoms[i] for i in sel], hw[sel], side, kind, rng))
     return concat_rects(parts)
 
 
-def _resolve(r: Rects, plan: Plan, roads: Roads, valley: Valley, slope: np.ndarray, grid, size_m: float) -> np.ndarray:
+def _resolve(r: Rects, plan: Plan, roads: Roads, valley: Valley, size_m: float) -> np.ndarray:
     """Indices of the candidate buildings that stand: no conflicts, earlier ones win."""
     corners = rect_corners(r)
     fps = shapely.polygons(np.concatenate([corners, corners[:, :1]], axis=1))
@@ -159,10 +160,7 @@ def _resolve(r: Rects, plan: Plan, roads: Roads, valley: Valley, slope: np.ndarr
     for typ, allowed in _ALLOWED_ZONES.items():
         sel = r.kind == typ
         keep[sel] &= np.isin(kinds[sel], allowed)
-    row, col = grid.xy_to_rowcol(r.cx, r.cy)
-    row = np.clip(row, 0, grid.rows - 1)
-    col = np.clip(col, 0, grid.cols - 1)
-    keep &= (slope[row, col] <= MAX_SLOPE) | (r.kind == "church")
+    keep &= (valley.slope(r.cx, r.cy) <= MAX_SLOPE) | (r.kind == "church")
     d_river = r.cx - valley.river_x_m(r.cy)
     frontage_kind = np.isin(r.kind, list(_FRONTAGE_KINDS) + ["garage", "shed", "barn", "stable"])
     keep &= ~frontage_kind | (d_river > 300.0) | (d_river < -520.0)
@@ -186,7 +184,7 @@ def _resolve(r: Rects, plan: Plan, roads: Roads, valley: Valley, slope: np.ndarr
     return np.nonzero(keep)[0]
 
 
-def _landcover(plan: Plan, valley: Valley, slope_at, rng: np.random.Generator) -> LandCover:
+def _landcover(plan: Plan, valley: Valley, rng: np.random.Generator) -> LandCover:
     """Rural patchwork (fields, meadows, forest on steep ground, vineyards on south-west slopes), then zones."""
     size = valley.size_m
     ang = float(rng.uniform(-0.3, 0.3))
@@ -204,19 +202,20 @@ def _landcover(plan: Plan, valley: Valley, slope_at, rng: np.random.Generator) -
     centre = corners[:, :4].mean(axis=1)
     ok = (centre[:, 0] > -pw) & (centre[:, 0] < size + pw) & (centre[:, 1] > -pw) & (centre[:, 1] < size + pw)
     corners, centre = corners[ok], centre[ok]
-    s = slope_at(centre[:, 0], centre[:, 1])
+    s = valley.slope(centre[:, 0], centre[:, 1])
     d_river = centre[:, 0] - valley.river_x_m(centre[:, 1])
     roll = rng.uniform(size=centre.shape[0])
     cover = np.full(centre.shape[0], "field", dtype=object)
     cover[roll < 0.12] = "grass"
     cover[(roll > 0.9) | (s > 0.15)] = "forest"
     vine = (s > 0.15) & (d_river < 0) & (roll < 0.3)
-    cover[np.abs(d_river) < 330.0] = "grass"  # floodplain meadows
+    flood = (d_river > -110.0) & (d_river < 330.0)
+    cover[flood] = "grass"  # floodplain meadows
     tags = {"field": "landuse=farmland", "grass": "landuse=meadow", "forest": "landuse=forest"}
     polys = list(shapely.polygons(corners))
     codes = [SURFACE[k] for k in cover]
     kinds = [tags[k] for k in cover]
-    for i in np.nonzero(vine & (np.abs(d_river) >= 330.0))[0]:
+    for i in np.nonzero(vine & ~flood)[0]:
         codes[i], kinds[i] = SURFACE["garden"], "landuse=vineyard"
     for z in reversed(plan.zones):  # the first zone wins, so paint it last
         if z.polygon.is_empty:
@@ -250,17 +249,10 @@ def build_sample_district(*, size_km: float = 2.0, seed: int = 0, cell_m: float 
     plan = make_plan(valley, rng)
     grid = grid_for_bbox((0.0, 0.0, size_m, size_m), float(cell_m))
     terrain = terrain_grid(valley, grid)
-    gy, gx = np.gradient(terrain.astype(np.float64), grid.cell_m)
-    slope = np.hypot(gx, gy)
-
-    def slope_at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        r, c = grid.xy_to_rowcol(x, y)
-        return slope[np.clip(r, 0, grid.rows - 1), np.clip(c, 0, grid.cols - 1)]
-
     built_up = shapely.union_all([z.polygon for z in plan.zones if not z.polygon.is_empty])
     roads = streets_to_roads(plan.streets, size_m=size_m, built_up=built_up)
     cand = _candidate_buildings(plan, roads, valley, rng)
-    keep = _resolve(cand, plan, roads, valley, slope, grid, size_m)
+    keep = _resolve(cand, plan, roads, valley, size_m)
     r = Rects(*(getattr(cand, f)[keep] for f in Rects.__dataclass_fields__))
     corners = rect_corners(r)
     footprints = shapely.polygons(np.concatenate([corners, corners[:, :1]], axis=1))
@@ -289,7 +281,7 @@ def build_sample_district(*, size_km: float = 2.0, seed: int = 0, cell_m: float 
     )
     trees = place_trees(plan, roads, footprints, valley, rng)
     stops = place_stops(plan, roads, rng)
-    landcover = _landcover(plan, valley, slope_at, rng)
+    landcover = _landcover(plan, valley, rng)
     river = valley.river_line()
     features = DistrictFeatures(
         frame=_frame(size_m),

@@ -44,7 +44,11 @@ class Rects:
 
 def _rects(cx, cy, length, width, angle, eave, ridge, roof, use, storeys, kind) -> Rects:
     n = np.broadcast(np.asarray(cx), np.asarray(cy)).size
-    full = lambda v, dt: np.broadcast_to(np.asarray(v, dtype=dt), (n,)).copy()  # noqa: E731
+
+    def full(v, dt):
+        a = np.asarray(v, dtype=dt)
+        return np.full(n, a, dtype=dt) if a.ndim == 0 else a.copy()
+
     return Rects(full(cx, float), full(cy, float), full(length, float), full(width, float), full(angle, float),
                  full(eave, float), full(ridge, float), full(roof, object), full(use, object), full(storeys, np.int16),
                  full(kind, object))
@@ -99,22 +103,41 @@ FRONTAGE = {
 }
 
 
-def frontage(line: np.ndarray, half_width_m: float, side: float, kind: str, rng: np.random.Generator) -> list[Rects]:
-    """Buildings of typology ``kind`` along one side (+1 left, -1 right) of a street polyline (k, 2)."""
+def frontage(lines: list[np.ndarray], half_width_m: np.ndarray, side: float, kind: str,
+             rng: np.random.Generator) -> list[Rects]:
+    """Buildings of typology ``kind`` along one side (+1 left, -1 right) of street polylines (k, 2).
+
+    All streets are handled in one vectorised pass: plots of random width follow each other along
+    every street (a segmented cumulative sum), and each plot's point and direction come from one
+    search over all streets' segments laid end to end.
+    """
     p = FRONTAGE[kind]
-    seg = np.diff(line, axis=0)
-    total = float(np.hypot(seg[:, 0], seg[:, 1]).sum())
-    n_max = int(total / p["plot"][0]) + 1
-    if total < p["plot"][0] * 1.5:
+    if not lines:
         return []
-    w = rng.uniform(*p["plot"], n_max)
-    ends = np.cumsum(w)
-    keep = ends < total - 4.0
-    w, ends = w[keep], ends[keep]
+    seg = [np.diff(ln, axis=0) for ln in lines]
+    seg_len = [np.hypot(sg[:, 0], sg[:, 1]) for sg in seg]
+    total = np.array([sl.sum() for sl in seg_len])
+    offset = np.concatenate([[0.0], np.cumsum(total)[:-1]])
+    n_max = (total / p["plot"][0]).astype(np.int64) + 1
+    line_of = np.repeat(np.arange(len(lines)), n_max)
+    w = rng.uniform(*p["plot"], int(n_max.sum()))
+    cw = np.cumsum(w)
+    start_cw = np.concatenate([[0.0], cw])[np.concatenate([[0], np.cumsum(n_max)[:-1]])]
+    ends = cw - start_cw[line_of]
+    keep = (ends < total[line_of] - 4.0) & (total[line_of] >= p["plot"][0] * 1.5)
+    w, ends, line_of = w[keep], ends[keep], line_of[keep]
     if w.size == 0:
         return []
-    s = ends - w / 2
-    pts, tan = _along(line, s)
+    s_global = offset[line_of] + ends - w / 2
+    all_start = np.vstack([ln[:-1] for ln in lines])
+    all_seg = np.vstack(seg)
+    all_len = np.concatenate(seg_len)
+    seg_cum = np.concatenate([off + np.concatenate([[0.0], np.cumsum(sl)[:-1]]) for off, sl in zip(offset, seg_len)])
+    i = np.clip(np.searchsorted(seg_cum, s_global, side="right") - 1, 0, len(all_len) - 1)
+    t = (s_global - seg_cum[i]) / np.maximum(all_len[i], 1e-9)
+    pts = all_start[i] + all_seg[i] * t[:, None]
+    tan = all_seg[i] / np.maximum(all_len[i], 1e-9)[:, None]
+    half_width_m = np.asarray(half_width_m, dtype=np.float64)[line_of]
     nrm = np.column_stack([-tan[:, 1], tan[:, 0]]) * side
     n = w.size
     depth = rng.uniform(*p["depth"], n)

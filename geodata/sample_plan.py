@@ -135,7 +135,7 @@ def _grid_lines(region: Polygon, c: tuple[float, float], angle_rad: float, sx: f
     return out
 
 
-def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int) -> None:
+def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int, radius_m: float) -> None:
     """Core, ring, Gründerzeit, Plattenbau, industry, station, allotments and houses of the main town."""
     cx, cy = valley.centre_xy_m
     c = (cx, cy)
@@ -162,7 +162,7 @@ def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int) -
     station_x = float(rail_x_m(valley, np.array([station_y]))[0]) + 32.0
     station = _rotated_rect((station_x + 45.0, station_y), 130.0, 150.0, 0.0)
     gz = Polygon(_ring(c, 560.0, rng, n=26, jitter=0.06)).intersection(east_of_rail)
-    town = Point(c).buffer(1150.0, 24).intersection(east_of_rail)
+    town = Point(c).buffer(radius_m, 24).intersection(east_of_rail)
     for kind, poly in (("market", market), ("core", core), ("park", park), ("platte", platte),
                        ("industry", industry), ("station", station), ("allotment", allot),
                        ("gruenderzeit", gz), ("single_family", town)):
@@ -219,7 +219,8 @@ def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int) -
     sf_free = town.difference(taken.union(gz))
     for k in range(5):
         a0, a1 = 2 * np.pi * k / 5, 2 * np.pi * (k + 1) / 5
-        sector = Polygon([c] + [(cx + 2000 * np.cos(a), cy + 2000 * np.sin(a)) for a in np.linspace(a0, a1, 6)])
+        sector = Polygon([c] + [(cx + 2 * radius_m * np.cos(a), cy + 2 * radius_m * np.sin(a))
+                                for a in np.linspace(a0, a1, 6)])
         region = sf_free.intersection(sector)
         for s in _grid_lines(region, c, float(rng.uniform(0, np.pi)), 125.0, 58.0, rng, jitter=0.05):
             S.append(Street(s, "residential", next(names), 2, 30.0, 0))
@@ -240,7 +241,7 @@ def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int) -
                     5.0, 0))
     plan.station_xy_m = (station_x, station_y)
     plan.market_angle_rad = theta
-    plan.settlements.append((cx, cy, 1150.0, "Naumburg (Saale)"))
+    plan.settlements.append((cx, cy, radius_m, "Naumburg (Saale)"))
 
 
 VILLAGE_NAMES = (
@@ -250,42 +251,106 @@ VILLAGE_NAMES = (
 )
 
 
-def _villages(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
-    """Villages on a jittered lattice beyond the main town, avoiding the floodplain and steep slopes."""
+TOWN_NAMES = ("Bad Kösen", "Schulpforte", "Freyburg", "Goseck", "Laucha", "Stößen", "Osterfeld", "Teuchern")
+
+
+def _sites(plan: Plan, valley: Valley, rng: np.random.Generator, spacing: float, clear_m: float) -> np.ndarray:
+    """Jittered lattice sites off the floodplain and the steep slopes, ``clear_m`` from existing settlements."""
     size = valley.size_m
-    cx, cy = valley.centre_xy_m
-    spacing = 1300.0
     ks = np.arange(spacing / 2, size, spacing)
     gx, gy = np.meshgrid(ks, ks)
-    pts = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-330, 330, (gx.size, 2))
+    pts = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-0.3, 0.3, (gx.size, 2)) * spacing
     d_river = pts[:, 0] - valley.river_x_m(pts[:, 1])
-    far = np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) > 1150.0 + 650.0
-    ok = far & ((d_river > 520.0) | (d_river < -650.0))
+    ok = (d_river > 560.0) | (d_river < -700.0)
     ok &= (pts[:, 0] > 150) & (pts[:, 0] < size - 150) & (pts[:, 1] > 150) & (pts[:, 1] < size - 150)
-    names = iter(list(VILLAGE_NAMES) * 20)
-    for p in pts[ok]:
+    for x, y, r, _ in plan.settlements:
+        ok &= np.hypot(pts[:, 0] - x, pts[:, 1] - y) > r + clear_m
+    return pts[ok]
+
+
+def _bank_side(valley: Valley, c: tuple[float, float]) -> Polygon:
+    """The land on ``c``'s side of the river beyond its floodplain (320 m east, 540 m west of the river)."""
+    size = valley.size_m
+    ys = np.linspace(-100.0, size + 100.0, 120)
+    east = c[0] > float(valley.river_x_m(np.array([c[1]]))[0])
+    x = valley.river_x_m(ys) + (320.0 if east else -540.0)
+    far = size + 5000.0 if east else -5000.0
+    return Polygon(np.vstack([np.column_stack([x, ys]), [[far, ys[-1]], [far, ys[0]]]]))
+
+
+def _small_towns(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
+    """Smaller towns: a walled core round a market, Gründerzeit blocks and single-family estates."""
+    names = iter(TOWN_NAMES)
+    for p in _sites(plan, valley, rng, 3400.0, 1500.0)[:len(TOWN_NAMES)]:
         idx = len(plan.settlements)
-        big = rng.uniform() < 0.25
-        r = float(rng.uniform(420, 600) if big else rng.uniform(250, 420))
+        radius = float(rng.uniform(800.0, 1050.0))
+        name = next(names)
+        c = (float(p[0]), float(p[1]))
+        plan.settlements.append((c[0], c[1], radius, name))
+        theta = float(rng.uniform(0, np.pi))
+        market = _rotated_rect(c, 60.0, 44.0, theta)
+        ring = _ring(c, 160.0, rng, n=16, jitter=0.05)
+        core = Polygon(ring)
+        gz = Polygon(_ring(c, 380.0, rng, n=20, jitter=0.08))
+        town = Point(c).buffer(radius, 20).intersection(_bank_side(valley, c))
+        gz = gz.intersection(town)
+        for kind, poly in (("market", market), ("core", core), ("gruenderzeit", gz), ("single_family", town)):
+            plan.zones.append(Zone(kind, poly, idx))
+        S = plan.streets
+        mk = np.asarray(market.exterior.coords)
+        S.append(Street(mk, "living_street", f"Markt {name}", 1, 10.0, 0))
+        S.append(Street(ring, "secondary", f"Ring {name}", 2, 50.0, 0))
+        for a in mk[:4]:
+            d = a - np.asarray(c)
+            ang = np.arctan2(d[1], d[0]) + rng.uniform(-0.2, 0.2)
+            end = (c[0] + 170.0 * np.cos(ang), c[1] + 170.0 * np.sin(ang))
+            S.append(Street(_wiggle(tuple(a), end, rng, amp_m=6.0, step_m=30.0), "residential",
+                            str(rng.choice(STREET_NAMES)), 1, 20.0, int(rng.choice([0, 1]))))
+        for s in _grid_lines(gz.difference(core), c, theta, 100.0, 90.0, rng):
+            S.append(Street(s, "residential", str(rng.choice(STREET_NAMES)), 2, 30.0, 0))
+        for k in range(4):
+            a0, a1 = np.pi / 2 * k, np.pi / 2 * (k + 1)
+            sector = Polygon([c] + [(c[0] + 2 * radius * np.cos(a), c[1] + 2 * radius * np.sin(a))
+                                    for a in np.linspace(a0, a1, 5)])
+            region = town.difference(gz).intersection(sector)
+            for s in _grid_lines(region, c, float(rng.uniform(0, np.pi)), 120.0, 56.0, rng, jitter=0.05):
+                S.append(Street(s, "residential", str(rng.choice(STREET_NAMES)), 2, 30.0, 0))
+        ring_pts = ring[:-1]
+        for k in range(4):  # through roads leave the ring towards the four quarters
+            a = ring_pts[int(np.argmax(ring_pts @ np.array([np.cos(k * np.pi / 2), np.sin(k * np.pi / 2)])))]
+            end = np.asarray(c) + (a - np.asarray(c)) / np.hypot(*(a - np.asarray(c))) * radius * 1.05
+            S.append(Street(_wiggle(tuple(a), tuple(end), rng, amp_m=10.0), "tertiary", f"{name}er Straße", 2, 50.0,
+                            0))
+
+
+def _villages(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
+    """Villages on a jittered lattice: a main street, side lanes, and houses and farmsteads along them."""
+    names = iter(list(VILLAGE_NAMES) * 20)
+    for p in _sites(plan, valley, rng, 1050.0, 450.0):
+        idx = len(plan.settlements)
+        big = rng.uniform() < 0.3
+        r = float(rng.uniform(420, 600) if big else rng.uniform(260, 420))
         name = next(names)
         plan.settlements.append((float(p[0]), float(p[1]), r, name))
-        plan.zones.append(Zone("village", Point(p).buffer(r, 16), idx))
         ang = float(rng.uniform(0, np.pi))
         d = np.array([np.cos(ang), np.sin(ang)])
         a, b = p - d * r * 1.1, p + d * r * 1.1
-        plan.streets.append(Street(_wiggle(tuple(a), tuple(b), rng, amp_m=12.0, step_m=50.0), "tertiary",
-                                   f"{name}er Hauptstraße" if not name.endswith("a") else f"Dorfstraße {name}", 2,
-                                   50.0, 0))
-        n_side = int(rng.integers(3, 7 if big else 5))
+        lines = [Street(_wiggle(tuple(a), tuple(b), rng, amp_m=12.0, step_m=50.0), "tertiary",
+                        f"Dorfstraße {name}", 2, 50.0, 0)]
+        n_side = int(rng.integers(5, 11 if big else 8))
         for _ in range(n_side):
-            t = rng.uniform(-0.7, 0.7)
+            t = rng.uniform(-0.75, 0.75)
             start = p + d * r * t
             side = np.array([-d[1], d[0]]) * rng.choice([-1.0, 1.0])
             turn = rng.uniform(-0.5, 0.5)
             dirn = side * np.cos(turn) + d * np.sin(turn)
             end = start + dirn * rng.uniform(0.5, 1.0) * r
-            plan.streets.append(Street(_wiggle(tuple(start), tuple(end), rng, amp_m=8.0, step_m=40.0), "residential",
-                                       next(iter(rng.permutation(STREET_NAMES).tolist())), 2, 30.0, 0))
+            lines.append(Street(_wiggle(tuple(start), tuple(end), rng, amp_m=8.0, step_m=40.0), "residential",
+                                str(rng.choice(STREET_NAMES)), 2, 30.0, 0))
+        plan.streets.extend(lines)
+        # the village is the land along its streets, not the whole circle around it
+        along = shapely.union_all([LineString(s.xy).buffer(75.0) for s in lines])
+        plan.zones.append(Zone("village", along.intersection(Point(p).buffer(r * 1.1, 16)), idx))
 
 
 def _country_roads(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
@@ -307,9 +372,11 @@ def _country_roads(plan: Plan, valley: Valley, rng: np.random.Generator) -> None
     for i, j in sorted(pairs):
         cls = "secondary" if (i == 0 or j == 0) else "tertiary"
         a, b = s[i].copy(), s[j].copy()
-        if i == 0:  # enter the main town only to its outer streets, never across the old town
-            r0 = plan.settlements[0][2] * 0.8
-            a = a + (b - a) / max(float(np.hypot(*(b - a))), 1e-9) * r0
+        # enter a town only to its outer streets, never across the old town
+        if plan.settlements[i][2] >= 700.0:
+            a = a + (b - a) / max(float(np.hypot(*(b - a))), 1e-9) * plan.settlements[i][2] * 0.8
+        if plan.settlements[j][2] >= 700.0:
+            b = b + (a - b) / max(float(np.hypot(*(a - b))), 1e-9) * plan.settlements[j][2] * 0.8
         line = _wiggle(tuple(a), tuple(b), rng, amp_m=35.0, step_m=150.0)
         plan.streets.append(Street(line, cls, f"K {2200 + i * 7 + j}", 2, 100.0, 0))
 
@@ -317,8 +384,9 @@ def _country_roads(plan: Plan, valley: Valley, rng: np.random.Generator) -> None
 def make_plan(valley: Valley, rng: np.random.Generator) -> Plan:
     """The whole district's plan: the main town, villages and country roads (for districts > 3 km)."""
     plan = Plan()
-    _main_town(plan, valley, rng, 0)
+    _main_town(plan, valley, rng, 0, 1150.0 if valley.size_m <= 3000.0 else 1700.0)
     if valley.size_m > 3000.0:
+        _small_towns(plan, valley, rng)
         _villages(plan, valley, rng)
         _country_roads(plan, valley, rng)
     ys = np.arange(-20.0, valley.size_m + 40.0, 20.0)

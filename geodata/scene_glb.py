@@ -137,3 +137,65 @@ def glb_bytes(layers: list[MeshLayer], *, scene_extras: dict[str, Any] | None = 
     total = sum(len(x) for x in out)
     out[0] = struct.pack("<III", 0x46546C67, 2, total)
     return b"".join(out)
+
+
+_DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
+_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+
+
+def read_glb(data: bytes) -> tuple[dict[str, Any], list[MeshLayer]]:
+    """Parse a GLB written by ``glb_bytes`` (tightly packed accessors) back into its JSON and layers.
+
+    Raises ValueError on anything that is not such a GLB.
+    """
+    if len(data) < 20:
+        raise ValueError("GLB zu kurz / GLB too short")
+    magic, version, total = struct.unpack_from("<III", data, 0)
+    if magic != 0x46546C67 or version != 2 or total != len(data):
+        raise ValueError("kein GLB 2.0 oder abgeschnitten / not a GLB 2.0 file or truncated")
+    jlen, jtype = struct.unpack_from("<II", data, 12)
+    if jtype != 0x4E4F534A:
+        raise ValueError("GLB ohne JSON-Block / GLB without a JSON chunk")
+    gltf = json.loads(data[20:20 + jlen].decode("utf-8"))
+    off = 20 + jlen
+    binary = b""
+    if off + 8 <= len(data):
+        blen, btype = struct.unpack_from("<II", data, off)
+        if btype == 0x004E4942:
+            binary = data[off + 8: off + 8 + blen]
+
+    def accessor(i: int) -> np.ndarray:
+        acc = gltf["accessors"][i]
+        view = gltf["bufferViews"][acc["bufferView"]]
+        dt = np.dtype(_DTYPES[acc["componentType"]])
+        width = _WIDTH[acc["type"]]
+        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+        arr = np.frombuffer(binary, dtype=dt, count=acc["count"] * width, offset=start)
+        return arr.reshape(acc["count"], width) if width > 1 else arr
+
+    layers = []
+    for node in gltf.get("nodes", []):
+        mesh = gltf["meshes"][node["mesh"]]
+        for prim in mesh["primitives"]:
+            at = prim["attributes"]
+            colors = accessor(at["COLOR_0"]) if "COLOR_0" in at else None
+            pos = accessor(at["POSITION"])
+            if colors is None:
+                colors = np.full((pos.shape[0], 4), 200, np.uint8)
+            elif colors.dtype != np.uint8:
+                colors = np.clip(np.asarray(colors, float) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            if colors.shape[1] == 3:
+                colors = np.concatenate([colors, np.full((colors.shape[0], 1), 255, np.uint8)], axis=1)
+            layers.append(MeshLayer(
+                name=str(mesh.get("name", node.get("name", "mesh"))),
+                positions=pos,
+                normals=accessor(at["NORMAL"]) if "NORMAL" in at else np.tile([0, 1, 0], (pos.shape[0], 1)),
+                colors=colors,
+                indices=accessor(prim["indices"]) if "indices" in prim else None,
+                attributes={k: accessor(v) for k, v in at.items() if k.startswith("_")},
+                extras=node.get("extras", {}),
+            ))
+    return gltf, layers
+
+
+__all__ += ["read_glb"]
