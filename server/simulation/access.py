@@ -171,7 +171,18 @@ class AccessEngine:
     # -- main entry -------------------------------------------------------------------------------
     def compute(self, interventions: Sequence[Any] = (), *, heat_utci_c: np.ndarray | None = None,
                 hour: int | None = None, with_agents: bool = True) -> AccessResult:
-        """Apply ``interventions`` and compute access for ``hour`` (default the engine's, 10 h)."""
+        """Apply ``interventions`` and compute access for ``hour`` (default the engine's, 10 h).
+
+        Parameters
+        ----------
+        interventions : transit and access interventions (other kinds are ignored), applied in order.
+        heat_utci_c : optional UTCI field in °C on the district grid, (rows, cols) for the whole day or
+            (24, rows, cols) by hour; the agents' heat exposure on foot is then added to the KPIs.
+        hour : local hour 0..23 whose timetable is used.
+        with_agents : also build the day's agents (activity chains, mode choice) for animation.
+
+        Raises ``TransitError`` / ``InterventionError`` for bad interventions; nothing is changed then.
+        """
         h = self.hour if hour is None else int(hour)
         net, services = apply_transit(self.district, self.base_network, interventions)
         tt = self.travel_times(net, services, h)
@@ -200,6 +211,9 @@ class AccessEngine:
         missing = [c for c in SERVICE_CATEGORIES if not np.isfinite(by_mode["transit"][c]).any()]
         if missing:
             report.append("Keine erreichbare Einrichtung / no reachable facility: " + ", ".join(missing))
+        idle = int((net.departures_at_stops(h) == 0).sum())
+        if idle:
+            report.append(f"{idle} Haltestellen ohne Abfahrt um {h} Uhr (Klasse F) / stops without departures at {h} h")
         unreachable = int((~np.isfinite(by_mode["transit"]["doctor"][:nb])).sum())
         if unreachable:
             report.append(f"{unreachable} Gebäude ohne Weg zum Arzt / buildings without a path to a doctor")
