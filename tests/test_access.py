@@ -28,7 +28,7 @@ from geodata.district import (
 )
 from geodata.interventions import decode_intervention
 from server.simulation.access import AccessEngine, thresholds
-from server.simulation.access_network import WALK_SPEED_M_S
+from server.simulation.access_network import WALK_SPEED_M_S, snap
 from server.simulation.quality import building_classes, stop_classes
 from sim_kernels.access import multi_source_times, tree_parents
 from sim_kernels.access_reference import dijkstra_times
@@ -293,3 +293,40 @@ def test_on_demand_zone_helps_inside_its_window(taichi_cpu) -> None:
     walk = eng.compute([], with_agents=False).building_time_min["doctor"][0]
     assert outside == pytest.approx(walk)
     assert inside < walk
+
+
+PANDANA_PEER = """
+import sys, numpy as np, pandas as pd, pandana
+z = np.load(sys.argv[1])
+ix = pd.Index(np.arange(z["x"].size))
+net = pandana.Network(pd.Series(z["x"], index=ix), pd.Series(z["y"], index=ix), pd.Series(z["a"]), pd.Series(z["b"]),
+                      pd.DataFrame({"t": z["w"]}), twoway=True)
+net.set_pois(category="doctor", maxdist=3600.0, maxitems=1, x_col=pd.Series(z["x"][z["poi"]]),
+             y_col=pd.Series(z["y"][z["poi"]]))
+np.save(sys.argv[2], net.nearest_pois(3600.0, "doctor", num_pois=1)[1].reindex(ix).to_numpy())
+"""
+
+
+@pytest.mark.peer
+def test_isochrones_match_pandana(grid_engine, tmp_path) -> None:
+    import subprocess
+    from pathlib import Path
+
+    py = Path(__file__).resolve().parents[1] / ".peers" / "pandana" / "bin" / "python"
+    if not py.exists():
+        pytest.skip("pandana peer not installed (benchmarks/peers/setup.sh pandana)")
+    g = grid_engine.walk
+    node, _ = snap(grid_engine.district.pois.xy_local_m[grid_engine.district.pois.category == "doctor"], g.node_xy)
+    start = np.full((1, g.n_nodes), np.inf)
+    start[0, node] = 0.0
+    ours, _ = multi_source_times(*g.reversed(), start)
+    half = g.src.size // 2
+    np.savez(tmp_path / "in.npz", x=g.node_xy[:, 0], y=g.node_xy[:, 1], a=g.src[:half], b=g.dst[:half],
+             w=g.cost_s[:half], poi=np.unique(node))
+    (tmp_path / "peer.py").write_text(PANDANA_PEER)
+    subprocess.run([str(py), str(tmp_path / "peer.py"), str(tmp_path / "in.npz"), str(tmp_path / "out.npy")],
+                   check=True, capture_output=True, timeout=120)
+    theirs = np.load(tmp_path / "out.npy")
+    np.testing.assert_allclose(ours[0], theirs, atol=0.05)
+    for minutes in (2, 5, 8):
+        assert set(np.nonzero(ours[0] <= minutes * 60)[0]) == set(np.nonzero(theirs <= minutes * 60)[0])

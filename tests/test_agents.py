@@ -131,3 +131,25 @@ def test_run_day_kernel_counts_waiting(taichi_cpu) -> None:
     out = run_day(net, trips, t_start_s=0.0, dt_s=1.0, n_steps=800, n_links=5, n_stops=1)
     # agent 0 crosses edge 2 (node 3 -> 2) out and back: 10 s each way; agent 2 starts at node 3: same
     assert out["stop_wait_s"][0] == pytest.approx(40.0, abs=4.0)
+
+
+def test_car_legs_for_traffic_models(day) -> None:
+    eng, res = day
+    legs = res.agents.car_trips()
+    n_car = int((res.agents.trips["trip_mode"] == MODE["car"]).sum())
+    assert legs["origin_node"].size == 2 * n_car
+    assert (legs["origin_node"] != legs["destination_node"]).any()
+    # every destination is a root of its tree: the car network reaches a facility there
+    up = res.agents.net["up"]
+    trees = np.concatenate([res.agents.trips["trip_tree"][res.agents.trips["trip_mode"] == MODE["car"]]] * 2)
+    assert (up[trees[:n_car], 0, legs["destination_node"][:n_car]] == -1).all()
+    assert (legs["depart_s"][n_car:] > legs["depart_s"][:n_car]).all()
+
+
+def test_heat_on_a_coarser_grid(day) -> None:
+    eng, res = day
+    coarse = np.full((5, 5), 40.0, np.float32)
+    fine = np.full(eng.district.grid.shape, 40.0, np.float32)
+    a = res.agents.heat_kpis(eng.district.grid, coarse, eng.population)
+    b = res.agents.heat_kpis(eng.district.grid, fine, eng.population)
+    assert a["heat_on_foot_c_h_mean"] == pytest.approx(b["heat_on_foot_c_h_mean"], rel=1e-5)

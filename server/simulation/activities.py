@@ -117,15 +117,38 @@ class AgentSet:
                                      heat_origin_xy_m=heat_origin_xy_m, heat_cell_m=heat_cell_m)
 
     def heat_kpis(self, grid: Any, utci_c: np.ndarray, pop: Population) -> dict[str, float]:
-        """Mean degree-hours of UTCI above 32 °C on foot per person, for all and for the groups."""
-        w, _, _, n = grid.bbox_local_m
-        day = self.run_day(heat_c=np.asarray(utci_c, np.float32), heat_origin_xy_m=(w, n), heat_cell_m=grid.cell_m)
+        """Mean degree-hours of UTCI above 32 °C on foot per person, for all and for the groups.
+
+        ``utci_c`` (rows, cols) or (24, rows, cols) °C covers the district's bbox (row 0 north); its cell
+        size follows from its width, so a coarser heat grid than the district's works as well."""
+        w, _, e, n = grid.bbox_local_m
+        field = np.asarray(utci_c, np.float32)
+        cell = (e - w) / field.shape[-1]
+        day = self.run_day(heat_c=field, heat_origin_xy_m=(w, n), heat_cell_m=cell)
         out = {"heat_on_foot_c_h_mean": float(day["heat_c_h"].mean()) if len(self) else 0.0,
                "time_on_foot_min_mean": float(day["foot_s"].mean() / 60.0) if len(self) else 0.0}
         for g, m in pop.groups().items():
             if g != "all" and m.sum() >= 5:
                 out[f"heat_on_foot_c_h_mean_{g}"] = float(day["heat_c_h"][m].mean())
         return out
+
+
+    def car_trips(self) -> dict[str, np.ndarray]:
+        """Car legs of the day as demand for traffic models: ``origin_node``, ``destination_node`` (road
+        node indices) and ``depart_s`` (L,), outbound and return legs, no person ids."""
+        tr, up = self.trips, self.net["up"]
+        car = np.nonzero(tr["trip_mode"] == agent_kernels.MODE["car"])[0]
+        tree = tr["trip_tree"][car].astype(np.int64)
+        start = tr["trip_start_node"][car].astype(np.int64)
+        root = start.copy()
+        for k in range(up.shape[1] - 1, -1, -1):
+            anc = up[tree, k, root]
+            root = np.where(anc >= 0, anc, root)
+        dur = self.net["time_to_root_s"][tree, start] * tr["trip_scale"][car]
+        back = tr["trip_depart_s"][car] + dur + tr["trip_dwell_s"][car]
+        return {"origin_node": np.concatenate([start, root]).astype(np.int32),
+                "destination_node": np.concatenate([root, start]).astype(np.int32),
+                "depart_s": np.concatenate([tr["trip_depart_s"][car], back]).astype(np.float32)}
 
 
 def _trees(tt: dict[str, Any], n_cat: int) -> dict[str, np.ndarray]:
