@@ -47,9 +47,9 @@ def _node(lines: list[np.ndarray], bbox: Polygon) -> tuple[list[np.ndarray], np.
 def _graph(pieces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Node coordinates (M, 2) and edge endpoints (L,), (L,) of pieces keyed by their exact end points."""
     ends = np.array([[p[0, 0], p[0, 1], p[-1, 0], p[-1, 1]] for p in pieces]).reshape(-1, 2)
-    nodes, inv = np.unique(np.round(ends, 3), axis=0, return_inverse=True)
+    _, first, inv = np.unique(np.round(ends, 3), axis=0, return_index=True, return_inverse=True)
     inv = inv.reshape(-1, 2)
-    return nodes, inv[:, 0], inv[:, 1]
+    return ends[first], inv[:, 0], inv[:, 1]
 
 
 def _drop_stubs(pieces: list[np.ndarray], src: np.ndarray, min_m: float = 8.0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -102,15 +102,17 @@ def streets_to_roads(streets: list[Street], *, size_m: float, built_up: Polygon)
     pieces, src = _node(lines, bbox)
     pieces, src = _drop_stubs(pieces, src)
     drivable = np.array([attrs[i].road_class in DRIVABLE_CLASSES for i in src])
-    for mask, cls in ((drivable, "residential"), (np.ones(len(pieces), bool), "footway")):
-        links = _links(pieces, mask)
-        for ln in links:
-            attrs.append(Street(ln, cls, "Verbindungsweg" if cls == "footway" else "Zufahrt", 2 if cls != "footway" else 1,
-                                30.0 if cls != "footway" else 5.0, 0))
-            lines.append(ln)
-        if links:
+    for cls in ("residential", "footway"):
+        for _ in range(3):  # a link may cross other streets; re-noding keeps it connected
+            mask = drivable if cls == "residential" else np.ones(len(pieces), bool)
+            links = _links(pieces, mask)
+            if not links:
+                break
+            for ln in links:
+                attrs.append(Street(ln, cls, "Verbindungsweg" if cls == "footway" else "Zufahrt",
+                                    2 if cls != "footway" else 1, 30.0 if cls != "footway" else 5.0, 0))
+                lines.append(ln)
             pieces, src = _node(lines, bbox)
-            pieces, src = _drop_stubs(pieces, src)
             drivable = np.array([attrs[i].road_class in DRIVABLE_CLASSES for i in src])
     nodes, a, b = _graph(pieces)
     loops = a == b
@@ -127,7 +129,6 @@ def streets_to_roads(streets: list[Street], *, size_m: float, built_up: Polygon)
         pieces = [p for p, lp in zip(pieces, loops) if not lp] + extra_p
         src = np.concatenate([src[~loops], np.array(extra_s, dtype=np.int64)])
         nodes, a, b = _graph(pieces)
-    length = np.array([np.hypot(*np.diff(p, axis=0).T).sum() for p in pieces])
     cls = np.array([attrs[i].road_class for i in src], dtype=object)
     speed = np.array([attrs[i].maxspeed_kmh for i in src], dtype=np.float32)
     mids = shapely.points([p[len(p) // 2] for p in pieces])
@@ -139,6 +140,7 @@ def streets_to_roads(streets: list[Street], *, size_m: float, built_up: Polygon)
         q = p.copy()
         q[0], q[-1] = nodes[i], nodes[j]
         geometry.append(q)
+    length = np.array([np.hypot(*np.diff(q, axis=0).T).sum() for q in geometry])
     return Roads(
         node_xy_local_m=nodes.astype(np.float64),
         node_source_id=np.full(nodes.shape[0], -1, dtype=np.int64),
