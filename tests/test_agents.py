@@ -153,3 +153,41 @@ def test_heat_on_a_coarser_grid(day) -> None:
     a = res.agents.heat_kpis(eng.district.grid, coarse, eng.population)
     b = res.agents.heat_kpis(eng.district.grid, fine, eng.population)
     assert a["heat_on_foot_c_h_mean"] == pytest.approx(b["heat_on_foot_c_h_mean"], rel=1e-5)
+
+
+def test_logit_mode_choice_matches_hand_computation() -> None:
+    from server.simulation.activities import choose_modes, mode_params
+
+    par = mode_params()
+    t = np.array([[10.0, 5.0, 4.0, 12.0], [10.0, 5.0, 4.0, np.inf], [np.inf] * 4])
+    choice, prob = choose_modes(t, np.array([True, False, True]), np.random.default_rng(0))
+    km = 4.0 * par["car_speed_km_per_min"]
+    v = [par["asc"][m] + par["beta_time_per_min"][m] * t[0, j] for j, m in enumerate(("walk", "bike", "car", "transit"))]
+    v[2] += par["beta_cost_per_eur"] * par["cost_eur_per_km"]["car"] * km
+    v[3] += par["beta_cost_per_eur"] * par["transit_fare_eur"]
+    expect = np.exp(v) / np.exp(v).sum()
+    np.testing.assert_allclose(prob[0], expect, rtol=1e-12)
+    assert prob[1, 2] == 0.0 and prob[1, 3] == 0.0 and prob[1].sum() == pytest.approx(1.0)  # no car, no transit path
+    assert choice[2] == -1 and choice[1] in (0, 1)
+    # sampled shares follow the probabilities
+    many = np.repeat(t[:1], 20_000, axis=0)
+    c, _ = choose_modes(many, np.ones(20_000, bool), np.random.default_rng(1))
+    np.testing.assert_allclose(np.bincount(c, minlength=4) / 20_000, expect, atol=0.015)
+
+
+def test_activity_chains_follow_the_table() -> None:
+    from server.simulation.activities import activity_chains, activity_table
+    from server.simulation.population import synthesise_population
+
+    pop = synthesise_population(grid_district(n=10, residents_per_building=8), np.random.default_rng(0))
+    ch = activity_chains(pop, np.random.default_rng(1))
+    acts = {a["category"]: a for a in activity_table()["activities"]}
+    age = pop.age_y[ch["person"]]
+    for cat, a in acts.items():
+        sel = ch["category"] == cat
+        assert ((age[sel] >= a["age"][0]) & (age[sel] < a["age"][1])).all()
+        dep_h = ch["depart_s"][sel] / 3600
+        assert ((dep_h >= a["depart_h"][0]) & (dep_h <= a["depart_h"][1])).all()
+    assert not (ch["category"][age < 18] == "work").any()
+    # one tour of a kind per person, sorted by person then departure
+    assert (np.diff(ch["person"]) >= 0).all()
