@@ -3,6 +3,7 @@ an app factory over a temporary data folder, and a standalone server process for
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -32,6 +33,7 @@ PLANNER_TOKEN = "planner-token-umwelt"
 ADMIN_TOKEN = "admin-token"
 
 
+@functools.lru_cache(maxsize=4)
 def tiny_district(name: str = "tiny", size_m: float = 200.0, cell_m: float = 4.0) -> District:
     """Four buildings around a crossroads, two stops, two POIs, on flat terrain at 150 m."""
     frame = LocalFrame.for_lonlat(11.81, 51.155)
@@ -124,3 +126,58 @@ def make_app(tmp_path: Path, *, engines: list[str] | None = None, db_url: str | 
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class ServerZygote:
+    """Forks real server processes from one pre-imported parent; ``start()`` returns (handle, port)."""
+
+    def __init__(self, data_dir: Path, db_url: str | None = None) -> None:
+        cmd = [sys.executable, str(ROOT / "tests" / "server_main.py"), "--zygote", str(data_dir)]
+        if db_url:
+            cmd.append(db_url)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True)
+
+    def start(self) -> tuple[ForkedServer, int]:
+        port = free_port()
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(f"start {port}\n")
+        self.proc.stdin.flush()
+        pid = int(self.proc.stdout.readline())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return ForkedServer(pid), port
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("forked server did not start in 60 s")
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=20)
+
+
+class ForkedServer:
+    """A server process forked by the zygote; ``kill()`` sends SIGKILL, ``wait()`` until it is gone."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def kill(self) -> None:
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
+        raise TimeoutError(f"process {self.pid} still alive")

@@ -112,7 +112,7 @@ def serve(data: Path, db_url: str | None, district: str | None, host: str, port:
         raise CliError(str(exc)) from None
     _bootstrap(app, name)
     print(f"landtwin: http://{host}:{port}/  (Gebiet / district: {name}; API: http://{host}:{port}/api/docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
     return 0
 
 
