@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import shapely
 
 from geodata.apply_transit import ServicePoints, TransitNetwork, apply_transit, network_from_district
 from geodata.district import District
@@ -125,7 +126,8 @@ class AccessEngine:
             self.base_network = network_from_district(district)
         self.walk, self.car = street_graphs(district)
         b = district.buildings
-        self.building_xy = np.array([[fp.centroid.x, fp.centroid.y] for fp in b.footprints], float).reshape(-1, 2)
+        self.building_xy = (shapely.get_coordinates(shapely.centroid(np.asarray(b.footprints, dtype=object)))
+                            if len(b) else np.zeros((0, 2)))
         self._usable = walk_nodes(self.walk)
         self.building_node, self.building_access_m = snap(self.building_xy, self.walk.node_xy, self._usable)
         used_car = np.zeros(self.car.n_nodes, bool)

@@ -193,27 +193,34 @@ class Population:
 
 def _households(home: np.ndarray, age: np.ndarray, dwellings: np.ndarray, mean_size: float,
                 rng: np.random.Generator) -> np.ndarray:
-    """Household ids (P,) int32: each building's persons split into households around its adults."""
-    hh = np.zeros(home.size, dtype=np.int32)
-    order = np.argsort(home, kind="stable")
-    bounds = np.searchsorted(home[order], np.arange(int(home.max(initial=-1)) + 2))
-    next_id = 0
-    for b in range(bounds.size - 1):
-        idx = order[bounds[b]:bounds[b + 1]]
-        if idx.size == 0:
-            continue
-        n_hh = max(1, int(round(idx.size / mean_size)))
-        if dwellings[b] > 0:
-            n_hh = min(n_hh, int(dwellings[b]))
-        adults = idx[age[idx] >= 18]
-        minors = idx[age[idx] < 18]
-        n_hh = min(n_hh, max(adults.size, 1))
-        adults = adults[rng.permutation(adults.size)]
-        hh[adults] = next_id + np.arange(adults.size) % n_hh
-        # minors live with adults of parenting age where the building has them
-        hh[minors] = next_id + rng.integers(0, n_hh, size=minors.size)
-        next_id += n_hh
-    return hh
+    """Household ids (P,) int32: each building's persons split into households around its adults.
+
+    A building of n persons holds round(n / mean_size) households (at least 1, at most its dwellings
+    when known and its adults when it has any); adults are dealt round-robin in random order, so every
+    household gets an adult before any gets a second; minors join a random household of the building.
+    """
+    home = np.asarray(home, np.int64)
+    if home.size == 0:
+        return np.zeros(0, np.int32)
+    nb = int(home.max()) + 1
+    n_b = np.bincount(home, minlength=nb)
+    adult = age >= 18
+    adults_b = np.bincount(home[adult], minlength=nb)
+    n_hh = np.maximum(1, np.round(n_b / mean_size)).astype(np.int64)
+    dw = np.zeros(nb, np.int64)
+    dw[: min(nb, len(dwellings))] = np.asarray(dwellings, np.int64)[:nb]
+    n_hh = np.where(dw > 0, np.minimum(n_hh, dw), n_hh)
+    n_hh = np.maximum(np.minimum(n_hh, np.maximum(adults_b, 1)), 1)
+    offset = np.cumsum(n_hh) - n_hh
+    hh = np.zeros(home.size, np.int64)
+    ai = np.nonzero(adult)[0]
+    order = ai[np.lexsort((rng.random(ai.size), home[ai]))]
+    first = np.searchsorted(home[order], np.arange(nb))
+    rank = np.arange(order.size) - first[home[order]]
+    hh[order] = offset[home[order]] + rank % n_hh[home[order]]
+    mi = np.nonzero(~adult)[0]
+    hh[mi] = offset[home[mi]] + np.floor(rng.random(mi.size) * n_hh[home[mi]]).astype(np.int64)
+    return hh.astype(np.int32)
 
 
 def synthesise_population(district: District, rng: np.random.Generator, *,
