@@ -40,7 +40,7 @@ from geodata.scene_geometry import (
     tree_soup,
     water_soup,
 )
-from geodata.scene_glb import MeshLayer, glb_bytes
+from geodata.scene_glb import MeshLayer, glb_bytes, unit_vectors
 
 __all__ = ["LAYERS", "origin_z_m", "to_gltf", "terrain_layer", "soup_layer", "district_layers", "district_meshes",
            "export_tiles", "SceneExportError"]
@@ -101,7 +101,7 @@ def terrain_layer(d: District, bbox: tuple[float, float, float, float], z0: floa
     # rows run southwards, so (v00, v10, v01) winds counter-clockwise seen from above
     idx = np.stack([np.stack([v00, v10, v01], 1), np.stack([v01, v10, v11], 1)], 1).reshape(-1)
     pos = to_gltf(np.column_stack([gx.ravel(), gy.ravel(), z.ravel()]), z0)
-    nrm = to_gltf(normal_local, 0.0)
+    nrm = unit_vectors(to_gltf(normal_local, 0.0))
     return MeshLayer("terrain", pos, nrm, colors, idx.astype(np.uint32), roughness=_ROUGHNESS["terrain"],
                      extras={"layer": "terrain"})
 
@@ -111,7 +111,7 @@ def soup_layer(name: str, soup: Soup, z0: float, *, ids: bool = False) -> MeshLa
     t = soup.tri.astype(np.float64)
     nrm = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
     pos = to_gltf(t.reshape(-1, 3), z0)
-    nrm_g = to_gltf(np.repeat(nrm, 3, axis=0), 0.0)
+    nrm_g = unit_vectors(to_gltf(np.repeat(nrm, 3, axis=0), 0.0))
     colors = np.repeat(soup.rgba, 3, axis=0)
     attrs: dict[str, np.ndarray] = {}
     extras: dict[str, Any] = {"layer": name}

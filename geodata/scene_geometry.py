@@ -76,7 +76,13 @@ def _orient(tri: np.ndarray, hint: np.ndarray) -> np.ndarray:
 
 
 def _soup(tri: np.ndarray, hint: np.ndarray, rgb: np.ndarray, owner: np.ndarray, anchor: np.ndarray) -> Soup:
-    tri = _orient(np.asarray(tri, dtype=np.float64), np.asarray(hint, dtype=np.float64))
+    """Oriented, non-degenerate triangles with their colours, owners and anchors."""
+    tri = np.asarray(tri, dtype=np.float64)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    ok = np.einsum("ij,ij->i", n, n) > 1e-12  # drop zero-area triangles (a pyramid's collapsed ridge)
+    tri, hint, owner, anchor = tri[ok], np.asarray(hint, np.float64)[ok], np.asarray(owner)[ok], np.asarray(anchor)[ok]
+    rgb = np.asarray(rgb).reshape(-1, 3)[ok]
+    tri = _orient(tri, hint)
     rgba = np.concatenate([np.asarray(rgb, dtype=np.uint8).reshape(-1, 3), np.full((tri.shape[0], 1), 255, np.uint8)],
                           axis=1)
     return Soup(tri.astype(np.float32), rgba, np.asarray(owner, np.int64), np.asarray(anchor, np.float64))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MeshLayer", "glb_bytes", "GENERATOR"]
+__all__ = ["MeshLayer", "glb_bytes", "unit_vectors", "GENERATOR"]
 
 GENERATOR = "landtwin geodata.scene"
 _FLOAT, _UBYTE, _UINT = 5126, 5121, 5125
@@ -70,7 +70,8 @@ class _Bin:
         return len(self.accessors) - 1
 
 
-def _unit(n: np.ndarray) -> np.ndarray:
+def unit_vectors(n: np.ndarray) -> np.ndarray:
+    """(n, 3) float32 unit vectors; zero or non-finite rows become +Y."""
     n = np.asarray(n, dtype=np.float64)
     length = np.linalg.norm(n, axis=1)
     bad = ~np.isfinite(length) | (length < 1e-12)
@@ -90,7 +91,7 @@ def glb_bytes(layers: list[MeshLayer], *, scene_extras: dict[str, Any] | None = 
             continue
         attrs = {
             "POSITION": b.add(pos, component=_FLOAT, type_="VEC3", target=_ARRAY_BUFFER, minmax=True),
-            "NORMAL": b.add(_unit(layer.normals), component=_FLOAT, type_="VEC3", target=_ARRAY_BUFFER),
+            "NORMAL": b.add(unit_vectors(layer.normals), component=_FLOAT, type_="VEC3", target=_ARRAY_BUFFER),
             "COLOR_0": b.add(np.asarray(layer.colors, dtype=np.uint8).reshape(n, 4), component=_UBYTE, type_="VEC4",
                              target=_ARRAY_BUFFER, normalized=True),
         }
