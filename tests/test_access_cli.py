@@ -68,9 +68,13 @@ def test_import_gtfs_then_use_it(data, tmp_path) -> None:
     assert main(["--data-dir", str(data), "import-gtfs", str(FIXTURE), "--name", "small"]) == 0
     assert (data / "gtfs" / "small" / "stop_times.txt").is_file()
     out = tmp_path / "acc"
-    assert main(["--data-dir", str(data), "access", "grid", "--out", str(out), "--gtfs", "small", "--hour", "7"]) == 0
+    assert main(["--data-dir", str(data), "access", "grid", "--out", str(out), "--gtfs", "small", "--hour", "7",
+                 "--profile"]) == 0
     stops = json.loads((out / "stops.geojson").read_text())["features"]
     assert len(stops) == 3
+    by_hour = json.loads((out / "kpis_by_hour.json").read_text())
+    assert sorted(map(int, by_hour)) == list(range(5, 23))
+    assert by_hour["7"] == json.loads((out / "kpis.json").read_text())["kpis"]
 
 
 def test_bad_input_changes_nothing(data, tmp_path, capsys) -> None:

@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap.add_argument("--hour", type=int, default=10, help="hour of day 0-23 (default 10)")
     ap.add_argument("--scenario", default=None, help="JSON file with a list of interventions")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", action="store_true", help="also KPIs for every hour 5-22 (kpis_by_hour.json)")
     ap.set_defaults(func=run_access)
     op = sub.add_parser("optimise-stops", help="Haltestellen optimieren / optimise stops, a line or a zone")
     op.add_argument("name")
@@ -136,6 +137,8 @@ def run_access(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         write_access_outputs(eng.district, res, tmp)
+        if args.profile:
+            _json(tmp / "kpis_by_hour.json", {str(h): k for h, k in eng.hourly(range(5, 23), ivs).items()})
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

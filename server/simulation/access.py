@@ -241,6 +241,10 @@ class AccessEngine:
                 kpis.update(result.agents.heat_kpis(self.district.grid, heat_utci_c, pop))
         return result
 
+    def hourly(self, hours: Sequence[int], interventions: Sequence[Any] = ()) -> dict[int, dict[str, float]]:
+        """KPIs by local hour of day (timetables and on-demand windows change over the day)."""
+        return {int(h): self.compute(interventions, hour=int(h), with_agents=False).kpis for h in hours}
+
     def optimise_stops(self, budget: int, *, interventions: Sequence[Any] = (), **kwargs: Any) -> Any:
         """``budget`` new stops that cover the most people without a car and without a stop nearby;
         see ``server.simulation.optimise.optimise_stops``."""
