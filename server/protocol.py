@@ -206,9 +206,13 @@ def decode_array(nd: NDArray, *, dequantise: bool = True) -> np.ndarray:
     raw = np.frombuffer(nd.data, dtype=dt).reshape(nd.shape)
     if not dequantise or (nd.scale == 1.0 and nd.offset == 0.0 and nd.nodata is None):
         return raw
-    out = raw.astype(np.float32) * np.float32(nd.scale) + np.float32(nd.offset)
+    if not (np.isfinite(nd.scale) and np.isfinite(nd.offset)):
+        raise ProtocolError("bad_array", "Skalierung und Versatz müssen endliche Zahlen sein",
+                            "Scale and offset must be finite numbers")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(raw.astype(np.float64) * nd.scale + nd.offset).astype(np.float32)
     if nd.nodata is not None:
-        out[raw == nd.nodata] = np.nan
+        out = np.where(raw == nd.nodata, np.float32(np.nan), out).astype(np.float32)
     return out
 
 
