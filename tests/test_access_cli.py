@@ -98,3 +98,17 @@ def test_bad_input_changes_nothing(data, tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "existiert nicht" in err and "missing stop_times" in err and "keine Straße" in err
     assert not list(tmp_path.glob(".acc-*"))
+
+
+def test_unreachable_services_become_null_in_json(data, tmp_path) -> None:
+    scen = tmp_path / "close.json"
+    # close every point of interest: no category can be reached, the outputs stay valid JSON
+    import geodata.bundle as gb
+
+    d = gb.load_bundle(data / "districts" / "grid")
+    scen.write_text(json.dumps([{"kind": "facility", "id": f"c{i}", "action": "close", "poi_index": i}
+                                for i in range(d.pois.xy_local_m.shape[0])]))
+    out = tmp_path / "acc"
+    assert main(["--data-dir", str(data), "access", "grid", "--out", str(out), "--scenario", str(scen)]) == 0
+    k = json.loads((out / "kpis.json").read_text())
+    assert k["kpis"]["mean_time_min_doctor"] is None and k["report"]

@@ -192,7 +192,19 @@ def write_access_outputs(district: Any, res: Any, folder: Path) -> None:
 
 
 def _json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False, default=_clean), encoding="utf-8")
+    path.write_text(json.dumps(_finite(obj), ensure_ascii=False, indent=1, allow_nan=False, default=_clean),
+                    encoding="utf-8")
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN or infinity: unreachable or undefined values become null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
 
 
 def _clean(v: Any) -> Any:
@@ -248,7 +260,7 @@ def run_optimise(args: argparse.Namespace) -> int:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(p.to_json(), fh, ensure_ascii=False, indent=1, default=_clean)
+            json.dump(_finite(p.to_json()), fh, ensure_ascii=False, indent=1, allow_nan=False, default=_clean)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
