@@ -184,7 +184,8 @@ def simulate(
     if not np.isfinite(dep).all() or dt_s <= 0:
         raise ValueError("departure times must be finite and dt positive")
     veh_of = np.repeat(np.arange(k), np.diff(off))
-    if np.unique(veh_of.astype(np.int64) * n_links + rl).size != rl.size:
+    key = np.sort(veh_of.astype(np.int64) * n_links + rl)
+    if key.size > 1 and (key[1:] == key[:-1]).any():
         raise ValueError("a route uses a link twice")
     usage = np.bincount(rl, minlength=n_links)
     q_off = np.zeros(n_links + 1, dtype=np.int32)

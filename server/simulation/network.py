@@ -158,7 +158,7 @@ class RoadNetwork:
     link_edge: np.ndarray  # (L,) int32 District edge, -1 for connectors
     link_dir: np.ndarray  # (L,) int8: +1 along the edge geometry, -1 against it, 0 connector
     length_m: np.ndarray  # (L,) float64
-    lanes: np.ndarray  # (L,) int16, lanes in this direction
+    lanes: np.ndarray  # (L,) float32, lanes in this direction (0.5: one shared lane of a two-way street)
     speed_kmh: np.ndarray  # (L,) float64
     capacity_veh_h: np.ndarray  # (L,) float64
     storage_veh: np.ndarray  # (L,) int32
@@ -188,7 +188,8 @@ def build_network(roads: Roads, zones: Zones, *, closed: np.ndarray | None = Non
     speed = np.where(np.isfinite(speed) & (speed > 0), speed, default_speed)
     lanes_tot = roads.lanes[e_idx].astype(np.int64)
     ow = roads.oneway[e_idx]
-    lanes_dir = np.where(ow != 0, np.maximum(lanes_tot, 1), np.maximum(lanes_tot // 2, 1))
+    # a two-way carriageway shares its lanes; a single-lane two-way street gives each direction half a lane
+    lanes_dir = np.where(ow != 0, np.maximum(lanes_tot, 1), np.maximum(lanes_tot / 2.0, 0.5))
     length = roads.length_m[e_idx].astype(np.float64)
     for arr, what_de, what_en in (
         (length, "Länge", "length"),
@@ -219,7 +220,7 @@ def build_network(roads: Roads, zones: Zones, *, closed: np.ndarray | None = Non
     link_to = np.concatenate([b, node, zi]).astype(np.int32)
     length_l = np.concatenate([length[sel], dist, dist])
     speed_l = np.concatenate([speed[sel], np.full(n_con, con["default_speed_kmh"])])
-    lanes_l = np.concatenate([lanes_dir[sel], np.ones(n_con, np.int64)]).astype(np.int16)
+    lanes_l = np.concatenate([lanes_dir[sel], np.ones(n_con)]).astype(np.float32)
     cap_l = np.concatenate([cap_lane[sel] * lanes_dir[sel], np.full(n_con, con["capacity_veh_h_per_lane"])])
     alpha = np.array([r["bpr_alpha"] for r in rows], dtype=np.float64).reshape(-1)[sel]
     beta = np.array([r["bpr_beta"] for r in rows], dtype=np.float64).reshape(-1)[sel]
