@@ -42,6 +42,45 @@ def air_steps(wind_east_m_s: float, wind_north_m_s: float, cell_m: float, diffus
     return AirSteps(t_end_s / n, n)
 
 
+@ti.func
+def _update(src: ti.template(), dst: ti.template(), source_k_s: ti.template(), r, c, u, v, diff, tau, dt, dx):
+    rows = src.shape[0]
+    cols = src.shape[1]
+    t = src[r, c]
+    # neighbours; outside the grid: 0 on inflow sides, the cell itself on outflow sides
+    tw = t
+    if c > 0:
+        tw = src[r, c - 1]
+    elif u >= 0.0:
+        tw = 0.0
+    te = t
+    if c < cols - 1:
+        te = src[r, c + 1]
+    elif u <= 0.0:
+        te = 0.0
+    tn = t
+    if r > 0:
+        tn = src[r - 1, c]
+    elif v <= 0.0:
+        tn = 0.0
+    ts = t
+    if r < rows - 1:
+        ts = src[r + 1, c]
+    elif v >= 0.0:
+        ts = 0.0
+    adv = 0.0
+    if u >= 0.0:
+        adv -= u * (t - tw) / dx
+    else:
+        adv -= u * (te - t) / dx
+    if v >= 0.0:  # wind toward north: the upwind cell is the southern one
+        adv -= v * (t - ts) / dx
+    else:
+        adv -= v * (tn - t) / dx
+    lap = (tw + te + tn + ts - 4.0 * t) / (dx * dx)
+    dst[r, c] = t + dt * (adv + diff * lap + source_k_s[r, c] - t / tau)
+
+
 @ti.kernel
 def _step_kernel(
     src: ti.types.ndarray(dtype=ti.f32, ndim=2),
@@ -49,42 +88,26 @@ def _step_kernel(
     source_k_s: ti.types.ndarray(dtype=ti.f32, ndim=2),
     u: ti.f32, v: ti.f32, diff: ti.f32, tau: ti.f32, dt: ti.f32, dx: ti.f32,
 ):
-    rows = src.shape[0]
-    cols = src.shape[1]
-    for r, c in ti.ndrange(rows, cols):
-        t = src[r, c]
-        # neighbours; outside the grid: 0 on inflow sides, the cell itself on outflow sides
-        tw = t
-        if c > 0:
-            tw = src[r, c - 1]
-        elif u >= 0.0:
-            tw = 0.0
-        te = t
-        if c < cols - 1:
-            te = src[r, c + 1]
-        elif u <= 0.0:
-            te = 0.0
-        tn = t
-        if r > 0:
-            tn = src[r - 1, c]
-        elif v <= 0.0:
-            tn = 0.0
-        ts = t
-        if r < rows - 1:
-            ts = src[r + 1, c]
-        elif v >= 0.0:
-            ts = 0.0
-        adv = 0.0
-        if u >= 0.0:
-            adv -= u * (t - tw) / dx
-        else:
-            adv -= u * (te - t) / dx
-        if v >= 0.0:  # wind toward north: the upwind cell is the southern one
-            adv -= v * (t - ts) / dx
-        else:
-            adv -= v * (tn - t) / dx
-        lap = (tw + te + tn + ts - 4.0 * t) / (dx * dx)
-        dst[r, c] = t + dt * (adv + diff * lap + source_k_s[r, c] - t / tau)
+    for r, c in ti.ndrange(src.shape[0], src.shape[1]):
+        _update(src, dst, source_k_s, r, c, u, v, diff, tau, dt, dx)
+
+
+STEPS_PER_LAUNCH = 8
+
+
+@ti.kernel
+def _multi_step_kernel(
+    a: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    b: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    source_k_s: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    u: ti.f32, v: ti.f32, diff: ti.f32, tau: ti.f32, dt: ti.f32, dx: ti.f32,
+):
+    # STEPS_PER_LAUNCH steps a -> b -> a ...; each top-level loop runs in parallel, one after the other
+    for _ in ti.static(range(STEPS_PER_LAUNCH // 2)):
+        for r, c in ti.ndrange(a.shape[0], a.shape[1]):
+            _update(a, b, source_k_s, r, c, u, v, diff, tau, dt, dx)
+        for r, c in ti.ndrange(a.shape[0], a.shape[1]):
+            _update(b, a, source_k_s, r, c, u, v, diff, tau, dt, dx)
 
 
 def excess_air_temperature(
@@ -124,7 +147,9 @@ def excess_air_temperature(
     a.fill(0.0)
     args = (float(wind_east_m_s), float(wind_north_m_s), float(diffusivity_m2_s), float(tau_s), float(steps.dt_s),
             float(cell_m))
-    for _ in range(steps.n_steps):
+    for _ in range(steps.n_steps // STEPS_PER_LAUNCH):
+        _multi_step_kernel(a, b, src_t, *args)
+    for _ in range(steps.n_steps % STEPS_PER_LAUNCH):
         _step_kernel(a, b, src_t, *args)
         a, b = b, a
     return a.to_numpy()

@@ -64,7 +64,7 @@ def test_energy_balance_closes_per_cell_and_no_nan() -> None:
     svf = rng.uniform(0.1, 1.0, shape).astype(np.float32)
     surface = rng.integers(0, 4, shape).astype(np.uint8)
     out = surface_energy_day(sunlit, svf, surface, _classes(), _forcing(), hours=tuple(range(24)),
-                             t_deep_c=24.0, fluxes=True)
+                             t_deep_c=24.0, fluxes=True, n_sub=4)  # the engine's sub-steps
     residual = out["q_star"] - out["q_h"] - out["q_e"] - out["q_g"]
     assert np.abs(residual).max() < 1.0
     for v in out.values():

@@ -46,6 +46,10 @@ def main(cfg_path: str) -> None:
     svf = svfForProcessing153(dsm, zeros, zeros, scale, 0, float(dsm.max() - dsm.min()))["svf"].astype(np.float32)
     timings["svf"] = time.perf_counter() - t0
 
+    if not cfg.get("solweig", True):
+        np.savez_compressed(out / "umep.npz", shadows=np.stack(shadows) if shadows else zeros[None], svf=svf)
+        (out / "umep.json").write_text(json.dumps({"timings_s": timings, "tmrt_hours": []}))
+        return
     # the SOLWEIG day: walls, sky view factors (with the canopy file), Tmrt for every hour
     t0 = time.perf_counter()
     wall_heightaspect_algorithm.generate_wall_hts(dsm_path=cfg["dsm"], bbox=cfg["bbox"], out_dir=str(out / "walls"))

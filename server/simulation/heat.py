@@ -208,19 +208,30 @@ class HeatEngine:
         return top, trunk
 
     def _shadow_windows(self, changed: Window, s_old: HeatSurfaces, s_new: HeatSurfaces) -> dict[int, Window]:
+        """Per daylight hour, the cells whose shadow the changed cells can alter: those lying away from
+        the sun within (top of the changed obstacles - lowest surface there) / tan(elevation)."""
         shape = self.district.grid.shape
         r0, r1, c0, c1 = changed
         terrain = self.district.terrain_m[r0:r1, c0:c1]
         top = max(float(np.max(np.maximum(s.dsm_m[r0:r1, c0:c1], terrain + s.canopy_m[r0:r1, c0:c1])))
                   for s in (s_old, s_new))
-        relief = top - float(min(s_old.dsm_m.min(), s_new.dsm_m.min()))
         cell = self.district.grid.cell_m
         out = {}
         for h in self.daylight:
-            el = math.radians(float(self.sun.elevation_deg[h]))
-            reach = min(self.params["shadow_max_reach_m"], max(relief, 0.0) / math.tan(el)) / cell + 2.0
+            tan_el = math.tan(math.radians(float(self.sun.elevation_deg[h])))
             az = math.radians(float(self.sun.azimuth_deg[h]))
-            dr, dc = math.cos(az) * reach, -math.sin(az) * reach  # shadows fall away from the sun
+            reach = self.params["shadow_max_reach_m"] / cell + 2.0
+            w = changed
+            for _ in range(3):  # the lowest surface inside the window bounds the reach; shrink and repeat
+                dr, dc = math.cos(az) * reach, -math.sin(az) * reach  # shadows fall away from the sun
+                w = _dilate(changed, int(math.ceil(max(-dr, 0))) + 2, int(math.ceil(max(dr, 0))) + 2,
+                            int(math.ceil(max(-dc, 0))) + 2, int(math.ceil(max(dc, 0))) + 2, shape)
+                low = min(float(s.dsm_m[w[0]:w[1], w[2]:w[3]].min()) for s in (s_old, s_new))
+                new_reach = min(self.params["shadow_max_reach_m"], max(top - low, 0.0) / tan_el) / cell + 2.0
+                if new_reach >= reach:
+                    break
+                reach = new_reach
+            dr, dc = math.cos(az) * reach, -math.sin(az) * reach
             out[h] = _dilate(changed, int(math.ceil(max(-dr, 0))) + 2, int(math.ceil(max(dr, 0))) + 2,
                              int(math.ceil(max(-dc, 0))) + 2, int(math.ceil(max(dc, 0))) + 2, shape)
         return out
@@ -343,16 +354,20 @@ class HeatEngine:
             window = _bbox(cls)
             if geom.any():
                 gw = _bbox(geom)
-                shadow_w = self._shadow_windows(gw, old, surf)
-                self._shade(st, shadow_w)
+                for h, w in self._shadow_windows(gw, old, surf).items():
+                    before = st["sunlit24"][h, w[0]:w[1], w[2]:w[3]].copy()
+                    self._shade(st, {h: w})
+                    window = _union(window, _offset(_bbox(st["sunlit24"][h, w[0]:w[1], w[2]:w[3]] != before), w))
                 t1 = time.perf_counter()
                 n = int(math.ceil(self.params["svf_radius_m"] / self.district.grid.cell_m)) + 2
-                svf_w = _dilate(gw, n, n, n, n, shape)
-                self._svf(st, svf_w)
+                sw = _dilate(gw, n, n, n, n, shape)
+                before = st["svf"][sw[0]:sw[1], sw[2]:sw[3]].copy()
+                self._svf(st, sw)
+                window = _union(window, _offset(_bbox(st["svf"][sw[0]:sw[1], sw[2]:sw[3]] != before), sw))
                 t2 = time.perf_counter()
-                for w in list(shadow_w.values()) + [svf_w]:
-                    window = _union(window, w)
-            self._surface_and_tmrt(st, window)
+                window = _union(window, gw)
+            if window is not None:
+                self._surface_and_tmrt(st, window)
         t3 = time.perf_counter()
         air = self._air(st, qf)
         moved = np.abs(air - st["air"]) > self.params["air_change_tolerance_k"]
@@ -470,6 +485,13 @@ class HeatEngine:
         t["kpis"] = time.perf_counter() - t0
         t["total"] = time.perf_counter() - t_start
         return HeatResult(hrs, fields, kpis, window, t)
+
+
+def _offset(w: Window | None, origin: Window) -> Window | None:
+    """A window relative to ``origin``'s corner, in grid cells."""
+    if w is None:
+        return None
+    return (w[0] + origin[0], w[1] + origin[0], w[2] + origin[2], w[3] + origin[2])
 
 
 def _bbox(mask: np.ndarray) -> Window | None:

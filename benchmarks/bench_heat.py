@@ -1,0 +1,96 @@
+"""Heat simulation speed on the 2 x 2 km sample district at 2 m (1 M cells).
+
+Prints: the full design-day recompute (every daylight hour), one tree placed -> updated UTCI for the
+shown hour (incremental), cells per second of each stage, and the memory peak. Targets (2 CPU cores):
+one tree <= 300 ms, full day <= 60 s.
+
+Usage: .venv/bin/python benchmarks/bench_heat.py [--arch cpu|cuda] [--size-km 2.0] [--hour 15] [--trees 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", default="cpu", help="Taichi backend: cpu or cuda")
+    ap.add_argument("--size-km", type=float, default=2.0)
+    ap.add_argument("--hour", type=int, default=15)
+    ap.add_argument("--trees", type=int, default=5, help="single-tree edits to time")
+    ap.add_argument("--skip-day", action="store_true")
+    args = ap.parse_args()
+
+    from geodata.interventions import decode_intervention
+    from geodata.sample import build_sample_district
+    from server.simulation.heat import HeatEngine, HeatParams
+
+    t0 = time.perf_counter()
+    district = build_sample_district(size_km=args.size_km, seed=0, cell_m=2.0)
+    t_build = time.perf_counter() - t0
+    cells = district.grid.rows * district.grid.cols
+    print(f"sample {args.size_km} km at 2 m: {district.grid.shape} = {cells:,} cells, {len(district.buildings)} buildings,"
+          f" {district.residents_total} residents (built in {t_build:.1f} s)")
+    params = HeatParams.default(arch=args.arch)
+    t0 = time.perf_counter()
+    engine = HeatEngine(district, params=params)
+    print(f"engine set-up {time.perf_counter() - t0:.2f} s, daylight hours {engine.daylight}, arch {args.arch}")
+
+    out: dict = {"cells": cells, "arch": args.arch}
+    if not args.skip_day:
+        day = HeatEngine(district, params=params)
+        day.compute([], hours=(args.hour,))  # compiles every kernel once
+        t0 = time.perf_counter()
+        res = day.compute([], hours=day.daylight, full=True)
+        t_day = time.perf_counter() - t0
+        n_h = len(day.daylight)
+        t = res.timings_s
+        print(f"\nfull design-day recompute ({n_h} daylight hours): {t_day:.2f} s  (target <= 60 s)")
+        for stage, work in (("shadows", cells * n_h), ("svf", cells), ("energy_tmrt", cells * n_h), ("air", cells * n_h),
+                            ("utci", cells * n_h)):
+            secs = t.get(stage, 0.0)
+            print(f"  {stage:12s} {secs:7.2f} s  {work / max(secs, 1e-9) / 1e6:9.2f} M cell-hours/s")
+        out.update(day_s=t_day, day_hours=n_h, stages_s={k: v for k, v in t.items()})
+        del day, res
+
+    engine.compute([], hours=(args.hour,))
+    rng = np.random.default_rng(0)
+    ground = np.argwhere((district.building_index < 0) & (district.canopy_m == 0))
+    times, breakdowns = [], []
+    for i in range(args.trees + 1):
+        r, c = ground[rng.integers(len(ground))]
+        x, y = district.grid.rowcol_to_xy(np.array([r]), np.array([c]))
+        tree = decode_intervention({"kind": "tree", "id": f"t{i}", "xy_local_m": [float(x[0]), float(y[0])],
+                                    "height_m": 14.0, "crown_diameter_m": 10.0})
+        t0 = time.perf_counter()
+        res = engine.compute([tree], hours=(args.hour,))
+        dt = time.perf_counter() - t0
+        if i > 0:  # the first edit warms caches
+            times.append(dt)
+            breakdowns.append(res.timings_s)
+            w = res.changed_window
+            print(f"  tree {i}: {1000 * dt:6.1f} ms, window {w[1] - w[0]}x{w[3] - w[2]} cells, "
+                  f"UTCI change at the tree {res.kpis['utci_diff_to_baseline_k']:+.4f} K (area mean)")
+        engine.compute([], hours=(args.hour,))
+    med = float(np.median(times))
+    print(f"\none tree placed -> updated UTCI at {args.hour}:00: median {1000 * med:.0f} ms over {len(times)} edits "
+          f"(target <= 300 ms)")
+    keys = [k for k in breakdowns[0] if k != "total"]
+    print("  median stages (ms): " + ", ".join(f"{k} {1000 * np.median([b.get(k, 0.0) for b in breakdowns]):.0f}" for k in keys))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"memory peak {peak_mb:.0f} MB")
+    out.update(tree_ms_median=1000 * med, tree_ms=[1000 * t for t in times], peak_mb=peak_mb)
+    print("JSON " + json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
