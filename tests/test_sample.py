@@ -204,3 +204,21 @@ def test_golden_summary(district):
         GOLDEN.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert summary == golden, "sample district changed; regenerate deliberately with LANDTWIN_REGEN_GOLDEN=1"
+
+
+def test_twin_sample_cli(tmp_path, capsys):
+    from server.cli import main
+
+    args = ["--data-dir", str(tmp_path), "sample", "--name", "s1", "--size-km", "1", "--cell", "4", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    bundle = tmp_path / "districts" / "s1"
+    assert first["built"] is True and first["summary"]["buildings"] > 100
+    assert (bundle / "manifest.json").is_file() and (bundle / "tiles" / "tileset.json").is_file()
+    assert main(args) == 0  # the same options again: the bundle is current and reused
+    assert json.loads(capsys.readouterr().out)["built"] is False
+    for bad, word in ((["--size-km", "40"], "Größe"), (["--cell", "0.1"], "Zellgröße"),
+                      (["--render", str(tmp_path / "x.jpg")], ".png"), (["--name", "../x"], "Name")):
+        rc = main(["--data-dir", str(tmp_path), "sample", "--name", "s2", *bad])
+        assert rc == 2 and word in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "districts").iterdir()) == ["s1"]  # nothing half-written

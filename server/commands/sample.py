@@ -49,6 +49,9 @@ def run(args) -> int:
         path = bundle_dir(data_dir(args.data_dir), args.name)
     except DataError as exc:
         raise CliError(str(exc)) from None
+    png = Path(args.render) if args.render else None
+    if png is not None and png.suffix.lower() != ".png":
+        raise CliError(f"Bilddatei {png} muss auf .png enden / picture file must end in .png")
     key = content_key({"kind": "sample", "generator": GENERATOR_VERSION, "size_km": float(args.size_km),
                        "seed": int(args.seed), "cell_m": float(args.cell)})
     t0 = time.perf_counter()
@@ -64,13 +67,9 @@ def run(args) -> int:
         built = False
     manifest = read_manifest(path)
     summary = manifest["summary"]
-    png = None
-    if args.render:
+    if png is not None:
         from viewer.desktop.render import RenderError, render_district_png
 
-        png = Path(args.render)
-        if png.suffix.lower() != ".png":
-            raise CliError(f"Bilddatei {png} muss auf .png enden / picture file must end in .png")
         try:
             if district is not None:
                 render_district_png(district, png)
