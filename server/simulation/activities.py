@@ -181,7 +181,8 @@ def build_agents(tt: dict[str, Any], categories: tuple[str, ...], pop: Populatio
     chains = activity_chains(pop, rng)
     person = chains["person"]
     home = pop.home_building[person]
-    ci = np.array([categories.index(c) for c in chains["category"]], np.int64)
+    kinds, inv = np.unique(chains["category"].astype(str), return_inverse=True)
+    ci = np.array([categories.index(k) for k in kinds], np.int64)[inv]
     times = np.stack([_pick(by_mode[m], categories, ci, home) for m in MODES], axis=1)
     node = home_node[home]
     times[node < 0] = np.inf
@@ -190,7 +191,7 @@ def build_agents(tt: dict[str, Any], categories: tuple[str, ...], pop: Populatio
     person, ci, choice, node = person[keep], ci[keep], choice[keep], node[keep]
     dep, dwell = chains["depart_s"][keep], chains["dwell_s"][keep]
     net = _trees(tt, len(categories))
-    tree = np.array([_NET_OF_MODE[MODES[c]] for c in choice], np.int64) * len(categories) + ci
+    tree = np.array([_NET_OF_MODE[m] for m in MODES], np.int64)[choice] * len(categories) + ci
     scale = np.where(choice == 1, WALK_SPEED_M_S / BIKE_SPEED_M_S, 1.0)
     code = np.array([agent_kernels.MODE[m] for m in ("walk", "bike", "car", "walk")], np.int32)[choice]
     dur = net["time_to_root_s"][tree, node] * scale
