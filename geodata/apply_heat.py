@@ -132,12 +132,13 @@ def apply_heat_interventions(district: District, interventions: Sequence[Interve
         except InterventionError as exc:
             raise HeatEditError(f"Maßnahme {obj.id}: {exc.de}", f"intervention {obj.id}: {exc.en}") from None
         if isinstance(obj, Tree):
-            rows, cols = _plant(obj, district, canopy, *obj.xy_local_m, obj.height_m, obj.crown_diameter_m)
+            x, y = obj.xy_local_m
+            rows, cols = _plant(obj, district, canopy, x, y, obj.height_m, obj.crown_diameter_m)
         elif isinstance(obj, TreeRow):
             line = LineString(obj.line_local_m)
             n = int(line.length // obj.spacing_m) + 1
-            parts = [_plant(obj, district, canopy, *line.interpolate(i * obj.spacing_m).coords[0], obj.height_m,
-                            obj.crown_diameter_m) for i in range(n)]
+            points = [line.interpolate(i * obj.spacing_m) for i in range(n)]
+            parts = [_plant(obj, district, canopy, pt.x, pt.y, obj.height_m, obj.crown_diameter_m) for pt in points]
             rows = np.concatenate([p[0] for p in parts])
             cols = np.concatenate([p[1] for p in parts])
         elif isinstance(obj, GreenRoof):
