@@ -95,6 +95,11 @@ def test_vehicles_move_on_the_roads(district, base) -> None:
     assert base.kpis["dynamic_mean_travel_time_min"] == pytest.approx(
         base.kpis["mean_travel_time_min"], rel=0.5
     )
+    # link speeds of the simulation: never above the limit, delays never negative
+    used = np.isfinite(base.edge_dynamic_speed_kmh)
+    assert used.sum() > 10
+    assert (base.edge_dynamic_speed_kmh[used] <= district.roads.maxspeed_kmh[used] + 1e-3).all()
+    assert (base.edge_dynamic_delay_s[used] >= -1e-6).all()
 
 
 def test_heat_raster_conserves_energy_and_follows_flow(district, base, engine) -> None:

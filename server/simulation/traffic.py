@@ -101,6 +101,12 @@ class TrafficResult:
     peak_hour: int
     od_time_min: np.ndarray  # (Z, Z) float64 congested zone-to-zone times (inf if unreachable)
     gap_history: list[float] = field(default_factory=list)
+    edge_dynamic_speed_kmh: np.ndarray | None = (
+        None  # (L,) float32 mean speed in the queue simulation (nan: unused)
+    )
+    edge_dynamic_delay_s: np.ndarray | None = (
+        None  # (L,) float32 mean delay per vehicle in the queue simulation
+    )
 
     def anthropogenic_heat_w_m2(self, grid: GridSpec, hour: int | None = None) -> np.ndarray:
         """Vehicle heat release (rows, cols) float32 W/m2 on ``grid`` for the peak hour, or for ``hour``
@@ -230,6 +236,16 @@ class TrafficEngine:
             "heat_mw": float(heat.sum() / 1e6),
         }
         vehicles = self._simulate(network, res, polylines, kpis) if run_dynamic else None
+        dyn_speed = dyn_delay = None
+        if vehicles is not None:
+            n_trav, mean_t = vehicles.sim.link_times(network.n_links)
+            used = road & (n_trav > 0)
+            cnt = np.bincount(network.link_edge[used], n_trav[used], n_edges)
+            tsum = np.bincount(network.link_edge[used], (n_trav * mean_t)[used], n_edges)
+            t0sum = np.bincount(network.link_edge[used], (n_trav * t0)[used], n_edges)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                dyn_speed = np.where(cnt > 0, length * cnt / tsum * 3.6, np.nan).astype(np.float32)
+                dyn_delay = np.where(cnt > 0, (tsum - t0sum) / cnt, np.nan).astype(np.float32)
         return TrafficResult(
             edge_flow_veh_h=ef.astype(np.float32),
             edge_vc=vc.astype(np.float32),
@@ -249,6 +265,8 @@ class TrafficEngine:
             peak_hour=self.demand.peak_hour,
             od_time_min=od_time,
             gap_history=res.gap_history,
+            edge_dynamic_speed_kmh=dyn_speed,
+            edge_dynamic_delay_s=dyn_delay,
         )
 
     def _simulate(self, network: RoadNetwork, res: AssignmentResult, polylines, kpis: dict) -> Vehicles:
