@@ -130,3 +130,18 @@ def test_noise_and_emission_factors(taichi_cpu) -> None:
     assert co2[0] == pytest.approx(100 * emission_table()["urban_50"]["co2_g_km"])
     co2_sg, _ = link_emissions(np.array([100.0]), np.array([1000.0]), np.array([50.0]), np.array([1.0]))
     assert co2_sg[0] > co2[0]
+
+
+def test_new_link_results_follow_the_district_edges(district, engine) -> None:
+    iv = _iv(
+        kind="new_link",
+        id="n",
+        line_local_m=[(100.0, 100.0), (300.0, 300.0)],
+        road_class="tertiary",
+        maxspeed_kmh=50,
+    )
+    res = engine.compute([iv], dynamic=False)
+    n = len(district.roads)
+    assert res.edge_flow_veh_h.shape == (n,)
+    assert res.edited_edges["flow_veh_h"].shape == (n + 1,)
+    assert res.edited_edges["flow_veh_h"][n] > 0  # the diagonal short cut is used

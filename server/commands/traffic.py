@@ -164,15 +164,16 @@ def links_geojson(district: Any, res: Any, roads: Any) -> dict[str, Any]:
     for e in np.nonzero(roads.drivable)[0]:
         g = np.asarray(roads.geometry[e], dtype=np.float64)
         lon, lat = district.frame.local_to_lonlat(g[:, 0], g[:, 1])
-        noise = float(res.edge_noise_db[e])
+        ed = res.edited_edges
+        noise = float(ed["noise_db"][e])
         feats.append({
             "type": "Feature",
             "geometry": {"type": "LineString", "coordinates": [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat)]},
             "properties": {
                 "edge": int(e), "name": str(roads.name[e] or ""), "road_class": str(roads.road_class[e]),
-                "closed": bool(res.edge_closed[e]), "flow_veh_h": round(float(res.edge_flow_veh_h[e]), 2),
-                "vc": round(float(res.edge_vc[e]), 4), "speed_kmh": round(float(res.edge_speed_kmh[e]), 2),
-                "delay_s": round(float(res.edge_delay_s[e]), 2), "noise_lme_db": None if np.isnan(noise) else round(noise, 1),
+                "closed": bool(ed["closed"][e]), "flow_veh_h": round(float(ed["flow_veh_h"][e]), 2),
+                "vc": round(float(ed["vc"][e]), 4), "speed_kmh": round(float(ed["speed_kmh"][e]), 2),
+                "delay_s": round(float(ed["delay_s"][e]), 2), "noise_lme_db": None if np.isnan(noise) else round(noise, 1),
             },
         })  # fmt: skip
     return {"type": "FeatureCollection", "features": feats}
@@ -189,7 +190,8 @@ def write_map_png(path: Path, roads: Any, res: Any, title: str) -> None:
     from matplotlib.lines import Line2D
 
     drv = np.nonzero(roads.drivable)[0]
-    flow = res.edge_flow_veh_h[drv].astype(float)
+    ed = res.edited_edges
+    flow = ed["flow_veh_h"][drv].astype(float)
     vmax = max(float(flow.max()) if flow.size else 1.0, 1.0)
     width = 0.4 + 5.6 * flow / vmax
     fig, ax = plt.subplots(figsize=(9, 8), dpi=110)
@@ -197,9 +199,9 @@ def write_map_png(path: Path, roads: Any, res: Any, title: str) -> None:
     lc = LineCollection(
         [np.asarray(roads.geometry[e]) for e in drv], linewidths=width, cmap="RdYlGn_r", norm=norm
     )
-    lc.set_array(res.edge_vc[drv].astype(float))
+    lc.set_array(ed["vc"][drv].astype(float))
     ax.add_collection(lc)
-    closed = [np.asarray(roads.geometry[e]) for e in drv if res.edge_closed[e]]
+    closed = [np.asarray(roads.geometry[e]) for e in drv if ed["closed"][e]]
     if closed:
         ax.add_collection(LineCollection(closed, colors="k", linewidths=1.5, linestyles="dashed"))
     ax.autoscale()

@@ -81,7 +81,8 @@ class Vehicles:
 
 @dataclass
 class TrafficResult:
-    """Peak-hour traffic of one scenario; edge arrays (L,) per road edge, both directions summed."""
+    """Peak-hour traffic of one scenario; edge arrays (L,) per District road edge, both directions
+    summed; ``edited_edges`` holds the same including a scenario's new links."""
 
     edge_flow_veh_h: np.ndarray  # (L,) float32
     edge_vc: np.ndarray  # (L,) float32, the larger V/C of the two directions
@@ -89,6 +90,7 @@ class TrafficResult:
     edge_delay_s: np.ndarray  # (L,) float32, mean delay per vehicle on the edge
     edge_noise_db: np.ndarray  # (L,) float32, RLS-90 L_m,E at 25 m (nan without traffic)
     edge_closed: np.ndarray  # (L,) bool
+    edited_edges: dict[str, np.ndarray]  # the same per edge of the edited road table (L + new links,)
     kpis: dict[str, float]
     unserved: list[tuple[int, int, float]]  # (origin zone, destination zone, trips per hour)
     vehicles: Vehicles | None
@@ -189,6 +191,7 @@ class TrafficEngine:
     ) -> TrafficResult:
         net = network.net
         n_edges = network.n_edges
+        n0 = len(self.district.roads)  # District edges; a scenario's new links follow them
         flow, t_s = res.flow, res.cost
         road = network.link_edge >= 0
         e = network.link_edge[road]
@@ -247,12 +250,20 @@ class TrafficEngine:
                 dyn_speed = np.where(cnt > 0, length * cnt / tsum * 3.6, np.nan).astype(np.float32)
                 dyn_delay = np.where(cnt > 0, (tsum - t0sum) / cnt, np.nan).astype(np.float32)
         return TrafficResult(
-            edge_flow_veh_h=ef.astype(np.float32),
-            edge_vc=vc.astype(np.float32),
-            edge_speed_kmh=speed.astype(np.float32),
-            edge_delay_s=delay.astype(np.float32),
-            edge_noise_db=noise.astype(np.float32),
-            edge_closed=np.asarray(closed, bool),
+            edge_flow_veh_h=ef[:n0].astype(np.float32),
+            edge_vc=vc[:n0].astype(np.float32),
+            edge_speed_kmh=speed[:n0].astype(np.float32),
+            edge_delay_s=delay[:n0].astype(np.float32),
+            edge_noise_db=noise[:n0].astype(np.float32),
+            edge_closed=np.asarray(closed, bool)[:n0],
+            edited_edges={
+                "flow_veh_h": ef.astype(np.float32),
+                "vc": vc.astype(np.float32),
+                "speed_kmh": speed.astype(np.float32),
+                "delay_s": delay.astype(np.float32),
+                "noise_db": noise.astype(np.float32),
+                "closed": np.asarray(closed, bool),
+            },  # fmt: skip
             kpis=kpis,
             unserved=[(int(o), int(d), float(q)) for o, d, q in res.unreachable],
             vehicles=vehicles,
@@ -265,8 +276,8 @@ class TrafficEngine:
             peak_hour=self.demand.peak_hour,
             od_time_min=od_time,
             gap_history=res.gap_history,
-            edge_dynamic_speed_kmh=dyn_speed,
-            edge_dynamic_delay_s=dyn_delay,
+            edge_dynamic_speed_kmh=None if dyn_speed is None else dyn_speed[:n0],
+            edge_dynamic_delay_s=None if dyn_delay is None else dyn_delay[:n0],
         )
 
     def _simulate(self, network: RoadNetwork, res: AssignmentResult, polylines, kpis: dict) -> Vehicles:
