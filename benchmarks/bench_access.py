@@ -5,8 +5,8 @@ Run: ``.venv/bin/python benchmarks/bench_access.py [--arch cpu] [--skip-large]``
 Prints, each with its target and the ratio time / target:
 1. access for every home of the 2 × 2 km sample to every service class (target <= 2 s), warm and cold;
 2. the same for the 10 × 10 km generated district with 180,000 residents (time printed);
-3. the multi-source kernel against scipy.sparse.csgraph Dijkstra on the 10 km walk graph (ratio, and
-   that the times agree);
+3. the multi-source kernel against scipy.sparse.csgraph Dijkstra on the 10 km walk graph and on a
+   300 × 300 street grid (90,000 nodes) (ratios, and that the times agree);
 4. agents: 180,000 persons over a day in 60 s steps (target <= 60 s), agent-steps per second;
 5. optimisation: 10 new stops among 2,000 candidates on the 10 km district (target <= 30 s), MILP and
    greedy objective.
@@ -146,6 +146,36 @@ def bench_large(arch: str | None, *, agents_dt: float) -> None:
     print(f"   objective MILP {m_obj:.0f} ({status}) vs greedy {g_obj:.0f} persons covered")
 
 
+def bench_grid(n: int = 300, n_cat: int = 9, sources: int = 20) -> None:
+    """The kernel on a larger graph than the generated district's: an n x n street grid."""
+    from scipy.sparse.csgraph import dijkstra
+
+    from server.simulation.access_network import Graph
+
+    ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    v = ii * n + jj
+    a = np.concatenate([v[:, :-1].ravel(), v[:-1, :].ravel()])
+    b = np.concatenate([v[:, 1:].ravel(), v[1:, :].ravel()])
+    rng = np.random.default_rng(0)
+    w = rng.uniform(20.0, 120.0, a.size)
+    src, dst, cost = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([w, w])
+    start = np.full((n_cat, n * n), np.inf)
+    for c in range(n_cat):
+        start[c, rng.choice(n * n, sources, replace=False)] = 0.0
+    multi_source_times(src, dst, cost, start[:1])
+    t_f, (f, rounds) = _t(lambda: multi_source_times(src, dst, cost, start))
+    t_w, (sw, sweeps) = _t(lambda: multi_source_times(src, dst, cost, start, method="sweep"), repeat=1)
+    g = Graph(src, dst, cost, src * 0, src * 0, src * 0, np.zeros((n * n, 2))).to_csr()
+    t_s, ref = _t(lambda: np.stack([dijkstra(g, indices=np.nonzero(np.isfinite(start[c]))[0], min_only=True)
+                                    for c in range(n_cat)]))
+    print(f"\n{n} x {n} street grid: {n * n} nodes, {src.size} directed edges, {n_cat} categories x {sources} sources")
+    line(f"kernel, frontier ({rounds} rounds)", t_f)
+    line(f"kernel, full sweeps ({sweeps} sweeps)", t_w)
+    line("scipy.sparse.csgraph Dijkstra (min_only per category)", t_s)
+    print(f"   ratio frontier/scipy {t_f / t_s:.3f}, sweeps/scipy {t_w / t_s:.3f}; max |difference| "
+          f"{float(np.max(np.abs(f - ref))):.4f} s, sweeps equal frontier: {bool(np.array_equal(f, sw))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--arch", default=None, help="Taichi arch: cpu (default), cuda, gpu")
@@ -156,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Taichi arch: {ensure_init(args.arch)}")
     bench_sample(args.arch)
+    bench_grid()
     if not args.skip_large:
         bench_large(args.arch, agents_dt=args.agents_dt)
     return 0

@@ -4,9 +4,10 @@ The graph is a list of E directed edges ``(src, dst, cost_s)``; one graph carrie
 driving links and, for public transport, the frequency-based transit links built by
 ``server.simulation.access`` (boarding links that cost the mean wait = headway / 2, riding links
 between consecutive stops of a line, alighting links). Distances are computed for C source sets at
-once (one per service category) by parallel label-correcting relaxation: every sweep relaxes all
-edges of all categories with ``atomic_min``; the sweeps repeat until nothing changes. The result is
-exact (the same fixed point as Dijkstra) for non-negative costs.
+once (one per service category) by parallel label-correcting relaxation with ``atomic_min``: by
+default a frontier method (each round, the nodes improved in the round before relax their out-edges),
+or full sweeps over all edges. Rounds repeat until nothing changes; the result is exact (the same
+fixed point as Dijkstra) for non-negative costs.
 
 To get the time *from* every node *to* the nearest facility, call with the reversed edge list.
 
@@ -17,6 +18,8 @@ initialised by ``sim_kernels.runtime.ensure_init`` before the first call.
 
 import numpy as np
 import taichi as ti
+
+from sim_kernels.runtime import current_arch
 
 __all__ = ["multi_source_times", "tree_parents", "SWEEPS_PER_LAUNCH", "UNREACHED"]
 
@@ -40,6 +43,43 @@ def _relax(
                 old = ti.atomic_min(dist[c, dst[e]], d)
                 if d < old:
                     changed[0] = 1
+
+
+@ti.kernel
+def _clear_flags(fr_c: ti.types.ndarray(dtype=ti.i32, ndim=1), fr_u: ti.types.ndarray(dtype=ti.i32, ndim=1),
+                 n: ti.i32, flag: ti.types.ndarray(dtype=ti.i32, ndim=2)):
+    for i in range(n):
+        flag[fr_c[i], fr_u[i]] = 0
+
+
+@ti.kernel
+def _relax_frontier(
+    indptr: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    nbr: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    cost: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    dist: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    fr_c: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    fr_u: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    n: ti.i32,
+    flag: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    nx_c: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    nx_u: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    count: ti.types.ndarray(dtype=ti.i32, ndim=1),
+):
+    for i in range(n):
+        c = fr_c[i]
+        u = fr_u[i]
+        du = dist[c, u]
+        for k in range(indptr[u], indptr[u + 1]):
+            v = nbr[k]
+            d = du + cost[k]
+            if d < dist[c, v]:
+                old = ti.atomic_min(dist[c, v], d)
+                if d < old:
+                    if ti.atomic_or(flag[c, v], 1) == 0:
+                        slot = ti.atomic_add(count[0], 1)
+                        nx_c[slot] = c
+                        nx_u[slot] = v
 
 
 @ti.kernel
@@ -76,7 +116,9 @@ def multi_source_times(
     cost_s: np.ndarray,
     start_s: np.ndarray,
     *,
+    method: str = "frontier",
     max_launches: int = 100_000,
+    device_arrays: bool | None = None,
 ) -> tuple[np.ndarray, int]:
     """Shortest travel times from C source sets to every node.
 
@@ -87,10 +129,15 @@ def multi_source_times(
     start_s : (C, N) float, initial time at each node for each source set (0 at a source, or the
         time to reach the graph from the source; ``inf`` elsewhere).
 
+    method : ``frontier`` (default): each round only the nodes improved in the previous round relax
+        their out-edges (node-parallel over a CSR of the edges); ``sweep``: every round relaxes all
+        edges (edge-parallel, ``SWEEPS_PER_LAUNCH`` sweeps per launch). Both reach the same fixed point.
+    device_arrays : keep the frontier's arrays in Taichi ndarrays (default: when Taichi runs on a GPU).
+
     Returns
     -------
     times_s : (C, N) float32, ``min over sources (start + path cost)``; ``inf`` where unreachable.
-    sweeps : number of relaxation sweeps run (a multiple of ``SWEEPS_PER_LAUNCH``).
+    rounds : number of rounds (frontier) or sweeps (sweep) run.
     """
     start = np.ascontiguousarray(start_s, dtype=np.float32)
     if start.ndim != 2:
@@ -100,14 +147,54 @@ def multi_source_times(
     if s.size == 0 or dist.size == 0:
         return dist, 0
     changed = np.zeros(1, dtype=np.int32)
-    launches = 0
-    while launches < max_launches:
-        changed[0] = 0
-        _relax(s, d, w, dist, changed)
-        launches += 1
-        if changed[0] == 0:
-            break
-    return dist, launches * SWEEPS_PER_LAUNCH
+    if method == "sweep":
+        launches = 0
+        while launches < max_launches:
+            changed[0] = 0
+            _relax(s, d, w, dist, changed)
+            launches += 1
+            if changed[0] == 0:
+                break
+        return dist, launches * SWEEPS_PER_LAUNCH
+    # frontier: only nodes improved in the last round relax their out-edges (CSR by source); the
+    # frontier is a compact list, so a round costs its own size, not the graph's
+    order = np.argsort(s, kind="stable")
+    nbr = np.ascontiguousarray(d[order])
+    cost = np.ascontiguousarray(w[order])
+    indptr = np.zeros(dist.shape[1] + 1, dtype=np.int32)
+    np.cumsum(np.bincount(s, minlength=dist.shape[1]), out=indptr[1:])
+    fc, fu = np.nonzero(np.isfinite(dist))
+    cap = dist.size
+    fr_c = np.zeros(cap, np.int32)
+    fr_u = np.zeros(cap, np.int32)
+    fr_c[: fc.size], fr_u[: fu.size] = fc, fu
+    n = int(fc.size)
+    if device_arrays is None:
+        device_arrays = current_arch() not in (None, "cpu")
+    put = _to_device if device_arrays else (lambda a: a)
+    g_ptr, g_nbr, g_cost, g_dist = put(indptr), put(nbr), put(cost), put(dist)
+    fr_c, fr_u = put(fr_c), put(fr_u)
+    nx_c, nx_u = put(np.zeros(cap, np.int32)), put(np.zeros(cap, np.int32))
+    flag = put(np.zeros(dist.shape, np.int32))
+    count = put(np.zeros(1, np.int32))
+    rounds = 0
+    while n > 0 and rounds < max_launches:
+        _clear_flags(fr_c, fr_u, n, flag)
+        count.fill(0)
+        _relax_frontier(g_ptr, g_nbr, g_cost, g_dist, fr_c, fr_u, n, flag, nx_c, nx_u, count)
+        rounds += 1
+        n = int(count[0]) if isinstance(count, np.ndarray) else int(count.to_numpy()[0])
+        fr_c, nx_c = nx_c, fr_c
+        fr_u, nx_u = nx_u, fr_u
+    return (g_dist if isinstance(g_dist, np.ndarray) else g_dist.to_numpy()), rounds
+
+
+def _to_device(a: np.ndarray):
+    """A Taichi ndarray copy of ``a`` (on the GPU when Taichi runs there), so that rounds do not copy
+    host arrays back and forth."""
+    t = ti.ndarray(dtype=ti.f32 if a.dtype == np.float32 else ti.i32, shape=a.shape)
+    t.from_numpy(a)
+    return t
 
 
 def tree_parents(

@@ -51,8 +51,9 @@ def _scipy_times(src, dst, w, n, sources_per_set):
     return np.stack([dijkstra(g, indices=ix, min_only=True) for ix in sources_per_set])
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_kernel_equals_scipy_and_reference(taichi_cpu, seed) -> None:
+@pytest.mark.parametrize("seed, method, device", [(0, "frontier", None), (1, "frontier", None), (2, "frontier", True),
+                                                  (0, "sweep", None), (1, "sweep", None)])
+def test_kernel_equals_scipy_and_reference(taichi_cpu, seed, method, device) -> None:
     rng = np.random.default_rng(seed)
     n = 60
     src, dst, w = _random_graph(rng, n, 240)
@@ -60,7 +61,7 @@ def test_kernel_equals_scipy_and_reference(taichi_cpu, seed) -> None:
     start = np.full((3, n), np.inf)
     for c, ix in enumerate(sets):
         start[c, ix] = 0.0
-    got, sweeps = multi_source_times(src, dst, w, start)
+    got, sweeps = multi_source_times(src, dst, w, start, method=method, device_arrays=device)
     ref = dijkstra_times(src, dst, w, start)
     sci = _scipy_times(src, dst, w, n, sets)
     assert sweeps > 0
@@ -68,6 +69,26 @@ def test_kernel_equals_scipy_and_reference(taichi_cpu, seed) -> None:
     fin = np.isfinite(sci)
     np.testing.assert_allclose(got[fin], sci[fin], rtol=1e-5)
     np.testing.assert_allclose(ref[fin], sci[fin], rtol=1e-12)
+
+
+def test_frontier_and_sweeps_agree_on_a_large_grid(taichi_cpu) -> None:
+    n = 60
+    ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    v = ii * n + jj
+    a = np.concatenate([v[:, :-1].ravel(), v[:-1, :].ravel()])
+    b = np.concatenate([v[:, 1:].ravel(), v[1:, :].ravel()])
+    w = np.random.default_rng(4).uniform(1, 100, a.size)
+    src, dst, cost = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([w, w])
+    start = np.full((2, n * n), np.inf)
+    start[0, [0, 1234]] = 0.0
+    start[1, n * n - 1] = 3.0
+    f, rounds = multi_source_times(src, dst, cost, start)
+    s_, _ = multi_source_times(src, dst, cost, start, method="sweep")
+    np.testing.assert_array_equal(f, s_)
+    assert rounds >= n  # the frontier needs at least the hop depth in rounds
+    sci = _scipy_times(src, dst, cost, n * n, [np.array([0, 1234]), np.array([n * n - 1])])
+    sci[1] += 3.0
+    np.testing.assert_allclose(f, sci, rtol=1e-5)
 
 
 def test_kernel_start_offsets_and_unreachable(taichi_cpu) -> None:
