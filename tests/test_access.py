@@ -351,3 +351,15 @@ def test_isochrones_match_pandana(grid_engine, tmp_path) -> None:
     np.testing.assert_allclose(ours[0], theirs, atol=0.05)
     for minutes in (2, 5, 8):
         assert set(np.nonzero(ours[0] <= minutes * 60)[0]) == set(np.nonzero(theirs <= minutes * 60)[0])
+
+
+def test_same_seed_same_numbers(taichi_cpu) -> None:
+    d = grid_district(n=7, n_stops=2, seed=9)
+    line = decode_intervention({"kind": "bus_line", "id": "L", "stops_local_m": [[60, 60], [640, 640]], "headway_min": 15})
+    a = AccessEngine(d, seed=5).compute([line])
+    b = AccessEngine(d, seed=5).compute([line])
+    assert a.kpis == b.kpis and a.deficit_areas == b.deficit_areas
+    for t in (7.5 * 3600, 12 * 3600, 17 * 3600):
+        np.testing.assert_array_equal(a.agents.positions_at(t), b.agents.positions_at(t))
+    c = AccessEngine(d, seed=6).compute([line])
+    assert c.kpis != a.kpis
