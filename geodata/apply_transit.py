@@ -210,7 +210,7 @@ def apply_transit(
                               net.lines if lines is None else lines, net.zones if zones is None else zones)
 
     for obj in interventions:
-        if isinstance(obj, (NewStop, MoveStop, BusLine, OnDemandZone, Facility, HousingDevelopment)):
+        if isinstance(obj, (NewStop, BusLine, OnDemandZone, Facility, HousingDevelopment)):
             validate_against(obj, district)
         if isinstance(obj, NewStop):
             xy.append(np.asarray(obj.xy_local_m, float))
@@ -219,8 +219,12 @@ def apply_transit(
             net = rebuild()
             net = rebuild(lines=_attach(net, net.n_stops - 1))
         elif isinstance(obj, MoveStop):
+            # stop indices refer to the network's stops (a GTFS feed's or the District's)
             if obj.stop_index >= len(xy):
                 raise TransitError(f"Haltestelle {obj.stop_index} existiert nicht", f"Stop {obj.stop_index} does not exist")
+            if not bool(district.grid.inside(np.array([obj.xy_local_m[0]]), np.array([obj.xy_local_m[1]]))[0]):
+                raise TransitError("Neuer Ort der Haltestelle liegt außerhalb des Gebiets",
+                                   "The stop's new place is outside the district")
             old = np.asarray(xy, float)
             xy[obj.stop_index] = np.asarray(obj.xy_local_m, float)
             arr = np.asarray(xy, float)

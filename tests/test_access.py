@@ -299,8 +299,12 @@ def test_interventions_change_access_and_leave_inputs_alone(grid_engine) -> None
         grid_engine.compute([_iv(kind="headway_change", id="x", line_id="nope", headway_min=10)])
     with pytest.raises(TransitError, match="keine Straße"):
         grid_engine.compute([_iv(kind="on_demand_zone", id="z", polygon_local_m=[[1, 1], [20, 1], [20, 20]])])
-    with pytest.raises(InterventionError):
+    with pytest.raises(TransitError, match="existiert nicht"):
         grid_engine.compute([_iv(kind="move_stop", id="m", stop_index=99, xy_local_m=[10, 10])])
+    with pytest.raises(TransitError, match="außerhalb"):
+        grid_engine.compute([_iv(kind="move_stop", id="m", stop_index=0, xy_local_m=[-10, 10])])
+    with pytest.raises(InterventionError):
+        grid_engine.compute([_iv(kind="new_stop", id="n", xy_local_m=[5000, 10])])
     np.testing.assert_array_equal(grid_engine.base_network.stop_xy_local_m, before)
 
 

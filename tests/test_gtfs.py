@@ -105,3 +105,10 @@ def test_engine_uses_the_feed(taichi_cpu) -> None:
     res = eng.compute([], hour=7, with_agents=False)
     assert res.stop_quality.shape == (3,) and set(res.stop_quality) <= set("ABCDEF")
     assert np.isfinite(res.building_time_min["stop"]).all()
+    # stop indices of interventions refer to the feed's stops (the district itself has none here)
+    from geodata.interventions import decode_intervention
+
+    moved = eng.compute([decode_intervention({"kind": "move_stop", "id": "m", "stop_index": 2, "xy_local_m": [450, 450]})],
+                        hour=7, with_agents=False)
+    np.testing.assert_allclose(moved.network.stop_xy_local_m[2], [450, 450])
+    assert moved.network.lines[0].hop_s.sum() != res.network.lines[0].hop_s.sum()
