@@ -161,7 +161,7 @@ def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevatio
                    wall_albedo=0.2, wall_emissivity=0.9, ak=0.7, al=0.97, f_up=0.06, f_side=0.22, f_cyl=0.28):
     """Six-direction Tmrt of one hour as in ``sim_kernels.radiation`` (arrays per cell, scalars per hour)."""
     e = math.radians(elevation_deg)
-    i_dir = dni if e > 0 else 0.0
+    i_dir = dni if elevation_deg > 0.01 else 0.0
     g = i_dir * math.sin(e) + dhi
     l_wall = wall_emissivity * SIGMA * (air_c + 273.15) ** 4
     k_down = i_dir * math.sin(e) * sunlit + dhi * svf + (1 - svf) * wall_albedo * g / 2

@@ -60,7 +60,7 @@ def _tmrt_kernel(
         sh = sunlit[k, r, c]
         e = elevation[k] * 0.017453292519943295
         i_dir = dni[k]
-        if e <= 0.0:
+        if elevation[k] <= 0.01:  # no direct beam from a sun on or below the horizon
             i_dir = 0.0
         d = dhi[k]
         g = i_dir * ti.sin(e) + d
