@@ -188,7 +188,7 @@ def _landcover(plan: Plan, valley: Valley, rng: np.random.Generator) -> LandCove
     """Rural patchwork (fields, meadows, forest on steep ground, vineyards on south-west slopes), then zones."""
     size = valley.size_m
     ang = float(rng.uniform(-0.3, 0.3))
-    pw, ph = 260.0, 170.0
+    pw, ph = 380.0, 240.0  # the large fields of former collective farms (LPG), 5-15 ha
     ca, sa = np.cos(ang), np.sin(ang)
     r = size * 0.75 + 400.0
     gu = np.arange(-r, r, pw)
@@ -217,6 +217,16 @@ def _landcover(plan: Plan, valley: Valley, rng: np.random.Generator) -> LandCove
     kinds = [tags[k] for k in cover]
     for i in np.nonzero(vine & ~flood)[0]:
         codes[i], kinds[i] = SURFACE["garden"], "landuse=vineyard"
+    # the steep west slope of the valley: hanging woods with vineyards in between, in 250 m stretches
+    ys = np.arange(-250.0, size + 250.0, 250.0)
+    for y0 in ys:
+        yy = np.linspace(y0, y0 + 250.0, 6)
+        xr = valley.river_x_m(yy)
+        band = shapely.Polygon(np.vstack([np.column_stack([xr - 110.0, yy]), np.column_stack([xr - 460.0, yy])[::-1]]))
+        vineyard = rng.uniform() < 0.3
+        polys.append(band)
+        codes.append(SURFACE["garden"] if vineyard else SURFACE["forest"])
+        kinds.append("landuse=vineyard" if vineyard else "landuse=forest")
     for z in reversed(plan.zones):  # the first zone wins, so paint it last
         if z.polygon.is_empty:
             continue

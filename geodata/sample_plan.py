@@ -145,8 +145,9 @@ def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int, r
     market = _rotated_rect(c, 84.0, 58.0, theta)
     ring = _ring(c, 250.0, rng, n=22, jitter=0.04)
     core = Polygon(ring)
+    ry = np.linspace(-50.0, size + 50.0, max(int(size // 25), 20))
     east_of_rail = Polygon(
-        np.vstack([np.column_stack([rail_x_m(valley, np.array([-50.0, size + 50.0])) + 30.0, [-50.0, size + 50.0]]),
+        np.vstack([np.column_stack([rail_x_m(valley, ry) + 30.0, ry]),
                    [[size + 4000.0, size + 50.0], [size + 4000.0, -50.0]]])
     )
     park = Polygon([c] + [(cx + 430 * np.cos(a), cy + 430 * np.sin(a)) for a in np.radians(np.linspace(195, 250, 8))])
@@ -162,7 +163,7 @@ def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int, r
     station_x = float(rail_x_m(valley, np.array([station_y]))[0]) + 32.0
     station = _rotated_rect((station_x + 45.0, station_y), 130.0, 150.0, 0.0)
     gz = Polygon(_ring(c, 560.0, rng, n=26, jitter=0.06)).intersection(east_of_rail)
-    town = Point(c).buffer(radius_m, 24).intersection(east_of_rail)
+    town = Polygon(_ring(c, radius_m, rng, n=20, jitter=0.12)).intersection(east_of_rail)
     for kind, poly in (("market", market), ("core", core), ("park", park), ("platte", platte),
                        ("industry", industry), ("station", station), ("allotment", allot),
                        ("gruenderzeit", gz), ("single_family", town)):
@@ -213,10 +214,10 @@ def _main_town(plan: Plan, valley: Valley, rng: np.random.Generator, idx: int, r
         S.append(Street(np.array([mid - [200.0, 0.0], mid + [200.0, 0.0]]), "service", "Gewerbepark", 2, 30.0, 0))
     # Gründerzeit blocks and single-family grids in sectors, each with its own orientation
     taken = shapely.union_all([market, core, park, platte, industry, station, allot])
-    gz_free = gz.difference(taken)
+    gz_free = gz.difference(taken.buffer(12.0))
     for s in _grid_lines(gz_free, c, theta + 0.05, 105.0, 95.0, rng):
         S.append(Street(s, "residential", next(names), 2, 30.0, 0))
-    sf_free = town.difference(taken.union(gz))
+    sf_free = town.difference(taken.buffer(12.0).union(gz))
     for k in range(5):
         a0, a1 = 2 * np.pi * k / 5, 2 * np.pi * (k + 1) / 5
         sector = Polygon([c] + [(cx + 2 * radius_m * np.cos(a), cy + 2 * radius_m * np.sin(a))
@@ -292,7 +293,7 @@ def _small_towns(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
         ring = _ring(c, 160.0, rng, n=16, jitter=0.05)
         core = Polygon(ring)
         gz = Polygon(_ring(c, 380.0, rng, n=20, jitter=0.08))
-        town = Point(c).buffer(radius, 20).intersection(_bank_side(valley, c))
+        town = Polygon(_ring(c, radius, rng, n=18, jitter=0.15)).intersection(_bank_side(valley, c))
         gz = gz.intersection(town)
         for kind, poly in (("market", market), ("core", core), ("gruenderzeit", gz), ("single_family", town)):
             plan.zones.append(Zone(kind, poly, idx))
