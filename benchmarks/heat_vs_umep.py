@@ -151,26 +151,35 @@ def main() -> None:
     ap.add_argument("--arch", default="cpu", help="Taichi backend for landtwin: cpu or cuda")
     ap.add_argument("--size", type=int, default=500)
     ap.add_argument("--day", default="2023-07-15")
-    ap.add_argument("--skip-athens", action="store_true")
+    ap.add_argument("--cases", default="synthetic,synthetic_trees,athens", help="comma-separated cases")
     args = ap.parse_args()
     if not (PEER / "bin" / "python").exists():
         raise SystemExit("UMEP peer missing: run benchmarks/peers/setup.sh umep")
     results = []
+    cases = args.cases.split(",")
+    print(f"landtwin vs UMEP/SOLWEIG (arch {args.arch}, day {args.day})", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         origin = Affine(1.0, 0.0, 476800.0, 0.0, -1.0, 4206250.0)  # beside the Athens demo, EPSG:2100
-        for name, trees in (("synthetic", False), ("synthetic_trees", True)):
-            dsm, dem, cdsm = synthetic(args.size, seed=7, trees=trees)
-            results.append(run_case(name, dsm, dem, cdsm, origin, 2100, args, work))
-        if not args.skip_athens:
-            data = _site_packages() / "demos" / "data" / "athens"
-            with rasterio.open(data / "DSM.tif") as s:
-                dsm, tr = s.read(1).astype(np.float32), s.transform
-            with rasterio.open(data / "DEM.tif") as s:
-                dem = s.read(1).astype(np.float32)
-            results.append(run_case("athens", dsm, dem, np.zeros_like(dsm), tr, 2100, args, work))
-    print(f"\nlandtwin vs UMEP/SOLWEIG (arch {args.arch}, day {args.day})")
-    for r in results:
+        for name in cases:
+            if name == "athens":
+                data = _site_packages() / "demos" / "data" / "athens"
+                with rasterio.open(data / "DSM.tif") as s:
+                    dsm, tr = s.read(1).astype(np.float32), s.transform
+                with rasterio.open(data / "DEM.tif") as s:
+                    dem = s.read(1).astype(np.float32)
+                r = run_case("athens", dsm, dem, np.zeros_like(dsm), tr, 2100, args, work)
+            else:
+                dsm, dem, cdsm = synthetic(args.size, seed=7, trees=name == "synthetic_trees")
+                r = run_case(name, dsm, dem, cdsm, origin, 2100, args, work)
+            results.append(r)
+            report(r)
+    print("\nJSON " + json.dumps(results))
+
+
+def report(r: dict) -> None:
+    """Print one case's figures."""
+    if r:
         print(f"\n[{r['case']}] {r['cells']} cells, {r['positions']} sun positions compared, {r['day_hours']} daylight hours")
         print(f"  shadow agreement   min {100 * r['shadow_agreement_min']:.2f} %  mean {100 * r['shadow_agreement_mean']:.2f} %  (target >= 98 %)")
         print(f"  SVF RMSE (ground)  {r['svf_rmse_ground']:.4f}  (target <= 0.03)")
@@ -180,8 +189,7 @@ def main() -> None:
         print(f"  one shadow         landtwin {r['shadow_s_ours']:.3f} s  UMEP {r['shadow_s_umep']:.3f} s")
         print(f"  SVF                landtwin {r['svf_s_ours']:.2f} s  UMEP {r['svf_s_umep']:.2f} s  ratio {r['svf_s_umep'] / r['svf_s_ours']:.1f}x")
         print(f"  SOLWEIG-like day   landtwin {r['day_s_ours']:.2f} s  UMEP {r['day_s_umep']:.2f} s  ratio {r['day_s_umep'] / r['day_s_ours']:.1f}x  (target >= 5x)")
-        print(f"    landtwin stages  {json.dumps({k: round(v, 2) for k, v in r['our_timings_s'].items()})}")
-    print("\nJSON " + json.dumps(results))
+        print(f"    landtwin stages  {json.dumps({k: round(v, 2) for k, v in r['our_timings_s'].items()})}", flush=True)
 
 
 if __name__ == "__main__":
