@@ -279,6 +279,21 @@ def run_tmrt(args: argparse.Namespace) -> int:
 
 
 def _load_district(args: argparse.Namespace):
+    """The bundle NAME from the data folder; ``sample`` without a bundle builds the sample district."""
+    from geodata.bundle import load_bundle
+    from geodata.importer import bundle_dir
+    from geodata.sources import DataError
+    from server.settings import data_dir
+
+    try:
+        path = bundle_dir(data_dir(args.data_dir), args.name)
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    if path.is_dir():
+        try:
+            return load_bundle(path)
+        except DataError as exc:
+            raise CliError(str(exc)) from None
     if args.name == "sample":
         from geodata.sample import SampleError, build_sample_district
 
@@ -286,18 +301,7 @@ def _load_district(args: argparse.Namespace):
             return build_sample_district(size_km=args.sample_size_km, seed=0, cell_m=2.0)
         except SampleError as exc:
             raise CliError(str(exc)) from None
-    from geodata.bundle import load_bundle
-    from geodata.importer import bundle_dir
-    from geodata.sources import DataError
-    from server.settings import data_dir
-
-    path = bundle_dir(data_dir(args.data_dir), args.name)
-    if not path.is_dir():
-        raise CliError(f"Gebiet {args.name!r} nicht gefunden in {path.parent} / district {args.name!r} not found")
-    try:
-        return load_bundle(path)
-    except DataError as exc:
-        raise CliError(str(exc)) from None
+    raise CliError(f"Gebiet {args.name!r} nicht gefunden in {path.parent} / district {args.name!r} not found")
 
 
 def _scenario(path: str | None) -> list:
