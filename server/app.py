@@ -71,6 +71,7 @@ class Twin:
         return tuple(sorted({c.hour for c in list(room.values()) if "heat" in c.layers} or {15}))
 
     def request_results(self, m: ScenarioModel, *, wait: bool = False) -> Any:
+        self.service.start()  # idempotent; normally started by the lifespan
         district = self.districts.get(m.row.district)
         return self.service.request(m.scenario_id, m.version, district, list(m.interventions()),
                                     self.hours_for(m.scenario_id), wait=wait)

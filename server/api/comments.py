@@ -6,6 +6,8 @@ browser's random key, an e-mail address only when given for a reply (never shown
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Path, Request
 
 from server import protocol as p
@@ -18,6 +20,7 @@ from server.scenarios import NotFound
 from server.storage import CommentRow
 
 router = APIRouter(tags=["comments"], responses=ERROR_RESPONSES)
+CommentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="comment id")]
 
 
 def _out(c: CommentRow) -> CommentOut:
@@ -69,7 +72,7 @@ def _comment(twin, comment_id: int) -> CommentRow:
 
 
 @router.post("/comments/{comment_id}/vote", response_model=CommentOut, summary="Vote (+1, -1, 0 withdraws)")
-def vote(comment_id: int, body: VoteIn, request: Request, twin: TwinDep, user: UserDep,
+def vote(comment_id: CommentId, body: VoteIn, request: Request, twin: TwinDep, user: UserDep,
          ) -> CommentOut:
     c = _comment(twin, comment_id)
     if c.hidden:
@@ -82,7 +85,7 @@ def vote(comment_id: int, body: VoteIn, request: Request, twin: TwinDep, user: U
 
 
 @router.patch("/comments/{comment_id}", response_model=CommentOut, summary="Moderate: hide or answer (planners)")
-def moderate(comment_id: int, body: ModerationIn, twin: TwinDep, user: UserDep) -> CommentOut:
+def moderate(comment_id: CommentId, body: ModerationIn, twin: TwinDep, user: UserDep) -> CommentOut:
     if not may_moderate(user):
         raise Denied("Nur Planer und Admins moderieren", "Only planners and admins moderate")
     _comment(twin, comment_id)
@@ -92,4 +95,4 @@ def moderate(comment_id: int, body: ModerationIn, twin: TwinDep, user: UserDep) 
     return _out(c)
 
 
-__all__ = ["router", "Path"]
+__all__ = ["router"]

@@ -47,6 +47,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: InterventionError) -> JSONResponse:
         return error_response(422, "invalid", exc.de, exc.en)
 
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        texts = {
+            400: ("Die Anfrage ist nicht lesbar (kein gültiges JSON?)", "The request cannot be read (not valid JSON?)"),
+            404: ("Nicht gefunden", "Not found"),
+            405: ("Diese Methode ist hier nicht erlaubt", "Method not allowed here"),
+        }
+        de, en = texts.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+        return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
+                            content={"error": "http_" + str(exc.status_code), "message_de": de, "message_en": en, "current": None})
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
@@ -58,6 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Unreadable request body / Anfrage nicht lesbar", "model": ErrorOut},
     401: {"description": "Unknown or missing token / Zugangsschlüssel fehlt", "model": ErrorOut},
     403: {"description": "Not allowed for this role / für diese Rolle nicht erlaubt", "model": ErrorOut},
     404: {"description": "Not found / nicht gefunden", "model": ErrorOut},
