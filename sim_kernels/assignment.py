@@ -135,6 +135,83 @@ def _spfa_kernel(
 
 
 @ti.kernel
+def _dijkstra_kernel(
+    origins: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    first_thru: ti.i32,
+    offsets: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    adj_link: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    link_to: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    cost: ti.types.ndarray(dtype=ti.f64, ndim=1),
+    dist: ti.types.ndarray(dtype=ti.f64, ndim=2),
+    pred: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    heap: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    hpos: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    hkey: ti.types.ndarray(dtype=ti.f64, ndim=2),
+):
+    # one origin per thread; Dijkstra with an indexed binary heap (decrease-key). hpos -1: never
+    # queued, -2: settled
+    n = dist.shape[1]
+    for k in range(origins.shape[0]):
+        for v in range(n):
+            dist[k, v] = 1e300
+            pred[k, v] = -1
+            hpos[k, v] = -1
+        o = origins[k]
+        dist[k, o] = 0.0
+        heap[k, 0] = o
+        hkey[k, 0] = 0.0
+        hpos[k, o] = 0
+        size = 1
+        while size > 0:
+            u = heap[k, 0]
+            hpos[k, u] = -2
+            size -= 1
+            if size > 0:
+                last = heap[k, size]
+                dl = hkey[k, size]
+                i = 0
+                while True:
+                    c = 2 * i + 1
+                    if c >= size:
+                        break
+                    if c + 1 < size and hkey[k, c + 1] < hkey[k, c]:
+                        c += 1
+                    if hkey[k, c] >= dl:
+                        break
+                    heap[k, i] = heap[k, c]
+                    hkey[k, i] = hkey[k, c]
+                    hpos[k, heap[k, i]] = i
+                    i = c
+                heap[k, i] = last
+                hkey[k, i] = dl
+                hpos[k, last] = i
+            if u == o or u >= first_thru:
+                du = dist[k, u]
+                for e in range(offsets[u], offsets[u + 1]):
+                    lk = adj_link[e]
+                    v = link_to[lk]
+                    nd = du + cost[lk]
+                    if nd < dist[k, v] and hpos[k, v] != -2:
+                        dist[k, v] = nd
+                        pred[k, v] = lk
+                        j = hpos[k, v]
+                        if j == -1:
+                            j = size
+                            size += 1
+                        while j > 0:
+                            parent = (j - 1) // 2
+                            if hkey[k, parent] <= nd:
+                                break
+                            heap[k, j] = heap[k, parent]
+                            hkey[k, j] = hkey[k, parent]
+                            hpos[k, heap[k, j]] = j
+                            j = parent
+                        heap[k, j] = v
+                        hkey[k, j] = nd
+                        hpos[k, v] = j
+
+
+@ti.kernel
 def _load_kernel(
     origins: ti.types.ndarray(dtype=ti.i32, ndim=1),
     demand_fx: ti.types.ndarray(dtype=ti.i64, ndim=2),
@@ -165,21 +242,28 @@ class _Workspace:
         self.dist = np.empty((k, n), dtype=np.float64)
         self.pred = np.empty((k, n), dtype=np.int32)
         self.queue = np.empty((k, n), dtype=np.int32)
-        self.inq = np.empty((k, n), dtype=np.int32)
+        self.inq = np.empty((k, n), dtype=np.int32)  # queue flags (spfa) or heap positions (dijkstra)
+        self.hkey = np.empty((k, n), dtype=np.float64)  # heap keys (dijkstra)
 
 
 def shortest_paths(
-    net: LinkNetwork, cost: np.ndarray, origins: np.ndarray, *, _ws: _Workspace | None = None
+    net: LinkNetwork,
+    cost: np.ndarray,
+    origins: np.ndarray,
+    *,
+    method: str = "dijkstra",
+    _ws: _Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shortest-path trees from each origin under link ``cost`` (L,) >= 0.
 
     Returns ``dist`` (K, N) float64 (``UNREACHABLE`` where no path) and ``pred_link`` (K, N) int32, the
     last link of the path to each node (-1 at the origin and at unreachable nodes). Zone nodes below
-    ``first_thru_node`` other than the origin are not passed through.
+    ``first_thru_node`` other than the origin are not passed through. ``method``: "dijkstra" (indexed
+    binary heap) or "spfa" (label correcting with a FIFO queue); one origin per thread either way.
     """
     ws = _ws or _Workspace(net, np.asarray(origins))
     c = np.ascontiguousarray(np.maximum(cost, 0.0), dtype=np.float64)
-    _spfa_kernel(
+    args = (
         ws.origins,
         int(net.first_thru_node),
         ws.offsets,
@@ -191,6 +275,12 @@ def shortest_paths(
         ws.queue,
         ws.inq,
     )
+    if method == "dijkstra":
+        _dijkstra_kernel(*args, ws.hkey)
+    elif method == "spfa":
+        _spfa_kernel(*args)
+    else:
+        raise ValueError(f"unknown shortest-path method {method!r}")
     return ws.dist, ws.pred
 
 

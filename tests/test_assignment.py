@@ -82,13 +82,14 @@ def _random_network(ta, rng, n=12, m=40, zones=4, first_thru=0):
     )
 
 
+@pytest.mark.parametrize("method", ["dijkstra", "spfa"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_shortest_paths_match_scipy_and_reference(ta, seed) -> None:
+def test_shortest_paths_match_scipy_and_reference(ta, seed, method) -> None:
     rng = np.random.default_rng(seed)
     net = _random_network(ta, rng)
     cost = net.free_flow_time
     origins = np.arange(net.n_nodes, dtype=np.int32)
-    dist, pred = ta.shortest_paths(net, cost, origins)
+    dist, pred = ta.shortest_paths(net, cost, origins, method=method)
     # scipy sums duplicate entries: give it the cheapest of parallel links
     best = {}
     for lk in range(len(cost)):
