@@ -191,3 +191,17 @@ def test_activity_chains_follow_the_table() -> None:
     assert not (ch["category"][age < 18] == "work").any()
     # one tour of a kind per person, sorted by person then departure
     assert (np.diff(ch["person"]) >= 0).all()
+
+
+def test_waiting_per_transit_tour_is_half_the_headway_each_way(taichi_cpu) -> None:
+    from test_access import _corridor_district
+
+    d, xy = _corridor_district()
+    eng = AccessEngine(d, seed=2)  # this seed sends one person by bus
+    line = decode_intervention({"kind": "bus_line", "id": "L", "stops_local_m": [xy[0].tolist(), xy[-1].tolist()],
+                                "headway_min": 10})
+    res = eng.compute([line])
+    k = res.agents.heat_kpis(d.grid, np.full((4, 4), 20.0, np.float32), eng.population)
+    assert res.agents.mode_shares["transit"] > 0
+    # the stop lies on the street node: boarding costs exactly headway / 2 = 5 min, out and back
+    assert k["wait_min_per_transit_tour"] == pytest.approx(10.0, abs=2.0)

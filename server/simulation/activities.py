@@ -125,8 +125,11 @@ class AgentSet:
         field = np.asarray(utci_c, np.float32)
         cell = (e - w) / field.shape[-1]
         day = self.run_day(heat_c=field, heat_origin_xy_m=(w, n), heat_cell_m=cell)
+        transit_tours = float((self.trips["trip_tree"] >= 2 * (self.net["time_to_root_s"].shape[0] // 3)).sum())
         out = {"heat_on_foot_c_h_mean": float(day["heat_c_h"].mean()) if len(self) else 0.0,
-               "time_on_foot_min_mean": float(day["foot_s"].mean() / 60.0) if len(self) else 0.0}
+               "time_on_foot_min_mean": float(day["foot_s"].mean() / 60.0) if len(self) else 0.0,
+               "wait_at_stops_h_total": float(day["stop_wait_s"].sum() / 3600.0),
+               "wait_min_per_transit_tour": float(day["stop_wait_s"].sum() / 60.0 / transit_tours) if transit_tours else 0.0}
         for g, m in pop.groups().items():
             if g != "all" and m.sum() >= 5:
                 out[f"heat_on_foot_c_h_mean_{g}"] = float(day["heat_c_h"][m].mean())
