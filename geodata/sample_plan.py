@@ -327,7 +327,7 @@ def _small_towns(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
 def _villages(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
     """Villages on a jittered lattice: a main street, side lanes, and houses and farmsteads along them."""
     names = iter(list(VILLAGE_NAMES) * 20)
-    for p in _sites(plan, valley, rng, 1050.0, 450.0):
+    for p in _sites(plan, valley, rng, 1000.0, 420.0):
         idx = len(plan.settlements)
         big = rng.uniform() < 0.3
         r = float(rng.uniform(420, 600) if big else rng.uniform(260, 420))

@@ -126,7 +126,7 @@ def _soups(d: District) -> dict[str, Soup]:
 
 
 def _terrain_step(d: District, tile_m: float) -> float:
-    return float(max(d.grid.cell_m, tile_m / 100.0))
+    return float(max(d.grid.cell_m, tile_m / 64.0))
 
 
 def district_layers(d: District, *, terrain_step_m: float | None = None) -> list[MeshLayer]:
