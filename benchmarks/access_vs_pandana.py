@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     diff = float(np.max(np.abs(ours[ok] - theirs[ok]))) if ok.any() else float("nan")
     print(f"graph: {g.n_nodes} nodes, {half} undirected walking edges; {len(CATEGORIES)} categories, "
           f"{sum(v.size for v in poi_nodes.values())} facility nodes; {d.residents_total} residents")
-    print(f"landtwin kernel (Taichi {args.arch or 'cpu'}): {t_ours:.4f} s ({sweeps} sweeps)")
+    print(f"landtwin kernel (Taichi {args.arch or 'cpu'}): {t_ours:.4f} s ({sweeps} rounds)")
     print(f"pandana {info['version']}: network build {info['build_s']:.4f} s, nearest_pois {info['query_s']:.4f} s "
           f"(process wall {t_wall:.2f} s)")
     print(f"ratio landtwin / pandana query: {t_ours / info['query_s']:.3f}; "

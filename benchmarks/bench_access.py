@@ -101,7 +101,7 @@ def bench_large(arch: str | None, *, agents_dt: float) -> None:
     t_s = time.perf_counter() - t0
     fin = np.isfinite(ref)
     err = float(np.max(np.abs(times[fin] - ref[fin]))) if fin.any() else 0.0
-    line(f"kernel: {start.shape[0]} categories x {n} nodes, {sweeps} sweeps", t_k)
+    line(f"kernel: {start.shape[0]} categories x {n} nodes, {sweeps} rounds", t_k)
     line("scipy.sparse.csgraph Dijkstra, same sources", t_s)
     print(f"   ratio kernel/scipy {t_k / t_s:.3f}; max |difference| {err:.4f} s; unreachable equal: "
           f"{bool((np.isinf(times) == np.isinf(ref)).all())}; graph {g.nnz} edges")
