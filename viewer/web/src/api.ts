@@ -30,11 +30,14 @@ export class ApiError extends Error {
 
 export class Api {
   token = "";
+  /** Anonymous clients say whether they are a citizen or a kiosk. */
+  role: "citizen" | "kiosk" = "citizen";
   constructor(readonly base = "") {}
 
   private headers(json = false): HeadersInit {
     const h: Record<string, string> = {};
     if (this.token) h.Authorization = `Bearer ${this.token}`;
+    else h["X-Landtwin-Role"] = this.role;
     if (json) h["Content-Type"] = "application/json";
     return h;
   }
@@ -90,12 +93,25 @@ export class Api {
     return this.get(`/api/scenarios/${encodeURIComponent(scenarioId)}/comments`);
   }
 
-  addComment(scenarioId: string, body: { xyz_local_m: [number, number, number]; kind: "comment" | "idea"; text: string }): Promise<CommentInfo> {
+  addComment(scenarioId: string, body: {
+    scenario_version: number; xyz_local_m: [number, number, number]; kind: "comment" | "idea"; text: string;
+  }): Promise<CommentInfo> {
     return this.post(`/api/scenarios/${encodeURIComponent(scenarioId)}/comments`, body);
   }
 
-  vote(scenarioId: string, commentId: number): Promise<CommentInfo> {
-    return this.post(`/api/scenarios/${encodeURIComponent(scenarioId)}/comments/${commentId}/vote`, {});
+  /** One vote per browser: the voter key is a random id kept in local storage (nothing personal). */
+  vote(commentId: number, value: -1 | 0 | 1 = 1): Promise<CommentInfo> {
+    let key = localStorage.getItem("landtwin.voter") ?? "";
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(key)) {
+      key = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+      localStorage.setItem("landtwin.voter", key);
+    }
+    return this.post(`/api/comments/${commentId}/vote`, { value, voter_key: key });
+  }
+
+  /** A kiosk's sandbox copy of a scenario (the server resets it after inactivity). */
+  sandbox(scenarioId: string): Promise<ScenarioSummary> {
+    return this.post(`/api/scenarios/${encodeURIComponent(scenarioId)}/sandbox`, {});
   }
 }
 

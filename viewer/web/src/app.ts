@@ -90,10 +90,14 @@ export class App {
   compare: "off" | "split" | "diff" = "off";
   splitFraction = 0.5;
   lastPick: Pick | null = null;
+  /** The scenario the page was opened on (a kiosk works on a sandbox copy of it). */
+  officialId = "";
   messagesSeen: Record<string, number> = {};
   errors: string[] = [];
   ready = false;
   firstRenderMs = 0;
+  /** Milliseconds from start to: scenario chosen, tileset read, tiles loaded. */
+  timings: Record<string, number> = {};
   onScenario: Array<() => void> = [];
   onKpis: Array<() => void> = [];
   private texA: THREE.Texture | null = null;
@@ -104,6 +108,7 @@ export class App {
   constructor(readonly params: Params, canvas: HTMLCanvasElement) {
     this.api = new Api("");
     this.api.token = params.token;
+    this.api.role = params.mode === "kiosk" ? "kiosk" : "citizen";
     this.hour = params.hour;
     setLang(params.lang);
     this.view = new SceneView(canvas);
@@ -130,8 +135,11 @@ export class App {
   /** Pick the district and scenario, load the tiles around the view, then connect. */
   async start(): Promise<void> {
     const district = this.params.district || (await this.defaultDistrict());
-    const sid = this.params.scenario || (await this.defaultScenario(district));
+    this.officialId = this.params.scenario || (await this.defaultScenario(district));
+    const sid = this.params.mode === "kiosk" ? (await this.api.sandbox(this.officialId)).scenario_id : this.officialId;
+    this.timings.scenario = performance.now() - this.started;
     const ts = await this.tiles.loadIndex(district);
+    this.timings.tileset = performance.now() - this.started;
     this.comments.originZ_m = ts.origin_z_m;
     this.api.district(district).then((d) => {
       if (d.summary?.centre_lonlat) this.lonlat = d.summary.centre_lonlat;
@@ -141,7 +149,13 @@ export class App {
     this.updateSun();
     const [w, s, e, n] = ts.bbox_local_m;
     const radius = Math.max(e - w, n - s) * 0.75;
-    await this.tiles.update((w + e) / 2, (s + n) / 2, Math.min(radius, 3000));
+    this.view.paused = true;
+    try {
+      await this.tiles.update((w + e) / 2, (s + n) / 2, Math.min(radius, 3000));
+    } finally {
+      this.view.paused = false;
+    }
+    this.timings.tiles = performance.now() - this.started;
     const ground = this.tiles.heightAt((w + e) / 2, (s + n) / 2);
     this.view.frame(ts.bbox_local_m, ground);
     this.updateSun();
@@ -190,6 +204,18 @@ export class App {
     void this.tiles.update(tg.x, -tg.z, Math.max(600, dist * 2));
   }
 
+  /** Kiosk reset: a fresh sandbox of the official scenario, when the current one holds edits. */
+  async freshSandbox(): Promise<void> {
+    if (this.ownEdits === 0) return;
+    this.ownEdits = 0;
+    const sb = await this.api.sandbox(this.officialId);
+    this.conn?.close();
+    this.fields.clear();
+    this.connect(sb.scenario_id);
+  }
+  /** Edits this client made on the current scenario (since the last kiosk reset). */
+  ownEdits = 0;
+
   connect(sid: string): void {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const url = `${proto}://${location.host}/ws/scenarios/${encodeURIComponent(sid)}`;
@@ -217,6 +243,7 @@ export class App {
       },
       kpis: (m) => {
         this.kpis.set(m.engine, m.values);
+        if (m.scenario_version >= this.version) this.engineDone(m.engine);
         this.onKpis.forEach((f) => f());
       },
       comment: (m) => {
@@ -270,7 +297,14 @@ export class App {
       else list.push(entry);
     }
     this.setScenario({ ...this.scenario, version: m.scenario_version, interventions: list });
+    if (m.session_id === this.sessionId) this.ownEdits++;
     if (m.session_id === this.sessionId && this.pendingRequests.delete(m.request_id)) toast(t("edit_accepted"));
+  }
+
+  /** An engine delivered results for the current version: its progress is complete. */
+  private engineDone(engine: string): void {
+    const p = this.progress.get(engine);
+    if (p && p.fraction < 1) this.onProgress({ ...p, fraction: 1 });
   }
 
   private onProgress(m: P.Progress): void {
@@ -282,6 +316,7 @@ export class App {
 
   private onField(m: P.FieldFrame): void {
     const r = applyFieldFrame(this.fields, m);
+    if (m.scenario_version >= this.version && m.layer === "utci_c") this.engineDone("heat");
     if (r === "needs_full") this.resubscribe();
     if (r === "applied") this.refreshRaster();
   }

@@ -195,7 +195,9 @@ export class Interaction {
     const text = ($("comment-text") as HTMLTextAreaElement).value.trim();
     if (!text || !this.commentAt || !this.app.scenario) return;
     try {
-      const c = await this.app.api.addComment(this.app.scenario.scenario_id, { xyz_local_m: this.commentAt, kind: this.commentKind, text });
+      const c = await this.app.api.addComment(this.app.scenario.scenario_id, {
+        scenario_version: this.app.version, xyz_local_m: this.commentAt, kind: this.commentKind, text,
+      });
       this.app.comments.upsert(c);
       this.app.view.invalidate();
       $("comment-dialog").hidden = true;
@@ -221,7 +223,7 @@ export class Interaction {
     vote.textContent = t("vote");
     vote.addEventListener("click", async () => {
       try {
-        const u = await this.app.api.vote(c.scenario_id, c.comment_id);
+        const u = await this.app.api.vote(c.comment_id);
         this.app.comments.upsert(u);
         votes.textContent = `${u.votes} ${t("votes")}`;
         vote.disabled = true;

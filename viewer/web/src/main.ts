@@ -114,6 +114,7 @@ const handle = {
   get messages() { return { ...app.messagesSeen }; },
   get frames() { return app.view.frames; },
   get firstRenderMs() { return app.firstRenderMs; },
+  get timings() { return { ...app.timings, firstRender: app.firstRenderMs }; },
   get compare() { return app.compare; },
   get kiosk() { return kiosk ? { attract: kiosk.attract, resets: kiosk.resets, start: !$("kiosk-start").hidden } : null; },
   get hour() { return app.hour; },

@@ -10,6 +10,7 @@ export class Kiosk {
   idleSince = performance.now();
   attract = false;
   resets = 0;
+  private started = false;
   private timer = 0;
   private home: { pos: [number, number, number]; target: [number, number, number] } | null = null;
 
@@ -31,6 +32,8 @@ export class Kiosk {
 
   /** Remember the starting view once the district is framed. */
   rememberHome(): void {
+    this.idleSince = performance.now();
+    this.started = true;
     const v = this.app.view;
     this.home = { pos: v.camera.position.toArray() as [number, number, number], target: v.controls.target.toArray() as [number, number, number] };
   }
@@ -49,7 +52,7 @@ export class Kiosk {
   }
 
   private check(): void {
-    if (this.attract) return;
+    if (this.attract || !this.started) return;
     if (performance.now() - this.idleSince >= this.app.params.idleS * 1000) this.reset();
   }
 
@@ -67,10 +70,7 @@ export class Kiosk {
       this.app.view.controls.target.fromArray(this.home.target);
       this.app.view.controls.update();
     }
-    const sid = this.app.scenario?.scenario_id;
-    if (sid) {
-      this.app.api.post(`/api/scenarios/${encodeURIComponent(sid)}/reset`, {}).catch(() => undefined);
-    }
+    this.app.freshSandbox().catch((e: Error) => console.warn("kiosk reset:", e.message));
     this.startAttract();
   }
 

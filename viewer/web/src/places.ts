@@ -7,6 +7,7 @@ import type { HeightAt } from "./edits";
 import type { CommentInfo, DeficitArea } from "./protocol.gen";
 
 const tmp = new THREE.Object3D();
+const STOP_UNKNOWN = new THREE.Color(0x37474f);
 
 function colourOf(rgb: [number, number, number]): THREE.Color {
   return new THREE.Color().setRGB(rgb[0] / 255, rgb[1] / 255, rgb[2] / 255, THREE.SRGBColorSpace);
@@ -25,7 +26,7 @@ export class StopsLayer {
     this.xy = xy;
     if (this.mesh) this.group.remove(this.mesh);
     const n = xy.length / 2;
-    this.mesh = new THREE.InstancedMesh(new THREE.CylinderGeometry(5, 5, 3, 16), new THREE.MeshStandardMaterial({ color: 0xffffff }), Math.max(1, n));
+    this.mesh = new THREE.InstancedMesh(new THREE.CylinderGeometry(7, 7, 4, 20), new THREE.MeshStandardMaterial({ color: 0xffffff }), Math.max(1, n));
     this.mesh.count = n;
     for (let i = 0; i < n; i++) {
       const x = xy[2 * i];
@@ -33,7 +34,7 @@ export class StopsLayer {
       tmp.position.set(x, this.heightAt(x, y) + 3, -y);
       tmp.updateMatrix();
       this.mesh.setMatrixAt(i, tmp.matrix);
-      this.mesh.setColorAt(i, colourOf(TRANSIT_CLASSES.colours[5]));
+      this.mesh.setColorAt(i, STOP_UNKNOWN);
     }
     this.group.add(this.mesh);
   }

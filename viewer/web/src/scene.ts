@@ -5,6 +5,21 @@ import * as THREE from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { sunDirection, type SunPosition } from "./sun";
 
+/** Is WebGL running on a software rasteriser (SwiftShader, llvmpipe)? Then the view trades
+ * anti-aliasing and shadow resolution for frame rate. */
+export function softwareRenderer(): boolean {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    if (!gl) return true;
+    const ext = gl.getExtension("WEBGL_debug_renderer_info");
+    const name = ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : "";
+    gl.getExtension("WEBGL_lose_context")?.loseContext();
+    return /swiftshader|llvmpipe|software/i.test(name);
+  } catch {
+    return true;
+  }
+}
+
 export type FrameHook = (dtS: number, nowS: number) => boolean; // returns true while it animates
 
 export class SceneView {
@@ -21,12 +36,16 @@ export class SceneView {
   private radius = 1000;
   private centre = new THREE.Vector3();
   frames = 0;
+  /** No rendering while true (the first tiles load faster without frames in between). */
+  paused = false;
   /** Render every frame even when idle (benchmarks measure the frame rate this way). */
   continuous = false;
   onRender: () => void = () => {};
 
+  readonly software = softwareRenderer();
+
   constructor(readonly canvas: HTMLCanvasElement) {
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: !this.software, preserveDrawingBuffer: true });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
     this.renderer.shadowMap.enabled = true;
     this.renderer.shadowMap.type = THREE.PCFShadowMap;
@@ -44,7 +63,8 @@ export class SceneView {
     this.controls.keys = { LEFT: "ArrowLeft", UP: "ArrowUp", RIGHT: "ArrowRight", BOTTOM: "ArrowDown" };
     this.controls.addEventListener("change", () => this.invalidate());
     this.sun.castShadow = true;
-    this.sun.shadow.mapSize.set(2048, 2048);
+    const shadowPx = this.software ? 1024 : 4096;
+    this.sun.shadow.mapSize.set(shadowPx, shadowPx);
     this.sun.shadow.bias = -0.0004;
     this.sun.shadow.normalBias = 0.6;
     this.scene.add(this.sun, this.sun.target, this.hemi, this.content);
@@ -143,6 +163,7 @@ export class SceneView {
     this.last = now;
     let animating = false;
     for (const h of this.hooks) animating = h(dt, now / 1000) || animating;
+    if (this.paused) return;
     if (animating || this.dirty || this.continuous) {
       this.dirty = false;
       this.renderer.render(this.scene, this.camera);

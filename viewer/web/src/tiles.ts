@@ -98,7 +98,8 @@ export class TileLayer {
     if (!this.tileset) return;
     this.pending.add(t.name);
     try {
-      const url = `${this.base}/api/districts/${encodeURIComponent(this.tileset.district)}/tiles/${encodeURIComponent(t.name)}.glb`;
+      const file = t.name.endsWith(".glb") ? t.name : `${t.name}.glb`;
+      const url = `${this.base}/api/districts/${encodeURIComponent(this.tileset.district)}/tiles/${encodeURIComponent(file)}`;
       const gltf = await this.loader.loadAsync(url);
       const root = gltf.scene;
       root.name = `tile:${t.name}`;

@@ -1,0 +1,177 @@
+"""End-to-end tests of the web viewer in a real Chromium against a real ``twin serve``.
+
+The page's test handle ``window.__viewer`` reports state (tiles, layers, scenario version, picks); the
+tests drive the page as a person would: touch taps with ``has_touch=True``, clicks and keys.
+"""
+
+# ruff: noqa: F811  (the fixtures imported from webserver are the test functions' arguments)
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from webserver import browser, open_viewer, web_server  # noqa: F401  (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+
+def _canvas_is_drawn(page) -> tuple[float, int]:
+    import numpy as np
+    from PIL import Image
+
+    png = page.locator("#canvas").screenshot()
+    px = np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((160, 90)), dtype=np.float64).reshape(-1, 3)
+    lum = px @ np.array([0.3, 0.59, 0.11])
+    return float(lum.std()), len(np.unique(px, axis=0))
+
+
+def _ground_tap_point(page, clear_m: float = 30.0) -> tuple[float, float]:
+    """A screen point near the view centre whose pick is open ground, ``clear_m`` from the scenario's trees."""
+    box = page.locator("#canvas").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    trees = page.evaluate("__viewer.trees")
+    for dx, dy in [(0, 0), (40, 0), (-40, 0), (0, 40), (0, -40), (80, 40), (-80, -40), (60, -60), (-60, 60), (120, 0),
+                   (-120, 0), (0, 100), (0, -100), (150, 60), (-150, -60), (100, 100), (-100, 100)]:
+        hit = page.evaluate(
+            "([x, y]) => { const h = __viewer.app.view.raycast(x, y, [__viewer.app.tiles.group])[0];"
+            " return h ? [h.object.userData.kind || 'other', h.point.x, -h.point.z] : null; }", [cx + dx, cy + dy])
+        if hit and hit[0] == "ground" and all((hit[1] - t[0]) ** 2 + (hit[2] - t[1]) ** 2 > clear_m**2 for t in trees):
+            return cx + dx, cy + dy
+    pytest.fail("no open ground near the view centre")
+
+
+def test_page_loads_renders_the_district_without_console_errors(browser, web_server) -> None:
+    ctx, page, watch = open_viewer(browser, web_server.page_url(token=web_server.planner_token))
+    try:
+        h = page.evaluate("({t: __viewer.tilesLoaded, n: __viewer.tilesTotal, l: __viewer.layers, m: __viewer.mode,"
+                          " e: __viewer.canEdit, ms: __viewer.firstRenderMs, f: __viewer.frames})")
+        assert h["n"] > 0 and h["t"] == h["n"], h
+        assert h["l"]["raster"] == "utci" and "comments" in h["l"]["overlays"]
+        assert h["m"] == "planner" and h["e"] is True and h["f"] > 0
+        std, colours = _canvas_is_drawn(page)
+        assert std > 8 and colours > 200, (std, colours)
+        assert page.locator("#compass").is_visible() and page.locator("#scalebar-label").inner_text().strip()
+        # English on request, German by default
+        assert page.locator("#tool-tree").inner_text().strip() == "Baum"
+        page.click("#lang-en")
+        assert page.locator("#tool-tree").inner_text().strip() == "Tree"
+        # keyboard: number keys pick tools, Escape leaves them
+        page.focus("#canvas")
+        page.keyboard.press("1")
+        assert page.evaluate("__viewer.activeTool") == "tree"
+        page.keyboard.press("Escape")
+        assert page.evaluate("__viewer.activeTool") is None
+        time.sleep(0.5)
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_touch_tap_places_a_tree_that_a_second_context_sees(browser, web_server) -> None:
+    url = web_server.page_url(token=web_server.planner_token)
+    ctx, page, watch = open_viewer(browser, url, touch=True)
+    ctx2, page2, watch2 = open_viewer(browser, web_server.page_url(mode="citizen"))
+    try:
+        before = page.evaluate("__viewer.scenarioVersion")
+        trees2 = page2.evaluate("__viewer.trees.length")
+        tb = page.locator("#tool-tree").bounding_box()
+        page.touchscreen.tap(tb["x"] + tb["width"] / 2, tb["y"] + tb["height"] / 2)
+        assert page.evaluate("__viewer.activeTool") == "tree"
+        x, y = _ground_tap_point(page)
+        page.touchscreen.tap(x, y)
+        page.wait_for_function(f"__viewer.scenarioVersion > {before}", timeout=15000)
+        pick = page.evaluate("__viewer.lastPick")
+        assert pick["kind"] == "ground"
+        tree = [iv for iv in page.evaluate("__viewer.interventions") if iv["kind"] == "tree"][-1]
+        assert tree["xy_local_m"] == pytest.approx(pick["xy_local_m"], abs=0.01)
+        # the server holds it
+        stored = web_server.api(f"/api/scenarios/{web_server.scenario_id}/interventions")
+        assert any(e["intervention"]["id"] == tree["id"] for e in stored)
+        # and the other browser context sees the tree appear
+        page2.wait_for_function(f"__viewer.trees.length > {trees2}", timeout=15000)
+        assert any(t[0] == pytest.approx(tree["xy_local_m"][0]) for t in page2.evaluate("__viewer.trees"))
+        assert watch.errors == [] and watch2.errors == []
+    finally:
+        ctx.close()
+        ctx2.close()
+
+
+def test_touch_tree_changes_the_heat_layer_where_it_stands(browser, web_server) -> None:
+    if "heat" not in web_server.api("/api/health")["engines"]:
+        pytest.skip("the server has no heat engine (server/simulation/heat.py missing)")
+    ctx, page, watch = open_viewer(browser, web_server.page_url(token=web_server.planner_token), touch=True)
+    try:
+        page.wait_for_function("__viewer.fieldVersion('utci_c') === __viewer.scenarioVersion", timeout=90000)
+        sx, sy = _ground_tap_point(page)
+        px, py = page.evaluate("([x, y]) => { const h = __viewer.app.view.raycast(x, y, [__viewer.app.tiles.group])[0];"
+                               " return [h.point.x, -h.point.z]; }", [sx, sy])
+        window = "([px, py]) => { const out = []; for (let dy = -10; dy <= 10; dy += 2) for (let dx = -10; dx <= 10; dx += 2)" \
+                 " out.push(__viewer.sample('utci_c', px + dx, py + dy)); return out; }"
+        before = page.evaluate(window, [px, py])
+        v0 = page.evaluate("__viewer.scenarioVersion")
+        page.evaluate("__viewer.setTool('tree')")
+        page.touchscreen.tap(sx, sy)
+        page.wait_for_function(f"__viewer.scenarioVersion > {v0}", timeout=15000)
+        assert page.evaluate("__viewer.lastPick.xy_local_m") == pytest.approx([px, py], abs=0.05)
+        version = page.evaluate("__viewer.scenarioVersion")
+        page.wait_for_function(f"__viewer.fieldVersion('utci_c') >= {version}", timeout=90000)
+        after = page.evaluate(window, [px, py])
+        diff = [a - b for a, b in zip(after, before) if a == a and b == b]
+        assert len(diff) > 100, "UTCI missing around the tree"
+        assert min(diff) < -0.1, (min(diff), max(diff))  # cooler in the tree's shade
+        assert max(diff) < 0.5  # and nowhere near it hotter
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_citizen_cannot_use_planner_tools(browser, web_server) -> None:
+    ctx, page, watch = open_viewer(browser, web_server.page_url(mode="citizen"), touch=True)
+    try:
+        assert page.evaluate("__viewer.tools") == ["comment"]
+        assert page.evaluate("__viewer.canEdit") is False
+        assert page.locator("#tool-tree").count() == 0 and not page.locator("#btn-undo").is_visible()
+        page.evaluate("__viewer.setTool('tree')")
+        assert page.evaluate("__viewer.activeTool") is None
+        # even a hand-made edit through the page's own connection is refused by the server
+        n = len(web_server.api(f"/api/scenarios/{web_server.scenario_id}/interventions"))
+        v = page.evaluate("__viewer.scenarioVersion")
+        page.evaluate("__viewer.app.conn.add({kind: 'tree', id: 'citizen-tree-1', xy_local_m: [1000, 1000]})")
+        page.wait_for_function("(__viewer.messages.rejected || 0) + (__viewer.messages.error || 0) > 0", timeout=10000)
+        assert page.evaluate("__viewer.scenarioVersion") == v
+        assert len(web_server.api(f"/api/scenarios/{web_server.scenario_id}/interventions")) == n
+        # the citizen may pin a comment
+        page.evaluate("__viewer.setTool('comment')")
+        assert page.evaluate("__viewer.activeTool") == "comment"
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_kiosk_resets_after_its_idle_time(browser, web_server) -> None:
+    ctx, page, watch = open_viewer(browser, web_server.page_url(mode="kiosk", idle="6"), touch=True)
+    try:
+        k = page.evaluate("__viewer.kiosk")
+        assert k["start"] is True and k["resets"] == 0
+        sandbox = page.evaluate("__viewer.scenarioId")
+        assert sandbox != web_server.scenario_id
+        go = page.locator("#kiosk-go").bounding_box()
+        page.touchscreen.tap(go["x"] + go["width"] / 2, go["y"] + go["height"] / 2)
+        assert page.evaluate("__viewer.activeTool") == "tree"
+        x, y = _ground_tap_point(page)
+        n0 = page.evaluate("__viewer.trees.length")
+        page.touchscreen.tap(x, y)
+        page.wait_for_function(f"__viewer.trees.length > {n0}", timeout=15000)
+        # the official scenario is untouched by the kiosk
+        official = web_server.api(f"/api/scenarios/{web_server.scenario_id}/interventions")
+        assert all(e["intervention"]["id"] != page.evaluate("__viewer.interventions.at(-1).id") for e in official)
+        # idle: reset to the starting state and the attract loop
+        page.wait_for_function("__viewer.kiosk.resets >= 1 && __viewer.kiosk.attract", timeout=20000)
+        page.wait_for_function(f"__viewer.scenarioId !== '{sandbox}' && __viewer.trees.length === {n0}", timeout=15000)
+        assert page.evaluate("__viewer.activeTool") is None
+        page.touchscreen.tap(x, y)
+        assert page.evaluate("__viewer.kiosk") == {"attract": False, "resets": 1, "start": True}
+        assert watch.errors == []
+    finally:
+        ctx.close()
