@@ -112,3 +112,18 @@ def test_unreachable_services_become_null_in_json(data, tmp_path) -> None:
     assert main(["--data-dir", str(data), "access", "grid", "--out", str(out), "--scenario", str(scen)]) == 0
     k = json.loads((out / "kpis.json").read_text())
     assert k["kpis"]["mean_time_min_doctor"] is None and k["report"]
+
+
+def test_real_stops_replace_the_district_stops(data, tmp_path) -> None:
+    from conftest import shared_data
+
+    csv_path = shared_data("burgenlandkreis_transit_stops_db", "hafas_stops_burgenlandkreis.csv")
+    out = tmp_path / "acc"
+    # the generated district's frame starts at 11.81 E, 51.15 N: Naumburg (Saale), which has real stops
+    assert main(["--data-dir", str(data), "access", "grid", "--out", str(out), "--real-stops", str(csv_path)]) == 0
+    stops = json.loads((out / "stops.geojson").read_text())["features"]
+    assert stops and all(11.80 < f["geometry"]["coordinates"][0] < 11.83 for f in stops)
+    assert all(f["properties"]["oev_class"] == "F" for f in stops)  # stops only, no timetables
+    bad = tmp_path / "bad.csv"
+    bad.write_text("stop_id\n1\n")
+    assert main(["--data-dir", str(data), "access", "grid", "--out", str(tmp_path / "b"), "--real-stops", str(bad)]) == 2

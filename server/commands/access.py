@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap.add_argument("--hour", type=int, default=10, help="hour of day 0-23 (default 10)")
     ap.add_argument("--scenario", default=None, help="JSON file with a list of interventions")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--real-stops", default=None,
+                    help="stop CSV (DB/HAFAS, e.g. ../shared/data/burgenlandkreis_transit_stops_db/hafas_stops_burgenlandkreis.csv)"
+                         " replacing the district's stops (no timetables: walking times to stops, class F)")
     ap.add_argument("--profile", action="store_true", help="also KPIs for every hour 5-22 (kpis_by_hour.json)")
     ap.set_defaults(func=run_access)
     op = sub.add_parser("optimise-stops", help="Haltestellen optimieren / optimise stops, a line or a zone")
@@ -117,7 +120,20 @@ def _interventions(args: argparse.Namespace) -> list[Any]:
 def _engine(args: argparse.Namespace) -> Any:
     from server.simulation.access import AccessEngine
 
-    return AccessEngine(load_district(args), seed=args.seed, gtfs=_feed(args), arch=args.arch)
+    district = load_district(args)
+    network = None
+    if getattr(args, "real_stops", None):
+        from geodata.apply_transit import TransitNetwork
+        from geodata.stops import StopDataError, read_stop_table, stops_in_frame
+
+        try:
+            st = stops_in_frame(read_stop_table(args.real_stops), district.frame, district.grid.bbox_local_m)
+        except StopDataError as exc:
+            raise CliError(str(exc)) from None
+        if st.xy_local_m.shape[0] == 0:
+            raise CliError("Keine der Haltestellen liegt im Gebiet / none of the stops lies in the district")
+        network = TransitNetwork(st.xy_local_m, st.name, st.mode)
+    return AccessEngine(district, seed=args.seed, gtfs=_feed(args), arch=args.arch, network=network)
 
 
 def run_access(args: argparse.Namespace) -> int:

@@ -112,13 +112,17 @@ class AccessEngine:
     """Access analysis of one District; see the module docstring."""
 
     def __init__(self, district: District, *, seed: int = 0, gtfs: Any | None = None, hour: int = 10,
-                 arch: str | None = None) -> None:
+                 arch: str | None = None, network: TransitNetwork | None = None) -> None:
+        """``gtfs``: a ``geodata.gtfs.Feed`` whose weekday timetable becomes the network; ``network``: a
+        ready ``TransitNetwork`` (e.g. real stops without timetables); else the District's stops."""
         ensure_init(arch)
         self.district = district
         self.seed = int(seed)
         self.hour = int(hour)
         self.population: Population = synthesise_population(district, np.random.default_rng(seed))
-        if gtfs is not None:
+        if network is not None:
+            self.base_network = network
+        elif gtfs is not None:
             from geodata.gtfs import feed_to_network
 
             self.base_network = feed_to_network(gtfs, district)
