@@ -173,8 +173,10 @@ def place_pois(r: Rects, use: np.ndarray, storeys: np.ndarray, footprints: np.nd
                rng: np.random.Generator) -> Pois:
     """Doctors, pharmacies, schools, kindergartens, supermarkets and care homes in suitable buildings.
 
-    Schools, kindergartens and supermarkets change the ``use`` of their building in place (so no one is
-    counted as living there); doctors, pharmacies and care homes share residential buildings.
+    Schools and kindergartens change the ``use`` (and ``storeys``, heights) of their building in place, so
+    no one is counted as living there; a supermarket in an industrial hall makes it a single-storey store,
+    elsewhere it takes the ground floor of a residential building; doctors, pharmacies and care homes
+    share residential buildings.
     """
     res = use == "residential"
     est = float((r.length_m * r.width_m * storeys)[res].sum() * NET_TO_GROSS / M2_PER_DWELLING * 1.9)
@@ -206,10 +208,15 @@ def place_pois(r: Rects, use: np.ndarray, storeys: np.ndarray, footprints: np.nd
                           "supermarket": f"Supermarkt {k}", "care_home": f"Seniorenheim {k}"}[category])
             if category in ("school", "kindergarten"):
                 use[i] = "public"
-                storeys[i] = min(int(storeys[i]), 4)
-            elif category == "supermarket":
-                use[i] = "commercial"
+                new = min(int(storeys[i]), 4)
+                drop = (int(storeys[i]) - new) * 2.8  # keep the heights in step with the storeys
+                r.eave_m[i] -= drop
+                r.ridge_m[i] -= drop
+                storeys[i] = new
+            elif category == "supermarket" and r.kind[i] == "industry":
+                use[i] = "commercial"  # a single-storey store (GDR "Kaufhalle" or a discounter)
                 storeys[i] = 1
+                r.eave_m[i] = r.ridge_m[i] = 6.5
     n = len(xy)
     return Pois(
         xy_local_m=np.asarray(xy, dtype=np.float64).reshape(n, 2),
