@@ -85,3 +85,13 @@ def test_line_and_zone_proposals(sparse_engine) -> None:
             decode_intervention(iv)
     with pytest.raises(ValueError):
         optimise_stops(sparse_engine, 0)
+    with pytest.raises(ValueError, match="unknown method"):
+        optimise_stops(sparse_engine, 2, method="annealing")
+
+
+def test_auto_falls_back_to_greedy_on_huge_instances(sparse_engine, monkeypatch) -> None:
+    import server.simulation.optimise as opt
+
+    monkeypatch.setattr(opt, "MILP_MAX_PAIRS", 10)
+    p = optimise_stops(sparse_engine, 2, n_candidates=100, evaluate=False)
+    assert p.method == "greedy" and "too large" in p.status and p.objective == p.greedy_objective

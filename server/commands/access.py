@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     op.add_argument("--budget", type=int, default=10, help="new stops (or stops of the line)")
     op.add_argument("--out", required=True, help="scenario draft JSON file")
     op.add_argument("--kind", choices=("stops", "line", "zone"), default="stops")
-    op.add_argument("--method", choices=("milp", "greedy"), default="milp")
+    op.add_argument("--method", choices=("auto", "milp", "greedy"), default="auto")
     op.add_argument("--candidates", type=int, default=2000)
     op.add_argument("--headway", type=float, default=30.0, help="line headway in minutes")
     op.add_argument("--zone-size", type=float, default=3000.0, help="on-demand zone edge in metres")

@@ -144,19 +144,28 @@ def coverage_problem(engine: Any, result: Any, *, category: str = "stop", n_cand
     return CoverageProblem(w_all[homes], cover, xy[cand], homes)
 
 
+# above this many coverage pairs the MILP is skipped by ``method="auto"`` (greedy only)
+MILP_MAX_PAIRS = 5_000_000
+
+
 def _best_of(problem: CoverageProblem, k: int, method: str, time_limit_s: float) -> tuple[np.ndarray, float, str, str, float]:
+    if method not in ("auto", "milp", "greedy"):
+        raise ValueError(f"Unbekanntes Verfahren {method!r} / unknown method (auto, milp, greedy)")
     g_idx, g_obj = solve_greedy(problem.weights, problem.cover, k)
-    if method == "greedy":
-        return g_idx, g_obj, "greedy", "heuristic", g_obj
+    if method == "greedy" or (method == "auto" and problem.cover.nnz > MILP_MAX_PAIRS):
+        return g_idx, g_obj, "greedy", "heuristic" if method == "greedy" else "greedy: instance too large for the MILP", g_obj
     m_idx, m_obj, status = solve_milp(problem.weights, problem.cover, k, time_limit_s=time_limit_s)
     if m_obj + 1e-9 >= g_obj:
         return m_idx, m_obj, "milp", status, g_obj
     return g_idx, g_obj, "greedy", f"milp {status}, greedy better", g_obj
 
 
-def optimise_stops(engine: Any, budget: int, *, interventions: Sequence[Any] = (), method: str = "milp",
+def optimise_stops(engine: Any, budget: int, *, interventions: Sequence[Any] = (), method: str = "auto",
                    n_candidates: int = 2000, time_limit_s: float = 20.0, evaluate: bool = True) -> Proposal:
-    """``budget`` new stops covering the most persons of the target groups without a stop nearby."""
+    """``budget`` new stops covering the most persons of the target groups without a stop nearby.
+
+    ``method``: ``milp`` (HiGHS, and greedy alongside: the better is proposed), ``greedy``, or ``auto``
+    (the MILP unless the instance has more than ``MILP_MAX_PAIRS`` coverage pairs)."""
     if budget < 1:
         raise ValueError("Budget muss mindestens 1 sein / budget must be at least 1")
     t0 = time.perf_counter()
@@ -188,7 +197,7 @@ def propose_line(engine: Any, n_stops: int, headway_min: float, *, interventions
     problem = coverage_problem(engine, before, category="doctor", n_candidates=2000, seed=engine.seed,
                                threshold_min=thresholds()["threshold_min"]["stop"])
     doctors = _doctor_xy(engine)
-    idx, obj, meth, status, g_obj = _best_of(problem, max(n_stops - 1, 1), "milp", time_limit_s)
+    idx, obj, meth, status, g_obj = _best_of(problem, max(n_stops - 1, 1), "auto", time_limit_s)
     if idx.size == 0 or doctors.shape[0] == 0:
         return Proposal("line", [], before.kpis, before.kpis, 0.0, float(problem.weights.sum()), meth,
                         "no line: no demand or no doctor", time.perf_counter() - t0, g_obj)
