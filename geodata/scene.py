@@ -10,7 +10,7 @@ terrain point) written to ``tileset.json``.
     {"format": 1, "district": name, "epsg": 25832, "origin_utm_m": [e, n], "origin_z_m": z0,
      "tile_m": 500.0, "bbox_local_m": [w, s, e, n], "z_frame": "m above origin_z_m",
      "layers": [...], "tiles": [{"name": "t_<i>_<j>.glb", "i": i, "j": j, "bbox_local_m": [w, s, e, n],
-     "min_z_m": .., "max_z_m": .., "bytes": .., "layers": [...], "building_count": ..}]}
+     "min_z_m": .., "max_z_m": .., "bytes": .., "layers": [...], "building_count": .., "terrain_step_m": ..}]}
 
 ``i`` counts tiles eastwards, ``j`` northwards from the south-west corner. Each layer of a tile is one
 node with one mesh; the buildings mesh carries the vertex attribute ``_BUILDING_ID`` (float32, exact
@@ -214,7 +214,7 @@ def export_tiles(district: District, out_dir: Path, *, tile_m: float = 500.0) ->
                     "name": fname, "i": i, "j": j, "bbox_local_m": [round(v, 3) for v in bbox],
                     "min_z_m": round(float(ys.min()), 3), "max_z_m": round(float(ys.max()), 3), "bytes": len(data),
                     "layers": [layer.name for layer in layers],
-                    "building_count": int(np.unique(b_ids).size),
+                    "building_count": int(np.unique(b_ids).size), "terrain_step_m": round(step, 3),
                 })
         tileset = {
             "format": 1, "district": d.name, "epsg": int(d.frame.epsg),
