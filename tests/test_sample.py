@@ -176,6 +176,14 @@ def test_residents_match_the_real_age_structure(district):
     persons = np.asarray(load_age_table()["persons"], dtype=float)
     expected = total * persons / persons.sum()
     assert np.abs(b.residents_by_age.sum(axis=0) - expected).max() < 1.0
+    # Plattenbau tenants are older on average than families in single-family houses
+    mids = np.array([(lo + min(hi, 90)) / 2 for lo, hi in age_bands()])
+    kind = _kind(district)
+
+    def mean_age(sel: np.ndarray) -> float:
+        return float((b.residents_by_age[sel] * mids).sum() / b.residents_by_age[sel].sum())
+
+    assert mean_age(kind == "platte") > mean_age(kind == "single_family") + 5.0
 
 
 def test_deterministic_and_seeded():
