@@ -1,0 +1,216 @@
+"""Load benchmark of the live server: N websocket clients on one scenario while an edit arrives every
+second; the server runs in its own process over the sample district with the real engines.
+
+Prints p50/p95/p99 edit-to-all-clients latency (from sending an edit until the last client has its
+``applied`` message), frames per second delivered, server memory (RSS) at start and end, and errors.
+
+    .venv/bin/python benchmarks/bench_server_load.py --clients 50 --seconds 120
+    .venv/bin/python benchmarks/bench_server_load.py --clients 20 --seconds 60 --engines costs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-planner-token"
+
+
+def serve(data: Path, port: int, engines: str, size_km: float, cell_m: float) -> None:
+    """Server mode (runs in the child process)."""
+    import uvicorn
+
+    from geodata.sample import build_sample_district
+    from server.app import create_app
+    from server.settings import Settings
+
+    district = build_sample_district(size_km=size_km, seed=0, cell_m=cell_m)
+    settings = Settings(data=data, db_url=f"sqlite:///{data / 'bench.sqlite'}", arch="cpu")
+    app = create_app(settings, districts=[district], engines=engines.split(",") if engines != "all" else None)
+    twin = app.state.twin
+    twin.storage.add_token(TOKEN, role="planner", department="Umwelt", name="Bench")
+    from server.roles import User
+
+    m = twin.manager.create(User("planner", "Umwelt"), name="Last", district=district.name)
+    free = np.argwhere((district.building_index < 0) & (district.surface_class != 6))
+    rng = np.random.default_rng(0)
+    pick = free[rng.choice(len(free), size=400, replace=False)]
+    xs, ys = district.grid.rowcol_to_xy(pick[:, 0], pick[:, 1])
+    (data / "setup.json").write_text(json.dumps({"scenario_id": m.scenario_id, "spots": np.c_[xs, ys].tolist()}))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.frames = 0
+        self.bytes = 0
+        self.errors: list[str] = []
+        self.arrivals: dict[str, list[float]] = {}  # object id + revision -> receive times
+
+
+async def client(port: int, sid: str, stats: Stats, ready: asyncio.Event, stop: asyncio.Event, *, editor: bool,
+                 edits: list, counter: list[int]) -> None:
+    from websockets.asyncio.client import connect
+
+    from server import protocol as p
+
+    async with connect(f"ws://127.0.0.1:{port}/ws/scenarios/{sid}", max_size=1 << 26) as ws:
+        await ws.send(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, token=TOKEN if editor else "", role="planner" if editor else "citizen")))
+        welcome = p.decode_server(await ws.recv())
+        await ws.send(p.encode(p.Subscribe(layers=["heat", "traffic", "access"], hour=15)))
+        counter[0] += 1
+        if counter[0] >= counter[1]:
+            ready.set()
+        while not stop.is_set():
+            try:
+                data = await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except TimeoutError:
+                continue
+            t = time.monotonic()
+            stats.frames += 1
+            stats.bytes += len(data)
+            msg = p.decode_server(data)
+            if isinstance(msg, p.EditApplied):
+                stats.arrivals.setdefault(f"{msg.object_id}@{msg.revision}", []).append(t)
+            elif isinstance(msg, (p.ErrorMessage, p.EditRejected)):
+                stats.errors.append(f"{type(msg).__name__}: {msg.message_en}")
+        _ = welcome
+
+
+async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, server_pid: int) -> dict:
+    from websockets.asyncio.client import connect
+
+    from geodata.interventions import Tree
+    from server import protocol as p
+
+    stats = Stats()
+    ready, stop = asyncio.Event(), asyncio.Event()
+    counter = [0, n_clients]
+    edits: list = []
+    tasks = [asyncio.create_task(client(port, sid, stats, ready, stop, editor=False, edits=edits, counter=counter))
+             for _ in range(n_clients)]
+    await asyncio.wait_for(ready.wait(), 120)
+    await asyncio.sleep(5.0)  # first results delivered
+    rss0 = rss_mb(server_pid)
+    sent: dict[str, float] = {}
+    frames0, bytes0 = stats.frames, stats.bytes
+    rng = np.random.default_rng(1)
+    async with connect(f"ws://127.0.0.1:{port}/ws/scenarios/{sid}", max_size=1 << 26) as ed:
+        await ed.send(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, token=TOKEN, role="planner")))
+        await ed.recv()
+        revisions: dict[str, int] = {}
+        t_start = time.monotonic()
+        k = 0
+        while time.monotonic() - t_start < seconds:
+            k += 1
+            oid = f"tree{int(rng.integers(0, 12))}"
+            x, y = spots[int(rng.integers(0, len(spots)))]
+            tree = Tree(id=oid, xy_local_m=(float(x), float(y)), height_m=float(rng.uniform(6, 18)))
+            if oid in revisions:
+                msg = p.UpdateIntervention(k, tree, base_revision=revisions[oid])
+                revisions[oid] += 1
+            else:
+                msg = p.AddIntervention(k, tree)
+                revisions[oid] = 1
+            sent[f"{oid}@{revisions[oid]}"] = time.monotonic()
+            await ed.send(p.encode(msg))
+            next_t = t_start + k * 1.0
+            while time.monotonic() < next_t:  # drain the editor's own socket
+                try:
+                    await asyncio.wait_for(ed.recv(), timeout=max(0.01, next_t - time.monotonic()))
+                except TimeoutError:
+                    break
+        await asyncio.sleep(3.0)
+    duration = time.monotonic() - t_start
+    rss1 = rss_mb(server_pid)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    to_all, each, missing = [], [], 0
+    for key, t0 in sent.items():
+        got = stats.arrivals.get(key, [])
+        if len(got) < n_clients:
+            missing += n_clients - len(got)
+        if got:
+            each.extend((np.asarray(got) - t0) * 1000.0)
+            if len(got) == n_clients:
+                to_all.append((max(got) - t0) * 1000.0)
+    frames = stats.frames - frames0
+    return {
+        "clients": n_clients, "edits": len(sent), "seconds": round(duration, 1),
+        "edit_to_all_ms": {q: round(float(np.percentile(to_all, v)), 1) for q, v in (("p50", 50), ("p95", 95), ("p99", 99))} if to_all else {},
+        "edit_to_each_ms_p95": round(float(np.percentile(each, 95)), 1) if each else None,
+        "frames_per_s": round(frames / duration, 1), "mbytes_per_s": round((stats.bytes - bytes0) / duration / 1e6, 2),
+        "rss_start_mb": round(rss0, 1), "rss_end_mb": round(rss1, 1), "rss_growth_pct": round(100.0 * (rss1 - rss0) / rss0, 1),
+        "errors": len(stats.errors) + missing, "error_samples": stats.errors[:3], "missing_deliveries": missing,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--engines", default="all", help="all, or a comma list such as costs,heat")
+    ap.add_argument("--size-km", type=float, default=0.5)
+    ap.add_argument("--cell-m", type=float, default=4.0)
+    ap.add_argument("--serve", nargs=2, metavar=("DATA", "PORT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(Path(args.serve[0]), int(args.serve[1]), args.engines, args.size_km, args.cell_m)
+        return 0
+    data = Path(tempfile.mkdtemp(prefix="landtwin-load-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, __file__, "--serve", str(data), str(port), "--engines", args.engines,
+           "--size-km", str(args.size_km), "--cell-m", str(args.cell_m)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 300
+        while not (data / "setup.json").exists() or not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print("server did not start", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        setup = json.loads((data / "setup.json").read_text())
+        res = asyncio.run(run(port, setup["scenario_id"], setup["spots"], args.clients, args.seconds, proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    res["engines"] = args.engines
+    res["district"] = f"sample {args.size_km} km at {args.cell_m} m"
+    print(json.dumps(res, indent=2))
+    ok = res["edit_to_all_ms"].get("p95", 1e9) <= 300 and res["rss_growth_pct"] < 10 and res["errors"] == 0
+    print(f"target p95 <= 300 ms, memory growth < 10 %, zero errors: {'met' if ok else 'NOT met'}")
+    return 0
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
