@@ -48,7 +48,8 @@ class DistrictCatalog:
         return self.bundle_dir(name) / "tiles"
 
     def names(self) -> list[str]:
-        on_disk = {p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name)} if self.root.is_dir() else set()
+        on_disk = {p.name for p in self.root.iterdir() if _NAME.match(p.name) and (p / "manifest.json").is_file()} \
+            if self.root.is_dir() else set()
         with self._lock:
             return sorted(on_disk | set(self._loaded))
 
@@ -57,7 +58,7 @@ class DistrictCatalog:
             if name in self._loaded:
                 return self._loaded[name]
         folder = self.bundle_dir(name)
-        if not folder.is_dir():
+        if not (folder / "manifest.json").is_file():
             raise DistrictMissing(name)
         from geodata.bundle import load_bundle  # lands with the bundle writer; only needed for disk districts
 
@@ -67,6 +68,6 @@ class DistrictCatalog:
 
     def exists(self, name: str) -> bool:
         try:
-            return name in self._loaded or self.bundle_dir(name).is_dir()
+            return name in self._loaded or (self.bundle_dir(name) / "manifest.json").is_file()
         except DistrictMissing:
             return False

@@ -234,3 +234,16 @@ def test_kiosk_sandbox_is_editable_and_resets_after_inactivity(client) -> None:
             break
         time.sleep(0.2)
     assert client.get(f"/api/scenarios/{sb['scenario_id']}").json()["interventions"] == []
+
+
+def test_serve_command_refuses_a_missing_district_and_a_bad_database(tmp_path: Path, capsys) -> None:
+    from server.cli import main
+
+    assert main(["--data-dir", str(tmp_path), "serve", "--district", "nirgendwo"]) == 2
+    err = capsys.readouterr().err
+    assert "nicht gefunden" in err and "not found" in err
+    folder = tmp_path / "districts" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{}")
+    assert main(["--data-dir", str(tmp_path), "serve", "--db", "nosuchdb://x", "--port", "1"]) == 2
+    assert "database" in capsys.readouterr().err

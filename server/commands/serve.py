@@ -11,9 +11,6 @@ token is written to ``<data>/admin-token.txt`` (mode 600) so that planner tokens
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,31 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def ensure_sample_bundle(data: Path) -> Path:
-    """Build the sample district's bundle (with 3D tiles) unless it exists; atomic (temp folder, rename)."""
+    """Build the sample district's bundle (2 km, 2 m cells, with 3D tiles) unless it exists, exactly as
+    ``twin sample`` does (same content key, written atomically by ``geodata.bundle.write_bundle``)."""
     target = data / "districts" / SAMPLE_NAME
-    if (target / "tileset.json").exists() or target.is_dir():
+    if (target / "manifest.json").exists():
         return target
-    try:
-        from geodata.bundle import write_bundle
-        from geodata.sample import build_sample_district
-    except ModuleNotFoundError as exc:
-        raise CliError(f"Beispielgebiet nicht verfügbar ({exc.name}) / sample district not available") from None
+    from server.commands import sample
+
     print("Baue das Beispielgebiet / building the sample district ...", flush=True)
-    district = build_sample_district(size_km=2.0, seed=0, cell_m=2.0)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".sample-", dir=target.parent))
-    try:
-        write_bundle(district, tmp)
-        try:
-            from geodata.scene import export_tiles
-        except ModuleNotFoundError:
-            export_tiles = None
-        if export_tiles is not None:
-            export_tiles(district, tmp / "tiles")
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    args = argparse.Namespace(name=SAMPLE_NAME, size_km=2.0, seed=0, cell=2.0, render=None, force=False, json=False,
+                              data_dir=str(data))
+    sample.run(args)
     return target
 
 
@@ -71,7 +54,8 @@ def prepare(data: Path, db_url: str | None, district: str | None) -> tuple[Any, 
 
     settings = Settings.from_env(data=str(data), db_url=db_url)
     root = settings.data / "districts"
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    names = sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file() and not p.name.startswith(".")) \
+        if root.is_dir() else []
     if district is None:
         district = names[0] if len(names) == 1 else (SAMPLE_NAME if SAMPLE_NAME in names else None)
     if district is None or district not in names:
