@@ -134,3 +134,29 @@ def test_double_closure_and_non_drivable(district) -> None:
     )
     with pytest.raises(RoadEditError, match="does not carry motor traffic"):
         apply_road_interventions(roads, [c])
+
+
+def test_zones_attach_to_the_main_network_only(district, netmod) -> None:
+    r = district.roads
+    # an isolated street next to the houses at (200, 200): closer to them than any junction of the grid
+    xy = np.vstack([r.node_xy_local_m, [[190.0, 190.0], [210.0, 210.0]]])
+    m = r.node_xy_local_m.shape[0]
+    roads = replace(
+        r,
+        node_xy_local_m=xy,
+        node_source_id=np.concatenate([r.node_source_id, [-1, -1]]),
+        edge_from=np.append(r.edge_from, np.int32(m)),
+        edge_to=np.append(r.edge_to, np.int32(m + 1)),
+        length_m=np.append(r.length_m, 28.3),
+        road_class=np.append(r.road_class, "residential"),
+        lanes=np.append(r.lanes, np.int16(2)),
+        maxspeed_kmh=np.append(r.maxspeed_kmh, np.float32(30)),
+        oneway=np.append(r.oneway, np.int8(0)),
+        name=np.append(r.name, ""),
+        source_id=np.append(r.source_id, "test:isolated"),
+        geometry=tuple(r.geometry) + (xy[[m, m + 1]],),
+    )
+    main = netmod.main_component_nodes(roads)
+    assert not main[m] and not main[m + 1] and main[:m].all()
+    zones = netmod.define_zones(replace(district, roads=roads))
+    assert not np.isin(zones.attach_nodes, [m, m + 1]).any()

@@ -26,6 +26,7 @@ __all__ = [
     "road_class_table",
     "define_zones",
     "build_network",
+    "main_component_nodes",
     "JAM_SPACING_M",
 ]
 
@@ -66,6 +67,25 @@ class Zones:
         return int(self.xy_local_m.shape[0])
 
 
+def main_component_nodes(roads: Roads) -> np.ndarray:
+    """(M,) bool: road nodes in the largest strongly connected part of the drivable graph (one-way
+    streets respected). Zones attach only there, so that no zone hangs on an isolated piece of road."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = roads.node_xy_local_m.shape[0]
+    drv = roads.drivable
+    fwd = drv & (roads.oneway >= 0)
+    bwd = drv & (roads.oneway <= 0)
+    a = np.concatenate([roads.edge_from[fwd], roads.edge_to[bwd]])
+    b = np.concatenate([roads.edge_to[fwd], roads.edge_from[bwd]])
+    g = coo_matrix((np.ones(a.size), (a, b)), shape=(m, m)).tocsr()
+    _, label = connected_components(g, directed=True, connection="strong")
+    deg = _drivable_degree(roads)
+    sizes = np.bincount(label[deg > 0], minlength=label.max() + 1) if (deg > 0).any() else np.zeros(1)
+    return (label == int(np.argmax(sizes))) & (deg > 0)
+
+
 def _drivable_degree(roads: Roads) -> np.ndarray:
     drv = roads.drivable
     m = roads.node_xy_local_m.shape[0]
@@ -76,11 +96,13 @@ def define_zones(
     district: District, *, zone_m: float = 300.0, attach: int = 2, boundary_m: float = 40.0
 ) -> Zones:
     """Square zones of ``zone_m`` holding buildings or POIs, each attached to its ``attach`` nearest
-    drivable junctions; plus one external station per drivable dead end within ``boundary_m`` of the
-    district edge on a road class with through traffic."""
+    junctions of the main (strongly connected) drivable network; plus one external station per drivable
+    dead end of that network within ``boundary_m`` of the district edge on a road class with through
+    traffic."""
     roads = district.roads
     deg = _drivable_degree(roads)
-    nodes = np.nonzero(deg > 0)[0]
+    main = main_component_nodes(roads)
+    nodes = np.nonzero(main)[0]
     if nodes.size < 2:
         raise NetworkError(
             "Das Gebiet hat kein befahrbares Straßennetz / the district has no drivable road network"
@@ -119,7 +141,7 @@ def define_zones(
     table = road_class_table()
     drv = roads.drivable
     ext_xy, ext_cap, ext_share = [], [], []
-    for node in np.nonzero(deg == 1)[0]:
+    for node in np.nonzero((deg == 1) & main)[0]:
         p = roads.node_xy_local_m[node]
         if min(p[0] - w, e - p[0], p[1] - s, n - p[1]) > boundary_m:
             continue
