@@ -123,6 +123,7 @@ def cast_shadows(
     max_reach_m: float = 600.0,
     window: "tuple[int, int, int, int] | None" = None,
     out: "tuple[np.ndarray, np.ndarray] | None" = None,
+    extremes_m: "tuple[float, float] | None" = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Building and total sunlit fraction for one sun position.
 
@@ -139,6 +140,8 @@ def cast_shadows(
     window : (r0, r1, c0, c1) cells to compute (half-open); the whole grid when None.
     out : optional pair of (rows, cols) float32 arrays to fill in place (outside the window they keep
         their values).
+    extremes_m : (highest top of DSM and canopy, lowest DSM) of the whole grid when the caller knows
+        them (saves two passes over the grid per call); computed when None.
 
     Returns
     -------
@@ -156,8 +159,8 @@ def cast_shadows(
         out[0][r0:r1, c0:c1] = 0.0
         out[1][r0:r1, c0:c1] = 0.0
         return out
-    top = float(max(dsm.max(), can.max()))
-    ray = shadow_ray(azimuth_deg, elevation_deg, cell_m, top - float(dsm.min()), max_reach_m)
+    top, low = extremes_m if extremes_m is not None else (float(max(dsm.max(), can.max())), float(dsm.min()))
+    ray = shadow_ray(azimuth_deg, elevation_deg, cell_m, top - low, max_reach_m)
     _shadow_kernel(
         dsm, can, trunk, out[0], out[1], r0, r1, c0, c1,
         ray.step_row, ray.step_col, ray.rise_m, ray.max_steps, top, float(transmissivity),

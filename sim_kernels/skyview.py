@@ -103,6 +103,7 @@ def sky_view_factor(
     radius_m: float = 200.0,
     window: "tuple[int, int, int, int] | None" = None,
     out: "tuple[np.ndarray, np.ndarray] | None" = None,
+    tops_m: "tuple[float, float] | None" = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sky view factor of buildings and terrain, and of buildings, terrain and canopy.
 
@@ -115,6 +116,7 @@ def sky_view_factor(
     radius_m : longest scan, metres.
     window : (r0, r1, c0, c1) cells to compute (half-open); the whole grid when None.
     out : optional pair of (rows, cols) float32 arrays filled in place.
+    tops_m : (highest DSM, highest DSM or canopy) of the whole grid when the caller knows them.
 
     Returns
     -------
@@ -128,8 +130,7 @@ def sky_view_factor(
         out = (np.ones((rows, cols), np.float32), np.ones((rows, cols), np.float32))
     r0, r1, c0, c1 = window if window is not None else (0, rows, 0, cols)
     sr, sc, sl = scan_directions(n_azimuths)
-    top_dsm = float(dsm.max())
-    top = float(max(top_dsm, can.max()))
+    top_dsm, top = tops_m if tops_m is not None else (float(dsm.max()), float(max(dsm.max(), can.max())))
     _svf_kernel(
         dsm, can, sr, sc, sl, out[0], out[1], r0, r1, c0, c1, float(cell_m), float(radius_m), top_dsm, top
     )

@@ -236,23 +236,33 @@ class HeatEngine:
                              int(math.ceil(max(-dc, 0))) + 2, int(math.ceil(max(dc, 0))) + 2, shape)
         return out
 
-    def _shade(self, st: dict, windows: dict[int, Window | None]) -> None:
+    def _shade(self, st: dict, windows: dict[int, Window]) -> Window | None:
+        """Recompute shadows in each hour's window; returns the bbox of cells whose sunlit changed."""
         top, trunk = st["tops"]
         p, cell = self.params, self.district.grid.cell_m
+        dsm = st["surf"].dsm_m
+        extremes = (float(max(dsm.max(), top.max())), float(dsm.min()))
+        changed: Window | None = None
         for h, w in windows.items():
-            if w is None:
-                continue
-            out = (st["bsun"][h], st["sunlit24"][h])
-            cast_shadows(st["surf"].dsm_m, top, trunk, cell_m=cell, azimuth_deg=float(self.sun.azimuth_deg[h]),
+            before = st["sunlit24"][h, w[0]:w[1], w[2]:w[3]].copy()
+            cast_shadows(dsm, top, trunk, cell_m=cell, azimuth_deg=float(self.sun.azimuth_deg[h]),
                          elevation_deg=float(self.sun.elevation_deg[h]), transmissivity=p["canopy_transmissivity"],
-                         max_reach_m=p["shadow_max_reach_m"], window=w, out=out)
+                         max_reach_m=p["shadow_max_reach_m"], window=w, out=(st["bsun"][h], st["sunlit24"][h]),
+                         extremes_m=extremes)
+            changed = _union(changed, _offset(_bbox(st["sunlit24"][h, w[0]:w[1], w[2]:w[3]] != before), w))
+        return changed
 
     def _svf(self, st: dict, window: Window | None) -> None:
         p = self.params
         top, _ = st["tops"]
         sky_view_factor(st["surf"].dsm_m, top, cell_m=self.district.grid.cell_m, n_azimuths=int(p["svf_azimuths"]),
                         radius_m=p["svf_radius_m"], window=window, out=(st["svf_b"], st["svf_v"]))
-        st["svf"] = effective_svf(st["svf_b"], st["svf_v"], p["canopy_transmissivity"])
+        if window is None or "svf" not in st:
+            st["svf"] = effective_svf(st["svf_b"], st["svf_v"], p["canopy_transmissivity"])
+        else:
+            r0, r1, c0, c1 = window
+            st["svf"][r0:r1, c0:c1] = effective_svf(st["svf_b"][r0:r1, c0:c1], st["svf_v"][r0:r1, c0:c1],
+                                                    p["canopy_transmissivity"])
 
     def _surface_and_tmrt(self, st: dict, window: Window | None) -> None:
         surf = st["surf"]
@@ -268,8 +278,15 @@ class HeatEngine:
                                  wall_albedo=self.params["wall_albedo"], wall_emissivity=self.params["wall_emissivity"],
                                  window=window, out=st["tmrt"])
 
-    def _air(self, st: dict, qf: np.ndarray | None) -> np.ndarray:
-        """Air temperature (K, rows, cols) at the hours, from the full-grid sensible heat fields."""
+    def _air(self, st: dict, qf: np.ndarray | None, *, full: bool) -> Window | None:
+        """Air temperature (K, rows, cols) at the hours into ``st["air"]``, from the full-grid sensible
+        heat fields; returns the bbox of district cells whose air temperature was rewritten.
+
+        The coarse excess field is solved everywhere. On the district grid, cells are rewritten where
+        the coarse field moved by more than ``air_change_tolerance_k`` since the last full pass
+        (bilinear interpolation cannot move a cell further than its four coarse neighbours), plus the
+        cells rewritten by earlier edits; elsewhere the air differs from a full pass by less than the
+        tolerance."""
         p, g = self.params, self.district.grid
         f = max(1, int(round(p["air_cell_m"] / g.cell_m)))
         rows, cols = g.shape
@@ -278,15 +295,7 @@ class HeatEngine:
         count = np.pad(np.ones((rows, cols), np.float32), pad).reshape(rc, f, cc, f).sum(axis=(1, 3))
         can = st["surf"].canopy_m > 0
         leaf = p["canopy_sensible_fraction"] * (1.0 - p["leaf_albedo"]) * (1.0 - p["canopy_transmissivity"])
-        out = np.empty((len(st["hours"]), rows, cols), np.float32)
-        # bilinear weights from coarse cell centres to fine cell centres
-        pos_r = (np.arange(rows) + 0.5) / f - 0.5
-        pos_c = (np.arange(cols) + 0.5) / f - 0.5
-        i0r = np.clip(np.floor(pos_r).astype(int), 0, rc - 1)
-        i0c = np.clip(np.floor(pos_c).astype(int), 0, cc - 1)
-        i1r, i1c = np.minimum(i0r + 1, rc - 1), np.minimum(i0c + 1, cc - 1)
-        wr = np.clip(pos_r - i0r, 0.0, 1.0).astype(np.float32)[:, None]
-        wc = np.clip(pos_c - i0c, 0.0, 1.0).astype(np.float32)[None, :]
+        thetas = np.empty((len(st["hours"]), rc, cc), np.float32)
         for k, h in enumerate(st["hours"]):
             q = st["energy"]["q_h"][k] - self.qh_rural[h]
             glob = float(self.sun.direct_horizontal_w_m2[h] + self.sun.dhi_w_m2[h])
@@ -295,13 +304,43 @@ class HeatEngine:
                 q = q + qf
             src = np.pad(q, pad).reshape(rc, f, cc, f).sum(axis=(1, 3)) / count / (RHO_CP * p["mixing_height_m"])
             speed, wdir = float(self.weather.wind_speed_m_s[h]), math.radians(float(self.weather.wind_dir_deg[h]))
-            theta = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
-                                           wind_north_m_s=-speed * math.cos(wdir), cell_m=f * g.cell_m,
-                                           diffusivity_m2_s=p["eddy_diffusivity_m2_s"], tau_s=p["ventilation_time_s"],
-                                           t_end_s=p["air_integration_s"])
+            thetas[k] = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
+                                               wind_north_m_s=-speed * math.cos(wdir), cell_m=f * g.cell_m,
+                                               diffusivity_m2_s=p["eddy_diffusivity_m2_s"],
+                                               tau_s=p["ventilation_time_s"], t_end_s=p["air_integration_s"])
+        if full or "theta_ref" not in st:
+            st["air"] = self._upsample(thetas, st["hours"], (0, rows, 0, cols), f)
+            st["theta_ref"], st["air_dirty"] = thetas, None
+            return (0, rows, 0, cols)
+        moved = _bbox((np.abs(thetas - st["theta_ref"]) > p["air_change_tolerance_k"]).any(axis=0))
+        region = st["air_dirty"]
+        if moved is not None:
+            region = _union(region, _dilate((moved[0] * f, moved[1] * f, moved[2] * f, moved[3] * f),
+                                            f, f, f, f, (rows, cols)))
+        if region is None:
+            return None
+        r0, r1, c0, c1 = region
+        new = self._upsample(thetas, st["hours"], region, f)
+        changed = _offset(_bbox((new != st["air"][:, r0:r1, c0:c1]).any(axis=0)), region)
+        st["air"][:, r0:r1, c0:c1] = new
+        st["air_dirty"] = region
+        return changed
+
+    def _upsample(self, thetas: np.ndarray, hours: tuple[int, ...], w: Window, f: int) -> np.ndarray:
+        """Reference air temperature plus the bilinear interpolation of the coarse excess, cells of ``w``."""
+        rc, cc = thetas.shape[1:]
+        pos_r = (np.arange(w[0], w[1]) + 0.5) / f - 0.5
+        pos_c = (np.arange(w[2], w[3]) + 0.5) / f - 0.5
+        i0r = np.clip(np.floor(pos_r).astype(int), 0, rc - 1)
+        i0c = np.clip(np.floor(pos_c).astype(int), 0, cc - 1)
+        i1r, i1c = np.minimum(i0r + 1, rc - 1), np.minimum(i0c + 1, cc - 1)
+        wr = np.clip(pos_r - i0r, 0.0, 1.0).astype(np.float32)[:, None]
+        wc = np.clip(pos_c - i0c, 0.0, 1.0).astype(np.float32)[None, :]
+        out = np.empty((len(hours), w[1] - w[0], w[3] - w[2]), np.float32)
+        for k, h in enumerate(hours):
+            theta = thetas[k]
             rows_i = theta[i0r] * (1 - wr) + theta[i1r] * wr
-            fine = rows_i[:, i0c] * (1 - wc) + rows_i[:, i1c] * wc
-            out[k] = self.forcing["air_temp_c"][h] + fine
+            out[k] = self.forcing["air_temp_c"][h] + (rows_i[:, i0c] * (1 - wc) + rows_i[:, i1c] * wc)
         return out
 
     def _utci(self, st: dict, window: Window | None) -> None:
@@ -332,7 +371,7 @@ class HeatEngine:
         t2 = time.perf_counter()
         self._surface_and_tmrt(st, None)
         t3 = time.perf_counter()
-        st["air"] = self._air(st, qf)
+        self._air(st, qf, full=True)
         t4 = time.perf_counter()
         self._utci(st, None)
         t5 = time.perf_counter()
@@ -354,10 +393,7 @@ class HeatEngine:
             window = _bbox(cls)
             if geom.any():
                 gw = _bbox(geom)
-                for h, w in self._shadow_windows(gw, old, surf).items():
-                    before = st["sunlit24"][h, w[0]:w[1], w[2]:w[3]].copy()
-                    self._shade(st, {h: w})
-                    window = _union(window, _offset(_bbox(st["sunlit24"][h, w[0]:w[1], w[2]:w[3]] != before), w))
+                window = _union(window, self._shade(st, self._shadow_windows(gw, old, surf)))
                 t1 = time.perf_counter()
                 n = int(math.ceil(self.params["svf_radius_m"] / self.district.grid.cell_m)) + 2
                 sw = _dilate(gw, n, n, n, n, shape)
@@ -369,14 +405,10 @@ class HeatEngine:
             if window is not None:
                 self._surface_and_tmrt(st, window)
         t3 = time.perf_counter()
-        air = self._air(st, qf)
-        moved = np.abs(air - st["air"]) > self.params["air_change_tolerance_k"]
-        moved_any = moved.any(axis=0)
-        if moved_any.any():
-            np.copyto(st["air"], air, where=moved)
+        air_w = self._air(st, qf, full=False)
         st["qf"] = qf
         t4 = time.perf_counter()
-        utci_w = _union(window, _bbox(moved_any))
+        utci_w = _union(window, air_w)
         if utci_w is not None:
             self._utci(st, utci_w)
         t5 = time.perf_counter()
