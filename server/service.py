@@ -1,4 +1,5 @@
-"""The simulation service: ONE worker thread owns Taichi and runs every engine.
+"""The simulation service: one coordinating thread, and ONE worker process that owns Taichi and runs
+every engine (:mod:`server.worker`; the cost engine alone runs in the thread).
 
 Requests are debounced per scenario (a burst of edits becomes one job), a newer request supersedes a
 queued one and cancels a running one between engine steps (so an edit never waits behind stale
@@ -22,16 +23,13 @@ import msgspec
 from geodata.district import District
 from geodata.interventions import Intervention
 from server import protocol as p
-from server.engines import ENGINE_ORDER, EngineOutput, available_engines, make_adapter
+from server.engines import ENGINE_ORDER, EngineOutput, available_engines
 from server.storage import Storage
+from server.worker import Cancelled, EngineRunner, WorkerProcess
 
 __all__ = ["SimulationService", "ResultSet", "Cancelled"]
 
 log = logging.getLogger("landtwin.service")
-
-
-class Cancelled(Exception):
-    """The job was superseded by a newer version of its scenario."""
 
 
 @dataclass
@@ -77,7 +75,11 @@ class SimulationService:
         self._cond = threading.Condition()
         self._cache: OrderedDict[tuple[str, int], ResultSet] = OrderedDict()
         self._cache_size = cache_size
-        self._adapters: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # (scenario, district)
+        # engines with Taichi kernels run in a worker process (kernels hold the interpreter lock);
+        # the cheap cost engine alone runs in the coordinating thread
+        self.use_process = any(n != "costs" for n in self.engine_names)
+        self._runner = EngineRunner(self.engine_names)
+        self._process: WorkerProcess | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
         self.jobs_run = 0
@@ -127,6 +129,8 @@ class SimulationService:
             run = self._running
             if run is not None and run.scenario_id == scenario_id and run.version < version and not run.waited:
                 run.cancelled = True  # superseded: stop between engine steps
+                if self._process is not None:
+                    self._process.cancel.set()
             self._cond.notify_all()
         if not wait:
             return None
@@ -158,10 +162,16 @@ class SimulationService:
 
     # --- the worker ---------------------------------------------------------------------------------
     def _run(self) -> None:
-        if any(n != "costs" for n in self.engine_names):
-            from sim_kernels.runtime import ensure_init
+        if self.use_process:
+            self._process = WorkerProcess(self.engine_names, self.arch)
+        try:
+            self._loop()
+        finally:
+            if self._process is not None:
+                self._process.stop()
+                self._process = None
 
-            ensure_init(self.arch)  # this thread owns Taichi
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 job = self._next_due_locked()
@@ -194,38 +204,24 @@ class SimulationService:
                 self._cond.wait()
         return None
 
-    def _adapters_for(self, job: _Job) -> dict[str, Any]:
-        key = (job.scenario_id, job.district.name)
-        ad = self._adapters.get(key)
-        if ad is None:
-            ad = {name: make_adapter(name, job.district) for name in self.engine_names}
-            self._adapters[key] = ad
-            while len(self._adapters) > 4:  # engines hold district-sized state
-                self._adapters.popitem(last=False)
-        self._adapters.move_to_end(key)
-        return ad
-
     def _execute(self, job: _Job) -> None:
-        adapters = self._adapters_for(job)
         res = ResultSet(job.scenario_id, job.version, job.hours)
-        ctx: dict[str, Any] = {}  # results one engine hands to the next (traffic heat, UTCI)
-        n = len(adapters)
-        for i, (name, adapter) in enumerate(adapters.items()):
-            if job.cancelled:
-                raise Cancelled()
-            engine = name if name in ("heat", "traffic", "access") else "compare"
 
-            def progress(stage: str, frac: float, _i: int = i, _engine: str = engine) -> None:
-                self.publish(job.scenario_id, p.Progress(job.version, _engine, stage, min(1.0, (_i + frac) / n)))
-
-            progress(name, 0.0)
-            out = adapter.compute(job.interventions, job.version, job.hours, progress, ctx)
+        def emit(ev: tuple) -> None:
+            if ev[0] == "progress":
+                self.publish(job.scenario_id, ev[1])
+                return
+            _, name, out = ev
             res.outputs[name] = out
-            if name != "costs":
-                out.frames.append(p.KpiFrame(job.version, engine, out.kpis))
             for f in out.frames:
                 self.publish(job.scenario_id, f)
             self._persist(job, name, out)
+
+        if self._process is not None:
+            self._process.run(job.scenario_id, job.version, job.district, job.interventions, job.hours, emit)
+        else:
+            self._runner.run(job.scenario_id, job.version, job.district, job.interventions, job.hours,
+                             lambda: job.cancelled, emit)
         self.publish(job.scenario_id, p.Progress(job.version, "compare", "done", 1.0))
         with self._cond:
             self._cache[(job.scenario_id, job.version)] = res

@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from geodata.interventions import Tree
@@ -21,6 +22,17 @@ def district():
     from geodata.sample import build_sample_district
 
     return build_sample_district(size_km=0.5, seed=0, cell_m=5.0)
+
+
+def _free_spots(district, n: int) -> list[tuple[float, float]]:
+    """Cell centres away from buildings (a tree must not stand on a roof), in a fixed order."""
+    from scipy import ndimage
+
+    free = ~ndimage.binary_dilation(district.building_index >= 0, iterations=2)
+    rows, cols = np.nonzero(free[10:-10, 10:-10])
+    idx = np.linspace(0, len(rows) - 1, n).astype(int)
+    x, y = district.grid.rowcol_to_xy(rows[idx] + 10, cols[idx] + 10)
+    return [(float(a), float(b)) for a, b in zip(x, y)]
 
 
 class Sink:
@@ -53,7 +65,7 @@ def test_engines_are_composed_in_dependency_order() -> None:
     assert [n for n in names if n != "costs"] == order
 
 
-def test_all_engines_on_one_worker_with_versioned_frames(tmp_path: Path, district) -> None:
+def test_all_engines_in_one_worker_process_with_versioned_frames(tmp_path: Path, district) -> None:
     engines = [e for e in available_engines() if e in ("costs", "traffic", "heat", "access")]
     if "heat" not in engines:
         pytest.skip("heat engine not present")
@@ -63,11 +75,13 @@ def test_all_engines_on_one_worker_with_versioned_frames(tmp_path: Path, distric
     svc.start()
     try:
         base = svc.request("s", 0, district, [], (15,), wait=True)
-        trees = [Tree(id=f"t{i}", xy_local_m=(145.0 + 8 * i, 250.0), height_m=15.0, crown_diameter_m=10.0) for i in range(6)]
+        trees = [Tree(id=f"t{i}", xy_local_m=xy, height_m=15.0, crown_diameter_m=10.0)
+                 for i, xy in enumerate(_free_spots(district, 12))]
         res = svc.request("s", 1, district, trees, (15,), wait=True)
     finally:
         svc.stop()
-    assert sink.threads == {"simulation"}  # every engine ran on the one worker thread
+    assert sink.threads == {"simulation"}  # one coordinating thread publishes everything
+    assert svc.use_process  # the engines ran in the worker process that owns Taichi
     assert base.kpis()["heat"]["utci_mean_c"] > res.kpis()["heat"]["utci_mean_c"]  # shade cools
     fields = [f[1] if isinstance(f, tuple) else f for f in sink.of(p.FieldFrame)]
     assert {f.scenario_version for f in fields} == {0, 1}
@@ -124,9 +138,10 @@ def test_a_newer_version_supersedes_running_work(tmp_path: Path, district) -> No
     svc = SimulationService(st, sink, engines=engines, debounce_s=0.0)
     svc.start()
     try:
-        svc.request("s", 1, district, [Tree(id="a", xy_local_m=(145.0, 250.0))])
+        a, b = _free_spots(district, 2)
+        svc.request("s", 1, district, [Tree(id="a", xy_local_m=a)])
         assert started.wait(120)
-        svc.request("s", 2, district, [Tree(id="a", xy_local_m=(145.0, 250.0)), Tree(id="b", xy_local_m=(153.0, 250.0))])
+        svc.request("s", 2, district, [Tree(id="a", xy_local_m=a), Tree(id="b", xy_local_m=b)])
         _wait_idle(svc)
     finally:
         svc.stop()

@@ -60,6 +60,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
                             content={"error": "http_" + str(exc.status_code), "message_de": de, "message_en": en, "current": None})
 
+    from server.worker import WorkerFailed
+
+    @app.exception_handler(WorkerFailed)
+    async def _worker(_: Request, exc: WorkerFailed) -> JSONResponse:
+        return error_response(503, "simulation_failed", f"Die Simulation ist fehlgeschlagen: {exc}",
+                              f"The simulation failed: {exc}")
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
@@ -78,4 +85,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "Version conflict / Versionskonflikt", "model": ErrorOut},
     422: {"description": "Invalid input / ungültige Eingabe", "model": ErrorOut},
     429: {"description": "Rate limited / zu viele Anfragen", "model": ErrorOut},
+    503: {"description": "Simulation failed / Simulation fehlgeschlagen", "model": ErrorOut},
 }
