@@ -27,7 +27,7 @@ def edit_on_sample() -> None:
 
     d = build_sample_district(size_km=2.0, seed=0, cell_m=2.0)
     t0 = time.perf_counter()
-    eng = TrafficEngine(d, seed=0, rgap=1e-4, dynamic=False)
+    eng = TrafficEngine(d, seed=0, rgap=1e-5, dynamic=False)
     t_init = time.perf_counter() - t0
     t0 = time.perf_counter()
     base = eng.compute([])
@@ -77,7 +77,13 @@ def big_network(kind: str):
             f"10 x 10 km sample district built in {time.perf_counter() - t0:.1f} s: {len(d.roads)} road edges, "
             f"{net.n_links} links, {len(net.zones)} zones"
         )
-        return net.net, net.capacity_veh_h, net.storage_veh
+        from server.simulation.demand import build_demand
+
+        od = build_demand(d, net).peak_od_veh_h
+        print(
+            f"  the district's own peak-hour demand: {od.sum():,.0f} trips; scaled up to the benchmark's vehicles"
+        )
+        return net.net, net.capacity_veh_h, net.storage_veh, od
     from traffic_networks import grid_network
 
     net, _, _ = grid_network(41, spacing_m=250.0, zones=400, rng=np.random.default_rng(0))
@@ -85,21 +91,23 @@ def big_network(kind: str):
     storage = np.maximum(np.floor(250.0 * lanes / 7.5), 1).astype(np.int32)
     storage[net.free_flow_time == 10.0] = 10**8
     print(f"10 x 10 km generated grid: {net.link_from.size} links, {net.n_zones} zones")
-    return net, net.capacity, storage
+    return net, net.capacity, storage, None
 
 
 def hundred_thousand(n_vehicles: int, kind: str) -> None:
     from sim_kernels.assignment import assign, shortest_paths
     from sim_kernels.queue_sim import extract_routes, simulate
 
-    net, cap_veh_h, storage = big_network(kind)
+    net, cap_veh_h, storage, od = big_network(kind)
     rng = np.random.default_rng(0)
     z = net.n_zones
-    od = rng.gamma(1.0, 1.0, (z, z))
+    if od is None:
+        od = rng.gamma(1.0, 1.0, (z, z))
+    od = np.array(od, dtype=np.float64)
     np.fill_diagonal(od, 0.0)
     od *= n_vehicles / od.sum()
     t0 = time.perf_counter()
-    res = assign(net, od, rgap=1e-3, max_iter=200)
+    res = assign(net, od, rgap=1e-2, max_iter=30)
     t_assign = time.perf_counter() - t0
     t0 = time.perf_counter()
     whole = np.floor(od)

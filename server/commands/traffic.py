@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sample-size-km", type=float, default=2.0, help="size of the 'sample' district (default 2)"
     )
     tp.add_argument("--seed", type=int, default=0, help="seed of the vehicle sampling (default 0)")
-    tp.add_argument("--rgap", type=float, default=1e-4, help="relative gap to reach (default 1e-4)")
+    tp.add_argument("--rgap", type=float, default=1e-5, help="relative gap to reach (default 1e-5)")
     tp.add_argument("--out", required=True, help="output folder")
     tp.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     tp.set_defaults(func=run_traffic)

@@ -127,7 +127,7 @@ class TrafficEngine:
         *,
         seed: int = 0,
         zone_m: float = 300.0,
-        rgap: float = 1e-4,
+        rgap: float = 1e-5,
         max_iter: int = 400,
         dynamic: bool = True,
         arch: str | None = None,
