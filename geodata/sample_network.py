@@ -35,9 +35,14 @@ def road_lines(geometry: tuple[np.ndarray, ...] | list[np.ndarray]) -> np.ndarra
 def _node(lines: list[np.ndarray], bbox: Polygon) -> tuple[list[np.ndarray], np.ndarray]:
     """Noded pieces (k, 2) and, for each, the index of the line it came from."""
     geoms = shapely.intersection(np.array([LineString(x) for x in lines], dtype=object), bbox)
-    noded = shapely.node(MultiLineString([p for g in geoms for p in getattr(g, "geoms", [g])
-                                          if isinstance(p, LineString) and not p.is_empty]))
-    pieces = [g for g in noded.geoms if g.length > 0.01]
+    parts = [p for g in geoms for p in getattr(g, "geoms", [g]) if isinstance(p, LineString) and not p.is_empty]
+    try:
+        noded = shapely.node(MultiLineString(parts))
+    except shapely.errors.GEOSException:
+        # nearly coincident lines can defeat floating-point noding; snap-rounding noding (an overlay on
+        # a 1 mm grid) always converges
+        noded = shapely.union_all(np.array(parts, dtype=object), grid_size=0.001)
+    pieces = [g for g in getattr(noded, "geoms", [noded]) if g.length > 0.01]
     src_tree = shapely.STRtree(geoms)
     mids = shapely.line_interpolate_point(np.array(pieces, dtype=object), 0.5, normalized=True)
     src = src_tree.query_nearest(mids, return_distance=False, all_matches=False)[1]
@@ -103,7 +108,7 @@ def streets_to_roads(streets: list[Street], *, size_m: float, built_up: Polygon)
     pieces, src = _drop_stubs(pieces, src)
     drivable = np.array([attrs[i].road_class in DRIVABLE_CLASSES for i in src])
     for cls in ("residential", "footway"):
-        for _ in range(3):  # a link may cross other streets; re-noding keeps it connected
+        for _ in range(6):  # a link may cross other streets; re-noding keeps it connected
             mask = drivable if cls == "residential" else np.ones(len(pieces), bool)
             links = _links(pieces, mask)
             if not links:
@@ -113,6 +118,19 @@ def streets_to_roads(streets: list[Street], *, size_m: float, built_up: Polygon)
                                     2 if cls != "footway" else 1, 30.0 if cls != "footway" else 5.0, 0))
                 lines.append(ln)
             pieces, src = _node(lines, bbox)
+            drivable = np.array([attrs[i].road_class in DRIVABLE_CLASSES for i in src])
+    # whatever is still cut off (possible after snap-rounding) is joined by direct links between nodes
+    for cls in ("residential", "footway"):
+        for _ in range(6):
+            mask = drivable if cls == "residential" else np.ones(len(pieces), bool)
+            links = _links(pieces, mask)
+            if not links:
+                break
+            for ln in links:
+                attrs.append(Street(ln, cls, "Verbindungsweg" if cls == "footway" else "Zufahrt",
+                                    2 if cls != "footway" else 1, 30.0 if cls != "footway" else 5.0, 0))
+            pieces = pieces + links
+            src = np.concatenate([src, np.arange(len(attrs) - len(links), len(attrs))])
             drivable = np.array([attrs[i].road_class in DRIVABLE_CLASSES for i in src])
     nodes, a, b = _graph(pieces)
     loops = a == b

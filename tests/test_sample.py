@@ -230,3 +230,38 @@ def test_twin_sample_cli(tmp_path, capsys):
         rc = main(["--data-dir", str(tmp_path), "sample", "--name", "s2", *bad])
         assert rc == 2 and word in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "districts").iterdir()) == ["s1"]  # nothing half-written
+
+
+def test_snap_rounding_fallback_gives_the_same_graph(monkeypatch):
+    """Large districts can defeat GEOS's floating-point noding; the snap-rounding fallback must give an
+    equally valid network of the same streets (it may split closed rings at other points)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from geodata.sample_network import streets_to_roads
+    from geodata.sample_plan import make_plan
+    from geodata.sample_terrain import make_valley
+
+    rng = np.random.default_rng(0)
+    valley = make_valley(2000.0, rng)
+    plan = make_plan(valley, rng)
+    built = shapely.union_all([z.polygon for z in plan.zones])
+    exact = streets_to_roads(plan.streets, size_m=2000.0, built_up=built)
+
+    calls = []
+
+    def fail(geom, **kwargs):  # what GEOS does on some large inputs
+        calls.append(geom)
+        raise shapely.errors.GEOSException("TopologyException: Iterated noding failed to converge")
+
+    monkeypatch.setattr(shapely, "node", fail)
+    snapped = streets_to_roads(plan.streets, size_m=2000.0, built_up=built)
+    assert calls
+    assert abs(len(snapped) - len(exact)) < 0.05 * len(exact)
+    assert snapped.length_m.sum() == pytest.approx(exact.length_m.sum(), rel=0.03)  # links may differ
+    nodes = snapped.node_xy_local_m
+    for g, i, j in zip(snapped.geometry, snapped.edge_from, snapped.edge_to):
+        assert np.array_equal(g[0], nodes[i]) and np.array_equal(g[-1], nodes[j])
+    n = nodes.shape[0]
+    graph = coo_matrix((np.ones(len(snapped)), (snapped.edge_from, snapped.edge_to)), shape=(n, n))
+    assert connected_components(graph, directed=False)[0] == 1
