@@ -138,3 +138,30 @@ def test_bad_input_rejected(qs) -> None:
     off, rl = _csr([np.array([0])])
     with pytest.raises(ValueError, match="positive"):
         qs.simulate(np.ones(1), np.array([-1.0]), np.ones(1), off, rl, np.zeros(1), horizon_s=10.0)
+
+
+def test_random_networks_match_reference_and_conserve(qs) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(seed=st.integers(0, 10_000), n_links=st.integers(1, 6), k=st.integers(1, 40))
+    def check(seed: int, n_links: int, k: int) -> None:
+        rng = np.random.default_rng(seed)
+        fft = rng.uniform(1.0, 15.0, n_links)
+        cap = rng.uniform(0.1, 2.0, n_links)
+        storage = rng.integers(1, 6, n_links)
+        routes = _random_routes(rng, n_links, k, max_len=n_links)
+        dep = rng.uniform(0, 60, k)
+        off, rl = _csr(routes)
+        res = qs.simulate(fft, cap, storage, off, rl, dep, horizon_s=5000.0, stuck_s=30.0)
+        st_ = res.stats
+        assert (st_ >= 0).all()
+        assert (st_[:, 1] + st_[:, 2] + st_[:, 3] == k).all()
+        assert st_[-1, 1] == k and np.isfinite(res.exit_s).all()
+        assert (res.travel_time_s >= np.add.reduceat(fft[rl], off[:-1]) - 1e-9).all()
+        enter, exit_ = ref.queue_sim(fft, cap, storage, routes, dep, 1.0, st_.shape[0], stuck_s=30.0)
+        np.testing.assert_allclose(res.exit_s, exit_, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(res.enter_s, enter, rtol=0, atol=1e-9)
+
+    check()
