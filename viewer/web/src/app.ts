@@ -110,6 +110,7 @@ export class App {
     this.api.token = params.token;
     this.api.role = params.mode === "kiosk" ? "kiosk" : "citizen";
     this.hour = params.hour;
+    if (params.mode === "kiosk") this.overlays = new Set<OverlayId>(["transit"]);
     setLang(params.lang);
     this.view = new SceneView(canvas);
     this.tiles = new TileLayer("", this.drape);
@@ -145,9 +146,14 @@ export class App {
       if (d.summary?.centre_lonlat) this.lonlat = d.summary.centre_lonlat;
       this.updateSun();
     }).catch(() => undefined);
-    this.view.frame(ts.bbox_local_m);
+    // large districts open on their centre (4 km across); tiles farther out load as the view moves
+    const [bw, bs, be, bn] = ts.bbox_local_m;
+    const half = Math.min(2000, (be - bw) / 2, (bn - bs) / 2);
+    const [cx0, cy0] = [(bw + be) / 2, (bs + bn) / 2];
+    const home: [number, number, number, number] = [cx0 - half, cy0 - half, cx0 + half, cy0 + half];
+    this.view.frame(home);
     this.updateSun();
-    const [w, s, e, n] = ts.bbox_local_m;
+    const [w, s, e, n] = home;
     const radius = Math.max(e - w, n - s) * 0.75;
     this.view.paused = true;
     try {
@@ -157,7 +163,7 @@ export class App {
     }
     this.timings.tiles = performance.now() - this.started;
     const ground = this.tiles.heightAt((w + e) / 2, (s + n) / 2);
-    this.view.frame(ts.bbox_local_m, ground);
+    this.view.frame(home, ground);
     this.updateSun();
     this.view.controls.addEventListener("end", () => this.loadTilesInView());
     this.loadSideData(district);
@@ -303,12 +309,16 @@ export class App {
 
   /** An engine delivered results for the current version: its progress is complete. */
   private engineDone(engine: string): void {
+    this.doneVersion.set(engine, this.version);
     const p = this.progress.get(engine);
     if (p && p.fraction < 1) this.onProgress({ ...p, fraction: 1 });
   }
 
+  private doneVersion = new Map<string, number>();
+
   private onProgress(m: P.Progress): void {
-    this.progress.set(m.engine, m);
+    const done = this.doneVersion.get(m.engine) ?? -1;
+    this.progress.set(m.engine, done >= m.scenario_version ? { ...m, fraction: 1 } : m);
     let min: P.Progress | null = null;
     for (const p of this.progress.values()) if (p.fraction < 1 && (!min || p.fraction < min.fraction)) min = p;
     setProgress(min ? min.fraction : null, min ? min.stage : "");
@@ -398,7 +408,7 @@ export class App {
     this.drape.uDrapeBounds.value.set(w, s, e, n);
     this.drape.uDrapeA.value = texA;
     this.drape.uDrapeB.value = texB;
-    this.drape.uDrapeOpacity.value = 0.82;
+    this.drape.uDrapeOpacity.value = 0.75;
     this.updateSplit();
     this.view.invalidate();
   }

@@ -74,7 +74,7 @@ export function patchGroundMaterial(mat: THREE.Material, uniforms: DrapeUniforms
     if (hasEmissive) {
       shader.fragmentShader = shader.fragmentShader.replace(
         "#include <emissivemap_fragment>",
-        "#include <emissivemap_fragment>\n  totalEmissiveRadiance += drape.rgb * drapeA * 0.45;",
+        "#include <emissivemap_fragment>\n  totalEmissiveRadiance += drape.rgb * drapeA * 0.35;",
       );
     }
   };

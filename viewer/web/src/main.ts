@@ -20,7 +20,7 @@ if (kiosk) {
 
 function renderAll(): void {
   applyTexts();
-  renderLayerChoices(app.raster, app.overlays, (r) => app.setRaster(r), (o, on) => app.setOverlay(o, on));
+  renderLayerChoices(params.mode === "kiosk", app.raster, app.overlays, (r) => app.setRaster(r), (o, on) => app.setOverlay(o, on));
   app.applyVisibility();
   interaction.renderToolbar();
   $("mode-badge").textContent = t(`mode_${params.mode}` as "mode_planner");

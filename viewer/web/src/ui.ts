@@ -42,7 +42,12 @@ export function applyTexts(root: ParentNode = document): void {
   document.title = t("app_title");
 }
 
+/** Layers a kiosk offers: heat and stops only, so that a visitor is not lost in choices. */
+export const KIOSK_RASTERS: RasterId[] = ["none", "utci", "heat_stress"];
+export const KIOSK_OVERLAYS: OverlayId[] = ["transit"];
+
 export function renderLayerChoices(
+  kiosk: boolean,
   raster: RasterId,
   overlays: Set<OverlayId>,
   onRaster: (r: RasterId) => void,
@@ -51,6 +56,7 @@ export function renderLayerChoices(
   const rc = $("raster-choice");
   rc.innerHTML = "";
   for (const [id, key] of RASTERS) {
+    if (kiosk && !KIOSK_RASTERS.includes(id)) continue;
     const label = document.createElement("label");
     const input = document.createElement("input");
     input.type = "radio";
@@ -65,6 +71,7 @@ export function renderLayerChoices(
   const oc = $("overlay-choice");
   oc.innerHTML = "";
   for (const [id, key] of OVERLAYS) {
+    if (kiosk && !KIOSK_OVERLAYS.includes(id)) continue;
     const label = document.createElement("label");
     const input = document.createElement("input");
     input.type = "checkbox";
