@@ -106,9 +106,14 @@ def _specials(plan: Plan, valley: Valley) -> Rects:
     ]
     sx, sy = plan.station_xy_m
     parts.append(single(sx, sy, 64.0, 15.0, np.pi / 2, 8.0, 13.0, "hipped", "public", 2, "station"))
-    for x, y, _, _ in plan.settlements[1:]:
-        parts.append(single(x + 14.0, y + 16.0, 22.0, 11.0, 0.0, 8.0, 15.0, "gabled", "church", 1, "church"))
-        parts.append(single(x + 14.0 - 14.0, y + 16.0, 7.0, 7.0, 0.0, 20.0, 30.0, "pyramidal", "church", 1, "church"))
+    for x, y, a, kind in plan.churches:
+        nave, width, tower, h = (40.0, 16.0, 10.0, 48.0) if kind == "town" else (22.0, 11.0, 7.0, 30.0)
+        u = np.array([np.cos(a), np.sin(a)])
+        parts.append(single(x, y, nave, width, a, 0.45 * h if kind == "town" else 8.0, 0.6 * h if kind == "town"
+                            else 15.0, "gabled", "church", 1, "church"))
+        t = np.array([x, y]) - u * (nave / 2 + tower / 2 + 0.2)  # the tower at the west end of the nave
+        parts.append(single(float(t[0]), float(t[1]), tower, tower, a, 0.65 * h, h, "pyramidal", "church", 1,
+                            "church"))
     return concat_rects(parts)
 
 

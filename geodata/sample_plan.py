@@ -64,6 +64,8 @@ class Plan:
     railway: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     station_xy_m: tuple[float, float] = (0.0, 0.0)
     market_angle_rad: float = 0.0
+    # churches of the smaller towns and villages: (x, y, angle of the nave in rad, "town" or "village")
+    churches: list[tuple[float, float, float, str]] = field(default_factory=list)
     settlements: list[tuple[float, float, float, str]] = field(default_factory=list)  # x, y, radius, name
 
 
@@ -300,6 +302,9 @@ def _small_towns(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
         S = plan.streets
         mk = np.asarray(market.exterior.coords)
         S.append(Street(mk, "living_street", f"Markt {name}", 1, 10.0, 0))
+        # the town church faces the market from the north side, across the market street
+        off = np.array([-np.sin(theta), np.cos(theta)]) * (22.0 + 4.0 + 12.0)
+        plan.churches.append((c[0] + off[0], c[1] + off[1], theta, "town"))
         S.append(Street(ring, "secondary", f"Ring {name}", 2, 50.0, 0))
         for a in mk[:4]:
             d = a - np.asarray(c)
@@ -336,8 +341,14 @@ def _villages(plan: Plan, valley: Valley, rng: np.random.Generator) -> None:
         ang = float(rng.uniform(0, np.pi))
         d = np.array([np.cos(ang), np.sin(ang)])
         a, b = p - d * r * 1.1, p + d * r * 1.1
-        lines = [Street(_wiggle(tuple(a), tuple(b), rng, amp_m=12.0, step_m=50.0), "tertiary",
-                        f"Dorfstraße {name}", 2, 50.0, 0)]
+        main = _wiggle(tuple(a), tuple(b), rng, amp_m=12.0, step_m=50.0)
+        lines = [Street(main, "tertiary", f"Dorfstraße {name}", 2, 50.0, 0)]
+        # the village church stands beside the main street, a little off the middle
+        k = len(main) // 2
+        tan = main[k + 1] - main[k]
+        tan = tan / max(float(np.hypot(*tan)), 1e-9)
+        site = main[k] + tan * 8.0 + np.array([-tan[1], tan[0]]) * 16.0
+        plan.churches.append((float(site[0]), float(site[1]), float(np.arctan2(tan[1], tan[0])), "village"))
         n_side = int(rng.integers(5, 11 if big else 8))
         for _ in range(n_side):
             t = rng.uniform(-0.75, 0.75)
