@@ -204,3 +204,18 @@ def test_trimesh_meshes_and_terrain_lod(small_sample):
     fine = terrain_layer(small_sample, (0, 0, 500, 500), 0.0, 5.0)
     assert coarse.positions.shape[0] == 11 * 11 and fine.positions.shape[0] == 101 * 101
     np.testing.assert_allclose(np.linalg.norm(fine.normals, axis=1), 1.0, atol=1e-5)
+
+
+def test_desktop_viewer_reads_the_tiles_back(small_sample, tmp_path):
+    from viewer.desktop.scene_objects import layers_from_tiles, oblique_camera_pose, sun_direction
+
+    export_tiles(small_sample, tmp_path / "tiles")
+    layers = layers_from_tiles(tmp_path / "tiles")
+    assert {ly.name for ly in layers} == {"terrain", "water", "roads", "buildings", "trees"}
+    n_b = sum(ly.positions.shape[0] for ly in layers if ly.name == "buildings")
+    assert n_b == 3 * len(building_soup(small_sample))
+    # the afternoon sun of a summer day in Naumburg stands in the south-west, about 50° high
+    sun, az, el = sun_direction(15.0)
+    assert 215 < az < 250 and 45 < el < 58 and sun[1] > 0 and sun[0] < 0 and sun[2] > 0
+    pos, target = oblique_camera_pose(np.array([0, 0, -1000.0]), np.array([1000.0, 80, 0]), azimuth_deg=180)
+    assert pos[2] > target[2] and pos[1] > target[1]  # from the south (gltf +z) and above
