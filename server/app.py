@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,9 @@ def create_app(settings: Settings, **twin_options: Any) -> FastAPI:
     from server.session import serve_websocket
 
     twin = Twin(settings, **twin_options)
+    # a short interpreter switch interval lets the event loop answer sockets promptly while the
+    # coordinating thread unpacks and stores results
+    sys.setswitchinterval(0.001)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

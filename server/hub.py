@@ -1,7 +1,7 @@
 """The websocket hub: who is on which scenario, and latest-wins outgoing queues per connection.
 
 Every connection has an :class:`Outbox`. Messages without a key (edits, rejections, comments) are
-delivered in order, all of them; messages with a key (:func:`server.protocol.frame_key`: fields,
+delivered in order, all of them, ahead of result frames; messages with a key (:func:`server.protocol.frame_key`: fields,
 edges, agents, KPIs, progress, presence) replace an unsent older message of the same key, so a slow
 client gets the newest frame, never a backlog. A published message is encoded once and shared by all
 connections. All methods run on the event loop; :meth:`Hub.publish_threadsafe` is for other threads.
@@ -42,41 +42,46 @@ class Outgoing:
 
 
 class Outbox:
-    """Ordered queue; keyed entries are latest-wins. ``limit`` bounds the unkeyed backlog."""
+    """Two queues: messages without a key (edits, rejections, comments) are all delivered, in order, and
+    before any keyed frame; keyed frames are latest-wins. ``limit`` bounds the unkeyed backlog."""
 
     def __init__(self, limit: int = 5000) -> None:
-        self._order: collections.deque[tuple[str | None, Any]] = collections.deque()
+        self._urgent: collections.deque[Any] = collections.deque()
+        self._order: collections.deque[str] = collections.deque()
         self._keyed: dict[str, Any] = {}
         self._event = asyncio.Event()
         self.limit = limit
         self.replaced = 0
 
     def push(self, key: str | None, item: Any) -> None:
-        if key is not None:
-            if key in self._keyed:
-                self._keyed[key] = item  # newer frame takes the older one's place in the queue
-                self.replaced += 1
-                return
+        if key is None:
+            if len(self._urgent) >= self.limit:
+                raise OutboxOverflow()
+            self._urgent.append(item)
+        elif key in self._keyed:
+            self._keyed[key] = item  # the newer frame takes the older one's place in the queue
+            self.replaced += 1
+            return
+        else:
             self._keyed[key] = item
-        elif len(self._order) - len(self._keyed) >= self.limit:
-            raise OutboxOverflow()
-        self._order.append((key, item))
+            self._order.append(key)
         self._event.set()
 
     def close(self) -> None:
         """Queue the end marker (None), past the limit."""
-        self._order.append((None, None))
+        self._urgent.append(None)
         self._event.set()
 
     async def pop(self) -> Any:
-        while not self._order:
+        while not self._urgent and not self._order:
             self._event.clear()
             await self._event.wait()
-        key, item = self._order.popleft()
-        return self._keyed.pop(key) if key is not None else item
+        if self._urgent:
+            return self._urgent.popleft()
+        return self._keyed.pop(self._order.popleft())
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._urgent) + len(self._order)
 
 
 @dataclass(eq=False)

@@ -64,7 +64,7 @@ class SimulationService:
     """``publish(scenario_id, message)`` is called from the worker thread for every frame."""
 
     def __init__(self, storage: Storage, publish: Callable[[str, Any], None], *, arch: str = "cpu",
-                 debounce_s: float = 0.15, engines: list[str] | None = None, cache_size: int = 16) -> None:
+                 debounce_s: float = 0.15, engines: list[str] | None = None, cache_size: int = 4) -> None:
         self.storage = storage
         self.publish = publish
         self.arch = arch
