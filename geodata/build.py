@@ -4,9 +4,9 @@ buildings (with roof shapes in the DSM) and tree canopy onto the district grid."
 from __future__ import annotations
 
 import numpy as np
+import shapely
 from rasterio.features import rasterize
 from rasterio.transform import Affine
-from shapely.geometry import Polygon
 
 from geodata.district import (
     DRIVABLE_CLASSES,
@@ -67,24 +67,24 @@ def roof_height_field(
     uy = np.zeros(n)
     half_len = np.ones(n)
     half_wid = np.ones(n)
-    for i, fp in enumerate(buildings.footprints):
-        rect = fp.minimum_rotated_rectangle
-        if not isinstance(rect, Polygon):
-            c = fp.centroid
-            cx[i], cy[i] = c.x, c.y
-            continue
-        pts = np.asarray(rect.exterior.coords)[:4]
-        e0 = pts[1] - pts[0]
-        e1 = pts[2] - pts[1]
-        l0, l1 = np.hypot(*e0), np.hypot(*e1)
-        c = pts.mean(axis=0)
-        cx[i], cy[i] = c
-        if l0 >= l1:
-            ux[i], uy[i] = e0 / max(l0, 1e-9)
-            half_len[i], half_wid[i] = l0 / 2, l1 / 2
-        else:
-            ux[i], uy[i] = e1 / max(l1, 1e-9)
-            half_len[i], half_wid[i] = l1 / 2, l0 / 2
+    fps = np.array(buildings.footprints, dtype=object)
+    rects = shapely.oriented_envelope(fps)
+    cent = shapely.get_coordinates(shapely.centroid(fps))
+    cx[:], cy[:] = cent[:, 0], cent[:, 1]
+    ok = (shapely.get_type_id(rects) == 3) & (shapely.get_num_coordinates(rects) == 5)
+    if ok.any():
+        pts = shapely.get_coordinates(rects[ok]).reshape(-1, 5, 2)[:, :4]
+        e0 = pts[:, 1] - pts[:, 0]
+        e1 = pts[:, 2] - pts[:, 1]
+        l0 = np.hypot(e0[:, 0], e0[:, 1])
+        l1 = np.hypot(e1[:, 0], e1[:, 1])
+        c = pts.mean(axis=1)
+        long0 = (l0 >= l1)[:, None]
+        axis = np.where(long0, e0, e1) / np.maximum(np.where(long0[:, 0], l0, l1), 1e-9)[:, None]
+        cx[ok], cy[ok] = c[:, 0], c[:, 1]
+        ux[ok], uy[ok] = axis[:, 0], axis[:, 1]
+        half_len[ok] = np.maximum(l0, l1) / 2
+        half_wid[ok] = np.minimum(l0, l1) / 2
     b = index[rows, cols]
     x, y = grid.rowcol_to_xy(rows, cols)
     dx, dy = x - cx[b], y - cy[b]
