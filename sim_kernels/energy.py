@@ -12,7 +12,7 @@ times first, so the day is periodic), in ``n_sub`` implicit sub-steps per hour:
 with Q* - QH - QE - QG = 0 solved for the new Ts after linearising Ts^4 about the old value
 (Deardorff 1978; Bhumralkar 1975). Incoming short wave is the direct beam times the sunlit fraction
 plus diffuse sky light times the sky view factor plus light reflected by walls; incoming long wave is
-sky radiation times the sky view factor plus wall radiation at air temperature.
+sky radiation times the sky view factor plus radiation of the walls at their mean temperature.
 
 Arrays (row, col), row 0 north. Units: W/m2, degrees C, m/s, J/(m2 K). Hourly forcing arrays hold 24
 values for the hour instants 0..23 local solar-clock time; forcing is linear between instants and the
@@ -53,6 +53,7 @@ def _energy_kernel(
     diffuse: ti.types.ndarray(dtype=ti.f32, ndim=1),
     lsky: ti.types.ndarray(dtype=ti.f32, ndim=1),
     air: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    wall: ti.types.ndarray(dtype=ti.f32, ndim=1),
     wind: ti.types.ndarray(dtype=ti.f32, ndim=1),
     slot: ti.types.ndarray(dtype=ti.i32, ndim=1),
     ts_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
@@ -96,8 +97,8 @@ def _energy_kernel(
                     ta = (1.0 - w) * air[h] + w * air[h1]
                     u = (1.0 - w) * wind[h] + w * wind[h1]
                     ls = (1.0 - w) * lsky[h] + w * lsky[h1]
-                    tak = ta + 273.15
-                    l_in = s * ls + (1.0 - s) * wall_emissivity * 5.670374419e-8 * tak * tak * tak * tak
+                    twk = (1.0 - w) * wall[h] + w * wall[h1] + 273.15
+                    l_in = s * ls + (1.0 - s) * wall_emissivity * 5.670374419e-8 * twk * twk * twk * twk
                     k_abs = (1.0 - a) * k_in
                     hc = rho_cp * tr * u + h_free
                     tk = ts + 273.15
@@ -144,7 +145,8 @@ def surface_energy_day(
         ``storage_capacity``), ``transfer`` (bulk transfer coefficient, dimensionless, multiplies
         rho c_p u) and ``evaporative_fraction``.
     forcing : (24,) arrays ``direct_horizontal_w_m2``, ``diffuse_w_m2``, ``longwave_sky_w_m2``,
-        ``air_temp_c``, ``wind_m_s`` at the hour instants 0..23.
+        ``air_temp_c``, ``wind_m_s`` at the hour instants 0..23, optionally ``wall_temp_c`` (the mean
+        temperature of the walls a cell sees; air temperature when absent).
     hours : hour instants (0..23) to record.
     t_deep_c : restoring deep ground temperature, degrees C.
     window : (r0, r1, c0, c1) cells to compute; the whole grid when None.
@@ -176,7 +178,8 @@ def surface_energy_day(
         f32(classes["albedo"]), f32(classes["emissivity"]), f32(classes["capacity_j_m2k"]),
         f32(classes["transfer"]), f32(classes["evaporative_fraction"]),
         f32(forcing["direct_horizontal_w_m2"]), f32(forcing["diffuse_w_m2"]), f32(forcing["longwave_sky_w_m2"]),
-        f32(forcing["air_temp_c"]), f32(forcing["wind_m_s"]), slot,
+        f32(forcing["air_temp_c"]), f32(forcing.get("wall_temp_c", forcing["air_temp_c"])), f32(forcing["wind_m_s"]),
+        slot,
         out["surface_temp_c"], out["q_star"], out["q_h"], out["q_e"], out["q_g"],
         r0, r1, c0, c1, float(t_deep_c), int(n_sub), int(spin_up_days) + 1, float(wall_albedo),
         float(wall_emissivity), float(h_free_w_m2k), RHO_CP, int(fluxes),

@@ -102,6 +102,7 @@ def energy_reference(sunlit, svf, surface_class, classes, forcing, hours, t_deep
     s = np.asarray(svf, float)
     sun = np.asarray(sunlit, float)
     f = {n: np.asarray(v, float) for n, v in forcing.items()}
+    f.setdefault("wall_temp_c", f["air_temp_c"])
     omega = 2.0 * math.pi / 86400.0
     dt = 3600.0 / n_sub
     ts = np.full(s.shape, float(t_deep_c))
@@ -121,8 +122,9 @@ def energy_reference(sunlit, svf, surface_class, classes, forcing, hours, t_deep
             h1 = (h + 1) % 24
             for j in range(n_sub):
                 w = (j + 0.5) / n_sub
-                ta, u, ls = ((1 - w) * f[n][h] + w * f[n][h1] for n in ("air_temp_c", "wind_m_s", "longwave_sky_w_m2"))
-                l_in = s * ls + (1 - s) * wall_emissivity * SIGMA * (ta + 273.15) ** 4
+                ta, u, ls, tw = ((1 - w) * f[n][h] + w * f[n][h1]
+                                 for n in ("air_temp_c", "wind_m_s", "longwave_sky_w_m2", "wall_temp_c"))
+                l_in = s * ls + (1 - s) * wall_emissivity * SIGMA * (tw + 273.15) ** 4
                 k_abs = (1 - a) * ((1 - w) * k_in(h) + w * k_in(h1))
                 hc = rho_cp * tr * u + h_free
                 q0 = k_abs + eps * l_in - eps * SIGMA * (ts + 273.15) ** 4
@@ -157,13 +159,13 @@ def advection_step_reference(theta, source_k_s, u, v, diffusivity, tau, dt, dx):
     return t + dt * (adv + diffusivity * lap + np.asarray(source_k_s, float) - t / tau)
 
 
-def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevation_deg, lsky, air_c,
+def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevation_deg, lsky, wall_c,
                    wall_albedo=0.2, wall_emissivity=0.9, ak=0.7, al=0.97, f_up=0.06, f_side=0.22, f_cyl=0.28):
     """Six-direction Tmrt of one hour as in ``sim_kernels.radiation`` (arrays per cell, scalars per hour)."""
     e = math.radians(elevation_deg)
     i_dir = dni if elevation_deg > 0.01 else 0.0
     g = i_dir * math.sin(e) + dhi
-    l_wall = wall_emissivity * SIGMA * (air_c + 273.15) ** 4
+    l_wall = wall_emissivity * SIGMA * (wall_c + 273.15) ** 4
     k_down = i_dir * math.sin(e) * sunlit + dhi * svf + (1 - svf) * wall_albedo * g / 2
     k_up = albedo_g * k_down
     l_down = svf * lsky + (1 - svf) * l_wall

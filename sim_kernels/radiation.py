@@ -13,14 +13,14 @@ the caller). The hemispheric fluxes are mixed from the sky and the surroundings 
 
     K_down = I sin(e) sunlit + D svf + (1 - svf) albedo_wall G / 2
     K_up   = albedo_ground K_down
-    L_down = svf L_sky + (1 - svf) eps_wall sigma Ta^4
+    L_down = svf L_sky + (1 - svf) eps_wall sigma Tw^4
     L_up   = eps_ground sigma Ts^4 + (1 - eps_ground) L_down
     K_side = (D svf + (1 - svf) albedo_wall G / 2) / 2 + K_up / 2
     L_side = L_down / 2 + L_up / 2
 
 where I is the direct normal irradiance, D the diffuse horizontal one, G = I sin(e) + D, e the sun
-elevation, Ta the air temperature (walls are taken at air temperature), Ts the ground surface
-temperature of the cell.
+elevation, Tw the mean temperature of the surrounding walls (the air temperature unless given), Ts
+the ground surface temperature of the cell.
 
 Arrays (row, col), row 0 north; units W/m2 and degrees C. Kernels keep no state; call
 ``sim_kernels.runtime.ensure_init`` first.
@@ -47,7 +47,7 @@ def _tmrt_kernel(
     dhi: ti.types.ndarray(dtype=ti.f32, ndim=1),
     elevation: ti.types.ndarray(dtype=ti.f32, ndim=1),
     lsky: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    air: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    wall: ti.types.ndarray(dtype=ti.f32, ndim=1),
     tmrt: ti.types.ndarray(dtype=ti.f32, ndim=3),
     r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
     wall_albedo: ti.f32, wall_emissivity: ti.f32,
@@ -64,9 +64,9 @@ def _tmrt_kernel(
             i_dir = 0.0
         d = dhi[k]
         g = i_dir * ti.sin(e) + d
-        ta = air[k] + 273.15
+        tw = wall[k] + 273.15
         tg = ts[k, r, c] + 273.15
-        l_wall = wall_emissivity * 5.670374419e-8 * ta * ta * ta * ta
+        l_wall = wall_emissivity * 5.670374419e-8 * tw * tw * tw * tw
         k_down = i_dir * ti.sin(e) * sh + d * s + (1.0 - s) * wall_albedo * g * 0.5
         k_up = albedo[cls] * k_down
         l_down = s * lsky[k] + (1.0 - s) * l_wall
@@ -103,7 +103,7 @@ def mean_radiant_temperature(
     surface_class : (rows, cols) uint8; class_albedo, class_emissivity : (n,) per class.
     surface_temp_c : (K, rows, cols) float32, ground surface temperature.
     hourly : (K,) arrays ``direct_normal_w_m2``, ``diffuse_w_m2``, ``elevation_deg``,
-        ``longwave_sky_w_m2``, ``air_temp_c``.
+        ``longwave_sky_w_m2``, ``air_temp_c`` and optionally ``wall_temp_c`` (default: air).
     body : absorption and angular factors (default ``BODY``).
     window : (r0, r1, c0, c1) cells to compute; all when None. out : (K, rows, cols) to fill.
 
@@ -121,7 +121,8 @@ def mean_radiant_temperature(
     _tmrt_kernel(
         sun, f32(svf), np.ascontiguousarray(surface_class, np.uint8), f32(class_albedo), f32(class_emissivity),
         f32(surface_temp_c), f32(hourly["direct_normal_w_m2"]), f32(hourly["diffuse_w_m2"]),
-        f32(hourly["elevation_deg"]), f32(hourly["longwave_sky_w_m2"]), f32(hourly["air_temp_c"]), out,
+        f32(hourly["elevation_deg"]), f32(hourly["longwave_sky_w_m2"]),
+        f32(hourly.get("wall_temp_c", hourly["air_temp_c"])), out,
         r0, r1, c0, c1, float(wall_albedo), float(wall_emissivity),
         b["absorb_short"], b["absorb_long"], b["f_up"], b["f_side"], b["f_cyl"],
     )

@@ -23,6 +23,7 @@ def _forcing() -> dict[str, np.ndarray]:
         "diffuse_w_m2": (110 * day).astype(np.float32),
         "longwave_sky_w_m2": (330 + 40 * day).astype(np.float32),
         "air_temp_c": (24 + 8 * np.sin(np.pi * (h - 9) / 12)).astype(np.float32),
+        "wall_temp_c": (24 + 8 * np.sin(np.pi * (h - 9) / 12) + 6 * day).astype(np.float32),
         "wind_m_s": np.full(24, 2.0, np.float32),
     }
 

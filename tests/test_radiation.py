@@ -16,10 +16,13 @@ ALB = np.array([0.1, 0.25, 0.2], np.float32)
 EMI = np.array([0.95, 0.92, 0.95], np.float32)
 
 
-def _hourly(elev: float, dni: float = 800.0, dhi: float = 120.0, air: float = 30.0) -> dict[str, np.ndarray]:
-    return {"direct_normal_w_m2": np.array([dni]), "diffuse_w_m2": np.array([dhi]),
-            "elevation_deg": np.array([elev]), "longwave_sky_w_m2": np.array([370.0]),
-            "air_temp_c": np.array([air])}
+def _hourly(elev: float, dni: float = 800.0, dhi: float = 120.0, air: float = 30.0,
+            wall: float | None = None) -> dict[str, np.ndarray]:
+    out = {"direct_normal_w_m2": np.array([dni]), "diffuse_w_m2": np.array([dhi]),
+           "elevation_deg": np.array([elev]), "longwave_sky_w_m2": np.array([370.0]), "air_temp_c": np.array([air])}
+    if wall is not None:
+        out["wall_temp_c"] = np.array([wall])
+    return out
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -34,6 +37,10 @@ def test_kernel_matches_reference(seed: int, elev: float) -> None:
     got = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, _hourly(elev))
     ref = tmrt_reference(sunlit[0], svf, ALB[cls], EMI[cls], ts[0], 800.0, 120.0, elev, 370.0, 30.0)
     np.testing.assert_allclose(got[0], ref, atol=0.02)
+    hot = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, _hourly(elev, wall=38.0))
+    ref = tmrt_reference(sunlit[0], svf, ALB[cls], EMI[cls], ts[0], 800.0, 120.0, elev, 370.0, 38.0)
+    np.testing.assert_allclose(hot[0], ref, atol=0.02)
+    assert (hot[0] >= got[0] - 1e-4).all()  # warmer walls never cool
 
 
 def test_sun_shade_and_night_orderings() -> None:

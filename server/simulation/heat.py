@@ -113,12 +113,23 @@ def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
     }
 
 
-def hourly_forcing(weather: Weather, sun: SunHours) -> dict[str, np.ndarray]:
+def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams) -> np.ndarray:
+    """Mean temperature (24,) of the walls around a street: air temperature plus the direct beam the
+    walls absorb, averaged over the four orientations (mean of max(cos, 0) = 1/pi), balanced by
+    convection (Juerges: 5.7 + 3.8 u W/m2K) and long-wave exchange (4 eps sigma T^3)."""
+    ta = np.asarray(weather.air_temp_c, float)
+    el = np.radians(np.maximum(sun.elevation_deg, 0.0))
+    absorbed = (1.0 - params["wall_albedo"]) * sun.dni_w_m2 * np.cos(el) / math.pi
+    h = 5.7 + 3.8 * np.asarray(weather.wind_speed_m_s, float) + 4.0 * params["wall_emissivity"] * 5.670374419e-8 * (ta + 273.15) ** 3
+    return (ta + absorbed / h).astype(np.float32)
+
+
+def hourly_forcing(weather: Weather, sun: SunHours, params: HeatParams) -> dict[str, np.ndarray]:
     """The (24,) forcing arrays of ``sim_kernels.energy.surface_energy_day``."""
     f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
     return {"direct_horizontal_w_m2": sun.direct_horizontal_w_m2, "diffuse_w_m2": f32(sun.dhi_w_m2),
             "longwave_sky_w_m2": f32(sun.longwave_sky_w_m2), "air_temp_c": f32(weather.air_temp_c),
-            "wind_m_s": f32(np.maximum(weather.wind_speed_m_s, 0.5))}
+            "wall_temp_c": wall_temperature_c(weather, sun, params), "wind_m_s": f32(np.maximum(weather.wind_speed_m_s, 0.5))}
 
 
 def _vapour_hpa(weather: Weather, h: int) -> float:
@@ -169,7 +180,7 @@ class HeatEngine:
         return class_tables(self.params)
 
     def _forcing(self) -> dict[str, np.ndarray]:
-        return hourly_forcing(self.weather, self.sun)
+        return hourly_forcing(self.weather, self.sun, self.params)
 
     def _energy_kwargs(self) -> dict:
         p = self.params
@@ -272,7 +283,7 @@ class HeatEngine:
         idx = list(hrs)
         hourly = {"direct_normal_w_m2": self.sun.dni_w_m2[idx], "diffuse_w_m2": self.sun.dhi_w_m2[idx],
                   "elevation_deg": self.sun.elevation_deg[idx], "longwave_sky_w_m2": self.sun.longwave_sky_w_m2[idx],
-                  "air_temp_c": self.forcing["air_temp_c"][idx]}
+                  "air_temp_c": self.forcing["air_temp_c"][idx], "wall_temp_c": self.forcing["wall_temp_c"][idx]}
         mean_radiant_temperature(st["sunlit24"][idx], st["svf"], surf.surface_class, self.classes["albedo"],
                                  self.classes["emissivity"], st["energy"]["surface_temp_c"], hourly,
                                  wall_albedo=self.params["wall_albedo"], wall_emissivity=self.params["wall_emissivity"],
@@ -606,7 +617,7 @@ def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, fl
     t0 = time.perf_counter()
     hrs = tuple(int(h) for h in hours)
     classes = class_tables(p)
-    forcing = hourly_forcing(weather, sun)
+    forcing = hourly_forcing(weather, sun, p)
     energy = surface_energy_day(sunlit24, svf, surface, classes, forcing, hours=hrs,
                                 t_deep_c=float(np.mean(weather.air_temp_c)) + p["deep_ground_offset_k"],
                                 wall_albedo=p["wall_albedo"], wall_emissivity=p["wall_emissivity"],
@@ -615,7 +626,7 @@ def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, fl
     idx = list(hrs)
     hourly = {"direct_normal_w_m2": sun.dni_w_m2[idx], "diffuse_w_m2": sun.dhi_w_m2[idx],
               "elevation_deg": sun.elevation_deg[idx], "longwave_sky_w_m2": sun.longwave_sky_w_m2[idx],
-              "air_temp_c": forcing["air_temp_c"][idx]}
+              "air_temp_c": forcing["air_temp_c"][idx], "wall_temp_c": forcing["wall_temp_c"][idx]}
     tmrt = mean_radiant_temperature(sunlit24[idx], svf, surface, classes["albedo"], classes["emissivity"],
                                     energy["surface_temp_c"], hourly, wall_albedo=p["wall_albedo"],
                                     wall_emissivity=p["wall_emissivity"])
