@@ -303,17 +303,22 @@ class HeatEngine:
         rows, cols = g.shape
         rc, cc = -(-rows // f), -(-cols // f)
         pad = ((0, rc * f - rows), (0, cc * f - cols))
-        count = np.pad(np.ones((rows, cols), np.float32), pad).reshape(rc, f, cc, f).sum(axis=(1, 3))
-        can = st["surf"].canopy_m > 0
+        padded = pad != ((0, 0), (0, 0))
+
+        def block_sum(a: np.ndarray) -> np.ndarray:
+            return (np.pad(a, pad) if padded else a).reshape(rc, f, cc, f).sum(axis=(1, 3))
+
+        count = block_sum(np.ones((rows, cols), np.float32))
+        can = block_sum((st["surf"].canopy_m > 0).astype(np.float32))
+        qf_sum = None if qf is None else block_sum(qf)
         leaf = p["canopy_sensible_fraction"] * (1.0 - p["leaf_albedo"]) * (1.0 - p["canopy_transmissivity"])
         thetas = np.empty((len(st["hours"]), rc, cc), np.float32)
         for k, h in enumerate(st["hours"]):
-            q = st["energy"]["q_h"][k] - self.qh_rural[h]
             glob = float(self.sun.direct_horizontal_w_m2[h] + self.sun.dhi_w_m2[h])
-            q = q + np.where(can, np.float32(leaf * glob), np.float32(0.0))
-            if qf is not None:
-                q = q + qf
-            src = np.pad(q, pad).reshape(rc, f, cc, f).sum(axis=(1, 3)) / count / (RHO_CP * p["mixing_height_m"])
+            q = block_sum(st["energy"]["q_h"][k]) + np.float32(leaf * glob) * can
+            if qf_sum is not None:
+                q = q + qf_sum
+            src = (q / count - self.qh_rural[h]) / (RHO_CP * p["mixing_height_m"])
             speed, wdir = float(self.weather.wind_speed_m_s[h]), math.radians(float(self.weather.wind_dir_deg[h]))
             thetas[k] = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
                                                wind_north_m_s=-speed * math.cos(wdir), cell_m=f * g.cell_m,
