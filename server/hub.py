@@ -94,6 +94,7 @@ class Connection:
     outbox: Outbox = field(default_factory=Outbox)
     layers: frozenset[str] = frozenset()
     hour: int = 15
+    fields: frozenset[str] = frozenset({"utci_c"})
     camera_local_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     target_local_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     selected: str = ""
@@ -102,7 +103,7 @@ class Connection:
 
     def wants(self, msg: Any) -> bool:
         if isinstance(msg, p.FieldFrame):
-            return "heat" in self.layers and msg.hour == self.hour
+            return "heat" in self.layers and msg.hour == self.hour and msg.layer in self.fields
         if isinstance(msg, p.EdgeFrame):
             return "traffic" in self.layers
         if isinstance(msg, p.AgentFrame):

@@ -33,6 +33,10 @@ Session
    latest-wins per key (:func:`frame_key`): a slow client receives the newest frame of each key, never
    a backlog.
 
+Kiosks first ask for a sandbox copy (``POST /api/scenarios/{id}/sandbox`` with the header
+``X-Landtwin-Role: kiosk``) and connect to that copy's socket; it resets to the official scenario after
+a few minutes without edits (:class:`Reset`).
+
 Concurrency: every intervention has a ``revision`` (1 when added, +1 per update). Updates and removals
 name the ``base_revision`` they were made on; when another edit got there first the later one is rejected
 (code ``conflict``) with the current state, and the client may retry on top of it.
@@ -278,10 +282,13 @@ class Hello(_Msg, frozen=True, tag="hello"):
 
 
 class Subscribe(_Msg, frozen=True, tag="subscribe"):
-    """Which result layers to stream, for which hour of the design day (local time)."""
+    """Which result layers to stream, for which hour of the design day (local time), and which heat
+    fields (``utci_c``, ``tmrt_c``, ``air_temp_c``, ``surface_temp_c``; only these are sent)."""
 
     layers: Annotated[list[Layer], msgspec.Meta(max_length=8)]
     hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 15
+    fields: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=8)] = msgspec.field(
+        default_factory=lambda: ["utci_c"])
 
 
 class AddIntervention(_Msg, frozen=True, tag="add"):

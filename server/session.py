@@ -149,7 +149,7 @@ async def _dispatch(twin: Twin, conn: Connection, district: Any, msg: Any) -> No
         conn.camera_local_m, conn.target_local_m, conn.selected = msg.camera_local_m, msg.target_local_m, msg.selected
         hub.publish_presence(conn.scenario_id)
     elif isinstance(msg, p.Subscribe):
-        conn.layers, conn.hour = frozenset(msg.layers), msg.hour
+        conn.layers, conn.hour, conn.fields = frozenset(msg.layers), msg.hour, frozenset(msg.fields)
         conn.sent_versions.clear()
         await asyncio.to_thread(twin.send_results, conn, district)
     elif isinstance(msg, p.EDIT_MESSAGES):

@@ -201,3 +201,18 @@ def test_websocket_frames_are_binary_msgpack(server: int, tmp_path: Path) -> Non
 
     assert msgspec.msgpack.decode(raw)["t"] == "pong"
     c.close()
+
+
+def test_connections_get_only_the_fields_and_hour_they_subscribed() -> None:
+    from server.hub import Connection
+    from server.roles import User
+
+    grid = p.GridInfo(1, 1, 1.0, 0.0, 0.0)
+
+    def frame(layer: str, hour: int) -> p.FieldFrame:
+        return p.FieldFrame(1, -1, layer, "C", hour, True, grid, p.Window(0, 0, 1, 1), p.quantise_u16([[1.0]]))
+
+    c = Connection("a", User("citizen"), "s", layers=frozenset({"heat"}), hour=15, fields=frozenset({"utci_c", "air_temp_c"}))
+    assert c.wants(frame("utci_c", 15)) and c.wants(frame("air_temp_c", 15))
+    assert not c.wants(frame("tmrt_c", 15)) and not c.wants(frame("utci_c", 14))
+    assert not Connection("b", User("citizen"), "s").wants(frame("utci_c", 15))  # no heat layer subscribed

@@ -382,11 +382,12 @@ export interface SpeedLimit {
   maxspeed_kmh?: number;  // minimum 5, maximum 130, default 30.0
 }
 
-/** Which result layers to stream, for which hour of the design day (local time). */
+/** Which result layers to stream, for which hour of the design day (local time), and which heat fields (``utci_c``, ``tmrt_c``, ``air_temp_c``, ``surface_temp_c``; only these are sent). */
 export interface Subscribe {
   t: "subscribe";
   layers: Array<"access" | "agents" | "heat" | "traffic">;  // maxItems 8
   hour?: number;  // minimum 0, maximum 23, default 15
+  fields?: Array<string>;  // maxItems 8
 }
 
 /** A single tree at ``xy_local_m``. */
