@@ -125,7 +125,7 @@ async def client(port: int, sid: str, stats: Stats, ready: asyncio.Event, stop: 
         _ = welcome
 
 
-async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, server_pid: int) -> dict:
+async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, server_pid: int, warmup_s: float) -> dict:
     from websockets.asyncio.client import connect
 
     from geodata.interventions import Tree
@@ -139,9 +139,8 @@ async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, 
              for _ in range(n_clients)]
     await asyncio.wait_for(ready.wait(), 120)
     await asyncio.sleep(15.0)  # the worker process is up and the first results are delivered
-    rss0 = rss_mb(server_pid)
+    rss_boot = rss_mb(server_pid)
     sent: dict[str, float] = {}
-    frames0, bytes0 = stats.frames, stats.bytes
     rng = np.random.default_rng(1)
     async with connect(f"ws://127.0.0.1:{port}/ws/scenarios/{sid}", max_size=1 << 26) as ed:
         await ed.send(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, token=TOKEN, role="planner")))
@@ -149,7 +148,13 @@ async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, 
         revisions: dict[str, int] = {}
         t_start = time.monotonic()
         k = 0
-        while time.monotonic() - t_start < seconds:
+        measuring = False
+        rss0, frames0, bytes0, t_measure = rss_boot, stats.frames, stats.bytes, t_start
+        while time.monotonic() - t_start < warmup_s + seconds:
+            if not measuring and time.monotonic() - t_start >= warmup_s:
+                # warm-up over (engine state, caches, allocator arenas): the measured run starts here
+                measuring = True
+                rss0, frames0, bytes0, t_measure = rss_mb(server_pid), stats.frames, stats.bytes, time.monotonic()
             k += 1
             oid = f"tree{int(rng.integers(0, 12))}"
             x, y = spots[int(rng.integers(0, len(spots)))]
@@ -160,7 +165,8 @@ async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, 
             else:
                 msg = p.AddIntervention(k, tree)
                 revisions[oid] = 1
-            sent[f"{oid}@{revisions[oid]}"] = time.monotonic()
+            if measuring:
+                sent[f"{oid}@{revisions[oid]}"] = time.monotonic()
             await ed.send(p.encode(msg))
             next_t = t_start + k * 1.0
             while time.monotonic() < next_t:  # drain the editor's own socket
@@ -169,7 +175,7 @@ async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, 
                 except TimeoutError:
                     break
         await asyncio.sleep(3.0)
-    duration = time.monotonic() - t_start
+    duration = time.monotonic() - t_measure
     rss1 = rss_mb(server_pid)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -188,7 +194,7 @@ async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, 
         "edit_to_all_ms": {q: round(float(np.percentile(to_all, v)), 1) for q, v in (("p50", 50), ("p95", 95), ("p99", 99))} if to_all else {},
         "edit_to_each_ms_p95": round(float(np.percentile(each, 95)), 1) if each else None,
         "frames_per_s": round(frames / duration, 1), "mbytes_per_s": round((stats.bytes - bytes0) / duration / 1e6, 2),
-        "rss_start_mb": round(rss0, 1), "rss_end_mb": round(rss1, 1), "rss_growth_pct": round(100.0 * (rss1 - rss0) / rss0, 1),
+        "warmup_s": warmup_s, "rss_after_boot_mb": round(rss_boot, 1), "rss_start_mb": round(rss0, 1), "rss_end_mb": round(rss1, 1), "rss_growth_pct": round(100.0 * (rss1 - rss0) / rss0, 1),
         "errors": len(stats.errors) + missing, "error_samples": stats.errors[:3], "missing_deliveries": missing,
     }
 
@@ -198,6 +204,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--engines", default="all", help="all, or a comma list such as costs,heat")
+    ap.add_argument("--warmup-s", type=float, default=20.0, help="edits before the measured run starts")
     ap.add_argument("--size-km", type=float, default=0.5)
     ap.add_argument("--cell-m", type=float, default=4.0)
     ap.add_argument("--serve", nargs=2, metavar=("DATA", "PORT"), help=argparse.SUPPRESS)
@@ -220,7 +227,8 @@ def main() -> int:
                 return 1
             time.sleep(0.2)
         setup = json.loads((data / "setup.json").read_text())
-        res = asyncio.run(run(port, setup["scenario_id"], setup["spots"], args.clients, args.seconds, proc.pid))
+        res = asyncio.run(run(port, setup["scenario_id"], setup["spots"], args.clients, args.seconds, proc.pid,
+                              args.warmup_s))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
