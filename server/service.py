@@ -218,6 +218,9 @@ class SimulationService:
             self._persist(job, name, out)
 
         if self._process is not None:
+            if not self._process.proc.is_alive():  # the worker died (killed, out of memory): start a new one
+                log.warning("simulation process ended (exit code %s); starting a new one", self._process.proc.exitcode)
+                self._process = WorkerProcess(self.engine_names, self.arch)
             self._process.run(job.scenario_id, job.version, job.district, job.interventions, job.hours, emit)
         else:
             self._runner.run(job.scenario_id, job.version, job.district, job.interventions, job.hours,

@@ -116,12 +116,15 @@ class WorkerProcess:
 
     def run(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
             hours: tuple[int, ...], emit: Callable[[tuple], None]) -> None:
-        if district.name not in self._districts:
-            self._conn.send(("district", district))
-            self._districts.add(district.name)
-        self._job += 1
-        self.cancel.clear()
-        self._conn.send(("job", self._job, scenario_id, version, district.name, list(interventions), tuple(hours)))
+        try:
+            if district.name not in self._districts:
+                self._conn.send(("district", district))
+                self._districts.add(district.name)
+            self._job += 1
+            self.cancel.clear()
+            self._conn.send(("job", self._job, scenario_id, version, district.name, list(interventions), tuple(hours)))
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerFailed(f"simulation process unreachable: {exc}") from None
         while True:
             try:
                 msg = self._conn.recv()

@@ -150,3 +150,28 @@ def test_a_newer_version_supersedes_running_work(tmp_path: Path, district) -> No
     assert heat_versions == {2}  # the stale version never reached the slow engine
     assert svc.cached("s", 1) is None and svc.cached("s", 2) is not None
     st.dispose()
+
+
+def test_a_dead_worker_process_is_replaced(tmp_path: Path, district) -> None:
+    import os
+    import signal
+
+    from server.worker import WorkerFailed
+
+    if "traffic" not in available_engines():
+        pytest.skip("needs the traffic engine")
+    st = Storage(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    svc = SimulationService(st, Sink(), engines=["costs", "traffic"], debounce_s=0.0)
+    svc.start()
+    try:
+        assert svc.request("s", 1, district, [], wait=True) is not None
+        os.kill(svc._process.proc.pid, signal.SIGKILL)
+        svc._process.proc.join(10)
+        try:
+            res = svc.request("s", 2, district, [], wait=True)
+        except WorkerFailed:  # the job that was running when it died may fail; the next one runs
+            res = svc.request("s", 3, district, [], wait=True)
+        assert res is not None and "traffic" in res.kpis()
+    finally:
+        svc.stop()
+        st.dispose()
