@@ -247,3 +247,39 @@ def test_serve_command_refuses_a_missing_district_and_a_bad_database(tmp_path: P
     (folder / "manifest.json").write_text("{}")
     assert main(["--data-dir", str(tmp_path), "serve", "--db", "nosuchdb://x", "--port", "1"]) == 2
     assert "database" in capsys.readouterr().err
+
+
+def test_field_geotiff_and_difference_through_the_api_with_the_heat_engine(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    from server.engines import available_engines
+
+    if "heat" not in available_engines():
+        pytest.skip("heat engine not present")
+    app, tokens = make_app(tmp_path, engines=["costs", "heat"])
+    h = auth(tokens["planner"])
+    with TestClient(app) as c:
+        a = _scenario_with(c, h)
+        b = c.post(f"/api/scenarios/{a}/fork", json={"name": "B"}, headers=h).json()["scenario_id"]
+        for i, xy in enumerate(([70, 70], [80, 70], [90, 70], [70, 80], [80, 90])):
+            c.post(f"/api/scenarios/{b}/interventions", json={"intervention": {"kind": "tree", "id": f"t{i}", "xy_local_m": xy,
+                                                                            "height_m": 15, "crown_diameter_m": 10}}, headers=h)
+        r = c.get(f"/api/scenarios/{b}/exports/fields/utci_c.tif?hour=15")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/tiff"
+        with MemoryFile(r.content) as mem, mem.open() as src:
+            utci = src.read(1)
+            assert src.crs == rasterio.crs.CRS.from_epsg(25832) and utci.shape == (50, 50)
+            assert 15.0 < float(np.nanmean(utci)) < 60.0
+        r = c.get(f"/api/scenarios/{a}/compare/{b}/fields/utci_c.tif?hour=15")
+        with MemoryFile(r.content) as mem, mem.open() as src:
+            diff = src.read(1)
+        assert float(np.nanmin(diff)) < -0.5  # shade of the new trees cools
+        assert c.get(f"/api/scenarios/{a}/compare/{b}").json()["difference"]["heat"]["utci_mean_c"] < 0
+        assert c.get(f"/api/scenarios/{b}/exports/fields/nope_c.tif").status_code == 404
+
+
+def _scenario_with(c, h) -> str:
+    r = c.post("/api/scenarios", json={"name": "A", "district": "tiny"}, headers=h)
+    assert r.status_code == 201
+    return r.json()["scenario_id"]
