@@ -3,7 +3,8 @@
 - ``admin``: everything, including tokens and moderation.
 - ``planner`` (per department): creates, forks, edits, renames and archives scenarios (renames and
   archives those of the own department), moderates comments.
-- ``citizen``: views, comments, proposes ideas and votes; never changes a scenario. No account.
+- ``citizen``: views, comments, proposes ideas and votes; never changes a scenario (nor asks for a
+  sandbox copy). No account.
 - ``kiosk``: a touch screen in public; edits only its sandbox copy, which resets after inactivity.
 
 Planners and admins authenticate with a bearer token (REST: ``Authorization: Bearer <token>``;

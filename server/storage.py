@@ -119,6 +119,8 @@ class Storage:
     """All database access of the server. Thread-safe (one pooled connection per call)."""
 
     def __init__(self, url: str) -> None:
+        if url.startswith(("postgresql://", "postgres://")):  # the installed driver is psycopg 3
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
         self.url = url
         try:
             self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)

@@ -99,7 +99,7 @@ def test_the_app_runs_on_postgres(storage_url: str, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
     from server_support import auth, make_app
 
-    app, tokens = make_app(tmp_path, db_url=storage_url)
+    app, tokens = make_app(tmp_path, db_url=storage_url.replace("postgresql+psycopg://", "postgresql://"))
     with TestClient(app) as c:
         assert app.state.twin.storage.engine.dialect.name == "postgresql"
         sid = c.post("/api/scenarios", json={"name": "PG", "district": "tiny"}, headers=auth(tokens["planner"])).json()["scenario_id"]
