@@ -141,9 +141,27 @@ def test_citizen_cannot_use_planner_tools(browser, web_server) -> None:
         page.wait_for_function("(__viewer.messages.rejected || 0) + (__viewer.messages.error || 0) > 0", timeout=10000)
         assert page.evaluate("__viewer.scenarioVersion") == v
         assert len(web_server.api(f"/api/scenarios/{web_server.scenario_id}/interventions")) == n
-        # the citizen may pin a comment
-        page.evaluate("__viewer.setTool('comment')")
+        # the citizen pins an idea in 3D by touch, and votes for it
+        cb = page.locator("#tool-comment").bounding_box()
+        page.touchscreen.tap(cb["x"] + cb["width"] / 2, cb["y"] + cb["height"] / 2)
         assert page.evaluate("__viewer.activeTool") == "comment"
+        n_comments = len(page.evaluate("__viewer.comments"))
+        x, y = _ground_tap_point(page)
+        page.touchscreen.tap(x, y)
+        page.locator("#comment-dialog").wait_for(state="visible")
+        page.locator("#ck-idea").tap()
+        page.locator("#comment-text").fill("Hier fehlt Schatten an der Haltestelle.")
+        page.locator("#comment-send").tap()
+        page.wait_for_function(f"__viewer.comments.length > {n_comments}", timeout=10000)
+        mine = [c for c in page.evaluate("__viewer.comments") if c["text"].startswith("Hier fehlt Schatten")][-1]
+        assert mine["kind"] == "idea" and mine["votes"] == 0
+        stored = web_server.api(f"/api/scenarios/{web_server.scenario_id}/comments")
+        assert any(c["comment_id"] == mine["comment_id"] for c in stored)
+        hx, hy = page.evaluate(f"__viewer.screenOfComment({mine['comment_id']})")
+        page.touchscreen.tap(hx, hy)
+        page.locator("#comment-card").wait_for(state="visible")
+        page.locator("#comment-card .btn.primary").tap()
+        page.wait_for_function(f"__viewer.comments.find(c => c.comment_id === {mine['comment_id']}).votes === 1", timeout=10000)
         assert watch.errors == []
     finally:
         ctx.close()

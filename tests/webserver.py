@@ -81,9 +81,17 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float 
     raise RuntimeError(f"twin serve did not answer within {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
+# One server and one browser per test session, even though every test module imports the fixtures
+# (pytest then knows one fixture per module): the first module to ask starts them, the others share.
+_SHARED: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     """``twin serve`` on the sample district (bundle and tiles built into a temporary data folder)."""
+    if "web_server" in _SHARED:
+        yield _SHARED["web_server"]
+        return
     if not (DIST / "index.html").exists() or not (DIST / "app.js").exists():
         pytest.skip("viewer/web/dist is not built: run `make setup` (npm ci && npm run build in viewer/web)")
     from server.commands.serve import ensure_sample_bundle
@@ -105,8 +113,11 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
                             body={"role": "planner", "department": "Stadtplanung"})["token"]
         scenarios = http_json(url + "/api/scenarios?district=sample")
         official = next(s for s in scenarios if s["kind"] == "official")
-        yield WebServer(url=url, data=data, planner_token=planner, scenario_id=official["scenario_id"], proc=proc, log=log)
+        _SHARED["web_server"] = WebServer(url=url, data=data, planner_token=planner, scenario_id=official["scenario_id"],
+                                          proc=proc, log=log)
+        yield _SHARED["web_server"]
     finally:
+        _SHARED.pop("web_server", None)
         proc.terminate()
         try:
             proc.wait(timeout=5)
@@ -118,14 +129,19 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Debian's Chromium through Playwright (never ``playwright install``)."""
+    if "browser" in _SHARED:
+        yield _SHARED["browser"]
+        return
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         pytest.skip("Debian's chromium is not installed: `apt-get install -y chromium` (make test does it as root)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        _SHARED["browser"] = b
         try:
             yield b
         finally:
+            _SHARED.pop("browser", None)
             b.close()
 
 

@@ -240,7 +240,7 @@ export class App {
       agents: (m) => {
         const xy = toFloat32(m.xy_local_m);
         (m.kind === "vehicles" ? this.vehicles : this.people).push(xy, m.t_s);
-        this.view.invalidate();
+        this.view.invalidate(false);
       },
       access: (m) => {
         this.stops.setQuality(toFloat32(m.stop_quality));
@@ -386,7 +386,7 @@ export class App {
     this.texA = this.texB = null;
     if (!fb) {
       this.drape.uDrapeOpacity.value = 0;
-      this.view.invalidate();
+      this.view.invalidate(false);
       return;
     }
     const g = fb.grid;
@@ -410,13 +410,12 @@ export class App {
     this.drape.uDrapeB.value = texB;
     this.drape.uDrapeOpacity.value = 0.75;
     this.updateSplit();
-    this.view.invalidate();
   }
 
   updateSplit(): void {
     const px = this.view.renderer.domElement.width * this.splitFraction;
     this.drape.uDrapeSplitPx.value = this.compare === "split" ? px : 1e9;
-    this.view.invalidate();
+    this.view.invalidate(false);
   }
 
   applyVisibility(): void {

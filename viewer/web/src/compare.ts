@@ -176,5 +176,6 @@ export class Compare {
 }
 
 function shortName(k: string): string {
-  return k.replace(/_(min|eur|c|veh_h|persons)$/, "").replace(/_/g, " ").slice(0, 14);
+  const s = k.replace(/_(min|eur|c|veh_h|persons)$/, "").replace(/_/g, " ");
+  return s.length > 18 ? `${s.slice(0, 17)}…` : s;
 }

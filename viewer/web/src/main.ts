@@ -124,8 +124,8 @@ const handle = {
   fieldVersion(layer: string) { return app.fields.get(layer)?.version ?? -1; },
   sample(layer: string, x: number, y: number) { return app.sample(layer, x, y); },
   setTool(id: string | null) { interaction.setTool(id as never); },
-  setRaster(id: string) { app.setRaster(id as never); },
-  setOverlay(id: string, on: boolean) { app.setOverlay(id as never, on); },
+  setRaster(id: string) { app.setRaster(id as never); renderAll(); },
+  setOverlay(id: string, on: boolean) { app.setOverlay(id as never, on); renderAll(); },
   setHour(h: number) { hourInput.value = String(h); app.setHour(h); },
   /** Screen position (CSS pixels, page coordinates) of a local point on the ground. */
   screenOf(x: number, y: number) {
@@ -135,6 +135,17 @@ const handle = {
     const r = v.canvas.getBoundingClientRect();
     return [r.left + ((p.x + 1) / 2) * r.width, r.top + ((1 - p.y) / 2) * r.height];
   },
+  /** Screen position of a comment pin's head, or null when it is not shown. */
+  screenOfComment(id: number) {
+    let head: import("three").Object3D | null = null;
+    app.comments.group.traverse((o) => { if (o.userData.comment_id === id && o.position.y > 10) head = o; });
+    if (!head) return null;
+    const p = (head as import("three").Object3D).getWorldPosition(new (app.view.camera.position.constructor as { new (): import("three").Vector3 })());
+    p.project(app.view.camera);
+    const r = app.view.canvas.getBoundingClientRect();
+    return [r.left + ((p.x + 1) / 2) * r.width, r.top + ((1 - p.y) / 2) * r.height];
+  },
+  get comments() { return [...app.comments.comments.values()]; },
   view: app.view,
   app,
   compareApi: compare,

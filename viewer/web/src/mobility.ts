@@ -52,7 +52,7 @@ export function nearestEdge(g: RoadGeometry, x: number, y: number, max_m = 25): 
 
 export class TrafficLayer {
   readonly group = new THREE.Group();
-  private lines: THREE.LineSegments | null = null;
+  private lines: THREE.Mesh | null = null;
   private colours: Float32Array | null = null;
   private segEdge: Int32Array | null = null;
   mode: "volume" | "vc" = "volume";
@@ -63,27 +63,42 @@ export class TrafficLayer {
     this.group.name = "traffic";
   }
 
+  /** One flat band (two triangles) per road segment, 7 m wide, with a colour per vertex. */
   setGeometry(g: RoadGeometry): void {
-    const segs: number[] = [];
+    const pos: number[] = [];
     const edgeOf: number[] = [];
     const n = g.offsets.length - 1;
+    const half = 3.5;
     for (let e = 0; e < n; e++) {
       for (let k = g.offsets[e] + 1; k < g.offsets[e + 1]; k++) {
         const x0 = g.xy[2 * k - 2];
         const y0 = g.xy[2 * k - 1];
         const x1 = g.xy[2 * k];
         const y1 = g.xy[2 * k + 1];
-        segs.push(x0, this.heightAt(x0, y0) + 2.5, -y0, x1, this.heightAt(x1, y1) + 2.5, -y1);
+        const len = Math.hypot(x1 - x0, y1 - y0) || 1;
+        const nx = (-(y1 - y0) / len) * half;
+        const ny = ((x1 - x0) / len) * half;
+        const h0 = this.heightAt(x0, y0) + 1.5;
+        const h1 = this.heightAt(x1, y1) + 1.5;
+        const a = [x0 + nx, h0, -(y0 + ny)];
+        const b = [x0 - nx, h0, -(y0 - ny)];
+        const c = [x1 + nx, h1, -(y1 + ny)];
+        const d = [x1 - nx, h1, -(y1 - ny)];
+        pos.push(...a, ...b, ...c, ...b, ...d, ...c);
         edgeOf.push(e);
       }
     }
     const geom = new THREE.BufferGeometry();
-    geom.setAttribute("position", new THREE.Float32BufferAttribute(segs, 3));
-    this.colours = new Float32Array(segs.length).fill(0.6);
+    geom.setAttribute("position", new THREE.Float32BufferAttribute(pos, 3));
+    this.colours = new Float32Array(pos.length).fill(0.6);
     geom.setAttribute("color", new THREE.BufferAttribute(this.colours, 3));
     this.segEdge = Int32Array.from(edgeOf);
     if (this.lines) this.group.remove(this.lines);
-    this.lines = new THREE.LineSegments(geom, new THREE.LineBasicMaterial({ vertexColors: true, linewidth: 3 }));
+    const mat = new THREE.MeshBasicMaterial({
+      vertexColors: true, side: THREE.DoubleSide, polygonOffset: true, polygonOffsetFactor: -4, polygonOffsetUnits: -4,
+    });
+    this.lines = new THREE.Mesh(geom, mat);
+    this.lines.name = "traffic-bands";
     this.group.add(this.lines);
     this.recolour();
   }
@@ -104,7 +119,8 @@ export class TrafficLayer {
           ? classColour(VC_CLASSES, this.vc ? this.vc[e] : 0)
           : rampColour(RAMPS.traffic, this.flow ? this.flow[e] : 0);
       c.setRGB(rgb[0] / 255, rgb[1] / 255, rgb[2] / 255, THREE.SRGBColorSpace);
-      for (const o of [6 * s, 6 * s + 3]) {
+      for (let v = 0; v < 6; v++) {
+        const o = 18 * s + 3 * v;
         this.colours[o] = c.r;
         this.colours[o + 1] = c.g;
         this.colours[o + 2] = c.b;
@@ -128,8 +144,8 @@ export class MovingDots {
   private dummy = new THREE.Object3D();
 
   constructor(kind: "vehicles" | "people", private heightAt: HeightAt, capacity = 20000) {
-    const geom = kind === "vehicles" ? new THREE.BoxGeometry(4.5, 1.6, 2) : new THREE.SphereGeometry(0.9, 8, 6);
-    const mat = new THREE.MeshStandardMaterial({ color: kind === "vehicles" ? 0x263238 : 0xd81b60, roughness: 0.6 });
+    const geom = kind === "vehicles" ? new THREE.BoxGeometry(5, 2, 2.2) : new THREE.SphereGeometry(0.9, 8, 6);
+    const mat = new THREE.MeshStandardMaterial({ color: kind === "vehicles" ? 0x1a237e : 0xd81b60, roughness: 0.6 });
     this.mesh = new THREE.InstancedMesh(geom, mat, capacity);
     this.mesh.count = 0;
     this.mesh.name = kind;

@@ -49,6 +49,8 @@ export class SceneView {
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
     this.renderer.shadowMap.enabled = true;
     this.renderer.shadowMap.type = THREE.PCFShadowMap;
+    // the sun's shadow map depends on the scene and the hour, not on the camera: redraw it only then
+    this.renderer.shadowMap.autoUpdate = false;
     this.renderer.outputColorSpace = THREE.SRGBColorSpace;
     this.scene.background = new THREE.Color(0xcfdde8);
     this.scene.fog = new THREE.Fog(0xcfdde8, 4000, 12000);
@@ -61,7 +63,7 @@ export class SceneView {
     this.controls.minDistance = 30;
     this.controls.touches = { ONE: THREE.TOUCH.ROTATE, TWO: THREE.TOUCH.DOLLY_PAN };
     this.controls.keys = { LEFT: "ArrowLeft", UP: "ArrowUp", RIGHT: "ArrowRight", BOTTOM: "ArrowDown" };
-    this.controls.addEventListener("change", () => this.invalidate());
+    this.controls.addEventListener("change", () => this.invalidate(false));
     this.sun.castShadow = true;
     const shadowPx = this.software ? 1024 : 4096;
     this.sun.shadow.mapSize.set(shadowPx, shadowPx);
@@ -80,11 +82,13 @@ export class SceneView {
     this.renderer.setSize(w, h, false);
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
-    this.invalidate();
+    this.invalidate(false);
   }
 
-  invalidate(): void {
+  /** Ask for a new frame; `shadows` when the scene or the sun changed (not for camera moves). */
+  invalidate(shadows = true): void {
     this.dirty = true;
+    if (shadows) this.renderer.shadowMap.needsUpdate = true;
   }
 
   addHook(h: FrameHook): void {
