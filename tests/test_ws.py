@@ -4,6 +4,7 @@ use the `websockets` library."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from pathlib import Path
 
 import httpx
@@ -168,7 +169,9 @@ def test_outbox_is_latest_wins_per_key_and_keeps_edits() -> None:
             out.append((await box.pop()).msg)
         return out
 
-    out = asyncio.run(run())
+    # a fresh loop in its own thread: a browser fixture of another module may hold this thread's loop
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        out = pool.submit(asyncio.run, run()).result(timeout=30)
     kpis = [m for m in out if isinstance(m, p.KpiFrame)]
     errors = [m.code for m in out if isinstance(m, p.ErrorMessage)]
     assert len(kpis) == 1 and kpis[0].scenario_version == 49  # the newest frame, once
