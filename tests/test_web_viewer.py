@@ -193,3 +193,93 @@ def test_kiosk_resets_after_its_idle_time(browser, web_server) -> None:
         assert watch.errors == []
     finally:
         ctx.close()
+
+
+def _screen_hit(page, kind: str) -> tuple[float, float]:
+    """A screen point near the view centre where the tiles show ``kind`` (building, ground, ...)."""
+    box = page.locator("#canvas").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for r in range(0, 300, 12):
+        for dx, dy in [(r, 0), (-r, 0), (0, r), (0, -r), (r, r), (-r, -r)]:
+            k = page.evaluate("([x, y]) => { const h = __viewer.app.view.raycast(x, y, [__viewer.app.tiles.group])[0];"
+                              " return h ? h.object.userData.kind : null; }", [cx + dx, cy + dy])
+            if k == kind:
+                return cx + dx, cy + dy
+    pytest.fail(f"no {kind} near the view centre")
+
+
+def _tap(page, selector: str) -> None:
+    b = page.locator(selector).bounding_box()
+    page.touchscreen.tap(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
+
+
+def test_touch_gestures_and_every_kind_of_tool_by_touch_alone(browser, web_server) -> None:
+    ctx, page, watch = open_viewer(browser, web_server.page_url(token=web_server.planner_token), touch=True)
+    try:
+        cdp = ctx.new_cdp_session(page)
+        box = page.locator("#canvas").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+        def touch(kind: str, pts: list[tuple[float, float]]) -> None:
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(pts)]})
+
+        cam = "(() => { const v = __viewer.app.view; return [v.headingRad(), v.camera.position.distanceTo(v.controls.target)]; })()"
+        h0, d0 = page.evaluate(cam)
+        touch("touchStart", [(cx, cy)])  # one finger rotates
+        for i in range(1, 9):
+            touch("touchMove", [(cx + 20 * i, cy)])
+        touch("touchEnd", [])
+        h1, d1 = page.evaluate(cam)
+        assert abs(h1 - h0) > 0.05 and d1 == pytest.approx(d0, rel=1e-3)
+        touch("touchStart", [(cx - 40, cy), (cx + 40, cy)])  # two fingers spread: zoom in
+        for i in range(1, 9):
+            touch("touchMove", [(cx - 40 - 15 * i, cy), (cx + 40 + 15 * i, cy)])
+        touch("touchEnd", [])
+        h2, d2 = page.evaluate(cam)
+        assert d2 < d1 * 0.9
+
+        def kinds() -> list[str]:
+            return [iv["kind"] for iv in page.evaluate("__viewer.interventions")]
+
+        # an area: three taps and "done"
+        n_park = kinds().count("park")
+        _tap(page, "#tool-park")
+        for dx, dy in [(-70, -30), (70, -30), (0, 60)]:
+            page.touchscreen.tap(cx + dx, cy + dy)
+        _tap(page, "#btn-done")
+        page.wait_for_function(f"__viewer.interventions.filter(i => i.kind === 'park').length === {n_park + 1}", timeout=15000)
+        # undo and redo by touch
+        _tap(page, "#tool-park")  # leave the tool
+        _tap(page, "#btn-undo")
+        page.wait_for_function(f"__viewer.interventions.filter(i => i.kind === 'park').length === {n_park}", timeout=15000)
+        _tap(page, "#btn-redo")
+        page.wait_for_function(f"__viewer.interventions.filter(i => i.kind === 'park').length === {n_park + 1}", timeout=15000)
+        # a green roof by picking a building
+        _tap(page, "#tool-green_roof")
+        bx, by = _screen_hit(page, "building")
+        page.touchscreen.tap(bx, by)
+        page.wait_for_function("__viewer.interventions.some(i => i.kind === 'green_roof')", timeout=15000)
+        roof = [iv for iv in page.evaluate("__viewer.interventions") if iv["kind"] == "green_roof"][-1]
+        assert roof["building_id"] == page.evaluate("__viewer.lastPick.building_id") and roof["building_id"] >= 0
+        # Tempo 30 by picking a road
+        page.wait_for_function("__viewer.app.roads !== null", timeout=15000)
+        edge = page.evaluate("(() => { const g = __viewer.app.roads; const k = g.offsets[3]; return [g.xy[2 * k], g.xy[2 * k + 1]]; })()")
+        page.evaluate("([x, y]) => { const v = __viewer.app.view; const t = v.controls.target;"
+                      " const dx = x - t.x, dz = -y - t.z; t.x += dx; t.z += dz; v.camera.position.x += dx;"
+                      " v.camera.position.z += dz; v.controls.update(); }", edge)
+        _tap(page, "#tool-tempo30")
+        rx, ry = page.evaluate(f"__viewer.screenOf({edge[0]}, {edge[1]})")
+        page.touchscreen.tap(rx, ry)
+        page.wait_for_function("__viewer.interventions.some(i => i.kind === 'speed_limit')", timeout=15000)
+        sl = [iv for iv in page.evaluate("__viewer.interventions") if iv["kind"] == "speed_limit"][-1]
+        assert sl["maxspeed_kmh"] == 30
+        # A/B comparison: split and difference
+        _tap(page, "#btn-compare")
+        page.wait_for_function("__viewer.compare === 'split'", timeout=10000)
+        _tap(page, "#cmp-diff")
+        assert page.evaluate("__viewer.compare") == "diff"
+        _tap(page, "#btn-kpi")
+        assert page.locator("#kpi-panel").is_visible()
+        assert watch.errors == []
+    finally:
+        ctx.close()
