@@ -95,7 +95,10 @@ def serve(data: Path, db_url: str | None, district: str | None, host: str, port:
     except StorageError as exc:
         raise CliError(str(exc)) from None
     _bootstrap(app, name)
-    print(f"landtwin: http://{host}:{port}/  (Gebiet / district: {name}; API: http://{host}:{port}/api/docs)", flush=True)
+    base = f"http://{host}:{port}/"
+    print(f"landtwin: {base}  (Gebiet / district: {name}; API: {base}api/docs)", flush=True)
+    print(f"  Bürger / citizens: {base}?mode=citizen   Kiosk: {base}?mode=kiosk", flush=True)
+    print(f"  Planung / planners: {base}#token=<{settings.data / 'admin-token.txt'}>", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
     return 0
 
