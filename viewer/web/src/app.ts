@@ -8,7 +8,7 @@ import { Connection, type ConnectionStatus } from "./connection";
 import { makeDrapeUniforms, rgbaTexture } from "./drape";
 import { EditsLayer } from "./edits";
 import { applyFieldFrame, differenceField, gridBounds, sampleField, type FieldState } from "./fields";
-import { setLang, t, type Lang } from "./i18n";
+import { setLang, t } from "./i18n";
 import { MovingDots, nearestEdge, roadLine, TrafficLayer, type RoadGeometry } from "./mobility";
 import { CommentsLayer, DeficitLayer, StopsLayer } from "./places";
 import type * as P from "./protocol.gen";
@@ -18,45 +18,9 @@ import { TileLayer, type Pick } from "./tiles";
 import { toFloat32 } from "./arrays";
 import { localFrame } from "./utm";
 import { renderLegend, setProgress, setStatus, toast, type OverlayId, type RasterId } from "./ui";
+import { FIELD_NAMES, type Params } from "./params";
 
-export type Mode = "planner" | "citizen" | "kiosk";
-
-export interface Params {
-  mode: Mode;
-  lang: Lang;
-  district: string;
-  scenario: string;
-  token: string;
-  idleS: number;
-  hour: number;
-  compare: string;
-}
-
-export function readParams(loc: Location = window.location): Params {
-  const q = new URLSearchParams(loc.search);
-  const h = new URLSearchParams(loc.hash.replace(/^#/, ""));
-  const mode = (q.get("mode") ?? "planner") as Mode;
-  const token = h.get("token") ?? q.get("token") ?? localStorage.getItem("landtwin.token") ?? "";
-  return {
-    mode: mode === "citizen" || mode === "kiosk" ? mode : "planner",
-    lang: q.get("lang") === "en" ? "en" : "de",
-    district: q.get("district") ?? "",
-    scenario: q.get("scenario") ?? "",
-    token,
-    idleS: Math.max(2, Number(q.get("idle") ?? 120)),
-    hour: Math.min(23, Math.max(0, Number(q.get("hour") ?? 15))),
-    compare: q.get("compare") ?? "",
-  };
-}
-
-/** Field layer names the server may use for each raster choice, most specific first. */
-const FIELD_NAMES: Record<Exclude<RasterId, "none">, string[]> = {
-  surface_temp: ["surface_temp_c", "tsurf_c", "t_surface_c", "surface_c"],
-  air_temp: ["air_temp_c", "tair_c", "t_air_c", "air_c"],
-  utci: ["utci_c"],
-  heat_stress: ["utci_c"],
-  access: ["access_time_min", "access_min", "deficit_min"],
-};
+export { readParams, type Mode, type Params } from "./params";
 
 export class App {
   readonly api: Api;
@@ -372,6 +336,7 @@ export class App {
     switch (raster) {
       case "surface_temp": return (v) => rampColour(RAMPS.surface_temp, v);
       case "air_temp": return (v) => rampColour(RAMPS.air_temp, v);
+      case "tmrt": return (v) => rampColour(RAMPS.tmrt, v);
       case "heat_stress": return (v) => classColour(HEAT_STRESS, v);
       case "access": return (v) => rampColour(RAMPS.access, v);
       default: return (v) => rampColour(RAMPS.utci, v);

@@ -30,6 +30,7 @@ export const RAMPS: Record<string, Ramp> = {
   surface_temp: { lo: 20, hi: 60, stops: WARM },
   air_temp: { lo: 20, hi: 38, stops: WARM },
   utci: { lo: 20, hi: 46, stops: WARM },
+  tmrt: { lo: 20, hi: 70, stops: WARM },
   access: { lo: 0, hi: 30, stops: PURPLES },
   traffic: { lo: 0, hi: 800, stops: TRAFFIC },
   diff: { lo: -4, hi: 4, stops: COOL_WARM },

@@ -12,13 +12,14 @@ export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 };
 
 /** Raster layers (one at a time) and overlays (any number). */
-export type RasterId = "none" | "surface_temp" | "air_temp" | "utci" | "heat_stress" | "access";
+export type RasterId = "none" | "surface_temp" | "air_temp" | "tmrt" | "utci" | "heat_stress" | "access";
 export type OverlayId = "traffic" | "vc" | "vehicles" | "agents" | "transit" | "comments";
 
 export const RASTERS: Array<[RasterId, TextKey]> = [
   ["none", "layer_none"],
   ["surface_temp", "layer_surface_temp"],
   ["air_temp", "layer_air_temp"],
+  ["tmrt", "layer_tmrt"],
   ["utci", "layer_utci"],
   ["heat_stress", "layer_heat_stress"],
   ["access", "layer_access"],
@@ -110,6 +111,7 @@ export function renderLegend(raster: RasterId, overlays: Set<OverlayId>, diff: b
     parts.push(`<h3>${t("compare_diff")}: B − A</h3>${rampHtml(RAMPS.diff, "K")}`);
   } else if (raster === "surface_temp") block("layer_surface_temp", "legend_surface_temp", rampHtml(RAMPS.surface_temp, "°C"));
   else if (raster === "air_temp") block("layer_air_temp", "legend_air_temp", rampHtml(RAMPS.air_temp, "°C"));
+  else if (raster === "tmrt") block("layer_tmrt", "legend_tmrt", rampHtml(RAMPS.tmrt, "°C"));
   else if (raster === "utci") block("layer_utci", "legend_utci", rampHtml(RAMPS.utci, "°C"));
   else if (raster === "heat_stress") block("layer_heat_stress", "legend_heat_stress", classesHtml(HEAT_STRESS, true));
   else if (raster === "access") block("layer_access", "legend_access", rampHtml(RAMPS.access, "min"));

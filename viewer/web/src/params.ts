@@ -1,0 +1,47 @@
+// Page parameters (mode, language, district, scenario, token, kiosk idle time) and the field names
+// the server uses for each raster choice.
+
+import type { Lang } from "./i18n";
+import type { RasterId } from "./ui";
+
+export type Mode = "planner" | "citizen" | "kiosk";
+
+export interface Params {
+  mode: Mode;
+  lang: Lang;
+  district: string;
+  scenario: string;
+  token: string;
+  idleS: number;
+  hour: number;
+  compare: string;
+}
+
+export function readParams(loc: Location = window.location): Params {
+  const q = new URLSearchParams(loc.search);
+  const h = new URLSearchParams(loc.hash.replace(/^#/, ""));
+  const mode = (q.get("mode") ?? "planner") as Mode;
+  const token = h.get("token") ?? q.get("token") ?? localStorage.getItem("landtwin.token") ?? "";
+  return {
+    mode: mode === "citizen" || mode === "kiosk" ? mode : "planner",
+    lang: q.get("lang") === "en" ? "en" : "de",
+    district: q.get("district") ?? "",
+    scenario: q.get("scenario") ?? "",
+    token,
+    idleS: Math.max(2, Number(q.get("idle") ?? 120)),
+    hour: Math.min(23, Math.max(0, Number(q.get("hour") ?? 15))),
+    compare: q.get("compare") ?? "",
+  };
+}
+
+/** The server's field layers (FieldFrame.layer) behind each raster choice. Access has no raster:
+ * its deficits arrive as areas (AccessFrame) and show as discs. */
+export const FIELD_NAMES: Record<Exclude<RasterId, "none">, string[]> = {
+  surface_temp: ["surface_temp_c"],
+  air_temp: ["air_temp_c"],
+  tmrt: ["tmrt_c"],
+  utci: ["utci_c"],
+  heat_stress: ["utci_c"],
+  access: [],
+};
+
