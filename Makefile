@@ -14,10 +14,10 @@ help:
 	@echo "make demo   - set up, build the sample district and serve it at http://127.0.0.1:8000"
 	@echo "make test   - set up (incl. system packages when root) and run the whole test suite"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@command -v uv >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check uv
 	@test -x $(BIN)/python || uv venv --quiet -p $(PY) $(VENV)
-	uv pip install --quiet -p $(BIN)/python -e '.[dev]'
+	uv pip install --quiet --compile-bytecode -p $(BIN)/python -e '.[dev]'
 	@touch $(STAMP)
 
 node:
