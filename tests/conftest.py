@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-# Taichi's own sources hold invalid escape sequences; where no bytecode was cached, compiling them at
-# first import warns, and with warnings as errors that would fail collection. Import it once here, quietly.
+# Taichi's own sources hold invalid escape sequences and call deprecated locale functions; where no
+# bytecode was cached, its first import warns, and with warnings as errors that would fail collection.
+# Import it once here, quietly; our own code still runs with warnings as errors.
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", SyntaxWarning)
+    warnings.simplefilter("ignore")
     import taichi  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
