@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # topic modules, in the order their commands appear in --help
-_TOPICS = ("data", "sample", "heat", "traffic", "access", "serve")
+_TOPICS = ("data", "sample", "heat", "traffic", "access", "serve", "view")
 
 
 class CliError(Exception):
