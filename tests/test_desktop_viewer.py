@@ -218,11 +218,19 @@ def test_offscreen_app_shows_the_heat_picks_cells_and_plants_trees(served: Serve
     assert pick is not None and pick.series and pick.series[-1][0] == 15
     f = client.field("utci_c", 15)
     assert f is not None and pick.value_c == pytest.approx(cell_value(f.values_c, pick.row, pick.col))
+    app.handle_event({"event_type": "key_down", "key": "ArrowLeft", "modifiers": ()})  # to 14 h
+    assert app.hour == 14
+    client.wait_field("utci_c", 14, min_version=client.version, timeout_s=120)
+    app.render_offscreen()
+    assert app.shown_version == client.version and app.drape.visible
+    pick = app.pick_at(320, 200)
+    assert pick is not None and [h for h, _ in pick.series] == [14, 15]
+    assert all(np.isfinite(v) for _, v in pick.series)
     before = client.version
     app.handle_event({"event_type": "key_down", "key": "t", "modifiers": ()})
     applied = client.wait_applied(app.tree_requests[-1])
     assert applied.scenario_version == before + 1 and applied.intervention is not None
-    client.wait_field("utci_c", 15, min_version=applied.scenario_version, timeout_s=120)
+    client.wait_field("utci_c", 14, min_version=applied.scenario_version, timeout_s=120)
     app.render_offscreen()
     assert app.shown_version == applied.scenario_version
     app.handle_event({"event_type": "key_down", "key": "s", "modifiers": ()})

@@ -2,7 +2,7 @@
 
 - ``twin view [--url URL] [--district NAME] [--scenario ID] [--token-file F] [--layer utci_c] [--hour 15]``
   opens a window (glfw): drag to orbit, click a cell for its value and hourly series, ``t`` plants a tree
-  at the picked cell (planners: token needed), ``s`` saves a screenshot.
+  at the picked cell (planners: token needed), ``s`` saves a screenshot, arrow keys left/right change the hour.
 - ``--png FILE`` renders one picture offscreen instead (no window), once the field has arrived;
   ``--window-shot FILE`` opens the window, saves what it shows once the field is there, and closes.
 """

@@ -3,7 +3,8 @@
 It shows the district's 3D tiles (``/api/districts/{name}/tileset.json`` and its GLB files) with the
 live heat field the server streams draped over the terrain as a textured surface. A click on the
 ground prints the cell's value and the hourly series received for it; key ``t`` sends a tree at the
-picked point as an edit, ``s`` saves a screenshot (with the legend). The viewer renders what the
+picked point as an edit, ``s`` saves a screenshot (with the legend), the left and right arrow keys
+step through the hours of the design day. The viewer renders what the
 server sends and sends edits; it simulates nothing.
 
 Scene positions are glTF axes (x east, y up above the tileset's ``origin_z_m``, z = -north), metres.
@@ -226,6 +227,15 @@ class DesktopApp:
         self.tree_requests.append(rid)
         return rid
 
+    def set_hour(self, hour: int) -> None:
+        """Show another hour of the design day (0..23): the server is asked for its field; hours seen
+        before stay in the client and form the series of a picked cell."""
+        self.hour = int(hour) % 24
+        self.shown_version = -1
+        self.drape.visible = False
+        self.client.subscribe(("heat",), self.hour, (self.layer,))
+        print(f"Stunde / hour: {self.hour} h", flush=True)
+
     def save_screenshot(self, path: Path | str | None = None) -> Path:
         """Write the last picture with the legend to a PNG (temporary file, then renamed)."""
         from PIL import Image, ImageDraw
@@ -267,6 +277,8 @@ class DesktopApp:
                 self.place_tree()
             elif key == "s":
                 self.save_screenshot()
+            elif key in ("arrowleft", "arrowright"):
+                self.set_hour(self.hour + (1 if key == "arrowright" else -1))
 
     def connect_events(self) -> None:
         self.canvas.add_event_handler(self.handle_event, "pointer_down", "pointer_up", "key_down")
