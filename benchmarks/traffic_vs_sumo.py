@@ -3,10 +3,13 @@ same trips (same routes), side by side in one run.
 
 The network is a square grid of two-way single-lane streets (50 km/h), written as SUMO plain XML
 (nodes, edges) and built with netconvert (priority junctions, no signals); the trips are written as SUMO
-vehicles with explicit routes. Prints the mean travel time of both, their ratio, wall times and
-vehicle updates per second. SUMO runs from its own venv (``benchmarks/peers/setup.sh sumo``).
+vehicles with explicit routes. The queue model runs twice: without junction limits and with the node
+model (every node with three or more neighbours is a junction of type ``--junction-type`` from
+``assets/junction_capacity.csv``, "priority" like SUMO's). Prints the mean travel time of all runs, their
+ratios, wall times and vehicle updates per second. SUMO runs from its own venv
+(``benchmarks/peers/setup.sh sumo``).
 
-    .venv/bin/python benchmarks/traffic_vs_sumo.py [--grid 10] [--trips 3600]
+    .venv/bin/python benchmarks/traffic_vs_sumo.py [--grid 10] [--trips 3600] [--junction-type priority]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from server.simulation.network import junction_capacity_table  # noqa: E402
 from sim_kernels.assignment import LinkNetwork, shortest_paths  # noqa: E402
 from sim_kernels.queue_sim import extract_routes, simulate  # noqa: E402
 from sim_kernels.runtime import ensure_init  # noqa: E402
@@ -147,6 +151,7 @@ def main() -> None:
     ap.add_argument("--spacing", type=float, default=200.0)
     ap.add_argument("--trips", type=int, default=3600)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--junction-type", default="priority")
     args = ap.parse_args()
     ensure_init("cpu")
     rng = np.random.default_rng(args.seed)
@@ -178,20 +183,33 @@ def main() -> None:
     )
     cap_s = np.full(a.size, LANE_CAP_VEH_H / 3600.0)
     storage = np.maximum(np.floor(length / JAM_SPACING_M), 1).astype(np.int32)
-    simulate(
-        fft, cap_s, storage, off[:2], routes[: off[1]], dep[:1], horizon_s=100.0
-    )  # compile outside the timing
-    t0 = time.perf_counter()
-    res = simulate(fft, cap_s, storage, off, routes, dep, dt_s=1.0, horizon_s=4 * 3600.0)
-    ours_wall = time.perf_counter() - t0
-    ours_tt = res.travel_time_s
+    caps = {t: c for t, c in junction_capacity_table().values()}
+    if args.junction_type not in caps:
+        raise SystemExit(f"unknown junction type {args.junction_type!r}; known: {sorted(caps)}")
+    deg = np.bincount(a, minlength=n_nodes)  # two-way grid: out-degree = neighbours
+    is_j = deg >= 3
+    link_node = np.where(is_j[b], (np.cumsum(is_j) - 1)[b], -1).astype(np.int32)
+    node_cap = np.full(int(is_j.sum()), caps[args.junction_type] / 3600.0)
     free = np.add.reduceat(fft[routes], off[:-1])
-    veh_updates_ours = float(np.nansum(ours_tt))  # one update per vehicle and 1 s step
-    print(
-        f"  landtwin queue sim : mean travel time {np.nanmean(ours_tt):7.1f} s (free flow {free.mean():.1f} s), "
-        f"arrived {np.isfinite(ours_tt).mean():.1%}, wall {ours_wall:.3f} s, "
-        f"{veh_updates_ours / ours_wall:,.0f} vehicle updates/s"
-    )
+    runs = {}
+    for name, kw in (
+        ("no junctions", {}),
+        (
+            f"junctions {caps[args.junction_type]:.0f} veh/h",
+            dict(link_node=link_node, node_capacity_veh_s=node_cap),
+        ),
+    ):
+        simulate(fft, cap_s, storage, off[:2], routes[: off[1]], dep[:1], horizon_s=100.0, **kw)  # compile
+        t0 = time.perf_counter()
+        res = simulate(fft, cap_s, storage, off, routes, dep, dt_s=1.0, horizon_s=4 * 3600.0, **kw)
+        wall = time.perf_counter() - t0
+        tt = res.travel_time_s
+        runs[name] = (wall, tt)
+        print(
+            f"  landtwin ({name:>22}): mean travel time {np.nanmean(tt):7.1f} s (free flow {free.mean():.1f} s), "
+            f"arrived {np.isfinite(tt).mean():.1%}, wall {wall:.3f} s, "
+            f"{float(np.nansum(tt)) / wall:,.0f} vehicle updates/s"
+        )
     if not (PEER_BIN / "sumo").exists():
         print("  SUMO venv missing: run benchmarks/peers/setup.sh sumo")
         return
@@ -202,9 +220,12 @@ def main() -> None:
         f"  SUMO               : mean travel time {sumo_tt.mean():7.1f} s, arrived {sumo_tt.size} of {dep.size}, "
         f"wall {sumo_wall:.3f} s, {sumo_updates / sumo_wall:,.0f} vehicle updates/s"
     )
-    diff = np.nanmean(ours_tt) / sumo_tt.mean() - 1
-    print(f"  mean travel time landtwin vs SUMO: {diff:+.1%} (target within 20 %)")
-    print(f"  speed ratio SUMO / landtwin wall time: {sumo_wall / ours_wall:.1f}x (target >= 10x)")
+    for name, (wall, tt) in runs.items():
+        diff = np.nanmean(tt) / sumo_tt.mean() - 1
+        print(
+            f"  {name:>22}: mean travel time landtwin vs SUMO {diff:+.1%} (target within 20 %), "
+            f"speed ratio SUMO / landtwin wall time {sumo_wall / wall:.1f}x (target >= 10x)"
+        )
 
 
 if __name__ == "__main__":

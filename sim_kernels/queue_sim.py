@@ -9,6 +9,19 @@ Model (one time step ``dt_s``, links handled in index order so that the run is d
    the same device as SUMO's teleport time); at the end of its route it arrives;
 3. vehicles whose departure time has come enter their first link in departure order while it has room.
 
+Junctions (node model, optional): a link may end at a junction ``j`` with a throughput capacity
+``C_j`` (veh/s, all movements together, e.g. an unsignalised crossing of two streets). At the start of a
+step every incoming link whose front vehicle is due (free-flow time over) asks for the junction; the
+junction's capacity is shared among those links in proportion to their own capacities, so a link
+earns credit at ``min(c_i, C_j * c_i / sum of c over the asking links)`` instead of ``c_i`` (a common
+capacity-proportional mesoscopic node model). A link that does not ask, or asks alone at a junction
+with ``C_j >= c_i``, keeps its own rate: a single vehicle is never delayed by the junction.
+Below capacity, vehicles arriving at random still wait for gaps: a vehicle entering a link that ends at
+junction ``j`` gets a waiting time ``w = q_j / (C_j (C_j - q_j))`` (the steady-state waiting time of a
+single-server queue with random arrivals, without the service time; capped at ``max_wait_s``) added to
+its free-flow time, where ``q_j`` is the junction's throughput smoothed over ``tau_s`` (exponentially,
+updated at the end of each step). On an empty network ``q_j = 0``, so ``w = 0``.
+
 Leaving times are exact inside the step: a vehicle that was free to go at ``r`` in (t - dt, t] leaves at
 ``r``, a queued one at ``t - dt``. So an empty network gives free-flow times of exactly length / speed.
 Every vehicle is in exactly one of: waiting to enter, on a link, arrived (checked every step).
@@ -23,6 +36,14 @@ import numpy as np
 import taichi as ti
 
 __all__ = ["QueueResult", "simulate", "vehicles_on_links_at", "extract_routes"]
+
+
+@ti.func
+def _wait(q: ti.f64, cap: ti.f64, max_wait_s: ti.f64) -> ti.f64:
+    w = max_wait_s
+    if q < cap:
+        w = ti.min(q / (cap * (cap - q)), max_wait_s)
+    return w
 
 
 @ti.kernel
@@ -49,22 +70,48 @@ def _steps_kernel(
     exit_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
     counts: ti.types.ndarray(dtype=ti.i64, ndim=1),
     stats: ti.types.ndarray(dtype=ti.i64, ndim=2),
+    link_node: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    node_cap_veh_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
+    node_ask: ti.types.ndarray(dtype=ti.f64, ndim=1),
+    asks: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    node_q: ti.types.ndarray(dtype=ti.f64, ndim=1),
+    node_n: ti.types.ndarray(dtype=ti.f64, ndim=1),
+    extra_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
+    tau_s: ti.f64,
+    max_wait_s: ti.f64,
 ):
     # steps depend on each other and links are handled in index order: one serial loop, compiled
     ti.loop_config(serialize=True)
     for step in range(n_sub):
         t = t_start + (step + 1) * dt
         lo = t - dt
+        for j in range(node_ask.shape[0]):
+            node_ask[j] = 0.0
+        for lk in range(fft_s.shape[0]):
+            asks[lk] = 0
+            if link_node[lk] >= 0 and q_head[lk] < q_tail[lk]:
+                v = q_slots[q_head[lk]]
+                ri = route_offsets[v] + pos[v]
+                entered = enter_s[v]
+                if pos[v] > 0:
+                    entered = exit_s[ri - 1]
+                if entered + fft_s[lk] + extra_s[ri] <= t + 1e-9:
+                    asks[lk] = 1
+                    node_ask[link_node[lk]] += cap_veh_s[lk]
         for lk in range(fft_s.shape[0]):
             cmax = ti.max(1.0, cap_veh_s[lk] * dt)
-            credit[lk] = ti.min(credit[lk] + cap_veh_s[lk] * dt, cmax)
+            rate = cap_veh_s[lk]
+            if asks[lk] == 1:
+                j = link_node[lk]
+                rate = ti.min(rate, node_cap_veh_s[j] * cap_veh_s[lk] / node_ask[j])
+            credit[lk] = ti.min(credit[lk] + rate * dt, cmax)
             while q_head[lk] < q_tail[lk] and credit[lk] >= 1.0 - 1e-9:
                 v = q_slots[q_head[lk]]
                 ri = route_offsets[v] + pos[v]
                 entered = enter_s[v]
                 if pos[v] > 0:
                     entered = exit_s[ri - 1]
-                ready = entered + fft_s[lk]
+                ready = entered + fft_s[lk] + extra_s[ri]
                 if ready > t + 1e-9:
                     break
                 leave = ti.max(ready, lo)
@@ -80,6 +127,12 @@ def _steps_kernel(
                     pos[v] += 1
                     q_slots[q_tail[nxt]] = v
                     q_tail[nxt] += 1
+                    if link_node[nxt] >= 0:
+                        extra_s[ri + 1] = _wait(
+                            node_q[link_node[nxt]], node_cap_veh_s[link_node[nxt]], max_wait_s
+                        )
+                if link_node[lk] >= 0:
+                    node_n[link_node[lk]] += 1.0
                 q_head[lk] += 1
                 credit[lk] -= 1.0
         for lk in range(fft_s.shape[0]):
@@ -91,7 +144,15 @@ def _steps_kernel(
                 q_slots[q_tail[lk]] = v
                 q_tail[lk] += 1
                 w_head[lk] += 1
+                if link_node[lk] >= 0:
+                    extra_s[route_offsets[v]] = _wait(
+                        node_q[link_node[lk]], node_cap_veh_s[link_node[lk]], max_wait_s
+                    )
                 counts[0] += 1
+        gain = ti.min(1.0, dt / tau_s)
+        for j in range(node_q.shape[0]):
+            node_q[j] += (node_n[j] / dt - node_q[j]) * gain
+            node_n[j] = 0.0
         on_links = ti.cast(0, ti.i64)
         waiting = ti.cast(0, ti.i64)
         for lk in range(fft_s.shape[0]):
@@ -157,6 +218,10 @@ def simulate(
     dt_s: float = 1.0,
     horizon_s: float,
     stuck_s: float = 300.0,
+    link_node: np.ndarray | None = None,
+    node_capacity_veh_s: np.ndarray | None = None,
+    tau_s: float = 300.0,
+    max_wait_s: float = 60.0,
 ) -> QueueResult:
     """Run the queue model until ``horizon_s`` (or until every vehicle has arrived).
 
@@ -166,6 +231,9 @@ def simulate(
     storage_veh : (L,) int, vehicles a link holds (length * lanes / jam spacing), >= 1.
     route_offsets, route_links : the vehicles' link sequences as CSR, (K+1,) and (R,).
     depart_s : (K,) departure times, s.
+    link_node : (L,) int, the junction each link ends at (-1: none); with ``node_capacity_veh_s`` (J,)
+        float, each junction's throughput capacity (> 0, veh/s). Both None: no junction limits.
+    tau_s, max_wait_s : smoothing time of the junction throughput and cap of the random waiting time, s.
     """
     fft = np.ascontiguousarray(fft_s, dtype=np.float64)
     cap = np.ascontiguousarray(capacity_veh_s, dtype=np.float64)
@@ -183,6 +251,26 @@ def simulate(
         raise ValueError("route refers to a link that does not exist")
     if not np.isfinite(dep).all() or dt_s <= 0:
         raise ValueError("departure times must be finite and dt positive")
+    if (link_node is None) != (node_capacity_veh_s is None):
+        raise ValueError("link_node and node_capacity_veh_s go together")
+    if link_node is None:
+        lnode = np.full(n_links, -1, dtype=np.int32)
+        ncap = np.ones(1)
+    else:
+        lnode = np.ascontiguousarray(link_node, dtype=np.int32)
+        ncap = np.ascontiguousarray(node_capacity_veh_s, dtype=np.float64).reshape(-1)
+        if lnode.shape != (n_links,) or (lnode >= ncap.size).any() or (lnode < -1).any():
+            raise ValueError("link_node must give one junction index (or -1) per link")
+        if (ncap <= 0).any() or not np.isfinite(ncap).all():
+            raise ValueError("junction capacities must be positive and finite")
+        if ncap.size == 0:
+            ncap = np.ones(1)  # no junction referenced; the kernel wants a non-empty array
+    if tau_s <= 0 or max_wait_s < 0:
+        raise ValueError("tau_s must be positive and max_wait_s not negative")
+    node_ask = np.zeros(ncap.size)
+    node_q = np.zeros(ncap.size)
+    node_n = np.zeros(ncap.size)
+    asks = np.zeros(n_links, dtype=np.int32)
     veh_of = np.repeat(np.arange(k), np.diff(off))
     key = np.sort(veh_of.astype(np.int64) * n_links + rl)
     if key.size > 1 and (key[1:] == key[:-1]).any():
@@ -202,6 +290,7 @@ def simulate(
     pos = np.zeros(k, dtype=np.int32)
     enter = np.full(k, np.nan)
     exit_ = np.full(rl.shape[0], np.nan)
+    extra = np.zeros(max(1, rl.shape[0]))
     credit = np.zeros(n_links)
     n_steps = int(np.ceil(horizon_s / dt_s))
     stats = np.zeros((n_steps, 4), dtype=np.int64)
@@ -214,7 +303,8 @@ def simulate(
         sub = np.zeros((n_sub, 4), dtype=np.int64)
         _steps_kernel(
             done * dt_s, n_sub, dt_s, stuck_s, fft, cap, sto, credit, q_slots, q_head, q_tail, order,
-            w_head, w_end, off, rl, dep, pos, enter, exit_, counts, sub,
+            w_head, w_end, off, rl, dep, pos, enter, exit_, counts, sub, lnode, ncap, node_ask, asks,
+            node_q, node_n, extra, tau_s, max_wait_s,
         )  # fmt: skip
         stats[done : done + n_sub] = sub
         done += n_sub

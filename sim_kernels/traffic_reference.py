@@ -108,14 +108,28 @@ def frank_wolfe(
 
 
 def queue_sim(
-    fft_s, cap_veh_s, storage_veh, routes, depart_s, dt_s: float, n_steps: int, stuck_s: float = 300.0
+    fft_s,
+    cap_veh_s,
+    storage_veh,
+    routes,
+    depart_s,
+    dt_s: float,
+    n_steps: int,
+    stuck_s: float = 300.0,
+    link_node=None,
+    node_cap_veh_s=None,
+    tau_s: float = 300.0,
+    max_wait_s: float = 60.0,
 ):
     """Per-vehicle reference of the queue model: returns (enter_s (K,), exit_s (R,) flat in route order).
 
     Same rules as the kernel: links in index order each step; a vehicle leaves a link when its free-flow
     time is over, the link has outflow credit and the next link has room (or it waited ``stuck_s``);
     waiting vehicles enter their first link in departure order when it has room. Leaving times are
-    ``max(ready, t - dt)``.
+    ``max(ready, t - dt)``. Junctions: at the start of a step the links whose front vehicle is due share
+    their end junction's capacity ``node_cap_veh_s[link_node[i]]`` in proportion to their capacities; a
+    vehicle entering a link that ends at junction j waits ``q_j / (C_j (C_j - q_j))`` extra (at most
+    ``max_wait_s``), q_j the junction's throughput smoothed over ``tau_s``.
     """
     n_links = len(fft_s)
     k_veh = len(routes)
@@ -128,15 +142,41 @@ def queue_sim(
     for k in np.argsort(depart_s, kind="stable"):
         waiting[routes[k][0]].append(int(k))
     credit = np.zeros(n_links)
+    extra = np.zeros(offs[-1])
+    n_nodes = 0 if link_node is None else len(node_cap_veh_s)
+    node_q = np.zeros(n_nodes)
+
+    def wait(lk: int) -> float:
+        if link_node is None or link_node[lk] < 0:
+            return 0.0
+        q, c = node_q[link_node[lk]], node_cap_veh_s[link_node[lk]]
+        return min(q / (c * (c - q)), max_wait_s) if q < c else max_wait_s
+
     for step in range(n_steps):
+        node_n = np.zeros(n_nodes)
         t = (step + 1) * dt_s
+        rate = np.array(cap_veh_s, dtype=float)
+        if link_node is not None:
+            due = []
+            for lk in range(n_links):
+                if link_node[lk] >= 0 and on_link[lk]:
+                    v = on_link[lk][0]
+                    entered = enter[v] if pos[v] == 0 else exit_[offs[v] + pos[v] - 1]
+                    if entered + fft_s[lk] + extra[offs[v] + pos[v]] <= t + 1e-9:
+                        due.append(lk)
+            asking = {int(link_node[lk]): 0.0 for lk in due}
+            for lk in due:
+                asking[int(link_node[lk])] += cap_veh_s[lk]
+            for lk in due:
+                j = int(link_node[lk])
+                rate[lk] = min(cap_veh_s[lk], node_cap_veh_s[j] * cap_veh_s[lk] / asking[j])
         for lk in range(n_links):
-            credit[lk] = min(credit[lk] + cap_veh_s[lk] * dt_s, max(1.0, cap_veh_s[lk] * dt_s))
+            credit[lk] = min(credit[lk] + rate[lk] * dt_s, max(1.0, cap_veh_s[lk] * dt_s))
             q = on_link[lk]
             while q and credit[lk] >= 1.0 - 1e-9:
                 v = q[0]
                 entered = enter[v] if pos[v] == 0 else exit_[offs[v] + pos[v] - 1]
-                ready = entered + fft_s[lk]
+                ready = entered + fft_s[lk] + extra[offs[v] + pos[v]]
                 if ready > t + 1e-9:
                     break
                 if pos[v] + 1 < len(routes[v]):
@@ -144,6 +184,9 @@ def queue_sim(
                     if len(on_link[nxt]) >= storage_veh[nxt] and t - ready < stuck_s:
                         break
                     on_link[nxt].append(v)
+                    extra[offs[v] + pos[v] + 1] = wait(nxt)
+                if link_node is not None and link_node[lk] >= 0:
+                    node_n[link_node[lk]] += 1
                 exit_[offs[v] + pos[v]] = max(ready, t - dt_s)
                 pos[v] = min(pos[v] + 1, len(routes[v]) - 1)
                 q.pop(0)
@@ -154,4 +197,6 @@ def queue_sim(
                 v = w.pop(0)
                 enter[v] = max(depart_s[v], t - dt_s)
                 on_link[lk].append(v)
+                extra[offs[v]] = wait(lk)
+        node_q += (node_n / dt_s - node_q) * min(1.0, dt_s / tau_s)
     return enter, exit_

@@ -165,3 +165,94 @@ def test_random_networks_match_reference_and_conserve(qs) -> None:
         np.testing.assert_allclose(res.enter_s, enter, rtol=0, atol=1e-9)
 
     check()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kernel_equals_reference_with_junctions(qs, seed) -> None:
+    rng = np.random.default_rng(10 + seed)
+    n_links, k = 8, 150
+    fft = rng.uniform(3.0, 20.0, n_links)
+    cap = rng.uniform(0.2, 1.5, n_links)
+    storage = rng.integers(2, 8, n_links)
+    link_node = rng.integers(-1, 3, n_links)
+    node_cap = rng.uniform(0.3, 1.2, 3)
+    routes = _random_routes(rng, n_links, k)
+    dep = np.sort(rng.uniform(0, 120, k))
+    off, rl = _csr(routes)
+    kw = dict(link_node=link_node, node_capacity_veh_s=node_cap)
+    res = qs.simulate(fft, cap, storage, off, rl, dep, dt_s=1.0, horizon_s=1500.0, stuck_s=60.0, **kw)
+    enter, exit_ = ref.queue_sim(
+        fft, cap, storage, routes, dep, 1.0, res.stats.shape[0], stuck_s=60.0, node_cap_veh_s=node_cap,
+        link_node=link_node,
+    )  # fmt: skip
+    np.testing.assert_allclose(res.enter_s, enter, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.exit_s, exit_, rtol=0, atol=1e-9)
+    st = res.stats
+    assert st[-1, 1] == k and (st[:, 1] + st[:, 2] + st[:, 3] == k).all()
+    plain = qs.simulate(fft, cap, storage, off, rl, dep, dt_s=1.0, horizon_s=1500.0, stuck_s=60.0)
+    assert res.travel_time_s.mean() > plain.travel_time_s.mean()  # the junctions added delay
+
+
+def test_single_vehicle_not_delayed_by_junctions(qs) -> None:
+    fft = np.array([12.0, 33.3, 7.25])
+    off, rl = _csr([np.array([0, 1, 2])])
+    res = qs.simulate(
+        fft, np.full(3, 0.5), np.full(3, 50), off, rl, np.array([0.4]), horizon_s=200.0,
+        link_node=np.array([0, 1, -1]), node_capacity_veh_s=np.array([0.5, 0.6]),
+    )  # fmt: skip
+    assert res.travel_time_s[0] == pytest.approx(fft.sum(), abs=1e-9)
+
+
+def test_merge_at_junction_matches_analytic(qs) -> None:
+    # links A (0) and B (1), 1 veh/s each, merge at a junction of 1 veh/s into C (2): each approach gets
+    # half the junction, so each queue grows at 1 - 0.5 = 0.5 veh/s and C discharges 1 veh/s in total
+    n = 400
+    fft = np.array([20.0, 20.0, 10.0])
+    cap = np.array([1.0, 1.0, 5.0])
+    routes = [np.array([0, 2])] * n + [np.array([1, 2])] * n
+    off, rl = _csr(routes)
+    dep = np.concatenate([np.arange(n), np.arange(n)]).astype(float)
+    res = qs.simulate(
+        fft, cap, np.full(3, 100_000), off, rl, dep, horizon_s=3000.0,
+        link_node=np.array([0, 0, -1]), node_capacity_veh_s=np.array([1.0]),
+    )  # fmt: skip
+    t0 = 20.0  # first vehicles due at the junction
+    leave = res.exit_s[0::2]  # leaving A or B through the junction
+    ready = res.enter_s + 20.0
+    for t in (t0 + 100.0, t0 + 300.0):
+        for lo, hi in ((0, n), (n, 2 * n)):
+            queued = np.sum((ready[lo:hi] <= t) & (leave[lo:hi] > t))
+            assert queued == pytest.approx(0.5 * (t - t0), abs=2.0)
+    through = np.sort(leave)
+    np.testing.assert_allclose(through - through[0], np.arange(2 * n), atol=2.5)  # pairs every 2 s
+    # without the junction both approaches discharge freely: no queue at all
+    free = qs.simulate(fft, cap, np.full(3, 100_000), off, rl, dep, horizon_s=3000.0)
+    np.testing.assert_allclose(free.travel_time_s, 30.0, atol=1.0)
+
+
+def test_bad_junction_input_rejected(qs) -> None:
+    off, rl = _csr([np.array([0])])
+    args = (np.ones(1), np.ones(1), np.ones(1), off, rl, np.zeros(1))
+    with pytest.raises(ValueError, match="together"):
+        qs.simulate(*args, horizon_s=10.0, link_node=np.zeros(1))
+    with pytest.raises(ValueError, match="junction index"):
+        qs.simulate(*args, horizon_s=10.0, link_node=np.array([3]), node_capacity_veh_s=np.ones(1))
+    with pytest.raises(ValueError, match="positive"):
+        qs.simulate(*args, horizon_s=10.0, link_node=np.array([0]), node_capacity_veh_s=np.zeros(1))
+
+
+def test_random_arrival_wait_below_capacity(qs) -> None:
+    # steady 0.25 veh/s through a junction of 1 veh/s: once the smoothed throughput has settled, every
+    # vehicle waits q / (C (C - q)) = 0.25 / 0.75 = 1/3 s on top of its free-flow time on A
+    n = 600
+    fft = np.array([10.0, 10.0])
+    off, rl = _csr([np.array([0, 1])] * n)
+    dep = 4.0 * np.arange(n)
+    res = qs.simulate(
+        fft, np.array([1.0, 1.0]), np.full(2, 1000), off, rl, dep, horizon_s=3000.0,
+        link_node=np.array([0, -1]), node_capacity_veh_s=np.array([1.0]), tau_s=60.0,
+    )  # fmt: skip
+    time_on_a = res.exit_s[0::2] - res.enter_s
+    assert time_on_a[0] == pytest.approx(10.0, abs=1e-9)  # nobody before it: no wait
+    np.testing.assert_allclose(time_on_a[300:], 10.0 + 1.0 / 3.0, atol=0.05)
+    assert np.diff(time_on_a[:100]).min() >= -0.05  # the wait grows as the throughput builds up

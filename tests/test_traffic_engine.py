@@ -145,3 +145,27 @@ def test_new_link_results_follow_the_district_edges(district, engine) -> None:
     assert res.edge_flow_veh_h.shape == (n,)
     assert res.edited_edges["flow_veh_h"].shape == (n + 1,)
     assert res.edited_edges["flow_veh_h"][n] > 0  # the diagonal short cut is used
+
+
+def test_junctions_of_the_network(district, base) -> None:
+    from server.simulation.network import junction_capacity_table
+
+    net = base.network
+    z = net.net.n_zones
+    road = net.link_edge >= 0
+    assert (net.link_node[~road] == -1).all()  # connectors never queue at a junction
+    assert net.node_capacity_veh_h.size > 0 and (net.node_capacity_veh_h > 0).all()
+    assert net.link_node.max() == net.node_capacity_veh_h.size - 1
+    caps = {c for _, c in junction_capacity_table().values()}
+    assert set(net.node_capacity_veh_h.tolist()) <= caps
+    # a junction is a road node with three or more neighbouring road nodes
+    to = net.net.link_to[road]
+    frm = net.net.link_from[road]
+    for lk in np.nonzero(road)[0]:
+        v = int(net.net.link_to[lk])
+        nb = set(frm[to == v].tolist()) | set(to[frm == v].tolist())
+        assert (net.link_node[lk] >= 0) == (len(nb) >= 3 and v >= z)
+    # links into the same junction share its index
+    for j in range(net.node_capacity_veh_h.size):
+        assert np.unique(net.net.link_to[net.link_node == j]).size == 1
+    assert base.kpis["vehicles_arrived_share"] == 1.0

@@ -1,6 +1,7 @@
 """The District's roads as a directed assignment network: links with length, lanes, speed, capacity by
-road class (``assets/road_capacity.csv``, with sources), storage for the queue model, and traffic zones
-with connectors.
+road class (``assets/road_capacity.csv``, with sources), storage for the queue model, junction
+capacities for the queue model's node model (``assets/junction_capacity.csv``), and traffic zones with
+connectors.
 
 Node numbering: zones first (``0 .. Z-1``, internal zones then external stations at the boundary), then
 the District's road nodes (``Z + m``). Zones are never passed through (``first_thru_node = Z``).
@@ -24,6 +25,7 @@ __all__ = [
     "Zones",
     "RoadNetwork",
     "road_class_table",
+    "junction_capacity_table",
     "define_zones",
     "build_network",
     "main_component_nodes",
@@ -48,6 +50,45 @@ def road_class_table() -> dict[str, dict[str, float]]:
     for row in csv.DictReader(text.splitlines()):
         out[row["road_class"]] = {k: float(v) for k, v in row.items() if k not in ("road_class", "source")}
     return out
+
+
+@lru_cache(maxsize=1)
+def junction_capacity_table() -> dict[str, tuple[str, float]]:
+    """Per road class of a junction's highest-ranked approach: (junction type, node capacity veh/h; 0 for
+    no junction limit) (``assets/junction_capacity.csv``)."""
+    text = resources.files("assets").joinpath("junction_capacity.csv").read_text(encoding="utf-8")
+    return {
+        r["road_class"]: (r["junction_type"], float(r["node_capacity_veh_h"]))
+        for r in csv.DictReader(text.splitlines())
+    }
+
+
+def _junctions(
+    link_from: np.ndarray, link_to: np.ndarray, cls: np.ndarray, first_road_node: int, n_road: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Junctions at road nodes with three or more neighbours: link_node (L,) int32 (-1: none) for the
+    ``n_road`` road links first in the arrays, and node_capacity_veh_h (J,) float64. A junction takes the
+    type of its approach with the highest lane capacity; types without a limit (capacity 0) are left out."""
+    table = road_class_table()
+    jt = junction_capacity_table()
+    a, b = link_from[:n_road].astype(np.int64), link_to[:n_road].astype(np.int64)
+    pairs = np.unique(np.concatenate([np.column_stack([a, b]), np.column_stack([b, a])]), axis=0)
+    n_nodes = int(max(link_to.max(initial=0), link_from.max(initial=0))) + 1
+    deg = np.bincount(pairs[:, 0], minlength=n_nodes) if pairs.size else np.zeros(n_nodes, np.int64)
+    lane_cap = np.array([table.get(str(c), table["road"])["capacity_veh_h_per_lane"] for c in cls[:n_road]])
+    top = np.full(n_nodes, -1.0)
+    np.maximum.at(top, b, lane_cap)
+    node_cap = np.zeros(n_nodes)
+    for lk in np.argsort(-lane_cap, kind="stable"):  # the highest-ranked approach sets the node's type
+        v = int(b[lk])
+        if node_cap[v] == 0 and lane_cap[lk] == top[v]:
+            node_cap[v] = jt.get(str(cls[lk]), jt["road"])[1]
+    is_junction = (deg >= 3) & (node_cap > 0) & (np.arange(n_nodes) >= first_road_node)
+    index = np.cumsum(is_junction) - 1
+    link_node = np.full(link_to.shape[0], -1, dtype=np.int32)
+    hit = is_junction[b]
+    link_node[:n_road][hit] = index[b[hit]]
+    return link_node, node_cap[is_junction].astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -186,6 +227,8 @@ class RoadNetwork:
     storage_veh: np.ndarray  # (L,) int32
     road_class: np.ndarray  # (L,) object ("connector" for connectors)
     n_edges: int  # edges of the road table the network was built from
+    link_node: np.ndarray  # (L,) int32 junction at the link's end (-1: none; connectors never)
+    node_capacity_veh_h: np.ndarray  # (J,) float64 throughput capacity of each junction
 
     @property
     def n_links(self) -> int:
@@ -253,6 +296,8 @@ def build_network(roads: Roads, zones: Zones, *, closed: np.ndarray | None = Non
     if n_con:
         storage[-n_con:] = np.iinfo(np.int32).max // 4  # connectors stand for parking: never full
     m = roads.node_xy_local_m.shape[0]
+    road_cls = np.concatenate([cls[sel], np.full(n_con, "connector", dtype=object)])
+    link_node, node_cap = _junctions(link_from, link_to, road_cls, z, sel.size)
     net = LinkNetwork(
         n_nodes=z + m,
         n_zones=z,
@@ -275,6 +320,8 @@ def build_network(roads: Roads, zones: Zones, *, closed: np.ndarray | None = Non
         speed_kmh=speed_l,
         capacity_veh_h=cap_l,
         storage_veh=storage,
-        road_class=np.concatenate([cls[sel], np.full(n_con, "connector", dtype=object)]),
+        road_class=road_cls,
         n_edges=n_edges,
+        link_node=link_node,
+        node_capacity_veh_h=node_cap,
     )

@@ -282,7 +282,8 @@ class TrafficEngine:
 
     def _simulate(self, network: RoadNetwork, res: AssignmentResult, polylines, kpis: dict) -> Vehicles:
         """Queue simulation of the peak hour: whole vehicles (seeded), routes on the equilibrium costs
-        perturbed per route class (a simple stochastic route choice), then drained."""
+        perturbed per route class (a simple stochastic route choice), junction capacities of the network
+        (node model), then drained."""
         rng = np.random.default_rng(self.seed)
         od = self.demand.peak_od_veh_h.copy()
         for o, d, _ in res.unreachable:
@@ -304,7 +305,8 @@ class TrafficEngine:
         fft = net.free_flow_time
         sim = simulate(
             fft, network.capacity_veh_h / 3600.0, network.storage_veh, off, links, dep[kept],
-            dt_s=1.0, horizon_s=3.0 * 3600.0,
+            dt_s=1.0, horizon_s=3.0 * 3600.0, link_node=network.link_node,
+            node_capacity_veh_s=network.node_capacity_veh_h / 3600.0,
         )  # fmt: skip
         tt = sim.travel_time_s
         kpis["vehicles_simulated"] = float(sim.depart_s.size)
