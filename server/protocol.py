@@ -199,9 +199,11 @@ def decode_array(nd: NDArray, *, dequantise: bool = True) -> np.ndarray:
     """
     dt = np.dtype(nd.dtype)
     count = 1
+    span = 1  # product of the non-zero extents: numpy refuses shapes whose span overflows, even when empty
     for n in nd.shape:
         count *= int(n)
-    if count * dt.itemsize != len(nd.data) or count * dt.itemsize > _MAX_ARRAY_BYTES:
+        span *= max(int(n), 1)
+    if count * dt.itemsize != len(nd.data) or span * dt.itemsize > _MAX_ARRAY_BYTES:
         raise ProtocolError(
             "bad_array",
             f"Feld passt nicht zu Typ und Form ({len(nd.data)} Bytes für {nd.shape} × {nd.dtype})",
