@@ -5,7 +5,7 @@ The network is a square grid of two-way single-lane streets (50 km/h), written a
 (nodes, edges) and built with netconvert (priority junctions, no signals); the trips are written as SUMO
 vehicles with explicit routes. The queue model runs twice: without junction limits and with the node
 model (every node with three or more neighbours is a junction of type ``--junction-type`` from
-``assets/junction_capacity.csv``, "priority" like SUMO's). Prints the mean travel time of all runs, their
+``assets/junction_capacity.csv``, "priority" like SUMO's), then also with the time lost turning. Prints the mean travel time of all runs, their
 ratios, wall times and vehicle updates per second. SUMO runs from its own venv
 (``benchmarks/peers/setup.sh sumo``).
 
@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server.simulation.network import junction_capacity_table  # noqa: E402
+from server.simulation.network import junction_capacity_table, turn_delays_s  # noqa: E402
 from sim_kernels.assignment import LinkNetwork, shortest_paths  # noqa: E402
 from sim_kernels.queue_sim import extract_routes, simulate  # noqa: E402
 from sim_kernels.runtime import ensure_init  # noqa: E402
@@ -183,7 +183,8 @@ def main() -> None:
     )
     cap_s = np.full(a.size, LANE_CAP_VEH_H / 3600.0)
     storage = np.maximum(np.floor(length / JAM_SPACING_M), 1).astype(np.int32)
-    caps = {t: c for t, c in junction_capacity_table().values()}
+    caps = {t: c for t, c, _ in junction_capacity_table().values()}
+    turn_s = {t: d for t, _, d in junction_capacity_table().values()}
     if args.junction_type not in caps:
         raise SystemExit(f"unknown junction type {args.junction_type!r}; known: {sorted(caps)}")
     deg = np.bincount(a, minlength=n_nodes)  # two-way grid: out-degree = neighbours
@@ -198,8 +199,19 @@ def main() -> None:
             f"junctions {caps[args.junction_type]:.0f} veh/h",
             dict(link_node=link_node, node_capacity_veh_s=node_cap),
         ),
+        (
+            f"+ turns {turn_s[args.junction_type]:.1f} s",
+            dict(
+                link_node=link_node,
+                node_capacity_veh_s=node_cap,
+                turn_delay_s=turn_delays_s(
+                    xy, a, b, off, routes, np.full(a.size, turn_s[args.junction_type])
+                ),
+            ),
+        ),
     ):
-        simulate(fft, cap_s, storage, off[:2], routes[: off[1]], dep[:1], horizon_s=100.0, **kw)  # compile
+        warm = {k: v for k, v in kw.items() if k != "turn_delay_s"}
+        simulate(fft, cap_s, storage, off[:2], routes[: off[1]], dep[:1], horizon_s=100.0, **warm)  # compile
         t0 = time.perf_counter()
         res = simulate(fft, cap_s, storage, off, routes, dep, dt_s=1.0, horizon_s=4 * 3600.0, **kw)
         wall = time.perf_counter() - t0

@@ -20,7 +20,8 @@ Below capacity, vehicles arriving at random still wait for gaps: a vehicle enter
 junction ``j`` gets a waiting time ``w = q_j / (C_j (C_j - q_j))`` (the steady-state waiting time of a
 single-server queue with random arrivals, without the service time; capped at ``max_wait_s``) added to
 its free-flow time, where ``q_j`` is the junction's throughput smoothed over ``tau_s`` (exponentially,
-updated at the end of each step). On an empty network ``q_j = 0``, so ``w = 0``.
+updated at the end of each step); on an empty network ``w = 0``. Optional fixed extra time per route
+element (``turn_delay_s``: slowing down to turn into the next link) is added to its free-flow time too.
 
 Leaving times are exact inside the step: a vehicle that was free to go at ``r`` in (t - dt, t] leaves at
 ``r``, a queued one at ``t - dt``. So an empty network gives free-flow times of exactly length / speed.
@@ -79,6 +80,7 @@ def _steps_kernel(
     extra_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
     tau_s: ti.f64,
     max_wait_s: ti.f64,
+    base_s: ti.types.ndarray(dtype=ti.f64, ndim=1),
 ):
     # steps depend on each other and links are handled in index order: one serial loop, compiled
     ti.loop_config(serialize=True)
@@ -127,8 +129,9 @@ def _steps_kernel(
                     pos[v] += 1
                     q_slots[q_tail[nxt]] = v
                     q_tail[nxt] += 1
+                    extra_s[ri + 1] = base_s[ri + 1]
                     if link_node[nxt] >= 0:
-                        extra_s[ri + 1] = _wait(
+                        extra_s[ri + 1] += _wait(
                             node_q[link_node[nxt]], node_cap_veh_s[link_node[nxt]], max_wait_s
                         )
                 if link_node[lk] >= 0:
@@ -144,8 +147,9 @@ def _steps_kernel(
                 q_slots[q_tail[lk]] = v
                 q_tail[lk] += 1
                 w_head[lk] += 1
+                extra_s[route_offsets[v]] = base_s[route_offsets[v]]
                 if link_node[lk] >= 0:
-                    extra_s[route_offsets[v]] = _wait(
+                    extra_s[route_offsets[v]] += _wait(
                         node_q[link_node[lk]], node_cap_veh_s[link_node[lk]], max_wait_s
                     )
                 counts[0] += 1
@@ -222,6 +226,7 @@ def simulate(
     node_capacity_veh_s: np.ndarray | None = None,
     tau_s: float = 300.0,
     max_wait_s: float = 60.0,
+    turn_delay_s: np.ndarray | None = None,
 ) -> QueueResult:
     """Run the queue model until ``horizon_s`` (or until every vehicle has arrived).
 
@@ -234,6 +239,7 @@ def simulate(
     link_node : (L,) int, the junction each link ends at (-1: none); with ``node_capacity_veh_s`` (J,)
         float, each junction's throughput capacity (> 0, veh/s). Both None: no junction limits.
     tau_s, max_wait_s : smoothing time of the junction throughput and cap of the random waiting time, s.
+    turn_delay_s : (R,) float, fixed extra time (>= 0, s) of each route element; None: zeros.
     """
     fft = np.ascontiguousarray(fft_s, dtype=np.float64)
     cap = np.ascontiguousarray(capacity_veh_s, dtype=np.float64)
@@ -253,23 +259,16 @@ def simulate(
         raise ValueError("departure times must be finite and dt positive")
     if (link_node is None) != (node_capacity_veh_s is None):
         raise ValueError("link_node and node_capacity_veh_s go together")
-    if link_node is None:
-        lnode = np.full(n_links, -1, dtype=np.int32)
-        ncap = np.ones(1)
-    else:
-        lnode = np.ascontiguousarray(link_node, dtype=np.int32)
-        ncap = np.ascontiguousarray(node_capacity_veh_s, dtype=np.float64).reshape(-1)
-        if lnode.shape != (n_links,) or (lnode >= ncap.size).any() or (lnode < -1).any():
-            raise ValueError("link_node must give one junction index (or -1) per link")
-        if (ncap <= 0).any() or not np.isfinite(ncap).all():
-            raise ValueError("junction capacities must be positive and finite")
-        if ncap.size == 0:
-            ncap = np.ones(1)  # no junction referenced; the kernel wants a non-empty array
-    if tau_s <= 0 or max_wait_s < 0:
-        raise ValueError("tau_s must be positive and max_wait_s not negative")
-    node_ask = np.zeros(ncap.size)
-    node_q = np.zeros(ncap.size)
-    node_n = np.zeros(ncap.size)
+    lnode = np.ascontiguousarray(np.full(n_links, -1) if link_node is None else link_node, dtype=np.int32)
+    ncap = np.ascontiguousarray(
+        np.ones(0) if node_capacity_veh_s is None else node_capacity_veh_s, np.float64
+    )
+    if lnode.shape != (n_links,) or (lnode >= ncap.size).any() or (lnode < -1).any() or ncap.ndim != 1:
+        raise ValueError("link_node must give one junction index (or -1) per link")
+    if (ncap <= 0).any() or not np.isfinite(ncap).all() or tau_s <= 0 or max_wait_s < 0:
+        raise ValueError("junction capacities and tau_s must be positive and finite, max_wait_s >= 0")
+    ncap = ncap if ncap.size else np.ones(1)  # the kernel wants a non-empty array
+    node_ask, node_q, node_n = np.zeros(ncap.size), np.zeros(ncap.size), np.zeros(ncap.size)
     asks = np.zeros(n_links, dtype=np.int32)
     veh_of = np.repeat(np.arange(k), np.diff(off))
     key = np.sort(veh_of.astype(np.int64) * n_links + rl)
@@ -291,6 +290,11 @@ def simulate(
     enter = np.full(k, np.nan)
     exit_ = np.full(rl.shape[0], np.nan)
     extra = np.zeros(max(1, rl.shape[0]))
+    base = np.zeros(max(1, rl.shape[0]))
+    td = np.zeros(rl.shape) if turn_delay_s is None else np.asarray(turn_delay_s, dtype=np.float64)
+    if td.shape != rl.shape or not np.isfinite(td).all() or (td < 0).any():
+        raise ValueError("turn_delay_s needs one finite, non-negative time per route element")
+    base[: td.size] = td
     credit = np.zeros(n_links)
     n_steps = int(np.ceil(horizon_s / dt_s))
     stats = np.zeros((n_steps, 4), dtype=np.int64)
@@ -304,7 +308,7 @@ def simulate(
         _steps_kernel(
             done * dt_s, n_sub, dt_s, stuck_s, fft, cap, sto, credit, q_slots, q_head, q_tail, order,
             w_head, w_end, off, rl, dep, pos, enter, exit_, counts, sub, lnode, ncap, node_ask, asks,
-            node_q, node_n, extra, tau_s, max_wait_s,
+            node_q, node_n, extra, tau_s, max_wait_s, base,
         )  # fmt: skip
         stats[done : done + n_sub] = sub
         done += n_sub

@@ -120,6 +120,7 @@ def queue_sim(
     node_cap_veh_s=None,
     tau_s: float = 300.0,
     max_wait_s: float = 60.0,
+    turn_delay_s=None,
 ):
     """Per-vehicle reference of the queue model: returns (enter_s (K,), exit_s (R,) flat in route order).
 
@@ -129,7 +130,8 @@ def queue_sim(
     ``max(ready, t - dt)``. Junctions: at the start of a step the links whose front vehicle is due share
     their end junction's capacity ``node_cap_veh_s[link_node[i]]`` in proportion to their capacities; a
     vehicle entering a link that ends at junction j waits ``q_j / (C_j (C_j - q_j))`` extra (at most
-    ``max_wait_s``), q_j the junction's throughput smoothed over ``tau_s``.
+    ``max_wait_s``), q_j the junction's throughput smoothed over ``tau_s``; ``turn_delay_s`` (R,) is a
+    fixed extra time per route element.
     """
     n_links = len(fft_s)
     k_veh = len(routes)
@@ -143,6 +145,7 @@ def queue_sim(
         waiting[routes[k][0]].append(int(k))
     credit = np.zeros(n_links)
     extra = np.zeros(offs[-1])
+    base = np.zeros(offs[-1]) if turn_delay_s is None else np.asarray(turn_delay_s, dtype=float)
     n_nodes = 0 if link_node is None else len(node_cap_veh_s)
     node_q = np.zeros(n_nodes)
 
@@ -184,7 +187,7 @@ def queue_sim(
                     if len(on_link[nxt]) >= storage_veh[nxt] and t - ready < stuck_s:
                         break
                     on_link[nxt].append(v)
-                    extra[offs[v] + pos[v] + 1] = wait(nxt)
+                    extra[offs[v] + pos[v] + 1] = base[offs[v] + pos[v] + 1] + wait(nxt)
                 if link_node is not None and link_node[lk] >= 0:
                     node_n[link_node[lk]] += 1
                 exit_[offs[v] + pos[v]] = max(ready, t - dt_s)
@@ -197,6 +200,6 @@ def queue_sim(
                 v = w.pop(0)
                 enter[v] = max(depart_s[v], t - dt_s)
                 on_link[lk].append(v)
-                extra[offs[v]] = wait(lk)
+                extra[offs[v]] = base[offs[v]] + wait(lk)
         node_q += (node_n / dt_s - node_q) * min(1.0, dt_s / tau_s)
     return enter, exit_

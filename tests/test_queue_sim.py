@@ -179,11 +179,12 @@ def test_kernel_equals_reference_with_junctions(qs, seed) -> None:
     routes = _random_routes(rng, n_links, k)
     dep = np.sort(rng.uniform(0, 120, k))
     off, rl = _csr(routes)
-    kw = dict(link_node=link_node, node_capacity_veh_s=node_cap)
+    turns = np.where(rng.random(rl.size) < 0.4, rng.uniform(0.5, 4.0, rl.size), 0.0) if seed else None
+    kw = dict(link_node=link_node, node_capacity_veh_s=node_cap, turn_delay_s=turns)
     res = qs.simulate(fft, cap, storage, off, rl, dep, dt_s=1.0, horizon_s=1500.0, stuck_s=60.0, **kw)
     enter, exit_ = ref.queue_sim(
         fft, cap, storage, routes, dep, 1.0, res.stats.shape[0], stuck_s=60.0, node_cap_veh_s=node_cap,
-        link_node=link_node,
+        link_node=link_node, turn_delay_s=turns,
     )  # fmt: skip
     np.testing.assert_allclose(res.enter_s, enter, rtol=0, atol=1e-9)
     np.testing.assert_allclose(res.exit_s, exit_, rtol=0, atol=1e-9)
@@ -256,3 +257,17 @@ def test_random_arrival_wait_below_capacity(qs) -> None:
     assert time_on_a[0] == pytest.approx(10.0, abs=1e-9)  # nobody before it: no wait
     np.testing.assert_allclose(time_on_a[300:], 10.0 + 1.0 / 3.0, atol=0.05)
     assert np.diff(time_on_a[:100]).min() >= -0.05  # the wait grows as the throughput builds up
+
+
+def test_turn_delays_add_exactly_on_an_empty_network(qs) -> None:
+    fft = np.array([12.0, 33.3, 7.25])
+    off, rl = _csr([np.array([0, 1, 2])])
+    turns = np.array([2.5, 0.0, 1.25])
+    res = qs.simulate(
+        fft, np.full(3, 0.5), np.full(3, 50), off, rl, np.array([0.4]), horizon_s=200.0,
+        link_node=np.array([0, 1, -1]), node_capacity_veh_s=np.array([0.5, 0.6]), turn_delay_s=turns,
+    )  # fmt: skip
+    assert res.travel_time_s[0] == pytest.approx(fft.sum() + turns.sum(), abs=1e-9)
+    np.testing.assert_allclose(res.exit_s - res.link_entry_s(), fft + turns, atol=1e-9)
+    with pytest.raises(ValueError, match="turn_delay_s"):
+        qs.simulate(fft, np.ones(3), np.full(3, 5), off, rl, np.zeros(1), horizon_s=9.0, turn_delay_s=-turns)

@@ -156,7 +156,7 @@ def test_junctions_of_the_network(district, base) -> None:
     assert (net.link_node[~road] == -1).all()  # connectors never queue at a junction
     assert net.node_capacity_veh_h.size > 0 and (net.node_capacity_veh_h > 0).all()
     assert net.link_node.max() == net.node_capacity_veh_h.size - 1
-    caps = {c for _, c in junction_capacity_table().values()}
+    caps = {c for _, c, _ in junction_capacity_table().values()}
     assert set(net.node_capacity_veh_h.tolist()) <= caps
     # a junction is a road node with three or more neighbouring road nodes
     to = net.net.link_to[road]
@@ -169,3 +169,14 @@ def test_junctions_of_the_network(district, base) -> None:
     for j in range(net.node_capacity_veh_h.size):
         assert np.unique(net.net.link_to[net.link_node == j]).size == 1
     assert base.kpis["vehicles_arrived_share"] == 1.0
+
+
+def test_turn_delays_only_where_routes_turn() -> None:
+    from server.simulation.network import turn_delays_s
+
+    # nodes: 0 (0,0), 1 (100,0), 2 (200,0), 3 (100,100); links 0: 0->1, 1: 1->2 (straight), 2: 1->3 (left)
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0], [100.0, 100.0]])
+    frm, to = np.array([0, 1, 1]), np.array([1, 2, 3])
+    off, links = np.array([0, 2, 4, 5]), np.array([0, 1, 0, 2, 2])
+    out = turn_delays_s(xy, frm, to, off, links, np.array([2.5, 9.0, 7.0]))
+    np.testing.assert_allclose(out, [0.0, 0.0, 2.5, 0.0, 0.0])  # straight, last, left turn, last, last

@@ -26,6 +26,7 @@ __all__ = [
     "RoadNetwork",
     "road_class_table",
     "junction_capacity_table",
+    "turn_delays_s",
     "define_zones",
     "build_network",
     "main_component_nodes",
@@ -53,14 +54,41 @@ def road_class_table() -> dict[str, dict[str, float]]:
 
 
 @lru_cache(maxsize=1)
-def junction_capacity_table() -> dict[str, tuple[str, float]]:
-    """Per road class of a junction's highest-ranked approach: (junction type, node capacity veh/h; 0 for
-    no junction limit) (``assets/junction_capacity.csv``)."""
+def junction_capacity_table() -> dict[str, tuple[str, float, float]]:
+    """Per road class of a junction's highest-ranked approach: (junction type, node capacity veh/h (0 for
+    no junction limit), time lost turning off a link of this class, s) (``assets/junction_capacity.csv``)."""
     text = resources.files("assets").joinpath("junction_capacity.csv").read_text(encoding="utf-8")
     return {
-        r["road_class"]: (r["junction_type"], float(r["node_capacity_veh_h"]))
+        r["road_class"]: (r["junction_type"], float(r["node_capacity_veh_h"]), float(r["turn_delay_s"]))
         for r in csv.DictReader(text.splitlines())
     }
+
+
+def turn_delays_s(
+    node_xy: np.ndarray,
+    link_from: np.ndarray,
+    link_to: np.ndarray,
+    offsets: np.ndarray,
+    links: np.ndarray,
+    delay_per_link_s: np.ndarray,
+    min_angle_deg: float = 30.0,
+) -> np.ndarray:
+    """(R,) float64 time lost turning at the end of each route element: ``delay_per_link_s[link]`` where
+    the route goes on into a link whose direction (node to node, ``node_xy`` (N, 2) m) differs by more than
+    ``min_angle_deg``; 0 for straight on and for the last element. Routes as CSR (``offsets`` (K+1,),
+    ``links`` (R,))."""
+    links = np.asarray(links, dtype=np.int64)
+    out = np.zeros(links.shape[0])
+    if links.size < 2:
+        return out
+    d = node_xy[link_to[links]] - node_xy[link_from[links]]
+    heading = np.arctan2(d[:, 1], d[:, 0])
+    turn = np.abs((heading[1:] - heading[:-1] + np.pi) % (2 * np.pi) - np.pi) > np.radians(min_angle_deg)
+    last = np.zeros(links.shape[0], bool)
+    last[np.asarray(offsets)[1:] - 1] = True
+    turn &= ~last[:-1]
+    out[:-1] = np.where(turn, np.asarray(delay_per_link_s, dtype=np.float64)[links[:-1]], 0.0)
+    return out
 
 
 def _junctions(

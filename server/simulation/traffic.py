@@ -18,7 +18,14 @@ from geodata.apply_roads import apply_road_interventions, is_road_edit
 from geodata.district import ROAD_WIDTH_M, District, GridSpec
 from geodata.interventions import Intervention
 from server.simulation.demand import Demand, build_demand, sample_vehicles
-from server.simulation.network import RoadNetwork, build_network, define_zones, road_class_table
+from server.simulation.network import (
+    RoadNetwork,
+    build_network,
+    define_zones,
+    junction_capacity_table,
+    road_class_table,
+    turn_delays_s,
+)
 from server.simulation.traffic_effects import heat_raster_w_m2, link_emissions, link_heat_w, noise_level_db
 from sim_kernels.assignment import AssignmentResult, assign, shortest_paths
 from sim_kernels.queue_sim import QueueResult, extract_routes, simulate, vehicles_on_links_at
@@ -283,7 +290,7 @@ class TrafficEngine:
     def _simulate(self, network: RoadNetwork, res: AssignmentResult, polylines, kpis: dict) -> Vehicles:
         """Queue simulation of the peak hour: whole vehicles (seeded), routes on the equilibrium costs
         perturbed per route class (a simple stochastic route choice), junction capacities of the network
-        (node model), then drained."""
+        (node model) and time lost turning, then drained."""
         rng = np.random.default_rng(self.seed)
         od = self.demand.peak_od_veh_h.copy()
         for o, d, _ in res.unreachable:
@@ -303,10 +310,14 @@ class TrafficEngine:
         tree = (cls * origins.size + row).astype(np.int32)
         off, links, kept = extract_routes(pred_all, net.link_from, tree, orig, dest)
         fft = net.free_flow_time
+        jt = junction_capacity_table()
+        per_link = np.array([jt.get(str(c), jt["road"])[2] for c in network.road_class])
+        per_link[network.link_edge < 0] = 0.0  # connectors: no turn
+        turns = turn_delays_s(network.node_xy_local_m, net.link_from, net.link_to, off, links, per_link)
         sim = simulate(
             fft, network.capacity_veh_h / 3600.0, network.storage_veh, off, links, dep[kept],
             dt_s=1.0, horizon_s=3.0 * 3600.0, link_node=network.link_node,
-            node_capacity_veh_s=network.node_capacity_veh_h / 3600.0,
+            node_capacity_veh_s=network.node_capacity_veh_h / 3600.0, turn_delay_s=turns,
         )  # fmt: skip
         tt = sim.travel_time_s
         kpis["vehicles_simulated"] = float(sim.depart_s.size)
