@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI explores the same examples every run (a red CI must be reproducible); local runs keep exploring.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Taichi's own sources hold invalid escape sequences and call deprecated locale functions; where no
 # bytecode was cached, its first import warns, and with warnings as errors that would fail collection.
