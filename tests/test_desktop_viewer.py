@@ -9,16 +9,16 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from webserver import ROOT, _wait_healthy, free_port, http_json
+from server_support import free_port
+from webserver import ROOT, WebServer, running_twin_serve
 
 from geodata.interventions import Tree
 from server.protocol import GridInfo
-from viewer.desktop.client import ClientError, TwinClient, official_scenario
+from viewer.desktop.client import ClientError, TwinClient
 from viewer.desktop.layers import (
     UTCI_LEGEND,
     cell_centre_local_m,
@@ -91,42 +91,18 @@ def test_screen_rays_meet_the_ground_where_geometry_says() -> None:
 
 
 # --- a real server ---------------------------------------------------------------------------------
-@dataclass
-class Served:
-    url: str
-    data: Path
-    planner_token: str
-    scenario_id: str
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     """``twin serve`` on a 0.5 km sample district with 4 m cells (built by ``twin sample``)."""
     data = tmp_path_factory.mktemp("desktop")
     subprocess.run([TWIN, "--data-dir", str(data), "sample", "--size-km", "0.5", "--cell", "4"], check=True,
                    env=ENV, cwd=ROOT, capture_output=True, timeout=120)
-    port, log = free_port(), data / "serve.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([TWIN, "--data-dir", str(data), "--arch", "cpu", "serve", "--port", str(port)],
-                                stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
-        admin = (data / "admin-token.txt").read_text().strip()
-        planner = http_json(url + "/api/tokens", method="POST", token=admin,
-                            body={"role": "planner", "department": "Stadtplanung"})["token"]
-        yield Served(url, data, planner, official_scenario(url, "sample"))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    with running_twin_serve(data) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def client(served: Served) -> Iterator[TwinClient]:
+def client(served: WebServer) -> Iterator[TwinClient]:
     c = TwinClient(served.url, served.scenario_id, token=served.planner_token, role="planner")
     c.start()
     c.subscribe(("heat",), 15, ("utci_c",))
@@ -196,7 +172,7 @@ def _heat_share(img: np.ndarray) -> float:
 
 
 @pytest.mark.window
-def test_offscreen_app_shows_the_heat_picks_cells_and_plants_trees(served: Served, client: TwinClient,
+def test_offscreen_app_shows_the_heat_picks_cells_and_plants_trees(served: WebServer, client: TwinClient,
                                                                   tmp_path: Path) -> None:
     _need_adapter()
     from rendercanvas.offscreen import RenderCanvas
@@ -239,7 +215,7 @@ def test_offscreen_app_shows_the_heat_picks_cells_and_plants_trees(served: Serve
 
 
 @pytest.mark.window
-def test_twin_view_writes_a_picture_and_a_real_window_under_xvfb(served: Served, tmp_path: Path) -> None:
+def test_twin_view_writes_a_picture_and_a_real_window_under_xvfb(served: WebServer, tmp_path: Path) -> None:
     _need_adapter()
     from PIL import Image
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from server_support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "viewer" / "web" / "dist"
@@ -29,12 +30,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--enable-unsafe-swiftshader", "--disable-dev-shm-usage",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_json(url: str, *, method: str = "GET", body: Any = None, token: str = "") -> Any:
@@ -81,6 +76,35 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float 
     raise RuntimeError(f"twin serve did not answer within {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
+@contextmanager
+def running_twin_serve(data: Path) -> Iterator[WebServer]:
+    """``twin serve`` on the district bundle in ``data``, on a free port, with a planner token; stopped on exit."""
+    port = free_port()
+    log = data / "serve.log"
+    twin = Path(sys.executable).with_name("twin")
+    cmd = [str(twin), "--data-dir", str(data), "--arch", "cpu", "serve", "--port", str(port)]
+    env = {**os.environ, "LANDTWIN_ARCH": "cpu", "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        admin = (data / "admin-token.txt").read_text().strip()
+        planner = http_json(url + "/api/tokens", method="POST", token=admin,
+                            body={"role": "planner", "department": "Stadtplanung"})["token"]
+        scenarios = http_json(url + "/api/scenarios?district=sample")
+        official = next(s for s in scenarios if s["kind"] == "official")
+        yield WebServer(url=url, data=data, planner_token=planner, scenario_id=official["scenario_id"],
+                        proc=proc, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 # One server and one browser per test session, even though every test module imports the fixtures
 # (pytest then knows one fixture per module): the first module to ask starts them, the others share.
 _SHARED: dict[str, Any] = {}
@@ -98,32 +122,12 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
 
     data = tmp_path_factory.mktemp("webdata")
     ensure_sample_bundle(data)
-    port = free_port()
-    log = data / "serve.log"
-    twin = Path(sys.executable).with_name("twin")
-    cmd = [str(twin), "--data-dir", str(data), "--arch", "cpu", "serve", "--port", str(port)]
-    env = {**os.environ, "LANDTWIN_ARCH": "cpu", "PYTHONUNBUFFERED": "1"}
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
-        admin = (data / "admin-token.txt").read_text().strip()
-        planner = http_json(url + "/api/tokens", method="POST", token=admin,
-                            body={"role": "planner", "department": "Stadtplanung"})["token"]
-        scenarios = http_json(url + "/api/scenarios?district=sample")
-        official = next(s for s in scenarios if s["kind"] == "official")
-        _SHARED["web_server"] = WebServer(url=url, data=data, planner_token=planner, scenario_id=official["scenario_id"],
-                                          proc=proc, log=log)
-        yield _SHARED["web_server"]
+        with running_twin_serve(data) as server:
+            _SHARED["web_server"] = server
+            yield server
     finally:
         _SHARED.pop("web_server", None)
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")
