@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from access_districts import ROOT, district  # noqa: E402
 
 from geodata.apply_transit import apply_transit  # noqa: E402
-from server.simulation.access import CATEGORIES, AccessEngine  # noqa: E402
-from server.simulation.access_network import snap  # noqa: E402
+from models.people.access import CATEGORIES, AccessEngine  # noqa: E402
+from models.people.access_network import snap  # noqa: E402
 from sim_kernels.access import multi_source_times  # noqa: E402
 
 MAX_S = 7200.0

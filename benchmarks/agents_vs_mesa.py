@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from access_districts import ROOT, district  # noqa: E402
 
-from server.simulation.access import AccessEngine  # noqa: E402
+from models.people.access import AccessEngine  # noqa: E402
 
 PEER = r'''
 import bisect, json, sys, time

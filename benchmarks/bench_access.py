@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from access_districts import district  # noqa: E402
 
-from server.simulation.access import CATEGORIES, AccessEngine  # noqa: E402
-from server.simulation.optimise import coverage_problem, solve_greedy, solve_milp  # noqa: E402
+from models.people.access import CATEGORIES, AccessEngine  # noqa: E402
+from models.people.optimise import coverage_problem, solve_greedy, solve_milp  # noqa: E402
 from sim_kernels.access import multi_source_times  # noqa: E402
 
 
@@ -150,7 +150,7 @@ def bench_grid(n: int = 300, n_cat: int = 9, sources: int = 20) -> None:
     """The kernel on a larger graph than the generated district's: an n x n street grid."""
     from scipy.sparse.csgraph import dijkstra
 
-    from server.simulation.access_network import Graph
+    from models.people.access_network import Graph
 
     ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     v = ii * n + jj

@@ -33,7 +33,7 @@ def main() -> None:
 
     from geodata.interventions import decode_intervention
     from geodata.sample import build_sample_district
-    from server.simulation.heat import HeatEngine, HeatParams
+    from models.heat.engine import HeatEngine, HeatParams
 
     t0 = time.perf_counter()
     district = build_sample_district(size_km=args.size_km, seed=0, cell_m=2.0)

@@ -99,7 +99,7 @@ async def client(port: int, sid: str, stats: Stats, ready: asyncio.Event, stop: 
                  edits: list, counter: list[int]) -> None:
     from websockets.asyncio.client import connect
 
-    from server import protocol as p
+    import protocol as p
 
     head = _Head()
     async with connect(f"ws://127.0.0.1:{port}/ws/scenarios/{sid}", max_size=1 << 26) as ws:
@@ -128,8 +128,8 @@ async def client(port: int, sid: str, stats: Stats, ready: asyncio.Event, stop: 
 async def run(port: int, sid: str, spots: list, n_clients: int, seconds: float, server_pid: int, warmup_s: float) -> dict:
     from websockets.asyncio.client import connect
 
+    import protocol as p
     from geodata.interventions import Tree
-    from server import protocol as p
 
     stats = Stats()
     ready, stop = asyncio.Event(), asyncio.Event()

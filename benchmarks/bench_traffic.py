@@ -23,7 +23,7 @@ from sim_kernels.runtime import ensure_init  # noqa: E402
 
 
 def edit_on_sample() -> None:
-    from server.simulation.traffic import TrafficEngine
+    from models.traffic.engine import TrafficEngine
 
     d = build_sample_district(size_km=2.0, seed=0, cell_m=2.0)
     t0 = time.perf_counter()
@@ -68,7 +68,7 @@ def edit_on_sample() -> None:
 
 def big_network(kind: str):
     if kind == "sample":
-        from server.simulation.network import build_network, define_zones
+        from models.traffic.network import build_network, define_zones
 
         t0 = time.perf_counter()
         d = build_sample_district(size_km=10.0, seed=0, cell_m=10.0)
@@ -77,7 +77,7 @@ def big_network(kind: str):
             f"10 x 10 km sample district built in {time.perf_counter() - t0:.1f} s: {len(d.roads)} road edges, "
             f"{net.n_links} links, {len(net.zones)} zones"
         )
-        from server.simulation.demand import build_demand
+        from models.traffic.demand import build_demand
 
         od = build_demand(d, net).peak_od_veh_h
         print(

@@ -160,7 +160,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         data = Path(tmp)
         sys.path.insert(0, str(ROOT))
-        from server.commands.serve import ensure_sample_bundle
+        from cli.serve import ensure_sample_bundle
 
         t = time.perf_counter()
         ensure_sample_bundle(data)

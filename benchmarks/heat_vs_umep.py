@@ -72,7 +72,7 @@ def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, tran
              args: argparse.Namespace, work: Path) -> dict:
     from geodata.crs import reproject_xy
     from geodata.weather import read_epw, sun_and_irradiance
-    from server.simulation.heat import HeatParams, tmrt_on_rasters
+    from models.heat.engine import HeatParams, tmrt_on_rasters
     from sim_kernels.shadows import cast_shadows
     from sim_kernels.skyview import sky_view_factor
 

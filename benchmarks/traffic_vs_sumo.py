@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server.simulation.network import junction_capacity_table, turn_delays_s  # noqa: E402
+from models.traffic.network import junction_capacity_table, turn_delays_s  # noqa: E402
 from sim_kernels.assignment import LinkNetwork, shortest_paths  # noqa: E402
 from sim_kernels.queue_sim import extract_routes, simulate  # noqa: E402
 from sim_kernels.runtime import ensure_init  # noqa: E402

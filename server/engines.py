@@ -1,29 +1,27 @@
 """Adapters from the simulation engines to protocol frames, composed by the simulation service.
 
-Each adapter wraps one engine of ``server/simulation/`` (heat, traffic, access) or a small built-in
+Each adapter wraps one engine of ``models/`` (heat, traffic, access) or a small built-in
 computation (costs), keeps the engine's state for one scenario (so that the engines' incremental paths
 see successive intervention lists of the same scenario), and turns a result into KPIs, arrays for
-exports and :mod:`server.protocol` frames. Adapters are created in the service's worker thread only:
+exports and :mod:`protocol` frames. Adapters are created in the service's worker thread only:
 that thread owns Taichi.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+import protocol as p
 from geodata.district import District
 from geodata.interventions import HEAT_KINDS, Intervention, intervention_cost_eur
-from server import protocol as p
 
 __all__ = ["EngineOutput", "available_engines", "make_adapter", "grid_info", "ENGINE_ORDER"]
 
 ENGINE_ORDER = ("costs", "traffic", "heat", "access")  # traffic heat feeds heat, heat feeds access
-_MODULES = {"heat": "server.simulation.heat", "traffic": "server.simulation.traffic", "access": "server.simulation.access"}
 # field layers of the heat engine that are streamed (units in their names)
 HEAT_LAYERS = ("utci_c", "tmrt_c", "air_temp_c", "surface_temp_c")
 
@@ -44,17 +42,8 @@ def grid_info(d: District) -> p.GridInfo:
     return p.GridInfo(rows=g.rows, cols=g.cols, cell_m=g.cell_m, west_m=g.west_m, south_m=g.south_m)
 
 
-def _module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(_MODULES[name])
-    except ModuleNotFoundError as exc:
-        if exc.name == _MODULES[name]:
-            return None
-        raise
-
-
 def available_engines() -> list[str]:
-    return ["costs"] + [n for n in ("traffic", "heat", "access") if _module(n) is not None]
+    return ["costs", "traffic", "heat", "access"]
 
 
 class CostAdapter:
@@ -84,7 +73,9 @@ class HeatAdapter:
 
     def __init__(self, district: District) -> None:
         self.district = district
-        self.engine = _module("heat").HeatEngine(district)
+        from models.heat.engine import HeatEngine  # imports Taichi: only in the worker thread
+
+        self.engine = HeatEngine(district)
         self.last_version: int | None = None
         self.last_hours: tuple[int, ...] = ()
 
@@ -133,7 +124,9 @@ class TrafficAdapter:
     name = "traffic"
 
     def __init__(self, district: District) -> None:
-        self.engine = _module("traffic").TrafficEngine(district, seed=0)
+        from models.traffic.engine import TrafficEngine  # imports Taichi: only in the worker thread
+
+        self.engine = TrafficEngine(district, seed=0)
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
                 progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
@@ -161,7 +154,9 @@ class AccessAdapter:
 
     def __init__(self, district: District) -> None:
         self.district = district
-        self.engine = _module("access").AccessEngine(district, seed=0)
+        from models.people.access import AccessEngine  # imports Taichi: only in the worker thread
+
+        self.engine = AccessEngine(district, seed=0)
         cx = [fp.centroid for fp in district.buildings.footprints]
         self.building_xy = np.array([[c.x, c.y] for c in cx], float).reshape(-1, 2)
 

@@ -1,7 +1,7 @@
 """The websocket hub: who is on which scenario, and latest-wins outgoing queues per connection.
 
 Every connection has an :class:`Outbox`. Messages without a key (edits, rejections, comments) are
-delivered in order, all of them, ahead of result frames; messages with a key (:func:`server.protocol.frame_key`: fields,
+delivered in order, all of them, ahead of result frames; messages with a key (:func:`protocol.frame_key`: fields,
 edges, agents, KPIs, progress, presence) replace an unsent older message of the same key, so a slow
 client gets the newest frame, never a backlog. A published message is encoded once and shared by all
 connections. All methods run on the event loop; :meth:`Hub.publish_threadsafe` is for other threads.
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from server import protocol as p
+import protocol as p
 from server.roles import User
 
 __all__ = ["Hub", "Outbox", "Outgoing", "Connection", "OutboxOverflow"]

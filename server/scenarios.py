@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import protocol as p
 from geodata.interventions import (
     Intervention,
     InterventionError,
@@ -20,7 +21,6 @@ from geodata.interventions import (
     encode_intervention,
     validate_against,
 )
-from server import protocol as p
 from server.districts import DistrictCatalog
 from server.roles import Denied, User, edit_denied, may_create, may_edit, may_manage
 from server.scenario import Author, EditRefused, Entry, ScenarioModel

@@ -20,9 +20,9 @@ from typing import Any
 
 import msgspec
 
+import protocol as p
 from geodata.district import District
 from geodata.interventions import Intervention
-from server import protocol as p
 from server.engines import ENGINE_ORDER, EngineOutput, available_engines
 from server.storage import Storage
 from server.worker import Cancelled, EngineRunner, WorkerProcess

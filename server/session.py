@@ -1,9 +1,9 @@
 """One websocket session at ``/ws/scenarios/{scenario_id}``: hello, welcome, then messages both ways.
 
-The receive loop decodes each binary frame with :func:`server.protocol.decode_client` (size limit,
+The receive loop decodes each binary frame with :func:`protocol.decode_client` (size limit,
 strict schema), checks the rate limit and the role, and dispatches; database work runs in a worker
 thread so the event loop never blocks. A separate sender task drains the connection's latest-wins
-outbox. See the module docstring of :mod:`server.protocol` for the session sequence.
+outbox. See the module docstring of :mod:`protocol` for the session sequence.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+import protocol as p
 from geodata.interventions import InterventionError
-from server import protocol as p
 from server.districts import DistrictMissing
 from server.engines import grid_info
 from server.hub import Connection, unwrap
@@ -25,7 +25,7 @@ from server.scenario import EditRefused
 from server.scenarios import NotFound, refused_message
 
 if TYPE_CHECKING:
-    from server.app import Twin
+    from server.twin import Twin
 
 __all__ = ["serve_websocket"]
 

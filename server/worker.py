@@ -15,9 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import protocol as p
 from geodata.district import District
 from geodata.interventions import Intervention
-from server import protocol as p
 from server.engines import make_adapter
 
 __all__ = ["EngineRunner", "WorkerProcess", "Cancelled", "WorkerFailed"]

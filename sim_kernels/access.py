@@ -2,7 +2,7 @@
 
 The graph is a list of E directed edges ``(src, dst, cost_s)``; one graph carries walking, cycling or
 driving links and, for public transport, the frequency-based transit links built by
-``server.simulation.access`` (boarding links that cost the mean wait = headway / 2, riding links
+``models.people.access`` (boarding links that cost the mean wait = headway / 2, riding links
 between consecutive stops of a line, alighting links). Distances are computed for C source sets at
 once (one per service category) by parallel label-correcting relaxation with ``atomic_min``: by
 default a frontier method (each round, the nodes improved in the round before relax their out-edges),

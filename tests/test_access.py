@@ -27,9 +27,9 @@ from geodata.district import (
     empty_points,
 )
 from geodata.interventions import decode_intervention
-from server.simulation.access import AccessEngine, thresholds
-from server.simulation.access_network import WALK_SPEED_M_S, snap
-from server.simulation.quality import building_classes, stop_classes
+from models.people.access import AccessEngine, thresholds
+from models.people.access_network import WALK_SPEED_M_S, snap
+from models.people.quality import building_classes, stop_classes
 from sim_kernels.access import multi_source_times, tree_parents
 from sim_kernels.access_reference import dijkstra_times
 

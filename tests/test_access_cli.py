@@ -11,9 +11,9 @@ import pytest
 import rasterio
 from access_world import grid_district
 
+from cli.main import main
 from geodata.bundle import write_bundle
 from geodata.interventions import decode_intervention
-from server.cli import main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gtfs_small"
 

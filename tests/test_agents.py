@@ -8,7 +8,7 @@ import pytest
 from access_world import grid_district
 
 from geodata.interventions import decode_intervention
-from server.simulation.access import AccessEngine
+from models.people.access import AccessEngine
 from sim_kernels.access_reference import positions_reference
 from sim_kernels.agents import MODE, ancestors, positions, run_day
 
@@ -156,7 +156,7 @@ def test_heat_on_a_coarser_grid(day) -> None:
 
 
 def test_logit_mode_choice_matches_hand_computation() -> None:
-    from server.simulation.activities import choose_modes, mode_params
+    from models.people.activities import choose_modes, mode_params
 
     par = mode_params()
     t = np.array([[10.0, 5.0, 4.0, 12.0], [10.0, 5.0, 4.0, np.inf], [np.inf] * 4])
@@ -176,8 +176,8 @@ def test_logit_mode_choice_matches_hand_computation() -> None:
 
 
 def test_activity_chains_follow_the_table() -> None:
-    from server.simulation.activities import activity_chains, activity_table
-    from server.simulation.population import synthesise_population
+    from models.people.activities import activity_chains, activity_table
+    from models.people.population import synthesise_population
 
     pop = synthesise_population(grid_district(n=10, residents_per_building=8), np.random.default_rng(0))
     ch = activity_chains(pop, np.random.default_rng(1))

@@ -220,7 +220,7 @@ def test_kiosk_sandbox_is_editable_and_resets_after_inactivity(client) -> None:
     assert sb["kind"] == "sandbox" and sb["parent_id"] == sid
     r = client.post(f"/api/scenarios/{sid}/interventions", json={"intervention": TREE}, headers=kiosk)
     assert r.status_code == 403
-    from server import protocol as p
+    import protocol as p
     from server.roles import User
 
     twin = client.twin
@@ -237,7 +237,7 @@ def test_kiosk_sandbox_is_editable_and_resets_after_inactivity(client) -> None:
 
 
 def test_serve_command_refuses_a_missing_district_and_a_bad_database(tmp_path: Path, capsys) -> None:
-    from server.cli import main
+    from cli.main import main
 
     assert main(["--data-dir", str(tmp_path), "serve", "--district", "nirgendwo"]) == 2
     err = capsys.readouterr().err

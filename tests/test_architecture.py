@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+PACKAGES = ("geodata", "sim_kernels", "models", "protocol", "server", "viewer", "cli")
 
 
 def test_import_contracts_hold() -> None:
@@ -22,7 +23,7 @@ def test_server_package_init_is_empty() -> None:
 def test_ti_init_only_in_runtime() -> None:
     hits = [
         p.relative_to(ROOT).as_posix()
-        for pkg in ("sim_kernels", "geodata", "server", "viewer")
+        for pkg in PACKAGES
         for p in (ROOT / pkg).rglob("*.py")
         if "ti.init(" in p.read_text(encoding="utf-8")
     ]
@@ -46,3 +47,28 @@ def test_kernels_import_numpy_and_taichi_only() -> None:
                 if n.split(".")[0] not in allowed:
                     bad.append(f"{p.relative_to(ROOT)}: {n}")
     assert not bad, bad
+
+
+def test_no_import_cycles_between_project_modules() -> None:
+    """Every import statement counts, those inside functions too (grimp reads them all)."""
+    import grimp
+    import networkx as nx
+
+    graph = grimp.build_graph(*PACKAGES)
+    g = nx.DiGraph()
+    for mod in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(mod):
+            g.add_edge(mod, imported)
+    # a package's __init__ importing its own submodules is not a cycle of the design
+    cycles = [c for c in nx.simple_cycles(g) if len(c) > 1]
+    assert not cycles, cycles[:5]
+
+
+def test_no_importlib_indirection_in_server_and_cli() -> None:
+    hits = [
+        p.relative_to(ROOT).as_posix()
+        for pkg in ("server", "cli", "models")
+        for p in (ROOT / pkg).rglob("*.py")
+        if "importlib.import_module" in (s := p.read_text(encoding="utf-8")) or "__import__(" in s
+    ]
+    assert hits == []

@@ -9,7 +9,7 @@ import osmium
 import pytest
 from test_import_cli import write_dem
 
-from server.cli import main
+from cli.main import main
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -14,14 +14,14 @@ from geodata.district import age_bands
 
 @pytest.fixture(scope="module")
 def dem(taichi_cpu):
-    import server.simulation.demand as mod  # taichi is imported at run time (warning filters)
+    import models.traffic.demand as mod  # taichi is imported at run time (warning filters)
 
     return mod
 
 
 @pytest.fixture(scope="module")
 def case(dem):
-    from server.simulation.network import build_network, define_zones
+    from models.traffic.network import build_network, define_zones
 
     d = small_district()
     net = build_network(d.roads, define_zones(d))

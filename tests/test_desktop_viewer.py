@@ -17,7 +17,7 @@ from server_support import free_port
 from webserver import ROOT, WebServer, running_twin_serve
 
 from geodata.interventions import Tree
-from server.protocol import GridInfo
+from protocol import GridInfo
 from viewer.desktop.client import ClientError, TwinClient
 from viewer.desktop.layers import (
     UTCI_LEGEND,

@@ -13,8 +13,8 @@ from server_support import PLANNER_TOKEN, ServerZygote, auth
 from websockets.exceptions import ConnectionClosed
 from ws_client import WsClient
 
+import protocol as p
 from geodata.interventions import Tree
-from server import protocol as p
 from server.storage import Storage
 
 pytestmark = pytest.mark.slow

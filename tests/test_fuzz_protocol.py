@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_support import auth, make_app
 
+import protocol as p
 from geodata.interventions import KINDS, InterventionError, Tree, decode_intervention
-from server import protocol as p
 
 json_leaf = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=True) | st.text(max_size=20) | st.binary(max_size=40)
 values = st.recursive(json_leaf, lambda ch: st.lists(ch, max_size=5) | st.dictionaries(st.text(max_size=12), ch, max_size=6), max_leaves=25)

@@ -97,7 +97,7 @@ def test_frequency_view_inside_the_district() -> None:
 
 
 def test_engine_uses_the_feed(taichi_cpu) -> None:
-    from server.simulation.access import AccessEngine
+    from models.people.access import AccessEngine
 
     d = grid_district(n=9, n_stops=0)
     eng = AccessEngine(d, seed=0, gtfs=read_gtfs(FIXTURE))

@@ -11,8 +11,8 @@ import rasterio
 from heat_fixtures import heat_district
 from rasterio.transform import Affine
 
+from cli.main import main
 from geodata.bundle import write_bundle
-from server.cli import main
 
 pytestmark = pytest.mark.usefixtures("taichi_cpu")
 

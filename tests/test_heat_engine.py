@@ -10,7 +10,7 @@ from heat_fixtures import heat_district
 from geodata.apply_heat import HeatEditError, apply_heat_interventions
 from geodata.district import SURFACE
 from geodata.interventions import Tree, decode_intervention
-from server.simulation.heat import FIELDS, HeatEngine, HeatParams, run_heat_day, stress_class
+from models.heat.engine import FIELDS, HeatEngine, HeatParams, run_heat_day, stress_class
 
 pytestmark = pytest.mark.usefixtures("taichi_cpu")
 HOURS = (10, 15)

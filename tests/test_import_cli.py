@@ -14,8 +14,8 @@ import rasterio
 from conftest import shared_data
 from rasterio.transform import Affine
 
+from cli.main import main
 from geodata.bundle import load_bundle, read_manifest
-from server.cli import main
 
 FIX = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ def district():
 
 @pytest.fixture(scope="module")
 def netmod(taichi_cpu):
-    import server.simulation.network as mod  # taichi is imported at run time (warning filters)
+    import models.traffic.network as mod  # taichi is imported at run time (warning filters)
 
     return mod
 

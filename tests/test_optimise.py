@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from access_world import grid_district
 
 from geodata.interventions import decode_intervention
-from server.simulation.access import AccessEngine
-from server.simulation.optimise import optimise_stops, propose_line, propose_zone, solve_greedy, solve_milp
+from models.people.access import AccessEngine
+from models.people.optimise import optimise_stops, propose_line, propose_zone, solve_greedy, solve_milp
 
 
 def _exhaustive(w, cover, k):
@@ -90,7 +90,7 @@ def test_line_and_zone_proposals(sparse_engine) -> None:
 
 
 def test_auto_falls_back_to_greedy_on_huge_instances(sparse_engine, monkeypatch) -> None:
-    import server.simulation.optimise as opt
+    import models.people.optimise as opt
 
     monkeypatch.setattr(opt, "MILP_MAX_PAIRS", 10)
     p = optimise_stops(sparse_engine, 2, n_candidates=100, evaluate=False)

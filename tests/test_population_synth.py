@@ -9,7 +9,7 @@ import pytest
 from access_world import grid_district
 from conftest import shared_data
 
-from server.simulation.population import (
+from models.people.population import (
     age_band_targets,
     car_share_by_age,
     integerise,

@@ -10,7 +10,7 @@ from access_world import grid_district
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.simulation.access import AccessEngine, aggregate_areas
+from models.people.access import AccessEngine, aggregate_areas
 
 
 def _walk_counts(areas):

@@ -9,8 +9,8 @@ import msgspec
 import numpy as np
 import pytest
 
+import protocol as p
 from geodata.interventions import Park, Tree
-from server import protocol as p
 
 
 def _state() -> p.ScenarioState:
@@ -133,6 +133,6 @@ def test_messages_are_msgpack_maps_tagged_by_t() -> None:
 
 
 def test_protocol_imports_no_web_framework() -> None:
-    code = "import sys, server.protocol; bad=[m for m in ('fastapi','starlette','sqlalchemy','taichi') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    code = "import sys, protocol; bad=[m for m in ('fastapi','starlette','sqlalchemy','taichi') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

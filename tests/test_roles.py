@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from server_support import auth, make_app
 
+import protocol as p
 from geodata.interventions import Tree
-from server import protocol as p
 from server.roles import RateLimiter, User, may_edit, may_manage
 from server.storage import ScenarioRow
 

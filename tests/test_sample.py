@@ -215,7 +215,7 @@ def test_golden_summary(district):
 
 
 def test_twin_sample_cli(tmp_path, capsys):
-    from server.cli import main
+    from cli.main import main
 
     args = ["--data-dir", str(tmp_path), "sample", "--name", "s1", "--size-km", "1", "--cell", "4", "--json"]
     assert main(args) == 0

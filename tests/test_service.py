@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import protocol as p
 from geodata.interventions import Tree
-from server import protocol as p
 from server.engines import available_engines
 from server.service import SimulationService
 from server.storage import Storage

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from server_support import tiny_district
 
+import protocol as p
 from geodata.interventions import InterventionError, Tree
-from server import protocol as p
 from server.districts import DistrictCatalog
 from server.roles import Denied, User
 from server.scenario import EditRefused, ScenarioModel

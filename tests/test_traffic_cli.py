@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import shared_data
 
+from cli.main import main
 from geodata.tntp import read_flows
-from server.cli import main
 
 
 def _sf():

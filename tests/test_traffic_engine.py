@@ -17,7 +17,7 @@ def district():
 
 @pytest.fixture(scope="module")
 def engine(taichi_cpu, district):
-    from server.simulation.traffic import TrafficEngine  # taichi is imported at run time (warning filters)
+    from models.traffic.engine import TrafficEngine  # taichi is imported at run time (warning filters)
 
     return TrafficEngine(district, seed=0, rgap=1e-6)
 
@@ -118,7 +118,7 @@ def test_heat_raster_conserves_energy_and_follows_flow(district, base, engine) -
 
 
 def test_noise_and_emission_factors(taichi_cpu) -> None:
-    from server.simulation.traffic_effects import emission_table, link_emissions, noise_level_db
+    from models.traffic.effects import emission_table, link_emissions, noise_level_db
 
     # RLS-90: 1,000 veh/h at 50 km/h with 10 % heavy vehicles gives L_m,E of about 65.8 dB(A)
     lme = noise_level_db(
@@ -148,7 +148,7 @@ def test_new_link_results_follow_the_district_edges(district, engine) -> None:
 
 
 def test_junctions_of_the_network(district, base) -> None:
-    from server.simulation.network import junction_capacity_table
+    from models.traffic.network import junction_capacity_table
 
     net = base.network
     z = net.net.n_zones
@@ -172,7 +172,7 @@ def test_junctions_of_the_network(district, base) -> None:
 
 
 def test_turn_delays_only_where_routes_turn() -> None:
-    from server.simulation.network import turn_delays_s
+    from models.traffic.network import turn_delays_s
 
     # nodes: 0 (0,0), 1 (100,0), 2 (200,0), 3 (100,100); links 0: 0->1, 1: 1->2 (straight), 2: 1->3 (left)
     xy = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0], [100.0, 100.0]])

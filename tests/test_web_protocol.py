@@ -1,9 +1,9 @@
 """The web viewer's protocol decoding against frames the Python server module encodes.
 
-Python builds real messages with ``server.protocol`` (quantised fields, partial windows, edge, agent and
+Python builds real messages with ``protocol`` (quantised fields, partial windows, edge, agent and
 access frames, a welcome), writes their msgpack bytes to files, and a node script bundled from the
 viewer's own TypeScript (``viewer/web/test/decode_frames.ts``) decodes them and prints what it read.
-The script also encodes client messages, which ``server.protocol.decode_client`` must accept.
+The script also encodes client messages, which ``protocol.decode_client`` must accept.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import protocol as p
 from geodata.interventions import BusLine, Tree
-from server import protocol as p
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "viewer" / "web"

@@ -99,7 +99,7 @@ def test_touch_tap_places_a_tree_that_a_second_context_sees(browser, web_server)
 
 def test_touch_tree_changes_the_heat_layer_where_it_stands(browser, web_server) -> None:
     if "heat" not in web_server.api("/api/health")["engines"]:
-        pytest.skip("the server has no heat engine (server/simulation/heat.py missing)")
+        pytest.skip("the server has no heat engine (models/heat.py missing)")
     ctx, page, watch = open_viewer(browser, web_server.page_url(token=web_server.planner_token), touch=True)
     try:
         page.wait_for_function("__viewer.fieldVersion('utci_c') === __viewer.scenarioVersion", timeout=90000)

@@ -13,8 +13,8 @@ from server_support import PLANNER_TOKEN, auth, start_server_process
 from websockets.exceptions import ConnectionClosed
 from ws_client import WsClient
 
+import protocol as p
 from geodata.interventions import Tree
-from server import protocol as p
 from server.hub import Outbox, Outgoing
 
 

@@ -118,7 +118,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
         return
     if not (DIST / "index.html").exists() or not (DIST / "app.js").exists():
         pytest.skip("viewer/web/dist is not built: run `make setup` (npm ci && npm run build in viewer/web)")
-    from server.commands.serve import ensure_sample_bundle
+    from cli.serve import ensure_sample_bundle
 
     data = tmp_path_factory.mktemp("webdata")
     ensure_sample_bundle(data)

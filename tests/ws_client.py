@@ -8,7 +8,7 @@ from typing import Any
 
 from websockets.sync.client import connect
 
-from server import protocol as p
+import protocol as p
 
 
 class WsClient:

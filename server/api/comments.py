@@ -10,10 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from server import protocol as p
-from server.api.deps import TwinDep, UserDep, client_key
+import protocol as p
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep, client_key
 from server.api.errors import ERROR_RESPONSES
-from server.api.scenarios import ScenarioIdPath
 from server.api.schemas import CommentCreate, CommentOut, ModerationIn, VoteIn
 from server.roles import Denied, may_moderate
 from server.scenarios import NotFound

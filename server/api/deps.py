@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 
-from server.app import Twin
+from server.api.schemas import KpiTable
 from server.roles import User, authenticate
+from server.twin import Twin
 
-__all__ = ["TwinDep", "UserDep", "client_key"]
+__all__ = ["TwinDep", "UserDep", "ScenarioIdPath", "client_key", "kpi_table"]
 
 
 def get_twin(request: Request) -> Twin:
@@ -41,3 +42,10 @@ def client_key(request: Request) -> str:
 
 TwinDep = Annotated[Twin, Depends(get_twin)]
 UserDep = Annotated[User, Depends(current_user)]
+ScenarioIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$", description="scenario id")]
+
+
+def kpi_table(twin: Twin, scenario_id: str) -> KpiTable:
+    """The KPIs of the scenario's current version (computed now when missing; blocking)."""
+    res = twin.results(scenario_id)
+    return KpiTable(scenario_id=scenario_id, scenario_version=res.version, kpis=res.kpis())

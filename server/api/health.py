@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server import protocol as p
+import protocol as p
 from server.api.deps import TwinDep, UserDep
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import HealthOut, TokenCreate, TokenOut

@@ -11,11 +11,10 @@ from typing import Annotated
 import msgspec
 from fastapi import APIRouter, Path, Query
 
+import protocol as p
 from geodata.interventions import decode_intervention
-from server import protocol as p
-from server.api.deps import TwinDep, UserDep
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep
 from server.api.errors import ERROR_RESPONSES
-from server.api.scenarios import ScenarioIdPath
 from server.api.schemas import EditOut, EntryOut, InterventionCreate, InterventionUpdate
 from server.roles import Denied, edit_denied, may_edit
 from server.scenarios import applied_message, entry_to_protocol

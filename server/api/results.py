@@ -9,10 +9,9 @@ import numpy as np
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from server import protocol as p
-from server.api.deps import TwinDep, UserDep
+import protocol as p
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep, kpi_table
 from server.api.errors import ERROR_RESPONSES
-from server.api.scenarios import ScenarioIdPath, kpi_table
 from server.api.schemas import KpiTable
 from server.exports import (
     comments_geojson,

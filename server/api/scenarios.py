@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import TwinDep, UserDep, client_key
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep, client_key, kpi_table
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import (
     CompareOut,
-    KpiTable,
     ScenarioCreate,
     ScenarioFork,
     ScenarioListItem,
@@ -24,7 +23,6 @@ from server.scenario import ScenarioModel
 from server.scenarios import state_to_protocol
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=ERROR_RESPONSES)
-ScenarioIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$", description="scenario id")]
 
 
 def list_item(m: ScenarioModel) -> ScenarioListItem:
@@ -68,7 +66,7 @@ def fork_scenario(scenario_id: ScenarioIdPath, body: ScenarioFork, twin: TwinDep
 
 @router.patch("/{scenario_id}", response_model=ScenarioOut, summary="Rename or archive")
 def patch_scenario(scenario_id: ScenarioIdPath, body: ScenarioPatch, twin: TwinDep, user: UserDep) -> ScenarioOut:
-    from server import protocol as p
+    import protocol as p
 
     row = twin.manager.update_meta(user, scenario_id, name=body.name, status=body.status)
     m = twin.manager.model(scenario_id)
@@ -85,11 +83,6 @@ def sandbox(scenario_id: ScenarioIdPath, request: Request, twin: TwinDep, user: 
         raise Denied("Zu viele Anfragen, bitte später erneut", "Too many requests, please retry later", status=429, code="rate_limited")
     m = twin.manager.fork(user, scenario_id, name="Kiosk", kind="sandbox")
     return scenario_out(m)
-
-
-def kpi_table(twin: Any, scenario_id: str) -> KpiTable:
-    res = twin.results(scenario_id)
-    return KpiTable(scenario_id=scenario_id, scenario_version=res.version, kpis=res.kpis())
 
 
 @router.get("/{scenario_id}/compare/{other_id}", response_model=CompareOut, summary="Compare A with B (KPIs)")

@@ -1,4 +1,4 @@
-"""The desktop viewer's connection to a landtwin server: the websocket protocol of ``server.protocol``
+"""The desktop viewer's connection to a landtwin server: the websocket protocol of ``protocol``
 in a background thread, with results decoded into plain numpy arrays.
 
 A :class:`TwinClient` says Hello, waits for Welcome, subscribes to layers and an hour, then keeps the
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from websockets.sync.client import connect
 
-from server import protocol as p
+import protocol as p
 
 __all__ = ["FieldState", "TwinClient", "ClientError", "http_json", "http_bytes", "official_scenario"]
 

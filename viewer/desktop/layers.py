@@ -2,7 +2,7 @@
 
 No GPU here: every function takes and returns numpy arrays, so the viewer's colours and its picking
 are tested without a window. Fields are rasters (row, col) with row 0 at the north edge, as the
-server sends them (:class:`server.protocol.GridInfo`); coordinates are in the district's local frame
+server sends them (:class:`protocol.GridInfo`); coordinates are in the district's local frame
 (metres east/north from its origin); scene positions are in glTF axes (x east, y up, z = -north).
 """
 

@@ -10,15 +10,17 @@ the mean per direction over 06–20 h; a place takes the best class of all stops
 from __future__ import annotations
 
 import csv
+import json
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from geodata.apply_transit import TransitNetwork
 
-__all__ = ["quality_table", "stop_categories", "stop_classes", "building_classes", "DISTANCE_BANDS_M"]
+__all__ = ["thresholds", "quality_table", "stop_categories", "stop_classes", "building_classes", "DISTANCE_BANDS_M"]
 
 DISTANCE_BANDS_M = (300.0, 500.0, 750.0, 1000.0)
 _WINDOW = range(6, 20)
@@ -91,3 +93,9 @@ def building_classes(net: TransitNetwork, xy_local_m: np.ndarray) -> np.ndarray:
     has = best < 99
     out[has] = np.array(list("ABCDEF"))[best[has]]
     return out
+
+
+@lru_cache(maxsize=1)
+def thresholds() -> dict[str, Any]:
+    """``assets/access_thresholds.json``: threshold minutes per category, area size, minimum group size."""
+    return json.loads(resources.files("assets").joinpath("access_thresholds.json").read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from server.cli import CliError
+from cli.errors import CliError
 
 __all__ = ["register", "run_view"]
 

@@ -1,19 +1,19 @@
-"""The ``twin`` command line. Each subcommand lives in ``server/commands/<topic>.py`` with a
+"""The ``twin`` command line. Each subcommand lives in ``cli/<topic>.py`` with a
 ``register(subparsers)`` function that adds its parsers and sets ``func`` to a callable taking the
 parsed args and returning an exit code."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from cli import access, data, heat, sample, serve, traffic, view
+from cli.errors import CliError
+
+__all__ = ["main", "build_parser", "CliError"]
+
 # topic modules, in the order their commands appear in --help
-_TOPICS = ("data", "sample", "heat", "traffic", "access", "serve", "view")
-
-
-class CliError(Exception):
-    """An error a user made: printed as one clear line, exit status 2 (no traceback)."""
+_TOPICS = (data, sample, heat, traffic, access, serve, view)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default=None, help="where bundles and the database live (default ./data)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for topic in _TOPICS:
-        try:
-            mod = importlib.import_module(f"server.commands.{topic}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"server.commands.{topic}":
-                continue
-            raise
-        mod.register(sub)
+        topic.register(sub)
     return parser
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from server.cli import CliError
+from cli.errors import CliError
 
 __all__ = ["register"]
 
@@ -223,8 +223,8 @@ def write_map_png(path: Path, roads: Any, res: Any, title: str) -> None:
 def run_traffic(args: argparse.Namespace) -> int:
     from geodata.apply_roads import apply_road_interventions, is_road_edit
     from geodata.interventions import InterventionError
-    from server.simulation.network import NetworkError
-    from server.simulation.traffic import TrafficEngine
+    from models.traffic.engine import TrafficEngine
+    from models.traffic.network import NetworkError
 
     if not (0 < args.rgap < 1):
         raise CliError("--rgap muss in (0, 1) liegen / --rgap must be in (0, 1)")

@@ -16,7 +16,7 @@ from importlib import resources
 import numpy as np
 
 from geodata.district import District, age_bands
-from server.simulation.network import RoadNetwork
+from models.traffic.network import RoadNetwork
 from sim_kernels.assignment import UNREACHABLE, shortest_paths
 
 __all__ = ["Demand", "trip_rate_table", "purpose_table", "hour_profile", "build_demand", "sample_vehicles"]

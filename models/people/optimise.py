@@ -26,7 +26,8 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geodata.interventions import BusLine, NewStop, OnDemandZone, encode_intervention
-from server.simulation.access_network import WALK_SPEED_M_S
+from models.people.access_network import WALK_SPEED_M_S
+from models.people.quality import thresholds
 
 __all__ = ["Proposal", "CoverageProblem", "solve_milp", "solve_greedy", "coverage_problem", "optimise_stops",
            "propose_line", "propose_zone"]
@@ -105,7 +106,6 @@ def coverage_problem(engine: Any, result: Any, *, category: str = "stop", n_cand
                      seed: int = 0, threshold_min: float | None = None) -> CoverageProblem:
     """Demand and coverage for new stops from an ``AccessResult``: homes whose target-group members
     are beyond the threshold for ``category``; candidates are street nodes that cover some of them."""
-    from server.simulation.access import thresholds
 
     thr_s = 60.0 * float(threshold_min if threshold_min is not None else thresholds()["threshold_min"][category])
     pop = engine.population
@@ -192,7 +192,6 @@ def propose_line(engine: Any, n_stops: int, headway_min: float, *, interventions
     threshold, ordered by nearest neighbour and ending at the doctor nearest to their centre."""
     t0 = time.perf_counter()
     before = engine.compute(interventions, with_agents=False)
-    from server.simulation.access import thresholds
 
     problem = coverage_problem(engine, before, category="doctor", n_candidates=2000, seed=engine.seed,
                                threshold_min=thresholds()["threshold_min"]["stop"])
@@ -229,7 +228,6 @@ def propose_zone(engine: Any, size_m: float = 2000.0, *, lead_time_min: float = 
     g = pop.groups()
     t = before.building_time_min["doctor"]
     own = pop.home_building < t.size
-    from server.simulation.access import thresholds
 
     thr = thresholds()["threshold_min"]["doctor"]
     bad = (g["age65_no_car"] | g["under18"]) & own

@@ -17,8 +17,9 @@ import numpy as np
 from geodata.apply_roads import apply_road_interventions, is_road_edit
 from geodata.district import ROAD_WIDTH_M, District, GridSpec
 from geodata.interventions import Intervention
-from server.simulation.demand import Demand, build_demand, sample_vehicles
-from server.simulation.network import (
+from models.traffic.demand import Demand, build_demand, sample_vehicles
+from models.traffic.effects import heat_raster_w_m2, link_emissions, link_heat_w, noise_level_db
+from models.traffic.network import (
     RoadNetwork,
     build_network,
     define_zones,
@@ -26,7 +27,6 @@ from server.simulation.network import (
     road_class_table,
     turn_delays_s,
 )
-from server.simulation.traffic_effects import heat_raster_w_m2, link_emissions, link_heat_w, noise_level_db
 from sim_kernels.assignment import AssignmentResult, assign, shortest_paths
 from sim_kernels.queue_sim import QueueResult, extract_routes, simulate, vehicles_on_links_at
 from sim_kernels.runtime import ensure_init

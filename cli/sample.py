@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from server.cli import CliError
+from cli.errors import CliError
 
 GENERATOR_VERSION = 1
 

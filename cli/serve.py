@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from server.cli import CliError
+from cli.errors import CliError
 
 __all__ = ["register", "ensure_sample_bundle", "prepare"]
 

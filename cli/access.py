@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from server.cli import CliError
+from cli.errors import CliError
 from server.settings import data_dir
 
 __all__ = ["register", "load_district", "write_access_outputs"]
@@ -118,7 +118,7 @@ def _interventions(args: argparse.Namespace) -> list[Any]:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from server.simulation.access import AccessEngine
+    from models.people.access import AccessEngine
 
     district = load_district(args)
     network = None
@@ -259,7 +259,7 @@ def _map(district: Any, res: Any, path: Path) -> None:
 
 
 def run_optimise(args: argparse.Namespace) -> int:
-    from server.simulation.optimise import optimise_stops, propose_line, propose_zone
+    from models.people.optimise import optimise_stops, propose_line, propose_zone
 
     if args.budget < 1 or args.budget > 500:
         raise CliError(f"Budget {args.budget} außerhalb 1-500 / budget out of range")

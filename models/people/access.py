@@ -10,11 +10,8 @@ per-area counts in which any group of fewer than 5 persons (and any count of 1 t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -22,7 +19,7 @@ import shapely
 
 from geodata.apply_transit import ServicePoints, TransitNetwork, apply_transit, network_from_district
 from geodata.district import District
-from server.simulation.access_network import (
+from models.people.access_network import (
     BIKE_SPEED_M_S,
     WALK_SPEED_M_S,
     Graph,
@@ -31,9 +28,9 @@ from server.simulation.access_network import (
     transit_graph,
     walk_nodes,
 )
-from server.simulation.activities import AgentSet, build_agents
-from server.simulation.population import Population, newcomers, synthesise_population
-from server.simulation.quality import building_classes, stop_classes
+from models.people.activities import AgentSet, build_agents
+from models.people.population import Population, newcomers, synthesise_population
+from models.people.quality import building_classes, stop_classes, thresholds
 from sim_kernels.access import multi_source_times
 from sim_kernels.runtime import ensure_init
 
@@ -44,12 +41,6 @@ SERVICE_CATEGORIES = ("doctor", "pharmacy", "supermarket", "school", "stop")
 CATEGORIES = SERVICE_CATEGORIES + ("kindergarten", "care_home", "work", "leisure")
 GROUPS = ("age65_no_car", "under18")
 LEISURE = frozenset({"park", "playground", "sports", "leisure", "library", "community_centre", "cafe", "restaurant"})
-
-
-@lru_cache(maxsize=1)
-def thresholds() -> dict[str, Any]:
-    """``assets/access_thresholds.json``: threshold minutes per category, area size, minimum group size."""
-    return json.loads(resources.files("assets").joinpath("access_thresholds.json").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -248,13 +239,6 @@ class AccessEngine:
     def hourly(self, hours: Sequence[int], interventions: Sequence[Any] = ()) -> dict[int, dict[str, float]]:
         """KPIs by local hour of day (timetables and on-demand windows change over the day)."""
         return {int(h): self.compute(interventions, hour=int(h), with_agents=False).kpis for h in hours}
-
-    def optimise_stops(self, budget: int, *, interventions: Sequence[Any] = (), **kwargs: Any) -> Any:
-        """``budget`` new stops that cover the most people without a car and without a stop nearby;
-        see ``server.simulation.optimise.optimise_stops``."""
-        from server.simulation.optimise import optimise_stops
-
-        return optimise_stops(self, budget, interventions=interventions, **kwargs)
 
 
 def _concat(a: Population, b: Population) -> Population:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from server.simulation.access_network import BIKE_SPEED_M_S, WALK_SPEED_M_S
-from server.simulation.population import Population
+from models.people.access_network import BIKE_SPEED_M_S, WALK_SPEED_M_S
+from models.people.population import Population
 from sim_kernels import agents as agent_kernels
 from sim_kernels.access import tree_parents
 

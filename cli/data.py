@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from server.cli import CliError
+from cli.errors import CliError
 from server.settings import data_dir
 
 __all__ = ["register", "run_import", "run_info"]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from server.cli import CliError
+from cli.errors import CliError
 
 __all__ = ["register"]
 
@@ -170,7 +170,7 @@ def _summary(args: argparse.Namespace, data: dict) -> None:
 
 # ---- commands ----------------------------------------------------------------------------------
 def run_svf(args: argparse.Namespace) -> int:
-    from server.simulation.heat import HeatParams
+    from models.heat.engine import HeatParams
     from sim_kernels.runtime import ensure_init
     from sim_kernels.skyview import effective_svf, sky_view_factor
 
@@ -191,7 +191,7 @@ def run_svf(args: argparse.Namespace) -> int:
 
 
 def run_shadows(args: argparse.Namespace) -> int:
-    from server.simulation.heat import HeatParams
+    from models.heat.engine import HeatParams
     from sim_kernels.runtime import ensure_init
     from sim_kernels.shadows import cast_shadows
 
@@ -253,7 +253,7 @@ def _weather(path: str | None, lon: float, day: str | None = None, utc_offset: f
 
 
 def run_tmrt(args: argparse.Namespace) -> int:
-    from server.simulation.heat import HeatParams, tmrt_on_rasters
+    from models.heat.engine import HeatParams, tmrt_on_rasters
 
     hours = _hours(args.hours)
     dsm, cdsm, dem = _inputs(args)
@@ -354,7 +354,7 @@ def _png_map(path: Path, field: np.ndarray, hour: int, district, title: str) -> 
 
 def run_heat(args: argparse.Namespace) -> int:
     from geodata.apply_heat import HeatEditError
-    from server.simulation.heat import HeatEngine, HeatParams, stress_class, write_field_geotiff
+    from models.heat.engine import HeatEngine, HeatParams, stress_class, write_field_geotiff
 
     if not 0 <= args.hour <= 23:
         raise CliError("--hour 0..23")
