@@ -39,7 +39,7 @@ def ensure_sample_bundle(data: Path) -> Path:
     target = data / "districts" / SAMPLE_NAME
     if (target / "manifest.json").exists():
         return target
-    from server.commands import sample
+    from cli import sample
 
     print("Baue das Beispielgebiet / building the sample district ...", flush=True)
     args = argparse.Namespace(name=SAMPLE_NAME, size_km=2.0, seed=0, cell=2.0, render=None, force=False, json=False,
