@@ -283,3 +283,26 @@ def test_touch_gestures_and_every_kind_of_tool_by_touch_alone(browser, web_serve
         assert watch.errors == []
     finally:
         ctx.close()
+
+
+@pytest.mark.timeout(300)
+def test_every_heat_raster_receives_its_field_and_is_drawn(browser, web_server) -> None:
+    """Each raster the layer list offers subscribes to its field; the field arrives and the drape shows it."""
+    if "heat" not in web_server.api("/api/health")["engines"]:
+        pytest.skip("the server has no heat engine")
+    expected = {"surface_temp": "surface_temp_c", "air_temp": "air_temp_c", "tmrt": "tmrt_c", "utci": "utci_c",
+                "heat_stress": "utci_c"}
+    ctx, page, watch = open_viewer(browser, web_server.page_url())
+    try:
+        page.wait_for_function("__viewer.ready", timeout=60000)
+        for raster, field in expected.items():
+            page.evaluate(f"__viewer.setRaster('{raster}')")
+            page.wait_for_function(
+                f"__viewer.draped !== null && __viewer.draped.field === '{field}' && __viewer.draped.finite > 0"
+                " && __viewer.draped.opacity > 0", timeout=120000)
+            assert field in page.evaluate("__viewer.layers.fields")
+            d = page.evaluate("__viewer.draped")
+            assert d["finite"] > 1000, (raster, d)
+        assert watch.errors == []
+    finally:
+        ctx.close()

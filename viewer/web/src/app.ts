@@ -66,6 +66,8 @@ export class App {
   onKpis: Array<() => void> = [];
   private texA: THREE.Texture | null = null;
   private texB: THREE.Texture | null = null;
+  /** What the drape shows now (for tests): the field's layer name, its version and its finite cells. */
+  draped: { field: string; version: number; finite: number } | null = null;
   private pendingRequests = new Set<number>();
   private started = performance.now();
 
@@ -304,8 +306,15 @@ export class App {
     return [...out];
   }
 
+  /** Heat fields to stream: UTCI always (key figures, comparison), plus the one behind the chosen raster. */
+  wantedFields(): string[] {
+    const out = new Set<string>(["utci_c"]);
+    if (this.raster !== "none") for (const f of FIELD_NAMES[this.raster]) out.add(f);
+    return [...out];
+  }
+
   resubscribe(): void {
-    this.conn?.subscribe(this.wantedLayers(), this.hour);
+    this.conn?.subscribe(this.wantedLayers(), this.hour, this.wantedFields());
   }
 
   setHour(h: number): void {
@@ -346,6 +355,7 @@ export class App {
   /** Rebuild the draped textures (and the A/B split) from the current fields. */
   refreshRaster(): void {
     const fb = this.currentField();
+    this.draped = fb ? { field: fb.layer, version: fb.version, finite: countFinite(fb.values) } : null;
     this.texA?.dispose();
     this.texB?.dispose();
     this.texA = this.texB = null;
@@ -437,4 +447,10 @@ export class App {
     const f = this.fields.get(layer);
     return f ? sampleField(f, x, y) : NaN;
   }
+}
+
+function countFinite(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) n++;
+  return n;
 }

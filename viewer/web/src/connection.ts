@@ -86,8 +86,9 @@ export class Connection {
     return true;
   }
 
-  subscribe(layers: Array<"heat" | "traffic" | "agents" | "access">, hour: number): void {
-    this.send({ t: "subscribe", layers, hour });
+  /** Stream ``layers`` for ``hour``; ``fields`` names the heat fields wanted (the server sends only these). */
+  subscribe(layers: Array<"heat" | "traffic" | "agents" | "access">, hour: number, fields: string[] = ["utci_c"]): void {
+    this.send({ t: "subscribe", layers, hour, fields });
   }
 
   /** Send an edit; returns its request id (the acknowledgement is the EditApplied with this id). */

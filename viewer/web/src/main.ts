@@ -116,6 +116,7 @@ const handle = {
   get firstRenderMs() { return app.firstRenderMs; },
   get timings() { return { ...app.timings, firstRender: app.firstRenderMs }; },
   get compare() { return app.compare; },
+  get draped() { return app.draped ? { ...app.draped, opacity: app.drape.uDrapeOpacity.value } : null; },
   get kiosk() { return kiosk ? { attract: kiosk.attract, resets: kiosk.resets, start: !$("kiosk-start").hidden } : null; },
   get hour() { return app.hour; },
   get kpis() { return Object.fromEntries(app.kpis); },
