@@ -1,0 +1,349 @@
+"""What a user sees of the live loop: from a planner's edit until EVERY client holds the new result.
+
+The server runs in its own process over the sample district (2 x 2 km at 2 m by default) with all engines.
+N protocol clients (citizens) subscribe to UTCI at 15:00, traffic and access, as the web viewer does; a
+planner places trees, unseals a yard (a park-like edit) and closes a road, one edit at a time. For each edit
+the benchmark records, per client, when the heat field (``utci_c``) and the heat key figures of that
+version (or a newer one) arrived, and for a road closure when the new traffic volumes arrived.
+
+Printed per edit kind and client count: edit-to-every-client p50 / p95 / p99 (the slowest client of each
+edit), acknowledgement p50, bytes per client per edit, the server's CPU seconds per edit (server and
+worker processes, from /proc) and misses (a client that never got the version).
+
+    .venv/bin/python benchmarks/bench_live.py --clients 1,20,50 --edits 8
+    .venv/bin/python benchmarks/bench_live.py --clients 20 --size-km 1 --cell-m 2 --browsers 2
+
+``--browsers K`` also opens K real Chromium pages of the web viewer (Debian's chromium via Playwright)
+and reports when their drape shows the edit's version (``__viewer.fieldVersion('utci_c')``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-live-planner"
+TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("unseal", 20): 300, ("unseal", 50): 150, ("road_closure", 20): 1000}
+
+
+# ---- server side (child process) ------------------------------------------------------------------
+def serve(data: Path, port: int, size_km: float, cell_m: float) -> None:
+    import uvicorn
+
+    from geodata.district import SURFACE
+    from geodata.sample import build_sample_district
+    from server.app import create_app
+    from server.roles import User
+    from server.settings import Settings
+
+    district = build_sample_district(size_km=size_km, seed=0, cell_m=cell_m)
+    settings = Settings(data=data, db_url=f"sqlite:///{data / 'live.sqlite'}", arch="cpu")
+    app = create_app(settings, districts=[district])
+    twin = app.state.twin
+    twin.storage.add_token(TOKEN, role="planner", department="Umwelt", name="Bench")
+    m = twin.manager.create(User("planner", "Umwelt"), name="Live", district=district.name)
+    rng = np.random.default_rng(0)
+    free = np.argwhere((district.building_index < 0) & (district.surface_class != SURFACE["water"]))
+    pick = free[rng.choice(len(free), size=200, replace=False)]
+    xs, ys = district.grid.rowcol_to_xy(pick[:, 0], pick[:, 1])
+    # yards: 20 x 20 m squares of sealed ground without buildings
+    sealed = np.argwhere((district.building_index < 0) & np.isin(district.surface_class,
+                                                                   [SURFACE["asphalt"], SURFACE["paving"]]))
+    ypick = sealed[rng.choice(len(sealed), size=40, replace=False)]
+    yx, yy = district.grid.rowcol_to_xy(ypick[:, 0], ypick[:, 1])
+    roads = district.roads
+    busy = [int(i) for i in np.argsort(-roads.lanes.astype(float) * roads.length_m)[:40]]
+    (data / "setup.json").write_text(json.dumps({
+        "scenario_id": m.scenario_id, "spots": np.c_[xs, ys].tolist(), "yards": np.c_[yx, yy].tolist(),
+        "roads": busy, "cells": int(district.grid.rows * district.grid.cols)}))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process and its children (the simulation worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    total = 0.0
+    for q in set(pids):
+        try:
+            f = Path(f"/proc/{q}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+# ---- clients --------------------------------------------------------------------------------------
+class Client:
+    """A citizen's socket: decodes every frame (as a viewer does) and notes when each version arrived."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.heat: dict[int, float] = {}  # version -> first time a utci_c frame of >= that version arrived
+        self.kpi: dict[int, float] = {}
+        self.traffic: dict[int, float] = {}
+        self.latest = {"heat": -1, "kpi": -1, "traffic": -1}
+        self.errors: list[str] = []
+
+    def note(self, kind: str, version: int, t: float) -> None:
+        if version > self.latest[kind]:
+            self.latest[kind] = version
+            getattr(self, kind)[version] = t
+
+    def first_at_least(self, kind: str, version: int) -> float | None:
+        times = [t for v, t in getattr(self, kind).items() if v >= version]
+        return min(times) if times else None
+
+
+async def run_client(port: int, sid: str, c: Client, ready: asyncio.Event, counter: list[int],
+                     stop: asyncio.Event) -> None:
+    from websockets.asyncio.client import connect
+
+    import protocol as p
+
+    async with connect(f"ws://127.0.0.1:{port}/ws/scenarios/{sid}", max_size=1 << 27) as ws:
+        await ws.send(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, token="", role="citizen")))
+        await ws.recv()
+        await ws.send(p.encode(p.Subscribe(layers=["heat", "traffic", "access"], hour=15, fields=["utci_c"])))
+        counter[0] += 1
+        if counter[0] >= counter[1]:
+            ready.set()
+        while not stop.is_set():
+            try:
+                data = await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except TimeoutError:
+                continue
+            t = time.monotonic()
+            c.bytes += len(data)
+            msg = p.decode_server(data)
+            if isinstance(msg, p.FieldFrame) and msg.layer == "utci_c":
+                c.note("heat", msg.scenario_version, t)
+            elif isinstance(msg, p.KpiFrame) and msg.engine == "heat":
+                c.note("kpi", msg.scenario_version, t)
+            elif isinstance(msg, p.EdgeFrame):
+                c.note("traffic", msg.scenario_version, t)
+            elif isinstance(msg, p.ErrorMessage):
+                c.errors.append(msg.message_en)
+
+
+def _edit(kind: str, k: int, setup: dict, rng: np.random.Generator):
+    from geodata.interventions import RoadClosure, Tree, Unseal
+
+    if kind == "tree":
+        x, y = setup["spots"][int(rng.integers(0, len(setup["spots"])))]
+        return Tree(id=f"t{k}", xy_local_m=(float(x), float(y)), height_m=12.0)
+    if kind == "unseal":
+        x, y = setup["yards"][int(rng.integers(0, len(setup["yards"])))]
+        return Unseal(id=f"u{k}", polygon_local_m=[(x - 10, y - 10), (x + 10, y - 10), (x + 10, y + 10), (x - 10, y + 10)])
+    return RoadClosure(id=f"r{k}", edge_index=int(setup["roads"][k % len(setup["roads"])]))
+
+
+async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edits: int, server_pid: int,
+                  timeout_s: float, browsers: int) -> list[dict]:
+    from websockets.asyncio.client import connect
+
+    import protocol as p
+
+    sid = setup["scenario_id"]
+    clients = [Client() for _ in range(n_clients)]
+    ready, stop = asyncio.Event(), asyncio.Event()
+    counter = [0, n_clients]
+    tasks = [asyncio.create_task(run_client(port, sid, c, ready, counter, stop)) for c in clients]
+    await asyncio.wait_for(ready.wait(), 120)
+    pages = await asyncio.to_thread(_open_pages, port, sid, browsers) if browsers else None
+    rows = []
+    rng = np.random.default_rng(n_clients)
+    async with connect(f"ws://127.0.0.1:{port}/ws/scenarios/{sid}", max_size=1 << 27) as ed:
+        await ed.send(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, token=TOKEN, role="planner")))
+        await ed.recv()
+        # settle: every client holds the current version before the first measured edit
+        t_wait = time.monotonic()
+        while time.monotonic() - t_wait < 300 and min(c.latest["heat"] for c in clients) < 0:
+            await asyncio.sleep(0.2)
+        k = 0
+        for kind in kinds:
+            lat, lat_kpi, lat_traffic, acks, nbytes, cpu, misses, page_lat = [], [], [], [], [], [], 0, []
+            for _ in range(edits):
+                k += 1
+                b0 = [c.bytes for c in clients]
+                c0 = cpu_seconds(server_pid)
+                t0 = time.monotonic()
+                await ed.send(p.encode(p.AddIntervention(k, _edit(kind, k, setup, rng))))
+                version = -1
+                while version < 0:
+                    msg = p.decode_server(await asyncio.wait_for(ed.recv(), timeout=30))
+                    if isinstance(msg, p.EditApplied) and msg.request_id == k:
+                        version = msg.scenario_version
+                        acks.append((time.monotonic() - t0) * 1000.0)
+                    elif isinstance(msg, p.EditRejected) and msg.request_id == k:
+                        raise RuntimeError(f"edit rejected: {msg.message_en}")
+                want_traffic = kind == "road_closure"
+                deadline = t0 + timeout_s
+                while time.monotonic() < deadline:
+                    done = all(c.first_at_least("heat", version) and c.first_at_least("kpi", version)
+                               and (not want_traffic or c.first_at_least("traffic", version)) for c in clients)
+                    if done:
+                        break
+                    await asyncio.sleep(0.005)
+                heat_t = [c.first_at_least("heat", version) for c in clients]
+                if any(t is None for t in heat_t):
+                    misses += sum(t is None for t in heat_t)
+                else:
+                    lat.append((max(heat_t) - t0) * 1000.0)
+                kt = [c.first_at_least("kpi", version) for c in clients]
+                if all(t is not None for t in kt):
+                    lat_kpi.append((max(kt) - t0) * 1000.0)
+                if want_traffic:
+                    tt = [c.first_at_least("traffic", version) for c in clients]
+                    if all(t is not None for t in tt + heat_t):
+                        lat_traffic.append((max(tt + heat_t) - t0) * 1000.0)  # volumes and the heat they cause
+                if pages:
+                    page_lat.append(await asyncio.to_thread(_wait_pages, pages, version, t0, timeout_s))
+                await asyncio.sleep(0.3)  # late frames of this edit count towards its bytes
+                nbytes.append(float(np.mean([c.bytes - b for c, b in zip(clients, b0)])))
+                cpu.append(cpu_seconds(server_pid) - c0)
+                await asyncio.sleep(0.5)
+            rows.append(_row(kind, n_clients, lat, lat_kpi, lat_traffic, acks, nbytes, cpu, misses, page_lat))
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if pages:
+        await asyncio.to_thread(_close_pages, pages)
+    return rows
+
+
+def _pct(v: list[float]) -> dict[str, float]:
+    if not v:
+        return {}
+    return {q: round(float(np.percentile(v, x)), 1) for q, x in (("p50", 50), ("p95", 95), ("p99", 99))}
+
+
+def _row(kind, n, lat, lat_kpi, lat_traffic, acks, nbytes, cpu, misses, page_lat) -> dict:
+    row = {"edit": kind, "clients": n, "edits": len(acks), "field_to_every_client_ms": _pct(lat),
+           "kpis_to_every_client_ms": _pct(lat_kpi), "ack_ms_p50": round(float(np.median(acks)), 1) if acks else None,
+           "bytes_per_client_per_edit": int(np.median(nbytes)) if nbytes else None,
+           "server_cpu_s_per_edit": round(float(np.median(cpu)), 3) if cpu else None, "missed": misses}
+    if lat_traffic:
+        row["traffic_and_heat_to_every_client_ms"] = _pct(lat_traffic)
+    if page_lat:
+        row["browser_drape_ms"] = _pct([x for x in page_lat if x is not None])
+    target = TARGETS_MS.get((kind, n))
+    if target is not None:
+        p95 = (row.get("traffic_and_heat_to_every_client_ms") or row["field_to_every_client_ms"]).get("p95")
+        row["target_p95_ms"] = target
+        row["target_met"] = bool(p95 is not None and p95 <= target and misses == 0)
+    return row
+
+
+# ---- real browsers (optional) ---------------------------------------------------------------------
+def _open_pages(port: int, sid: str, n: int):
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--enable-unsafe-swiftshader", "--disable-dev-shm-usage"])
+    pages = []
+    for _ in range(n):
+        page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        page.goto(f"http://127.0.0.1:{port}/?scenario={sid}&mode=citizen")
+        page.wait_for_function("window.__viewer && __viewer.ready && __viewer.fieldVersion('utci_c') >= 0", timeout=180000)
+        pages.append(page)
+    return pw, browser, pages
+
+
+def _wait_pages(pages, version: int, t0: float, timeout_s: float) -> float | None:
+    _, _, ps = pages
+    try:
+        for page in ps:
+            page.wait_for_function(f"__viewer.fieldVersion('utci_c') >= {version}", timeout=int(timeout_s * 1000))
+    except Exception:  # noqa: BLE001 - a page that never shows the version counts as a miss
+        return None
+    return (time.monotonic() - t0) * 1000.0
+
+
+def _close_pages(pages) -> None:
+    pw, browser, _ = pages
+    browser.close()
+    pw.stop()
+
+
+# ---- driver ---------------------------------------------------------------------------------------
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", default="1,20,50", help="comma list of client counts")
+    ap.add_argument("--kinds", default="tree,unseal,road_closure")
+    ap.add_argument("--edits", type=int, default=8, help="edits of each kind per client count")
+    ap.add_argument("--size-km", type=float, default=2.0)
+    ap.add_argument("--cell-m", type=float, default=2.0)
+    ap.add_argument("--browsers", type=int, default=0, help="real Chromium pages besides the protocol clients")
+    ap.add_argument("--timeout-s", type=float, default=30.0, help="give up on an edit's results after this")
+    ap.add_argument("--serve", nargs=2, metavar=("DATA", "PORT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(Path(args.serve[0]), int(args.serve[1]), args.size_km, args.cell_m)
+        return 0
+    data = Path(tempfile.mkdtemp(prefix="landtwin-live-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, __file__, "--serve", str(data), str(port), "--size-km", str(args.size_km),
+           "--cell-m", str(args.cell_m)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    rows: list[dict] = []
+    try:
+        deadline = time.monotonic() + 300
+        while not (data / "setup.json").exists() or not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print("server did not start", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        setup = json.loads((data / "setup.json").read_text())
+        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        for n in [int(x) for x in args.clients.split(",")]:
+            rows += asyncio.run(measure(port, setup, n, kinds, args.edits, proc.pid, args.timeout_s, args.browsers))
+            print(json.dumps(rows[-len(kinds):]), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"district: sample {args.size_km} km at {args.cell_m} m ({setup['cells']:,} cells), all engines")
+    print(f"{'edit':<13}{'clients':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'kpi p95':>9}{'ack p50':>9}{'KB/client':>11}"
+          f"{'cpu s':>8}{'missed':>8}  target")
+    for r in rows:
+        f = r.get("traffic_and_heat_to_every_client_ms") or r["field_to_every_client_ms"]
+        kb = (r["bytes_per_client_per_edit"] or 0) / 1000.0
+        tgt = "" if "target_p95_ms" not in r else f"p95 <= {r['target_p95_ms']} ms: {'met' if r['target_met'] else 'NOT met'}"
+        print(f"{r['edit']:<13}{r['clients']:>8}{f.get('p50', float('nan')):>9}{f.get('p95', float('nan')):>9}"
+              f"{f.get('p99', float('nan')):>9}{r['kpis_to_every_client_ms'].get('p95', float('nan')):>9}"
+              f"{r['ack_ms_p50'] or float('nan'):>9}{kb:>11.1f}{r['server_cpu_s_per_edit'] or 0:>8}{r['missed']:>8}  {tgt}")
+    print("bytes per client for one tree: target <= 50 KB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
