@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cli.common import load_district, read_scenario
 from cli.errors import CliError
+from geodata.files import atomic_dir, atomic_file, district_geo, write_geotiff
 from server.settings import data_dir
 
-__all__ = ["register", "load_district", "write_access_outputs"]
+__all__ = ["register", "write_access_outputs"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -67,24 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     gp.set_defaults(func=run_import_gtfs)
 
 
-def load_district(args: argparse.Namespace) -> Any:
-    from geodata.bundle import load_bundle
-    from geodata.importer import bundle_dir
-    from geodata.sources import DataError
-
-    try:
-        path = bundle_dir(data_dir(args.data_dir), args.name)
-        if path.is_dir():
-            return load_bundle(path)
-    except DataError as exc:
-        raise CliError(str(exc)) from None
-    if args.name == "sample":
-        from geodata.sample import build_sample_district
-
-        return build_sample_district(size_km=2.0, seed=0, cell_m=2.0)
-    raise CliError(f"Gebiet {args.name!r} nicht gefunden in {path.parent} / district {args.name!r} not found")
-
-
 def _feed(args: argparse.Namespace) -> Any:
     if not args.gtfs:
         return None
@@ -96,24 +78,6 @@ def _feed(args: argparse.Namespace) -> Any:
     try:
         return read_gtfs(p)
     except GtfsError as exc:
-        raise CliError(str(exc)) from None
-
-
-def _interventions(args: argparse.Namespace) -> list[Any]:
-    if not args.scenario:
-        return []
-    from geodata.interventions import InterventionError, decode_intervention
-
-    try:
-        data = json.loads(Path(args.scenario).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CliError(f"Szenario {args.scenario} nicht lesbar: {exc} / scenario file unreadable") from None
-    items = data.get("interventions", data) if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise CliError("Szenario muss eine Liste von Maßnahmen sein / scenario must be a list of interventions")
-    try:
-        return [decode_intervention(it) for it in items]
-    except InterventionError as exc:
         raise CliError(str(exc)) from None
 
 
@@ -142,25 +106,18 @@ def run_access(args: argparse.Namespace) -> int:
 
     if not 0 <= args.hour <= 23:
         raise CliError(f"Stunde {args.hour} außerhalb 0-23 / hour out of range")
-    ivs = _interventions(args)
+    ivs = read_scenario(args.scenario)
     eng = _engine(args)
     try:
         res = eng.compute(ivs, hour=args.hour, with_agents=False)
     except (TransitError, InterventionError) as exc:
         raise CliError(str(exc)) from None
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    def write(tmp: Path) -> None:
         write_access_outputs(eng.district, res, tmp)
         if args.profile:
             _json(tmp / "kpis_by_hour.json", {str(h): k for h, k in eng.hourly(range(5, 23), ivs).items()})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    out = atomic_dir(args.out, write)
     k = res.kpis
     print(f"{out}: {int(k['persons'])} Personen / persons, Arzt im Mittel / doctor mean "
           f"{k['mean_time_min_doctor']:.1f} min, Defizit 65+ ohne Auto / deficit 65+ without car "
@@ -172,9 +129,6 @@ def run_access(args: argparse.Namespace) -> int:
 
 def write_access_outputs(district: Any, res: Any, folder: Path) -> None:
     """GeoTIFFs, GeoJSON, KPIs and a PNG map of an ``AccessResult`` into ``folder``."""
-    import rasterio
-    from rasterio.transform import Affine
-
     grid, frame = district.grid, district.frame
     bi = district.building_index
     for cat, t in res.building_time_min.items():
@@ -182,10 +136,7 @@ def write_access_outputs(district: Any, res: Any, folder: Path) -> None:
         has = bi >= 0
         arr[has] = t[bi[has]]
         arr[~np.isfinite(arr)] = np.nan
-        with rasterio.open(folder / f"time_{cat}_min.tif", "w", driver="GTiff", height=grid.rows, width=grid.cols,
-                           count=1, dtype="float32", crs=f"EPSG:{frame.epsg}", transform=Affine(*grid.affine_utm(frame)),
-                           nodata=np.nan, compress="deflate") as dst:
-            dst.write(arr, 1)
+        write_geotiff(folder / f"time_{cat}_min.tif", arr, names=[f"time_{cat}_min"], **district_geo(district))
     feats = []
     for a in res.deficit_areas:
         w, s, e, n = a["bbox_local_m"]
@@ -263,7 +214,7 @@ def run_optimise(args: argparse.Namespace) -> int:
 
     if args.budget < 1 or args.budget > 500:
         raise CliError(f"Budget {args.budget} außerhalb 1-500 / budget out of range")
-    ivs = _interventions(args)
+    ivs = read_scenario(args.scenario)
     eng = _engine(args)
     if args.kind == "stops":
         p = optimise_stops(eng, args.budget, interventions=ivs, method=args.method, n_candidates=args.candidates)
@@ -271,16 +222,7 @@ def run_optimise(args: argparse.Namespace) -> int:
         p = propose_line(eng, max(args.budget, 2), args.headway, interventions=ivs)
     else:
         p = propose_zone(eng, args.zone_size, interventions=ivs)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_finite(p.to_json()), fh, ensure_ascii=False, indent=1, allow_nan=False, default=_clean)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    out = atomic_file(args.out, lambda tmp: _json(tmp, p.to_json()))
     gain = {g: p.before.get(f"deficit_{g}_stop", 0) - p.after.get(f"deficit_{g}_stop", 0) for g in ("age65_no_car", "under18")}
     print(f"{out}: {len(p.interventions)} Maßnahmen / interventions ({p.method}, {p.status}), abgedeckt / covered "
           f"{p.objective:.0f} von / of {p.demand:.0f}; Haltestellen-Defizit 65+ / stop deficit 65+ -{gain['age65_no_car']:.0f}, "
@@ -300,9 +242,8 @@ def run_import_gtfs(args: argparse.Namespace) -> int:
     if not _NAME.match(name):
         raise CliError(f"ungültiger Name {name!r} / invalid name")
     target = data_dir(args.data_dir) / "gtfs" / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         if src.is_dir():
             for f in src.glob("*.txt"):
                 shutil.copy2(f, tmp / f.name)
@@ -313,12 +254,8 @@ def run_import_gtfs(args: argparse.Namespace) -> int:
                 for n in z.namelist():
                     if n.endswith(".txt"):
                         (tmp / Path(n).name).write_bytes(z.read(n))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic_dir(target, write)
     print(f"{target}: {feed.stop_id.size} Haltestellen / stops, {feed.route_id.size} Linien / routes, "
           f"{feed.trip_id.size} Fahrten / trips")
     return 0

@@ -18,15 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from cli.common import load_district, print_summary, read_scenario
 from cli.errors import CliError
+from geodata.files import atomic_dir, atomic_file
 
 __all__ = ["register"]
 
@@ -88,6 +88,12 @@ class _Raster:
         if like is not None and (self.data.shape != like.data.shape or self.transform != like.transform):
             raise CliError(f"{p.name}: anderes Raster als das DSM / not on the DSM's grid")
 
+    def write(self, path: Path, bands: list[np.ndarray], names: list[str]) -> None:
+        """A float32 GeoTIFF on this raster's grid (NaN is nodata)."""
+        from geodata.files import write_geotiff
+
+        write_geotiff(path, bands, names=names, crs=self.crs, transform=self.transform, dtype="float32")
+
     def lonlat(self) -> tuple[float, float]:
         from geodata.crs import crs_from_any, reproject_xy
 
@@ -110,62 +116,13 @@ def _inputs(args: argparse.Namespace) -> tuple[_Raster, np.ndarray | None, np.nd
     return dsm, cdsm, dem
 
 
-def _tops(dsm: np.ndarray, cdsm: np.ndarray | None, dem: np.ndarray | None, trunk_ratio: float):
+def _tops(dsm: np.ndarray, cdsm: np.ndarray | None, dem: np.ndarray | None,
+          trunk_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Crown tops and bottoms by the engine's canopy rule (no crowns on roofs)."""
+    from geodata.canopy import canopy_on_ground, canopy_tops
+
     ground = dsm if dem is None else dem
-    can = np.zeros_like(dsm) if cdsm is None else cdsm
-    top = np.where(can > 0, ground + can, ground).astype(np.float32)
-    trunk = np.where(can > 0, ground + trunk_ratio * can, ground).astype(np.float32)
-    return top, trunk
-
-
-def _write_tif(path: Path, like: _Raster, bands: list[np.ndarray], names: list[str]) -> None:
-    import rasterio
-
-    prof = dict(like.profile, driver="GTiff", dtype="float32", count=len(bands), nodata=None, compress="deflate")
-    with rasterio.open(path, "w", **prof) as dst:
-        for i, (b, n) in enumerate(zip(bands, names), start=1):
-            dst.write(b.astype(np.float32), i)
-            dst.set_band_description(i, n)
-
-
-def _atomic_file(out: str, write) -> Path:
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tif", dir=target.parent)
-    Path(tmp).unlink()
-    try:
-        write(Path(tmp))
-        Path(tmp).replace(target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return target
-
-
-def _atomic_dir(out: str, write) -> Path:
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write(tmp)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.replace(old)
-            tmp.replace(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.replace(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def _summary(args: argparse.Namespace, data: dict) -> None:
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-    else:
-        for k, v in data.items():
-            print(f"{k}: {v}")
+    return canopy_tops(ground, canopy_on_ground(dsm, dem, cdsm), trunk_ratio)
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -184,8 +141,8 @@ def run_svf(args: argparse.Namespace) -> int:
     eff = effective_svf(svf_b, svf_v, p["canopy_transmissivity"])
     secs = time.perf_counter() - t0
     bands, names = ([eff, svf_b], ["svf", "svf_buildings"]) if cdsm is not None else ([svf_b], ["svf"])
-    out = _atomic_file(args.out, lambda tmp: _write_tif(tmp, dsm, bands, names))
-    _summary(args, {"out": str(out), "svf_mean": round(float(eff.mean()), 4), "svf_min": round(float(eff.min()), 4),
+    out = atomic_file(args.out, lambda tmp: dsm.write(tmp, bands, names))
+    print_summary(args, {"out": str(out), "svf_mean": round(float(eff.mean()), 4), "svf_min": round(float(eff.min()), 4),
                     "cells": int(eff.size), "seconds": round(secs, 3)})
     return 0
 
@@ -222,8 +179,8 @@ def run_shadows(args: argparse.Namespace) -> int:
     _, sunlit = cast_shadows(dsm.data, top, trunk, cell_m=dsm.cell_m, azimuth_deg=azimuth, elevation_deg=altitude,
                              transmissivity=p["canopy_transmissivity"], max_reach_m=p["shadow_max_reach_m"])
     secs = time.perf_counter() - t0
-    out = _atomic_file(args.out, lambda tmp: _write_tif(tmp, dsm, [sunlit], ["sunlit"]))
-    _summary(args, {"out": str(out), "azimuth_deg": round(azimuth, 2), "altitude_deg": round(altitude, 2),
+    out = atomic_file(args.out, lambda tmp: dsm.write(tmp, [sunlit], ["sunlit"]))
+    print_summary(args, {"out": str(out), "azimuth_deg": round(azimuth, 2), "altitude_deg": round(altitude, 2),
                     "sunlit_share": round(float(sunlit.mean()), 4), "seconds": round(secs, 3)})
     return 0
 
@@ -266,63 +223,16 @@ def run_tmrt(args: argparse.Namespace) -> int:
 
     def write(folder: Path) -> None:
         for k, h in enumerate(hours):
-            _write_tif(folder / f"tmrt_{h:02d}.tif", dsm, [fields["tmrt_c"][k]], ["tmrt_c"])
-            _write_tif(folder / f"utci_{h:02d}.tif", dsm, [fields["utci_c"][k]], ["utci_c"])
-        _write_tif(folder / "svf.tif", dsm, [fields["svf"]], ["svf"])
+            dsm.write(folder / f"tmrt_{h:02d}.tif", [fields["tmrt_c"][k]], ["tmrt_c"])
+            dsm.write(folder / f"utci_{h:02d}.tif", [fields["utci_c"][k]], ["utci_c"])
+        dsm.write(folder / "svf.tif", [fields["svf"]], ["svf"])
 
-    out = _atomic_dir(args.out, write)
-    _summary(args, {"out": str(out), "day": str(weather.day), "hours": list(hours),
+    out = atomic_dir(args.out, write)
+    print_summary(args, {"out": str(out), "day": str(weather.day), "hours": list(hours),
                     "tmrt_mean_c": [round(float(fields["tmrt_c"][k].mean()), 2) for k in range(len(hours))],
                     "utci_mean_c": [round(float(fields["utci_c"][k].mean()), 2) for k in range(len(hours))],
                     "seconds": round(secs, 3), "timings_s": {k: round(v, 3) for k, v in timings.items()}})
     return 0
-
-
-def _load_district(args: argparse.Namespace):
-    """The bundle NAME from the data folder; ``sample`` without a bundle builds the sample district."""
-    from geodata.bundle import load_bundle
-    from geodata.importer import bundle_dir
-    from geodata.sources import DataError
-    from server.settings import data_dir
-
-    try:
-        path = bundle_dir(data_dir(args.data_dir), args.name)
-    except DataError as exc:
-        raise CliError(str(exc)) from None
-    if path.is_dir():
-        try:
-            return load_bundle(path)
-        except DataError as exc:
-            raise CliError(str(exc)) from None
-    if args.name == "sample":
-        from geodata.sample import SampleError, build_sample_district
-
-        try:
-            return build_sample_district(size_km=args.sample_size_km, seed=0, cell_m=2.0)
-        except SampleError as exc:
-            raise CliError(str(exc)) from None
-    raise CliError(f"Gebiet {args.name!r} nicht gefunden in {path.parent} / district {args.name!r} not found")
-
-
-def _scenario(path: str | None) -> list:
-    from geodata.interventions import InterventionError, decode_intervention
-
-    if path is None:
-        return []
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"Szenario {p} nicht gefunden / scenario {p} not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CliError(f"{p.name}: kein gültiges JSON ({exc}) / not valid JSON") from None
-    items = data.get("interventions") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise CliError(f"{p.name}: Liste von Maßnahmen erwartet / a list of interventions expected")
-    try:
-        return [decode_intervention(i) for i in items]
-    except InterventionError as exc:
-        raise CliError(f"{p.name}: {exc}") from None
 
 
 def _png_map(path: Path, field: np.ndarray, hour: int, district, title: str) -> None:
@@ -358,8 +268,8 @@ def run_heat(args: argparse.Namespace) -> int:
 
     if not 0 <= args.hour <= 23:
         raise CliError("--hour 0..23")
-    interventions = _scenario(args.scenario)
-    district = _load_district(args)
+    interventions = read_scenario(args.scenario)
+    district = load_district(args)
     lon, _ = district.frame.origin_lonlat()
     weather = _weather(args.weather, lon)
     params = HeatParams.default(arch=args.arch or "cpu")
@@ -382,9 +292,9 @@ def run_heat(args: argparse.Namespace) -> int:
                                                       "timings_s": res.timings_s}, indent=1, ensure_ascii=False))
         _png_map(folder / f"utci_{args.hour:02d}.png", res.fields["utci_c"][0], args.hour, district, district.name)
 
-    out = _atomic_dir(args.out, write)
+    out = atomic_dir(args.out, write)
     k = res.kpis
-    _summary(args, {"out": str(out), "hour": args.hour, "utci_mean_c": round(k["utci_mean_c"], 2),
+    print_summary(args, {"out": str(out), "hour": args.hour, "utci_mean_c": round(k["utci_mean_c"], 2),
                     "utci_p95_c": round(k["utci_p95_c"], 2), "air_temp_mean_c": round(k["air_temp_mean_c"], 2),
                     "utci_diff_to_baseline_k": round(k["utci_diff_to_baseline_k"], 3), "cost_eur": k["cost_eur"],
                     "seconds": round(res.timings_s["total"], 2)})

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cli.common import load_district, print_summary, read_scenario
 from cli.errors import CliError
+from geodata.files import atomic_dir, atomic_file
 
 __all__ = ["register"]
 
@@ -57,14 +57,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap.set_defaults(func=run_assign)
 
 
-def _print(args: argparse.Namespace, data: dict[str, Any]) -> None:
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-    else:
-        for k, v in data.items():
-            print(f"{k}: {v}")
-
-
 def run_assign(args: argparse.Namespace) -> int:
     from geodata.tntp import TntpError, read_net, read_trips
 
@@ -89,17 +81,13 @@ def run_assign(args: argparse.Namespace) -> int:
     res = assign(net, od, rgap=args.rgap, max_iter=args.max_iter, method=args.method)
     wall = time.perf_counter() - t0
     if args.flows_out:
-        target = Path(args.flows_out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
         lines = ["From\tTo\tVolume\tCost"]
         lines += [
             f"{a + 1}\t{b + 1}\t{float(v)!r}\t{float(c)!r}"
             for a, b, v, c in zip(net.link_from, net.link_to, res.flow, res.cost)
         ]
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(target)
-    _print(
+        atomic_file(args.flows_out, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+    print_summary(
         args,
         {
             "total_travel_time": res.total_travel_time,
@@ -113,70 +101,6 @@ def run_assign(args: argparse.Namespace) -> int:
         },
     )
     return 0
-
-
-def _load_district(args: argparse.Namespace) -> Any:
-    if args.name == "sample":
-        from geodata.sample import build_sample_district
-
-        if not 0.5 <= args.sample_size_km <= 20:
-            raise CliError("--sample-size-km muss in 0.5..20 liegen / must be in 0.5..20")
-        return build_sample_district(size_km=args.sample_size_km, seed=0, cell_m=2.0)
-    from geodata.bundle import load_bundle
-    from geodata.importer import bundle_dir
-    from geodata.sources import DataError
-    from server.settings import data_dir
-
-    path = bundle_dir(data_dir(args.data_dir), args.name)
-    if not path.is_dir():
-        raise CliError(
-            f"Gebiet {args.name!r} nicht gefunden in {path.parent} / district {args.name!r} not found"
-        )
-    try:
-        return load_bundle(path)
-    except DataError as exc:
-        raise CliError(str(exc)) from None
-
-
-def _interventions(path: str | None) -> list[Any]:
-    if not path:
-        return []
-    from geodata.interventions import InterventionError, decode_intervention
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CliError(f"Szenario {path} nicht lesbar: {exc} / scenario file unreadable") from None
-    items = data.get("interventions", data) if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise CliError(
-            "Szenario muss eine Liste von Maßnahmen sein / scenario must be a list of interventions"
-        )
-    try:
-        return [decode_intervention(it) for it in items]
-    except InterventionError as exc:
-        raise CliError(str(exc)) from None
-
-
-def links_geojson(district: Any, res: Any, roads: Any) -> dict[str, Any]:
-    """GeoJSON FeatureCollection (WGS84 lon/lat) of the drivable roads with their results."""
-    feats = []
-    for e in np.nonzero(roads.drivable)[0]:
-        g = np.asarray(roads.geometry[e], dtype=np.float64)
-        lon, lat = district.frame.local_to_lonlat(g[:, 0], g[:, 1])
-        ed = res.edited_edges
-        noise = float(ed["noise_db"][e])
-        feats.append({
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat)]},
-            "properties": {
-                "edge": int(e), "name": str(roads.name[e] or ""), "road_class": str(roads.road_class[e]),
-                "closed": bool(ed["closed"][e]), "flow_veh_h": round(float(ed["flow_veh_h"][e]), 2),
-                "vc": round(float(ed["vc"][e]), 4), "speed_kmh": round(float(ed["speed_kmh"][e]), 2),
-                "delay_s": round(float(ed["delay_s"][e]), 2), "noise_lme_db": None if np.isnan(noise) else round(noise, 1),
-            },
-        })  # fmt: skip
-    return {"type": "FeatureCollection", "features": feats}
 
 
 def write_map_png(path: Path, roads: Any, res: Any, title: str) -> None:
@@ -222,14 +146,15 @@ def write_map_png(path: Path, roads: Any, res: Any, title: str) -> None:
 
 def run_traffic(args: argparse.Namespace) -> int:
     from geodata.apply_roads import apply_road_interventions, is_road_edit
+    from geodata.geojson import links_collection
     from geodata.interventions import InterventionError
     from models.traffic.engine import TrafficEngine
     from models.traffic.network import NetworkError
 
     if not (0 < args.rgap < 1):
         raise CliError("--rgap muss in (0, 1) liegen / --rgap must be in (0, 1)")
-    district = _load_district(args)
-    ivs = _interventions(args.scenario)
+    district = load_district(args)
+    ivs = read_scenario(args.scenario)
     t0 = time.perf_counter()
     try:
         engine = TrafficEngine(district, seed=args.seed, rgap=args.rgap, arch=args.arch)
@@ -238,13 +163,11 @@ def run_traffic(args: argparse.Namespace) -> int:
     except (InterventionError, NetworkError) as exc:
         raise CliError(str(exc)) from None
     wall = time.perf_counter() - t0
-    target = Path(args.out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp.chmod(0o755)
     kpis = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in res.kpis.items()}
-    try:
-        (tmp / "links.geojson").write_text(json.dumps(links_geojson(district, res, roads)), encoding="utf-8")
+
+    def write(tmp: Path) -> None:
+        links = links_collection(district, roads, res.edited_edges)
+        (tmp / "links.geojson").write_text(json.dumps(links, allow_nan=False), encoding="utf-8")
         (tmp / "kpis.json").write_text(
             json.dumps({"district": district.name, "interventions": len(ivs), "kpis": kpis,
                         "unserved": [{"origin_zone": o, "destination_zone": d, "trips_veh_h": round(q, 3)} for o, d, q in res.unserved]},
@@ -254,12 +177,9 @@ def run_traffic(args: argparse.Namespace) -> int:
         write_map_png(
             tmp / "map.png", roads, res, f"{district.name}: Spitzenstunde / peak hour {res.peak_hour}:00"
         )
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.replace(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    _print(
+
+    target = atomic_dir(args.out, write)
+    print_summary(
         args, {"out": str(target), "wall_time_s": round(wall, 3), **kpis, "unserved_pairs": len(res.unserved)}
     )
     return 0

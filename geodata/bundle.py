@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,15 +28,50 @@ from typing import Any
 import numpy as np
 import rasterio
 import shapely
-from rasterio.transform import Affine
 
 from geodata.crs import LocalFrame
 from geodata.district import Buildings, District, GridSpec, LandCover, Pois, Roads, SourceInfo, Stops, Trees
+from geodata.files import atomic_dir, district_geo, write_geotiff
+from geodata.names import NAME_PATTERN, is_district_name
 from geodata.sources import DataError, sha256_of
 
-__all__ = ["FORMAT_VERSION", "write_bundle", "load_bundle", "read_manifest", "bundle_is_current"]
+__all__ = ["FORMAT_VERSION", "NAME_PATTERN", "bundle_dir", "load_district", "write_bundle", "load_bundle",
+           "read_manifest", "bundle_is_current"]
 
 FORMAT_VERSION = 1
+
+
+def bundle_dir(data_dir: str | Path, name: str) -> Path:
+    """``<data_dir>/districts/<name>``; DataError for names that are not plain folder names."""
+    if not is_district_name(name):
+        raise DataError(None, f"ungültiger Name {name!r} (erlaubt: Buchstaben, Ziffern, _ . -)",
+                        f"invalid name {name!r} (allowed: letters, digits, _ . -)")
+    return Path(data_dir) / "districts" / name
+
+
+def _side_km(path: Path) -> float | None:
+    try:
+        g = read_manifest(path)["grid"]
+        return round(float(g["rows"]) * float(g["cell_m"]) / 1000.0, 6)
+    except (DataError, KeyError, TypeError, ValueError):
+        return None
+
+
+def load_district(data_dir: str | Path, name: str, *, sample_size_km: float = 2.0) -> District:
+    """The district ``name``: its bundle in ``<data_dir>/districts/`` when there is one; for ``sample``
+    the bundle only when it has the size asked for, otherwise the sample district of ``sample_size_km``
+    is built (2 m cells, seed 0).
+
+    Raises DataError (bad name, missing or unreadable bundle) or ``geodata.sample.SampleError`` (bad size).
+    """
+    path = bundle_dir(data_dir, name)
+    if path.is_dir() and (name != "sample" or _side_km(path) == round(float(sample_size_km), 6)):
+        return load_bundle(path)
+    if name == "sample":
+        from geodata.sample import build_sample_district
+
+        return build_sample_district(size_km=sample_size_km, seed=0, cell_m=2.0)
+    raise DataError(None, f"Gebiet {name!r} nicht gefunden in {path.parent}", f"district {name!r} not found")
 _RASTERS = {"terrain.tif": "terrain_m", "dsm.tif": "dsm_m", "canopy.tif": "canopy_m", "surface.tif": "surface_class"}
 
 
@@ -112,22 +143,14 @@ def _arrays(d: District) -> dict[str, np.ndarray]:
 
 
 def _write_raster(path: Path, arr: np.ndarray, d: District) -> None:
-    with rasterio.open(
-        path, "w", driver="GTiff", width=d.grid.cols, height=d.grid.rows, count=1, dtype=arr.dtype.name,
-        crs=f"EPSG:{d.frame.epsg}", transform=Affine(*d.grid.affine_utm(d.frame)), compress="deflate",
-    ) as dst:
-        dst.write(arr, 1)
+    # float rasters: NaN marks no data (none is written); the surface classes: 255 is no class
+    write_geotiff(path, arr, dtype=arr.dtype.name, nodata=None if arr.dtype.kind == "f" else 255, **district_geo(d))
 
 
 def _export_tiles(d: District, folder: Path) -> dict | None:
-    try:
-        scene = importlib.import_module("geodata.scene")
-    except ModuleNotFoundError as exc:
-        if exc.name == "geodata.scene":
-            return None
-        raise
-    fn = getattr(scene, "export_tiles", None)
-    return fn(d, folder / "tiles") if fn is not None else None
+    from geodata.scene import export_tiles
+
+    return export_tiles(d, folder / "tiles")
 
 
 def write_bundle(district: District, root: str | Path, *, sources: Sequence[SourceInfo] | None = None,
@@ -138,10 +161,8 @@ def write_bundle(district: District, root: str | Path, *, sources: Sequence[Sour
     on any error the temporary folder is removed and ``root`` is left as it was.
     """
     root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
-    os.chmod(tmp, 0o755)
-    try:
+
+    def write(tmp: Path) -> None:
         for fname, attr in _RASTERS.items():
             _write_raster(tmp / fname, np.asarray(getattr(district, attr)), district)
         np.savez_compressed(tmp / "arrays.npz", **_arrays(district))
@@ -166,16 +187,8 @@ def write_bundle(district: District, root: str | Path, *, sources: Sequence[Sour
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n",
                                            encoding="utf-8")
-        old = None
-        if root.exists():
-            old = root.with_name(f".{root.name}.old-{os.getpid()}")
-            os.replace(root, old)
-        os.replace(tmp, root)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic_dir(root, write)
     return root
 
 

@@ -7,7 +7,6 @@ bundle atomically to ``<data_dir>/districts/<name>/``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +16,7 @@ import shapely
 from shapely.geometry import box
 
 from geodata.build import DistrictBuildError, build_district, grid_for_bbox
-from geodata.bundle import bundle_is_current, content_key, read_manifest, write_bundle
+from geodata.bundle import bundle_dir, bundle_is_current, content_key, read_manifest, write_bundle
 from geodata.citymodel import read_citymodel
 from geodata.dem import dem_on_grid
 from geodata.district import Buildings, District, DistrictFeatures
@@ -27,7 +26,6 @@ from geodata.sources import DataError, check_file, source_info
 __all__ = ["ImportResult", "import_district", "bundle_dir", "merge_buildings", "with_residents", "IMPORT_STEPS"]
 
 IMPORT_STEPS = ("osm", "buildings", "terrain", "residents", "district", "bundle")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -35,14 +33,6 @@ class ImportResult:
     path: Path
     reused: bool
     summary: dict
-
-
-def bundle_dir(data_dir: str | Path, name: str) -> Path:
-    """``<data_dir>/districts/<name>``; DataError for names that are not plain folder names."""
-    if not _NAME.match(name or ""):
-        raise DataError(None, f"ungültiger Name {name!r} (erlaubt: Buchstaben, Ziffern, _ . -)",
-                        f"invalid name {name!r} (allowed: letters, digits, _ . -)")
-    return Path(data_dir) / "districts" / name
 
 
 def merge_buildings(osm: Buildings, lod2: Buildings) -> Buildings:

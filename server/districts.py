@@ -3,16 +3,13 @@ or registered in memory (tests, freshly built samples). Districts are immutable 
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
 from geodata.district import District
+from geodata.names import NAME_PATTERN, is_district_name
 
 __all__ = ["DistrictCatalog", "DistrictMissing", "NAME_PATTERN"]
-
-NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-_NAME = re.compile(NAME_PATTERN)
 
 
 class DistrictMissing(KeyError):
@@ -40,7 +37,7 @@ class DistrictCatalog:
             self._loaded[district.name] = district
 
     def bundle_dir(self, name: str) -> Path:
-        if not _NAME.match(name):
+        if not is_district_name(name):
             raise DistrictMissing(name)
         return self.root / name
 
@@ -48,7 +45,7 @@ class DistrictCatalog:
         return self.bundle_dir(name) / "tiles"
 
     def names(self) -> list[str]:
-        on_disk = {p.name for p in self.root.iterdir() if _NAME.match(p.name) and (p / "manifest.json").is_file()} \
+        on_disk = {p.name for p in self.root.iterdir() if is_district_name(p.name) and (p / "manifest.json").is_file()} \
             if self.root.is_dir() else set()
         with self._lock:
             return sorted(on_disk | set(self._loaded))

@@ -141,8 +141,9 @@ class TrafficAdapter:
             frames.append(p.AgentFrame(version, "vehicles", float(res.peak_hour) * 3600.0 + 1800.0,
                                        p.encode_array(np.asarray(xy, np.float32).reshape(-1, 2)),
                                        heading_rad=p.encode_array(np.asarray(heading, np.float32))))
-        edges = {"flow_veh_h": flow, "vc_ratio": vc, "speed_kmh": speed,
-                 "delay_s": np.asarray(res.edge_delay_s, np.float32), "noise_db": np.asarray(res.edge_noise_db, np.float32)}
+        edges = {"flow_veh_h": flow, "vc": vc, "speed_kmh": speed, "closed": np.asarray(res.edge_closed, bool),
+                 "delay_s": np.asarray(res.edge_delay_s, np.float32),
+                 "noise_db": np.asarray(res.edge_noise_db, np.float32)}
         return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, edges=edges)
 
 

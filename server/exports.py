@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from geodata.district import District
+from geodata.files import district_geo, geotiff_bytes
+from geodata.geojson import links_collection, lonlat_coords
 from geodata.interventions import Intervention, encode_intervention
 
 __all__ = ["field_geotiff", "links_geojson", "stops_geojson", "interventions_geojson", "comments_geojson", "kpis_csv"]
@@ -21,31 +23,14 @@ __all__ = ["field_geotiff", "links_geojson", "stops_geojson", "interventions_geo
 
 def field_geotiff(district: District, values: np.ndarray, *, name: str, unit: str) -> bytes:
     """A single-band float32 GeoTIFF of ``values`` (rows, cols) on the district grid; NaN is nodata."""
-    import rasterio
-    from rasterio.io import MemoryFile
-    from rasterio.transform import Affine
-
     arr = np.asarray(values, dtype=np.float32)
     if arr.shape != district.grid.shape:
         raise ValueError(f"field shape {arr.shape} != grid {district.grid.shape}")
-    profile = {
-        "driver": "GTiff", "width": arr.shape[1], "height": arr.shape[0], "count": 1, "dtype": "float32",
-        "crs": rasterio.crs.CRS.from_epsg(district.frame.epsg),
-        "transform": Affine(*district.grid.affine_utm(district.frame)), "nodata": float("nan"),
-        "compress": "deflate",
-    }
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            dst.write(arr, 1)
-            dst.set_band_description(1, name)
-            dst.update_tags(1, unit=unit, layer=name)
-        return mem.read()
+    return geotiff_bytes(arr, names=[name], tags={"unit": unit, "layer": name}, **district_geo(district))
 
 
 def _lonlat(district: District, xy: np.ndarray) -> list[list[float]]:
-    xy = np.asarray(xy, float).reshape(-1, 2)
-    lon, lat = district.frame.local_to_lonlat(xy[:, 0], xy[:, 1])
-    return [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat)]
+    return lonlat_coords(district, xy)
 
 
 def _collection(features: list[dict[str, Any]]) -> str:
@@ -53,21 +38,9 @@ def _collection(features: list[dict[str, Any]]) -> str:
 
 
 def links_geojson(district: District, edges: dict[str, np.ndarray] | None = None) -> str:
-    """Road links as LineStrings with class, lanes, speed limit and (when given) traffic results."""
-    r = district.roads
-    feats = []
-    for i in range(len(r)):
-        props: dict[str, Any] = {
-            "edge_index": i, "road_class": str(r.road_class[i]), "lanes": int(r.lanes[i]),
-            "maxspeed_kmh": float(r.maxspeed_kmh[i]), "oneway": int(r.oneway[i]), "name": str(r.name[i] or ""),
-            "length_m": round(float(r.length_m[i]), 2),
-        }
-        for k, arr in (edges or {}).items():
-            if i < len(arr):
-                props[k] = round(float(arr[i]), 4)
-        feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": _lonlat(district, r.geometry[i])},
-                      "properties": props})
-    return _collection(feats)
+    """Road links as LineStrings with class, lanes, speed limit and (when given) traffic results
+    (``geodata.geojson.links_collection``: the same fields as ``twin traffic`` writes)."""
+    return json.dumps(links_collection(district, edges=edges), ensure_ascii=False)
 
 
 def stops_geojson(district: District, quality: np.ndarray | None = None) -> str:

@@ -72,7 +72,7 @@ def test_traffic_writes_geojson_kpis_png(traffic_out) -> None:
     gj = json.loads((traffic_out / "links.geojson").read_text())
     assert gj["type"] == "FeatureCollection" and len(gj["features"]) > 10
     props = [f["properties"] for f in gj["features"]]
-    closed = [p for p in props if p["edge"] == 5]
+    closed = [p for p in props if p["edge_index"] == 5]
     assert closed and closed[0]["closed"] and closed[0]["flow_veh_h"] == 0.0
     assert max(p["flow_veh_h"] for p in props) > 0
     lon, lat = np.array(gj["features"][0]["geometry"]["coordinates"]).T

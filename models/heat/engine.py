@@ -29,7 +29,9 @@ import numpy as np
 from scipy import ndimage
 
 from geodata.apply_heat import HeatSurfaces, apply_heat_interventions
+from geodata.canopy import ROOF_MIN_M, canopy_on_ground, canopy_tops
 from geodata.district import SURFACE, District, surface_table
+from geodata.files import district_geo, write_geotiff
 from geodata.interventions import Intervention
 from geodata.weather import SunHours, Weather, design_hot_day, sun_and_irradiance
 from sim_kernels.airtemp import excess_air_temperature
@@ -214,9 +216,7 @@ class HeatEngine:
     def _tops(self, s: HeatSurfaces) -> tuple[np.ndarray, np.ndarray]:
         terrain = self.district.terrain_m
         can = s.canopy_m
-        top = np.where(can > 0, terrain + can, terrain).astype(np.float32)
-        trunk = np.where(can > 0, terrain + self.params["trunk_ratio"] * can, terrain).astype(np.float32)
-        return top, trunk
+        return canopy_tops(terrain, can, self.params["trunk_ratio"])
 
     def _shadow_windows(self, changed: Window, s_old: HeatSurfaces, s_new: HeatSurfaces) -> dict[int, Window]:
         """Per daylight hour, the cells whose shadow the changed cells can alter: those lying away from
@@ -559,19 +559,12 @@ def run_heat_day(district: District, weather: Weather | None = None, params: Hea
 
 def write_field_geotiff(result: HeatResult, name: str, hour: int | None, district: District, path: str) -> None:
     """Write one field (at ``hour`` for hourly fields) as a float32 GeoTIFF in the District's UTM CRS."""
-    import rasterio
-    from rasterio.transform import Affine
-
     arr = result.fields[name]
     if arr.ndim == 3:
         if hour not in result.hours:
             raise ValueError(f"Stunde {hour} nicht berechnet / hour {hour} not computed")
         arr = arr[result.hours.index(hour)]
-    g = district.grid
-    with rasterio.open(path, "w", driver="GTiff", height=g.rows, width=g.cols, count=1, dtype="float32",
-                       crs=f"EPSG:{district.frame.epsg}", transform=Affine(*g.affine_utm(district.frame)),
-                       compress="deflate") as dst:
-        dst.write(arr.astype(np.float32), 1)
+    write_geotiff(path, np.asarray(arr, np.float32), names=[name], **district_geo(district))
 
 
 def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, float], weather: Weather,
@@ -597,12 +590,10 @@ def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, fl
     ensure_init(p.arch)
     dsm = np.ascontiguousarray(dsm_m, np.float32)
     ground = dsm if ground_m is None else np.asarray(ground_m, np.float32)
-    can = np.zeros_like(dsm) if canopy_m is None else np.asarray(canopy_m, np.float32)
-    roof = (dsm - ground) > 2.0
-    can = np.where(roof, 0.0, np.maximum(can, 0.0)).astype(np.float32)
+    roof = (dsm - ground) > ROOF_MIN_M
+    can = canopy_on_ground(dsm, ground_m, canopy_m)
     surface = np.where(roof, SURFACE["roof"], SURFACE["paving"]).astype(np.uint8)
-    top = np.where(can > 0, ground + can, ground).astype(np.float32)
-    trunk = np.where(can > 0, ground + p["trunk_ratio"] * can, ground).astype(np.float32)
+    top, trunk = canopy_tops(ground, can, p["trunk_ratio"])
     sun = sun_and_irradiance(weather, lonlat[1], lonlat[0], linke_turbidity=p["linke_turbidity"],
                              min_elevation_deg=p["min_sun_elevation_deg"])
     t: dict[str, float] = {}

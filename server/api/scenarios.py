@@ -8,6 +8,7 @@ import msgspec
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from geodata.names import NAME_PATTERN
 from server.api.deps import ScenarioIdPath, TwinDep, UserDep, client_key, kpi_table
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import (
@@ -39,7 +40,7 @@ def scenario_out(m: ScenarioModel) -> ScenarioOut:
 @router.get("", response_model=list[ScenarioListItem], summary="List scenarios / Szenarien auflisten")
 def list_scenarios(
     twin: TwinDep, user: UserDep,
-    district: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+    district: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     include_archived: bool = False,
 ) -> list[ScenarioListItem]:
     rows = twin.storage.list_scenarios(district=district, include_archived=include_archived)

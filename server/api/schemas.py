@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from geodata.names import NAME_PATTERN
+
 __all__ = [
     "InterventionBody", "ErrorOut", "HealthOut", "DistrictOut", "ScenarioCreate", "ScenarioFork", "ScenarioPatch",
     "UserOut", "EntryOut", "ScenarioOut", "ScenarioListItem", "InterventionCreate", "InterventionUpdate",
@@ -80,7 +82,7 @@ class ScenarioOut(ScenarioListItem):
 
 class ScenarioCreate(_Strict):
     name: Name
-    district: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    district: Annotated[str, Field(pattern=NAME_PATTERN)]
     kind: Literal["official", "draft"] = "official"
     interventions: Annotated[list[InterventionBody], Field(max_length=2000)] = []
 
