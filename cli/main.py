@@ -26,7 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for topic in _TOPICS:
         topic.register(sub)
+    _global_options_after_the_command(parser, sub)
     return parser
+
+
+def _global_options_after_the_command(parser: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+    """``--arch`` and ``--data-dir`` are accepted after the command too (``twin heat sample --arch cpu``);
+    given there, they win over the same option given before the command. The top-level help stays as it is."""
+    globals_ = [a for a in parser._actions if {"--arch", "--data-dir"} & set(a.option_strings)]
+    for cmd in sub.choices.values():
+        for action in globals_:
+            if not any(o in cmd._option_string_actions for o in action.option_strings):
+                cmd.add_argument(*action.option_strings, dest=action.dest, default=argparse.SUPPRESS, help=action.help)
 
 
 def main(argv: list[str] | None = None) -> int:
