@@ -31,6 +31,9 @@ ROUTES = {
     ("POST", "/api/scenarios/{scenario_id}/comments"): ({"scenario_version": 1, "xyz_local_m": [1, 1, 1], "text": "hi"}, "participation"),
     ("POST", "/api/comments/{comment_id}/vote"): ({"value": 1, "voter_key": "browser-key-1"}, "participation"),
     ("PATCH", "/api/comments/{comment_id}"): ({"hidden": True}, "refused"),
+    ("POST", "/api/layers"): (None, "refused"),
+    ("POST", "/api/layers/{layer_id}/versions"): (None, "refused"),
+    ("PATCH", "/api/layers/{layer_id}"): ({"visibility": "public"}, "refused"),
 }
 
 
@@ -71,7 +74,7 @@ def test_anonymous_roles_cannot_change_official_scenarios(world, role: str, rout
     c, twin, sid, cid = world
     body, rule = ROUTES[route]
     method, path = route
-    url = path.format(scenario_id=sid, object_id="t1", comment_id=cid)
+    url = path.format(scenario_id=sid, object_id="t1", comment_id=cid, layer_id="x1")
     if method == "DELETE":
         url += "?base_revision=1"
     before = _snapshot(twin, sid)
