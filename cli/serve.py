@@ -5,7 +5,8 @@
   http://127.0.0.1:8000 and prints the address.
 
 On first start with an empty database an official scenario is created for the district, and an admin
-token is written to ``<data>/admin-token.txt`` (mode 600) so that planner tokens can be issued.
+token is written to ``<data>/admin-token.txt`` (mode 0600 from its first byte, renamed into place) so
+that planner and kiosk tokens can be issued (``twin token issue``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def prepare(data: Path, db_url: str | None, district: str | None) -> tuple[Any, 
 def _bootstrap(app: object, district: str) -> None:
     """First start: an official scenario for the district and an admin token file."""
     from server.roles import User, new_token
+    from server.storage import utc_in, write_secret
 
     twin = app.state.twin  # type: ignore[attr-defined]
     if not twin.storage.list_scenarios(district=district):
@@ -76,9 +78,9 @@ def _bootstrap(app: object, district: str) -> None:
     token_file = twin.settings.data / "admin-token.txt"
     if not token_file.exists():
         token = new_token()
-        twin.storage.add_token(token, role="admin", department="Verwaltung", name="admin")
-        token_file.write_text(token + "\n", encoding="utf-8")
-        token_file.chmod(0o600)
+        twin.storage.add_token(token, role="admin", department="Verwaltung", name="admin",
+                               expires_utc=utc_in(365 * 86400.0))
+        write_secret(token_file, token + "\n")
 
 
 def serve(data: Path, db_url: str | None, district: str | None, host: str, port: int, arch: str | None) -> int:
@@ -97,7 +99,8 @@ def serve(data: Path, db_url: str | None, district: str | None, host: str, port:
     _bootstrap(app, name)
     base = f"http://{host}:{port}/"
     print(f"landtwin: {base}  (Gebiet / district: {name}; API: {base}api/docs)", flush=True)
-    print(f"  Bürger / citizens: {base}?mode=citizen   Kiosk: {base}?mode=kiosk", flush=True)
+    print(f"  Bürger / citizens: {base}?mode=citizen   Kiosk: {base}?mode=kiosk#token=<twin token issue --role kiosk>",
+          flush=True)
     print(f"  Planung / planners: {base}#token=<{settings.data / 'admin-token.txt'}>", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
     return 0

@@ -16,8 +16,8 @@ Wire format
 
 Session
 -------
-1. The client opens the socket and sends :class:`Hello` within ``HELLO_TIMEOUT_S`` seconds. Planners and
-   admins put their token in ``Hello.token``; citizens and kiosks leave it empty and name their role.
+1. The client opens the socket and sends :class:`Hello` within ``HELLO_TIMEOUT_S`` seconds. Planners,
+   admins and kiosk devices put their token in ``Hello.token``; citizens leave it empty.
    (No token travels in the URL, so none ends up in access logs.)
 2. The server answers :class:`Welcome` with the scenario's state (version, interventions with their
    revisions) and who else is present, or closes with one of the ``CLOSE_*`` codes.
@@ -33,9 +33,12 @@ Session
    latest-wins per key (:func:`frame_key`): a slow client receives the newest frame of each key, never
    a backlog.
 
-Kiosks first ask for a sandbox copy (``POST /api/scenarios/{id}/sandbox`` with the header
-``X-Landtwin-Role: kiosk``) and connect to that copy's socket; it resets to the official scenario after
-a few minutes without edits (:class:`Reset`).
+Kiosks are devices paired by an admin: their token (``Hello.token``, ``Authorization: Bearer``) says
+so, never the role they name. A kiosk first asks for its sandbox copy (``POST
+/api/scenarios/{id}/sandbox``) and connects to that copy's socket; it resets to the official scenario
+after a few minutes without edits (:class:`Reset`) and expires after a few hours. Public clients
+(citizens, kiosks) get the people of the agents layer as aggregated flows (:class:`AgentFrame` with
+``aggregated``), never individual synthetic persons.
 
 Concurrency: every intervention has a ``revision`` (1 when added, +1 per update). Updates and removals
 name the ``base_revision`` they were made on; when another edit got there first the later one is rejected
@@ -393,12 +396,14 @@ class EditRejected(_Msg, frozen=True, tag="rejected"):
 
 
 class ErrorMessage(_Msg, frozen=True, tag="error"):
-    """A message that could not be handled (bad format, not allowed, rate limit)."""
+    """A message that could not be handled (bad format, not allowed, rate limit), or the computation of
+    ``scenario_version`` failed (code ``simulation_failed``; -1 when the error is about no version)."""
 
     code: str
     message_de: str
     message_en: str
     request_id: int = -1
+    scenario_version: int = -1
 
 
 class PresenceEntry(_Struct, frozen=True):
@@ -453,7 +458,11 @@ class EdgeFrame(_Msg, frozen=True, tag="edges"):
 
 class AgentFrame(_Msg, frozen=True, tag="agents"):
     """Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight;
-    optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,)."""
+    optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,).
+
+    ``aggregated`` (> 0, metres): the positions are not individuals but the people counted on square
+    cells of that size, one point per 5 persons spread on a fixed pattern inside its cell (cells with
+    1-4 persons are left out); public clients get only these."""
 
     scenario_version: Version
     kind: Literal["vehicles", "people"]
@@ -461,6 +470,7 @@ class AgentFrame(_Msg, frozen=True, tag="agents"):
     xy_local_m: NDArray
     heading_rad: NDArray | None = None
     mode: NDArray | None = None
+    aggregated: float = 0.0
 
 
 class DeficitArea(_Struct, frozen=True):
@@ -494,11 +504,12 @@ class AccessFrame(_Msg, frozen=True, tag="access"):
 
 
 class KpiFrame(_Msg, frozen=True, tag="kpis"):
-    """Key figures of one engine for ``scenario_version`` (names carry units, e.g. ``mean_utci_c``)."""
+    """Key figures of one engine for ``scenario_version`` (names carry units, e.g. ``mean_utci_c``).
+    Person counts are published figures (``models.privacy``): None where 1-4 persons are suppressed."""
 
     scenario_version: Version
     engine: Engine
-    values: dict[str, float]
+    values: dict[str, float | None]
 
 
 class CommentInfo(_Struct, frozen=True):

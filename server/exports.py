@@ -98,13 +98,15 @@ def comments_geojson(district: District, comments: list[Any]) -> str:
     return _collection(feats)
 
 
-def kpis_csv(rows: list[tuple[str, int, dict[str, dict[str, float]]]]) -> str:
-    """CSV with columns scenario_id, scenario_version, engine, kpi, value (one line per figure)."""
+def kpis_csv(rows: list[tuple[str, int, dict[str, dict[str, float | None]]]]) -> str:
+    """CSV with columns scenario_id, scenario_version, engine, kpi, value (one line per figure); the
+    figures are published ones (a suppressed person count, 1-4, is an empty value)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["scenario_id", "scenario_version", "engine", "kpi", "value"])
     for sid, version, kpis in rows:
         for engine in sorted(kpis):
             for k in sorted(kpis[engine]):
-                w.writerow([sid, version, engine, k, repr(float(kpis[engine][k]))])
+                v = kpis[engine][k]
+                w.writerow([sid, version, engine, k, "" if v is None else repr(float(v))])
     return buf.getvalue()

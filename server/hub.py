@@ -5,6 +5,10 @@ delivered in order, all of them, ahead of result frames; messages with a key (:f
 edges, agents, KPIs, progress, presence) replace an unsent older message of the same key, so a slow
 client gets the newest frame, never a backlog. A published message is encoded once and shared by all
 connections. All methods run on the event loop; :meth:`Hub.publish_threadsafe` is for other threads.
+
+Public connections (citizens, kiosks) never receive individual synthetic persons: the people of an
+:class:`protocol.AgentFrame` reach them aggregated on cells (:func:`aggregate_people`, counts published
+through :mod:`models.privacy`), computed once per frame.
 """
 
 from __future__ import annotations
@@ -15,10 +19,43 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 import protocol as p
+from models.privacy import ROUND_TO, publish_counts
 from server.roles import User
 
-__all__ = ["Hub", "Outbox", "Outgoing", "Connection", "OutboxOverflow"]
+__all__ = ["Hub", "Outbox", "Outgoing", "Connection", "OutboxOverflow", "aggregate_people", "FLOW_CELL_M"]
+
+FLOW_CELL_M = 50.0  # cell size of the people flows public clients see
+
+
+def aggregate_people(frame: p.AgentFrame, cell_m: float = FLOW_CELL_M) -> p.AgentFrame:
+    """The people of ``frame`` counted on ``cell_m`` squares: each cell's published count (1-4
+    suppressed, else rounded to 5) as one point per 5 persons on a fixed pattern inside the cell."""
+    xy = p.decode_array(frame.xy_local_m).reshape(-1, 2).astype(np.float64)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    pts = np.zeros((0, 2), np.float32)
+    if len(xy):
+        ij = np.floor(xy / cell_m).astype(np.int64)
+        cells, counts = np.unique(ij, axis=0, return_counts=True)
+        published = publish_counts(counts)
+        out = []
+        for (i, j), n in zip(cells, published):
+            if not np.isfinite(n) or n <= 0:
+                continue
+            k = int(n) // ROUND_TO
+            side = int(np.ceil(np.sqrt(k)))
+            a = (np.arange(k) % side + 0.5) / side
+            b = (np.arange(k) // side + 0.5) / side
+            out.append(np.stack([(i + a) * cell_m, (j + b) * cell_m], axis=1))
+        if out:
+            pts = np.concatenate(out).astype(np.float32)
+    return p.AgentFrame(frame.scenario_version, frame.kind, frame.t_s, p.encode_array(pts), aggregated=float(cell_m))
+
+
+def _is_people(msg: Any) -> bool:
+    return isinstance(msg, p.AgentFrame) and msg.kind == "people" and not msg.aggregated
 
 
 class OutboxOverflow(Exception):
@@ -165,9 +202,22 @@ class Hub:
         head = msg[1] if isinstance(msg, tuple) else msg
         key = p.frame_key(head)
         item = (Outgoing(msg[0]), Outgoing(msg[1])) if isinstance(msg, tuple) else Outgoing(msg)
+        public_item: Any = None
         for conn in list(room.values()):
             if conn.wants(head):
-                self.send(conn, key, item)
+                if conn.user.is_anonymous and _is_people(head):
+                    public_item = public_item or Outgoing(aggregate_people(head))
+                    self.send(conn, key, public_item)
+                else:
+                    self.send(conn, key, item)
+
+    def send_frame(self, conn: Connection, msg: Any) -> None:
+        """Queue one result frame (or field pair) for one connection, aggregated for public ones."""
+        head = msg[1] if isinstance(msg, tuple) else msg
+        if conn.user.is_anonymous and _is_people(head):
+            self.send(conn, p.frame_key(head), Outgoing(aggregate_people(head)))
+        else:
+            self.send(conn, p.frame_key(head), (Outgoing(msg[0]), Outgoing(msg[1])) if isinstance(msg, tuple) else Outgoing(msg))
 
     def send(self, conn: Connection, key: str | None, item: Any) -> None:
         if conn.closed:

@@ -22,9 +22,20 @@ from geodata.interventions import (
     validate_against,
 )
 from server.districts import DistrictCatalog
-from server.roles import Denied, User, edit_denied, may_create, may_edit, may_manage
+from server.roles import (
+    BUDGETS,
+    Budgets,
+    Denied,
+    User,
+    check_edit_budget,
+    edit_denied,
+    may_create,
+    may_edit,
+    may_manage,
+    may_sandbox,
+)
 from server.scenario import Author, EditRefused, Entry, ScenarioModel
-from server.storage import EditRecord, ScenarioRow, Storage, VersionTaken
+from server.storage import EditRecord, ScenarioRow, Storage, VersionTaken, utc_in
 
 __all__ = ["ScenarioManager", "NotFound", "to_user_info", "entry_to_protocol", "state_to_protocol"]
 
@@ -54,8 +65,9 @@ def state_to_protocol(m: ScenarioModel) -> p.ScenarioState:
 class ScenarioManager:
     """Thread-safe; every method is synchronous (call it from a worker thread in async code)."""
 
-    def __init__(self, storage: Storage, districts: DistrictCatalog) -> None:
+    def __init__(self, storage: Storage, districts: DistrictCatalog, budgets: Budgets = BUDGETS) -> None:
         self.storage = storage
+        self.budgets = budgets
         self.districts = districts
         self._models: dict[str, ScenarioModel] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -112,8 +124,12 @@ class ScenarioManager:
         ids = [b["id"] for b in base]
         if len(set(ids)) != len(ids):
             raise InterventionError("Kennungen der Maßnahmen sind nicht eindeutig", "Intervention ids are not unique")
+        owner, expires = "", ""
+        if kind == "sandbox":
+            owner, expires = user.user_id, utc_in(self.budgets.sandbox_lifetime_s)
         row = self.storage.create_scenario(name=name, district=district, kind=kind, parent_id=parent_id,
-                                           created_by=user.department or user.role)
+                                           created_by=user.department or user.role, owner_id=owner,
+                                           expires_utc=expires)
         with self._lock(row.scenario_id):
             m = ScenarioModel(row=row)
             self._models[row.scenario_id] = m
@@ -126,6 +142,35 @@ class ScenarioManager:
         base = [encode_intervention(o) for o in src.interventions()]
         return self.create(user, name=name, district=src.row.district, kind=kind, interventions=base,
                            parent_id=sid)
+
+    def sandbox(self, user: User, sid: str) -> ScenarioModel:
+        """The caller's sandbox copy of ``sid``: its open one when it has one, else a new one within the
+        budgets (open sandboxes per kiosk device and on the server: 429 beyond them)."""
+        if not may_sandbox(user):
+            raise Denied("Sandbox-Kopien gibt es nur für gekoppelte Kiosk-Geräte, Planer und Admins",
+                         "Sandbox copies are for paired kiosk devices, planners and admins")
+        self.row(sid)
+        if user.user_id:
+            mine = self.storage.find_sandbox(user.user_id, sid)
+            if mine is not None:
+                return self.model(mine)
+        b = self.budgets
+        if user.role == "kiosk" and self.storage.count_sandboxes(user.user_id) >= b.sandboxes_per_kiosk:
+            raise Denied(f"Dieses Gerät hat schon {b.sandboxes_per_kiosk} Sandbox-Kopien offen",
+                         f"This device already has {b.sandboxes_per_kiosk} open sandbox copies", status=429, code="limit")
+        if self.storage.count_sandboxes() >= b.sandboxes_total:
+            raise Denied("Zu viele Sandbox-Kopien offen, bitte später erneut",
+                         "Too many open sandbox copies, please retry later", status=429, code="limit")
+        return self.fork(user, sid, name="Kiosk", kind="sandbox")
+
+    def remove_expired(self, now: str | None = None) -> list[str]:
+        """Remove expired sandboxes with their edits and results; returns their ids."""
+        gone = self.storage.expired_sandboxes(now)
+        for sid in gone:
+            with self._lock(sid):
+                self.storage.delete_scenario(sid)
+                self._models.pop(sid, None)
+        return gone
 
     def update_meta(self, user: User, sid: str, *, name: str | None = None, status: str | None = None) -> ScenarioRow:
         row = self.row(sid)
@@ -165,6 +210,7 @@ class ScenarioManager:
             raise edit_denied(user, row)
         obj = None
         if isinstance(msg, (p.AddIntervention, p.UpdateIntervention)):
+            check_edit_budget(user, row, 0, msg.intervention, adds=False, budgets=self.budgets)
             obj = self._validated(msg.intervention, self.districts.get(row.district))
         author = _author(user, session_id)
         with self._lock(sid):
@@ -184,6 +230,8 @@ class ScenarioManager:
                     rec = m.plan_redo(author, msg.request_id)
                 else:
                     raise TypeError(type(msg).__name__)
+                if rec.op == "add" and rec.object_id not in m.objects:
+                    check_edit_budget(user, m.row, len(m.objects), None, adds=True, budgets=self.budgets)
                 self._check_applies(m, rec)
                 try:
                     self._commit_locked(m, rec)

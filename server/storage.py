@@ -7,10 +7,16 @@ Tables (schema version in ``schema_version``, upgraded by :data:`MIGRATIONS` at 
 - ``edits``: the append-only edit log. One row per accepted change, ``(scenario_id, version)`` unique;
   rows are never updated or deleted. A scenario's state is the replay of its rows
   (:mod:`server.scenario`).
-- ``tokens``: sha256 of access tokens of planners and admins with role and department.
+- ``tokens``: sha256 of access tokens of admins, planners (with department) and kiosk devices; each may
+  expire and can be revoked.
 - ``comments`` and ``votes``: participation; no IP addresses, e-mail only when given for a reply.
   A vote is keyed by a hash of the voter's anonymous browser key, one vote per comment and key.
-- ``results``: cached result frames by scenario version and engine.
+- ``hour_results``: cached result frames by scenario version, the hours they were computed for, and
+  engine (``results``, keyed without the hours, is no longer written).
+
+Secrets stay private: a new SQLite file is created with mode 0600 before SQLite opens it (its WAL
+and shared-memory files take the database file's mode), :func:`write_secret` writes token files 0600
+from the first byte and renames them into place.
 
 An edit is acknowledged only after :meth:`Storage.append_edit` returned, i.e. after the transaction
 committed (SQLite ``synchronous=FULL`` in WAL mode; PostgreSQL's default ``synchronous_commit``).
@@ -21,8 +27,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +41,7 @@ from server.storage_schema import (
     SCHEMA_VERSION,
     comments,
     edits,
+    hour_results,
     metadata,
     results,
     scenarios,
@@ -40,7 +49,8 @@ from server.storage_schema import (
     votes,
 )
 
-__all__ = ["Storage", "EditRecord", "ScenarioRow", "CommentRow", "StorageError", "VersionTaken", "now_utc"]
+__all__ = ["Storage", "EditRecord", "ScenarioRow", "CommentRow", "StorageError", "VersionTaken", "now_utc",
+           "utc_in", "write_secret"]
 
 
 class StorageError(RuntimeError):
@@ -53,6 +63,41 @@ class VersionTaken(StorageError):
 
 def now_utc() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_in(seconds: float) -> str:
+    """The UTC time ``seconds`` from now in the format of :func:`now_utc` (these sort as text)."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only (0600 from the first byte), atomically:
+    a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _private_sqlite_file(url: sa.engine.URL) -> None:
+    """Create a new SQLite database file with mode 0600 before SQLite opens (and creates) it."""
+    db = url.database or ""
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return
+    path = Path(db)
+    if not path.exists() and path.parent.is_dir():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
 
 
 @dataclass(frozen=True)
@@ -88,6 +133,8 @@ class ScenarioRow:
     head_version: int
     created_utc: str
     created_by: str
+    owner_id: str = ""  # the kiosk device (token user id) that owns a sandbox
+    expires_utc: str = ""  # a sandbox is removed with its results after this time
 
 
 @dataclass(frozen=True)
@@ -128,6 +175,7 @@ class Storage:
             raise StorageError(f"Ungültige Datenbank-URL {url!r} / invalid database URL: {exc}") from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
+            _private_sqlite_file(self.engine.url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self._migrate()
@@ -164,16 +212,54 @@ class Storage:
 
     # --- scenarios ----------------------------------------------------------------------------------
     def create_scenario(
-        self, *, name: str, district: str, kind: str, parent_id: str = "", created_by: str = ""
+        self, *, name: str, district: str, kind: str, parent_id: str = "", created_by: str = "",
+        owner_id: str = "", expires_utc: str = "",
     ) -> ScenarioRow:
         sid = uuid.uuid4().hex[:12]
-        row = ScenarioRow(sid, name, district, kind, "active", parent_id, 0, now_utc(), created_by)
+        row = ScenarioRow(sid, name, district, kind, "active", parent_id, 0, now_utc(), created_by, owner_id,
+                          expires_utc)
         with self.engine.begin() as conn:
             conn.execute(scenarios.insert().values(
                 scenario_id=sid, name=name, district=district, kind=kind, status="active",
                 parent_id=parent_id, head_version=0, created_utc=row.created_utc, created_by=created_by,
+                owner_id=owner_id, expires_utc=expires_utc,
             ))
         return row
+
+    def count_sandboxes(self, owner_id: str | None = None) -> int:
+        """Open (active) sandboxes, of one kiosk device or of all."""
+        q = sa.select(sa.func.count()).select_from(scenarios).where(
+            scenarios.c.kind == "sandbox", scenarios.c.status == "active")
+        if owner_id is not None:
+            q = q.where(scenarios.c.owner_id == owner_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def find_sandbox(self, owner_id: str, parent_id: str) -> str | None:
+        """The open sandbox of this kiosk device on this parent scenario, if any."""
+        q = sa.select(scenarios.c.scenario_id).where(
+            scenarios.c.kind == "sandbox", scenarios.c.status == "active", scenarios.c.owner_id == owner_id,
+            scenarios.c.parent_id == parent_id, scenarios.c.expires_utc > now_utc())
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalars().first()
+
+    def expired_sandboxes(self, now: str | None = None) -> list[str]:
+        """Ids of sandboxes whose expiry time has passed."""
+        q = sa.select(scenarios.c.scenario_id).where(
+            scenarios.c.kind == "sandbox", scenarios.c.expires_utc != "", scenarios.c.expires_utc <= (now or now_utc()))
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(q)]
+
+    def delete_scenario(self, scenario_id: str) -> None:
+        """Remove a scenario with its edits, results, comments and votes (expired sandboxes only)."""
+        with self.engine.begin() as conn:
+            cids = sa.select(comments.c.comment_id).where(comments.c.scenario_id == scenario_id)
+            conn.execute(votes.delete().where(votes.c.comment_id.in_(cids)))
+            conn.execute(comments.delete().where(comments.c.scenario_id == scenario_id))
+            conn.execute(hour_results.delete().where(hour_results.c.scenario_id == scenario_id))
+            conn.execute(results.delete().where(results.c.scenario_id == scenario_id))
+            conn.execute(edits.delete().where(edits.c.scenario_id == scenario_id))
+            conn.execute(scenarios.delete().where(scenarios.c.scenario_id == scenario_id))
 
     def get_scenario(self, scenario_id: str) -> ScenarioRow | None:
         with self.engine.connect() as conn:
@@ -247,20 +333,37 @@ class Storage:
     def hash_token(token: str) -> str:
         return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
-    def add_token(self, token: str, *, role: str, department: str = "", name: str = "") -> str:
-        """Store (the hash of) an access token; returns the user id."""
+    def add_token(self, token: str, *, role: str, department: str = "", name: str = "", expires_utc: str = "") -> str:
+        """Store (the hash of) an access token; returns the user id. ``expires_utc`` "" never expires."""
         user_id = uuid.uuid4().hex[:10]
         with self.engine.begin() as conn:
             conn.execute(tokens.insert().values(
                 token_hash=self.hash_token(token), role=role, department=department, name=name,
-                user_id=user_id, created_utc=now_utc(),
+                user_id=user_id, created_utc=now_utc(), expires_utc=expires_utc, revoked_utc="",
             ))
         return user_id
 
     def lookup_token(self, token: str) -> dict[str, str] | None:
+        """The holder of a valid token (None when unknown, expired or revoked)."""
         with self.engine.connect() as conn:
             r = conn.execute(tokens.select().where(tokens.c.token_hash == self.hash_token(token))).mappings().first()
-        return None if r is None else {k: r[k] for k in ("role", "department", "name", "user_id")}
+        if r is None or r["revoked_utc"] or (r["expires_utc"] and r["expires_utc"] <= now_utc()):
+            return None
+        return {k: r[k] for k in ("role", "department", "name", "user_id")}
+
+    def list_tokens(self) -> list[dict[str, str]]:
+        """Every token's holder, role, department, creation, expiry and revocation (never the token)."""
+        cols = ("user_id", "role", "department", "name", "created_utc", "expires_utc", "revoked_utc")
+        with self.engine.connect() as conn:
+            rows = conn.execute(tokens.select().order_by(tokens.c.created_utc)).mappings().all()
+        return [{k: r[k] for k in cols} for r in rows]
+
+    def revoke_token(self, user_id: str) -> bool:
+        """Revoke the token of ``user_id``; False when there is no such (unrevoked) token."""
+        with self.engine.begin() as conn:
+            res = conn.execute(tokens.update().where(tokens.c.user_id == user_id, tokens.c.revoked_utc == "")
+                               .values(revoked_utc=now_utc()))
+        return res.rowcount == 1
 
     # --- comments and votes -------------------------------------------------------------------------
     def add_comment(
@@ -325,20 +428,33 @@ class Storage:
                 conn.execute(votes.insert().values(comment_id=comment_id, voter_hash=key, value=value))
 
     # --- result cache -------------------------------------------------------------------------------
-    def put_result(self, scenario_id: str, version: int, engine: str, blob: bytes) -> None:
+    @staticmethod
+    def hours_key(hours: tuple[int, ...] | list[int]) -> str:
+        return ",".join(str(int(h)) for h in sorted(set(hours)))
+
+    def put_result(self, scenario_id: str, version: int, engine: str, blob: bytes, *, hours: tuple[int, ...] = ()) -> None:
+        key = (hour_results.c.scenario_id == scenario_id, hour_results.c.version == version,
+               hour_results.c.hours == self.hours_key(hours), hour_results.c.engine == engine)
         with self.engine.begin() as conn:
-            conn.execute(results.delete().where(
-                results.c.scenario_id == scenario_id, results.c.version == version, results.c.engine == engine
-            ))
-            conn.execute(results.insert().values(
-                scenario_id=scenario_id, version=version, engine=engine, blob=blob, created_utc=now_utc()
+            conn.execute(hour_results.delete().where(*key))
+            conn.execute(hour_results.insert().values(
+                scenario_id=scenario_id, version=version, hours=self.hours_key(hours), engine=engine, blob=blob,
+                created_utc=now_utc(),
             ))
 
-    def get_result(self, scenario_id: str, version: int, engine: str) -> bytes | None:
+    def get_result(self, scenario_id: str, version: int, engine: str, *, hours: tuple[int, ...] = ()) -> bytes | None:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(results.c.blob).where(
-                results.c.scenario_id == scenario_id, results.c.version == version, results.c.engine == engine
+            return conn.execute(sa.select(hour_results.c.blob).where(
+                hour_results.c.scenario_id == scenario_id, hour_results.c.version == version,
+                hour_results.c.hours == self.hours_key(hours), hour_results.c.engine == engine,
             )).scalar()
+
+    def result_hours(self, scenario_id: str, version: int) -> list[tuple[int, ...]]:
+        """The hour sets stored for a scenario version (any engine)."""
+        with self.engine.connect() as conn:
+            keys = conn.execute(sa.select(hour_results.c.hours).distinct().where(
+                hour_results.c.scenario_id == scenario_id, hour_results.c.version == version)).scalars().all()
+        return [tuple(int(h) for h in k.split(",") if h) for k in keys]
 
 
 __all__ += ["metadata", "SCHEMA_VERSION"]

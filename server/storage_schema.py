@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "scenarios", "edits", "tokens", "comments", "votes", "results", "MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["metadata", "scenarios", "edits", "tokens", "comments", "votes", "results", "hour_results", "MIGRATIONS", "SCHEMA_VERSION"]
 
 metadata = sa.MetaData()
 
@@ -24,6 +24,8 @@ scenarios = sa.Table(
     sa.Column("head_version", sa.Integer, nullable=False, default=0),
     sa.Column("created_utc", sa.String(32), nullable=False),
     sa.Column("created_by", sa.String(100), nullable=False, default=""),
+    sa.Column("owner_id", sa.String(32), nullable=False, default=""),  # the kiosk device of a sandbox
+    sa.Column("expires_utc", sa.String(32), nullable=False, default=""),  # sandboxes: removed after this
 )
 
 edits = sa.Table(
@@ -55,6 +57,8 @@ tokens = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("user_id", sa.String(32), nullable=False, unique=True),
     sa.Column("created_utc", sa.String(32), nullable=False),
+    sa.Column("expires_utc", sa.String(32), nullable=False, default=""),  # "" = never
+    sa.Column("revoked_utc", sa.String(32), nullable=False, default=""),  # "" = valid
 )
 
 comments = sa.Table(
@@ -90,9 +94,22 @@ results = sa.Table(
     sa.Column("created_utc", sa.String(32), nullable=False),
 )
 
+# results at a set of hours (heat fields depend on the hours; "15" or "3,15"), one row per engine
+hour_results = sa.Table(
+    "hour_results", metadata,
+    sa.Column("scenario_id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("hours", sa.String(80), primary_key=True),
+    sa.Column("engine", sa.String(16), primary_key=True),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+    sa.Column("created_utc", sa.String(32), nullable=False),
+)
+
+_ADDED_IN_V3 = {"tokens": ("expires_utc", "revoked_utc"), "scenarios": ("owner_id", "expires_utc")}
+
 
 def _v1(conn: sa.Connection) -> None:
-    """Initial schema."""
+    """Initial schema (a fresh database gets today's columns; later steps add only what is missing)."""
     metadata.create_all(conn, tables=[scenarios, edits, tokens, comments, votes, results])
 
 
@@ -101,5 +118,17 @@ def _v2(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_comments_scenario ON comments (scenario_id)"))
 
 
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1, 2: _v2}
+def _v3(conn: sa.Connection) -> None:
+    """Token expiry and revocation; the owner (kiosk device) and expiry of sandboxes; results keyed by
+    the hours they were computed for (a result at other hours never replaces the shown one)."""
+    inspector = sa.inspect(conn)
+    for table, columns in _ADDED_IN_V3.items():
+        have = {c["name"] for c in inspector.get_columns(table)}
+        for column in columns:
+            if column not in have:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(32) NOT NULL DEFAULT ''"))
+    metadata.create_all(conn, tables=[hour_results])
+
+
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -4,13 +4,19 @@ job; :class:`WorkerProcess` hosts a runner in a separate process that owns Taich
 Taichi kernels hold the interpreter lock while they run, so engines running in a thread of the server
 process would stall the event loop (and every websocket) for as long as a kernel runs. The worker
 process keeps the server responsive: jobs go in over a pipe, events (progress frames, each engine's
-output) come back as they happen, and a shared flag cancels a job between engine steps.
+output) come back as they happen, and a shared flag cancels a job between engine steps. A job that
+runs past its time limit gets the process killed (a kernel cannot be interrupted otherwise); the
+caller starts a new one.
+
+Person counts leave the engines only as published figures: :func:`published_output` passes every
+KPI and deficit count through :mod:`models.privacy` before anything is sent, stored or exported.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -18,9 +24,10 @@ from typing import Any
 import protocol as p
 from geodata.district import District
 from geodata.interventions import Intervention
-from server.engines import make_adapter
+from models.privacy import publish_count, publish_kpis
+from server.engines import EngineOutput, make_adapter
 
-__all__ = ["EngineRunner", "WorkerProcess", "Cancelled", "WorkerFailed"]
+__all__ = ["EngineRunner", "WorkerProcess", "Cancelled", "WorkerFailed", "published_output"]
 
 log = logging.getLogger("landtwin.worker")
 
@@ -30,7 +37,39 @@ class Cancelled(Exception):
 
 
 class WorkerFailed(RuntimeError):
-    """An engine raised in the worker (message carries its type and text)."""
+    """An engine raised in the worker (message carries its type and text), or the worker process died
+    or ran past its time limit (``restartable``: a new process may run the job)."""
+
+    def __init__(self, message: str, *, restartable: bool = False) -> None:
+        super().__init__(message)
+        self.restartable = restartable
+
+
+def _published_deficit(a: p.DeficitArea) -> p.DeficitArea | None:
+    n = publish_count(a.persons)
+    if not n:
+        return None
+    deficit = {c: k for c, k in ((c, publish_count(v)) for c, v in a.deficit_persons.items()) if k}
+    return p.DeficitArea(a.group, a.xy_local_m, n, a.time_min, a.area_id, a.bbox_local_m, deficit)
+
+
+def published_output(name: str, version: int, out: EngineOutput) -> EngineOutput:
+    """``out`` with every person count published (:func:`models.privacy.publish_kpis`: 1-4 suppressed,
+    others rounded to 5) in its KPIs, its KPI frame and the deficit areas of its access frames."""
+    out.kpis = publish_kpis(out.kpis)
+    frames: list[Any] = []
+    for f in out.frames:
+        if isinstance(f, p.KpiFrame):
+            continue
+        if isinstance(f, p.AccessFrame):
+            areas = [d for d in (_published_deficit(a) for a in f.deficits) if d is not None]
+            f = p.AccessFrame(f.scenario_version, f.building_time_min, f.stop_quality, areas, f.categories,
+                              f.building_time_by_category_min, f.building_class)
+        frames.append(f)
+    engine = name if name in ("heat", "traffic", "access", "costs") else "compare"
+    frames.append(p.KpiFrame(version, engine, dict(out.kpis)))  # type: ignore[arg-type]
+    out.frames = frames
+    return out
 
 
 class EngineRunner:
@@ -40,21 +79,29 @@ class EngineRunner:
         self.engine_names = engine_names
         self._adapters: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
-    def _adapters_for(self, scenario_id: str, district: District) -> dict[str, Any]:
-        key = (scenario_id, district.name)
+    def _adapters_for(self, scenario_id: str, district: District, engines: tuple[str, ...] = (),
+                      purpose: str = "live") -> dict[str, Any]:
+        """The adapters of a scenario's live jobs; exports share one set per district, so that they
+        never disturb the incremental state of the live engines."""
+        key = (scenario_id if purpose == "live" else "", f"{district.name}:{purpose}")
         ad = self._adapters.get(key)
         if ad is None:
-            ad = {name: make_adapter(name, district) for name in self.engine_names}
+            ad = {}
             self._adapters[key] = ad
+        for name in engines or self.engine_names:
+            if name not in ad:
+                ad[name] = make_adapter(name, district)
             while len(self._adapters) > 4:  # engines hold district-sized state
                 self._adapters.popitem(last=False)
         self._adapters.move_to_end(key)
-        return ad
+        order = [n for n in self.engine_names if n in (engines or self.engine_names)]
+        return {n: ad[n] for n in order}
 
     def run(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
-            hours: tuple[int, ...], cancelled: Callable[[], bool], emit: Callable[[tuple], None]) -> None:
+            hours: tuple[int, ...], cancelled: Callable[[], bool], emit: Callable[[tuple], None], *,
+            engines: tuple[str, ...] = (), purpose: str = "live") -> None:
         """Emit ("progress", Progress) and ("engine", name, EngineOutput) events; raise Cancelled."""
-        adapters = self._adapters_for(scenario_id, district)
+        adapters = self._adapters_for(scenario_id, district, engines, purpose)
         ctx: dict[str, Any] = {}  # results one engine hands to the next (traffic heat, UTCI)
         n = len(adapters)
         for i, (name, adapter) in enumerate(adapters.items()):
@@ -67,9 +114,7 @@ class EngineRunner:
 
             progress(name, 0.0)
             out = adapter.compute(interventions, version, hours, progress, ctx)
-            if name != "costs":
-                out.frames.append(p.KpiFrame(version, engine, out.kpis))  # type: ignore[arg-type]
-            emit(("engine", name, out))
+            emit(("engine", name, published_output(name, version, out)))
 
 
 def _worker_main(conn: Any, cancel: Any, engine_names: list[str], arch: str) -> None:
@@ -88,10 +133,10 @@ def _worker_main(conn: Any, cancel: Any, engine_names: list[str], arch: str) -> 
         if msg[0] == "district":
             districts[msg[1].name] = msg[1]
             continue
-        _, job_id, sid, version, dname, interventions, hours = msg
+        _, job_id, sid, version, dname, interventions, hours, engines, purpose = msg
         try:
             runner.run(sid, version, districts[dname], interventions, hours, cancel.is_set,
-                       lambda ev, _j=job_id: conn.send(("event", _j, ev)))
+                       lambda ev, _j=job_id: conn.send(("event", _j, ev)), engines=engines, purpose=purpose)
             conn.send(("done", job_id))
         except Cancelled:
             conn.send(("cancelled", job_id))
@@ -115,21 +160,29 @@ class WorkerProcess:
         self._job = 0
 
     def run(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
-            hours: tuple[int, ...], emit: Callable[[tuple], None]) -> None:
+            hours: tuple[int, ...], emit: Callable[[tuple], None], *, engines: tuple[str, ...] = (),
+            purpose: str = "live", timeout_s: float = 120.0) -> None:
+        """Run one job; raises Cancelled, or WorkerFailed (``restartable`` when the process died or
+        ran past ``timeout_s`` and was killed: this object is unusable then)."""
         try:
             if district.name not in self._districts:
                 self._conn.send(("district", district))
                 self._districts.add(district.name)
             self._job += 1
             self.cancel.clear()
-            self._conn.send(("job", self._job, scenario_id, version, district.name, list(interventions), tuple(hours)))
+            self._conn.send(("job", self._job, scenario_id, version, district.name, list(interventions), tuple(hours),
+                             tuple(engines), purpose))
         except (BrokenPipeError, OSError) as exc:
-            raise WorkerFailed(f"simulation process unreachable: {exc}") from None
+            raise WorkerFailed(f"simulation process unreachable: {exc}", restartable=True) from None
+        deadline = time.monotonic() + timeout_s
         while True:
             try:
+                if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                    self.kill()
+                    raise WorkerFailed(f"simulation ran past {timeout_s:.0f} s and was stopped", restartable=True)
                 msg = self._conn.recv()
             except (EOFError, OSError) as exc:
-                raise WorkerFailed(f"simulation process ended: {exc}") from None
+                raise WorkerFailed(f"simulation process ended: {exc}", restartable=True) from None
             if msg[1] != self._job:
                 continue
             if msg[0] == "event":
@@ -140,6 +193,10 @@ class WorkerProcess:
                 raise Cancelled()
             else:
                 raise WorkerFailed(msg[2])
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join(timeout=10)
 
     def stop(self) -> None:
         try:

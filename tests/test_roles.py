@@ -1,5 +1,6 @@
-"""Roles, table-driven: a citizen's (and a kiosk's) attempt to change an official scenario is refused on
-every REST route and every websocket message type, and changes nothing."""
+"""Roles, table-driven: a citizen's attempt to change an official scenario is refused on every REST route
+and every websocket message type, and changes nothing; naming the kiosk role (a header, a hello) makes
+nobody a kiosk: that takes a device token an admin issued."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ TREE = {"kind": "tree", "id": "t1", "xy_local_m": [80.0, 80.0]}
 # every state-changing REST route: (method, path, body) and whether anonymous users may use it
 ROUTES = {
     ("POST", "/api/tokens"): ({"role": "planner", "department": "x"}, "refused"),
+    ("DELETE", "/api/tokens/{user_id}"): (None, "refused"),
     ("POST", "/api/scenarios"): ({"name": "n", "district": "tiny"}, "refused"),
     ("POST", "/api/scenarios/{scenario_id}/fork"): ({"name": "n"}, "refused"),
     ("PATCH", "/api/scenarios/{scenario_id}"): ({"name": "n", "status": "archived"}, "refused"),
-    ("POST", "/api/scenarios/{scenario_id}/sandbox"): (None, "kiosk only"),
+    ("POST", "/api/scenarios/{scenario_id}/sandbox"): (None, "refused"),
     ("POST", "/api/scenarios/{scenario_id}/interventions"): ({"intervention": {**TREE, "id": "t2"}}, "refused"),
     ("PUT", "/api/scenarios/{scenario_id}/interventions/{object_id}"): ({"intervention": {**TREE, "height_m": 3.0}, "base_revision": 1}, "refused"),
     ("DELETE", "/api/scenarios/{scenario_id}/interventions/{object_id}"): (None, "refused"),
@@ -45,6 +47,7 @@ def world(tmp_path_factory):
         sid = c.post("/api/scenarios", json={"name": "Amtlich", "district": "tiny"}, headers=h).json()["scenario_id"]
         c.post(f"/api/scenarios/{sid}/interventions", json={"intervention": TREE}, headers=h)
         cid = c.post(f"/api/scenarios/{sid}/comments", json={"scenario_version": 1, "xyz_local_m": [1, 1, 1], "text": "x"}).json()["comment_id"]
+        c.cookies.clear()
         yield c, app.state.twin, sid, cid
 
 
@@ -71,15 +74,16 @@ def test_the_table_covers_every_state_changing_route(world) -> None:
 @pytest.mark.parametrize("role", ["citizen", "kiosk"])
 @pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
 def test_anonymous_roles_cannot_change_official_scenarios(world, role: str, route: tuple[str, str]) -> None:
+    """``kiosk`` here is a client that only names the role (the old header): it is a citizen."""
     c, twin, sid, cid = world
     body, rule = ROUTES[route]
     method, path = route
-    url = path.format(scenario_id=sid, object_id="t1", comment_id=cid, layer_id="x1")
+    url = path.format(scenario_id=sid, object_id="t1", comment_id=cid, user_id="abc", layer_id="x1")
     if method == "DELETE":
         url += "?base_revision=1"
     before = _snapshot(twin, sid)
     r = c.request(method, url, json=body, headers={"X-Landtwin-Role": role})
-    if rule == "participation" or (rule == "kiosk only" and role == "kiosk"):
+    if rule == "participation":
         assert r.status_code in (200, 201), r.text
         assert _snapshot(twin, sid)[:1] == before[:1]  # the official scenario is untouched
         return
@@ -104,7 +108,7 @@ def test_anonymous_roles_cannot_edit_over_the_websocket(world, role: str, msg) -
     with c.websocket_connect(f"/ws/scenarios/{sid}") as ws:
         ws.send_bytes(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, role=role)))
         welcome = p.decode_server(ws.receive_bytes())
-        assert isinstance(welcome, p.Welcome) and not welcome.can_edit
+        assert isinstance(welcome, p.Welcome) and not welcome.can_edit and welcome.user.role == "citizen"
         ws.send_bytes(p.encode(msg))
         while True:
             got = p.decode_server(ws.receive_bytes())
@@ -121,19 +125,20 @@ def test_every_edit_message_type_is_in_the_table() -> None:
 
 
 def test_permission_matrix() -> None:
-    def row(kind: str, status: str = "active", by: str = "Umwelt") -> ScenarioRow:
-        return ScenarioRow("s", "n", "d", kind, status, "", 0, "", by)
+    def row(kind: str, status: str = "active", by: str = "Umwelt", owner: str = "k1") -> ScenarioRow:
+        return ScenarioRow("s", "n", "d", kind, status, "", 0, "", by, owner)
 
-    admin, planner, citizen, kiosk = User("admin"), User("planner", "Umwelt"), User("citizen"), User("kiosk")
+    admin, planner, citizen, kiosk = User("admin"), User("planner", "Umwelt"), User("citizen"), User("kiosk", user_id="k1")
+    other_planner, other_kiosk = User("planner", "Verkehr", user_id="p2"), User("kiosk", user_id="k2")
     table = {
-        ("official", "active"): {admin: True, planner: True, citizen: False, kiosk: False},
-        ("draft", "active"): {admin: True, planner: True, citizen: False, kiosk: False},
-        ("sandbox", "active"): {admin: True, planner: False, citizen: False, kiosk: True},
+        ("official", "active"): {admin: True, planner: True, citizen: False, kiosk: False, other_planner: True},
+        ("draft", "active"): {admin: True, planner: True, citizen: False, kiosk: False, other_planner: False},
+        ("sandbox", "active"): {admin: True, planner: False, citizen: False, kiosk: True, other_kiosk: False},
         ("official", "archived"): {admin: False, planner: False, citizen: False, kiosk: False},
     }
     for (kind, status), expect in table.items():
         for user, ok in expect.items():
-            assert may_edit(user, row(kind, status)) is ok, (kind, status, user.role)
+            assert may_edit(user, row(kind, status)) is ok, (kind, status, user.role, user.user_id)
     assert may_manage(planner, row("official")) and not may_manage(User("planner", "Verkehr"), row("official"))
     assert not may_manage(citizen, row("official")) and may_manage(admin, row("official", by="x"))
 

@@ -1,17 +1,19 @@
 """Participation: comments and ideas pinned to a 3D point and a scenario version; votes; moderation.
 
 Citizens need no account. Nothing personal is stored: no IP address, a vote only as a hash of the
-browser's random key, an e-mail address only when given for a reply (never shown publicly).
+visitor id the server issued (signed cookie, so one visitor has one vote per comment whatever it
+sends), an e-mail address only when given for a reply (never shown publicly). A hidden comment's text
+never leaves the server again: its event carries only its id and the hidden flag.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
 import protocol as p
-from server.api.deps import ScenarioIdPath, TwinDep, UserDep, client_key
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep, Visitor, VisitorDep
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import CommentCreate, CommentOut, ModerationIn, VoteIn
 from server.roles import Denied, may_moderate
@@ -29,14 +31,18 @@ def _out(c: CommentRow) -> CommentOut:
 
 
 def _broadcast(twin, c: CommentRow) -> None:
-    info = p.CommentInfo(c.comment_id, c.scenario_id, c.scenario_version, c.xyz_local_m, c.kind, c.text,  # type: ignore[arg-type]
-                         c.author_name, c.votes, c.hidden, c.answer, c.created_utc)
+    if c.hidden:  # only that it is gone: the text, name and answer never leave the server again
+        info = p.CommentInfo(c.comment_id, c.scenario_id, c.scenario_version, (0.0, 0.0, 0.0), c.kind, "", "", 0,  # type: ignore[arg-type]
+                             True, "", c.created_utc)
+    else:
+        info = p.CommentInfo(c.comment_id, c.scenario_id, c.scenario_version, c.xyz_local_m, c.kind, c.text,  # type: ignore[arg-type]
+                             c.author_name, c.votes, c.hidden, c.answer, c.created_utc)
     twin.hub.publish_threadsafe(c.scenario_id, p.CommentEvent(info))
 
 
-def _limit(twin, request: Request, user) -> None:
-    if user.is_anonymous and not twin.anon_writes.allow(f"comment:{client_key(request)}"):
-        raise Denied("Zu viele Beiträge, bitte später erneut", "Too many posts, please retry later", status=429, code="rate_limited")
+def _limit(twin, visitor: Visitor, user) -> None:
+    if user.is_anonymous:
+        twin.allow_write(visitor.budget_key, visitor.ip)
 
 
 @router.get("/scenarios/{scenario_id}/comments", response_model=list[CommentOut], summary="Comments and ideas")
@@ -47,7 +53,7 @@ def list_comments(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> 
 
 @router.post("/scenarios/{scenario_id}/comments", response_model=CommentOut, status_code=201,
              summary="Pin a comment or idea (anyone)")
-def add_comment(scenario_id: ScenarioIdPath, body: CommentCreate, request: Request, twin: TwinDep, user: UserDep) -> CommentOut:
+def add_comment(scenario_id: ScenarioIdPath, body: CommentCreate, visitor: VisitorDep, twin: TwinDep, user: UserDep) -> CommentOut:
     m = twin.manager.model(scenario_id)
     if body.scenario_version > m.version:
         raise Denied(f"Version {body.scenario_version} gibt es noch nicht (aktuell {m.version})",
@@ -55,7 +61,7 @@ def add_comment(scenario_id: ScenarioIdPath, body: CommentCreate, request: Reque
     d = twin.districts.get(m.row.district)
     if not bool(d.grid.inside([body.xyz_local_m[0]], [body.xyz_local_m[1]])[0]):
         raise Denied("Der Punkt liegt außerhalb des Gebiets", "The point is outside the district", status=422, code="invalid")
-    _limit(twin, request, user)
+    _limit(twin, visitor, user)
     c = twin.storage.add_comment(scenario_id=scenario_id, scenario_version=body.scenario_version,
                                  xyz_local_m=body.xyz_local_m, kind=body.kind, text=body.text,
                                  author_name=body.author_name, email=body.email)
@@ -71,13 +77,13 @@ def _comment(twin, comment_id: int) -> CommentRow:
 
 
 @router.post("/comments/{comment_id}/vote", response_model=CommentOut, summary="Vote (+1, -1, 0 withdraws)")
-def vote(comment_id: CommentId, body: VoteIn, request: Request, twin: TwinDep, user: UserDep,
+def vote(comment_id: CommentId, body: VoteIn, visitor: VisitorDep, twin: TwinDep, user: UserDep,
          ) -> CommentOut:
     c = _comment(twin, comment_id)
     if c.hidden:
         raise NotFound(f"Beitrag {comment_id} gibt es nicht", f"Comment {comment_id} does not exist")
-    _limit(twin, request, user)
-    twin.storage.vote(comment_id, body.voter_key, body.value)
+    _limit(twin, visitor, user)
+    twin.storage.vote(comment_id, visitor.key, body.value)
     c = _comment(twin, comment_id)
     _broadcast(twin, c)
     return _out(c)

@@ -1,16 +1,19 @@
 """Results and exports: KPIs (JSON, CSV), GeoTIFF of any field and hour, GeoJSON of links, stops,
-interventions and comments. Results are computed on demand when the current version has none yet."""
+interventions and comments.
+
+Token holders get results computed on demand when the current version has none yet (a field at
+another hour is computed for that hour alone and never replaces what the scenario's viewers see).
+Public clients (citizens, kiosks) get stored results only (503 ``not_ready`` while they are being
+computed), within a read budget per visitor and address. Person counts are published figures."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-import protocol as p
-from server.api.deps import ScenarioIdPath, TwinDep, UserDep, kpi_table
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep, VisitorDep, kpi_table
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import KpiTable
 from server.exports import (
@@ -21,7 +24,6 @@ from server.exports import (
     links_geojson,
     stops_geojson,
 )
-from server.scenarios import NotFound
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=ERROR_RESPONSES)
 Layer = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", description="field layer, e.g. utci_c")]
@@ -30,69 +32,54 @@ _GEOJSON = {200: {"content": {"application/geo+json": {}}, "description": "GeoJS
 _CSV = {200: {"content": {"text/csv": {}}, "description": "CSV"}}
 
 
+def _public(twin, user, visitor) -> bool:
+    if user.is_anonymous:
+        twin.allow_read(visitor.budget_key, visitor.ip)
+    return user.is_anonymous
+
+
 @router.get("/results/kpis", response_model=KpiTable, summary="Key figures of the current version")
-def kpis(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> KpiTable:
-    return kpi_table(twin, scenario_id)
+def kpis(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> KpiTable:
+    return kpi_table(twin, scenario_id, public=_public(twin, user, visitor))
 
 
 @router.get("/exports/kpis.csv", summary="Key figures as CSV", responses=_CSV)
-def kpis_as_csv(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> Response:
-    t = kpi_table(twin, scenario_id)
+def kpis_as_csv(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> Response:
+    t = kpi_table(twin, scenario_id, public=_public(twin, user, visitor))
     return Response(kpis_csv([(t.scenario_id, t.scenario_version, t.kpis)]), media_type="text/csv")
 
 
-def _field(twin, scenario_id: str, layer: str, hour: int) -> np.ndarray:
-    res = twin.results(scenario_id)
-    for out in res.outputs.values():
-        if layer in out.fields:
-            hours, arr = out.fields[layer]
-            if hour in hours:
-                return np.asarray(arr[hours.index(hour)])
-    for f in res.frames():  # results read back from storage keep their (quantised) frames
-        f = f[1] if isinstance(f, tuple) else f
-        if isinstance(f, p.FieldFrame) and f.layer == layer and f.hour == hour and f.full:
-            return p.decode_array(f.values)
-    m = twin.manager.model(scenario_id)
-    more = twin.service.request(scenario_id, m.version, twin.districts.get(m.row.district), m.interventions(),
-                                (hour,), wait=True) if hour not in res.hours else None
-    if more is not None:
-        for out in more.outputs.values():
-            if layer in out.fields and hour in out.fields[layer][0]:
-                hours, arr = out.fields[layer]
-                return np.asarray(arr[hours.index(hour)])
-    raise NotFound(f"Feld {layer!r} zur Stunde {hour} gibt es nicht", f"Field {layer!r} at hour {hour} does not exist")
-
-
 @router.get("/exports/fields/{layer}.tif", summary="GeoTIFF of a field at an hour (district UTM CRS)", responses=_TIFF)
-def field_tif(scenario_id: ScenarioIdPath, layer: Layer, twin: TwinDep, user: UserDep,
+def field_tif(scenario_id: ScenarioIdPath, layer: Layer, twin: TwinDep, user: UserDep, visitor: VisitorDep,
               hour: Annotated[int, Query(ge=0, le=23)] = 15) -> Response:
-    arr = _field(twin, scenario_id, layer, hour)
+    arr = twin.field(scenario_id, layer, hour, public=_public(twin, user, visitor))
     d = twin.districts.get(twin.manager.model(scenario_id).row.district)
     return Response(field_geotiff(d, arr, name=layer, unit="degC" if layer.endswith("_c") else ""), media_type="image/tiff")
 
 
 @router.get("/compare/{other_id}/fields/{layer}.tif", summary="GeoTIFF of B - A for a field at an hour", responses=_TIFF)
 def compare_field_tif(scenario_id: ScenarioIdPath, other_id: ScenarioIdPath, layer: Layer, twin: TwinDep, user: UserDep,
-                      hour: Annotated[int, Query(ge=0, le=23)] = 15) -> Response:
-    a = _field(twin, scenario_id, layer, hour)
-    b = _field(twin, other_id, layer, hour)
+                      visitor: VisitorDep, hour: Annotated[int, Query(ge=0, le=23)] = 15) -> Response:
+    public = _public(twin, user, visitor)
+    a = twin.field(scenario_id, layer, hour, public=public)
+    b = twin.field(other_id, layer, hour, public=public)
     d = twin.districts.get(twin.manager.model(scenario_id).row.district)
     return Response(field_geotiff(d, b - a, name=f"{layer}_difference", unit="K" if layer.endswith("_c") else ""),
                     media_type="image/tiff")
 
 
 @router.get("/exports/links.geojson", summary="Links with traffic results", responses=_GEOJSON)
-def links(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> Response:
+def links(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> Response:
     m = twin.manager.model(scenario_id)
-    res = twin.results(scenario_id)
+    res = twin.shown_results(scenario_id, compute=not _public(twin, user, visitor))
     edges = res.outputs["traffic"].edges if "traffic" in res.outputs else None
     return Response(links_geojson(twin.districts.get(m.row.district), edges), media_type="application/geo+json")
 
 
 @router.get("/exports/stops.geojson", summary="Stops with public transport quality classes", responses=_GEOJSON)
-def stops(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> Response:
+def stops(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> Response:
     m = twin.manager.model(scenario_id)
-    res = twin.results(scenario_id)
+    res = twin.shown_results(scenario_id, compute=not _public(twin, user, visitor))
     q = res.outputs["access"].stops_quality if "access" in res.outputs else None
     return Response(stops_geojson(twin.districts.get(m.row.district), q), media_type="application/geo+json")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from geodata.names import NAME_PATTERN
-from server.api.deps import ScenarioIdPath, TwinDep, UserDep, client_key, kpi_table
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep, VisitorDep, kpi_table
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import (
     CompareOut,
@@ -76,22 +76,27 @@ def patch_scenario(scenario_id: ScenarioIdPath, body: ScenarioPatch, twin: TwinD
 
 
 @router.post("/{scenario_id}/sandbox", response_model=ScenarioOut, status_code=201,
-             summary="A kiosk sandbox copy (resets after inactivity)")
-def sandbox(scenario_id: ScenarioIdPath, request: Request, twin: TwinDep, user: UserDep) -> ScenarioOut:
-    if user.role == "citizen":
-        raise Denied("Sandbox-Kopien gibt es für Kiosk, Planer und Admins", "Sandbox copies are for kiosks, planners and admins")
-    if user.is_anonymous and not twin.anon_writes.allow(f"sandbox:{client_key(request)}", cost=2.0):
-        raise Denied("Zu viele Anfragen, bitte später erneut", "Too many requests, please retry later", status=429, code="rate_limited")
-    m = twin.manager.fork(user, scenario_id, name="Kiosk", kind="sandbox")
-    return scenario_out(m)
+             summary="The kiosk device's sandbox copy (its open one, else a new one; resets after inactivity, expires)")
+def sandbox(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> ScenarioOut:
+    if user.is_anonymous:
+        twin.allow_write(visitor.budget_key, visitor.ip, cost=2.0)
+    return scenario_out(twin.manager.sandbox(user, scenario_id))
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(b - a, 6)
 
 
 @router.get("/{scenario_id}/compare/{other_id}", response_model=CompareOut, summary="Compare A with B (KPIs)")
-async def compare(scenario_id: ScenarioIdPath, other_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> CompareOut:
-    a = await run_in_threadpool(kpi_table, twin, scenario_id)
-    b = await run_in_threadpool(kpi_table, twin, other_id)
+async def compare(scenario_id: ScenarioIdPath, other_id: ScenarioIdPath, twin: TwinDep, user: UserDep,
+                  visitor: VisitorDep) -> CompareOut:
+    public = user.is_anonymous
+    if public:
+        twin.allow_read(visitor.budget_key, visitor.ip)
+    a = await run_in_threadpool(lambda: kpi_table(twin, scenario_id, public=public))
+    b = await run_in_threadpool(lambda: kpi_table(twin, other_id, public=public))
     diff = {
-        eng: {k: round(b.kpis[eng][k] - v, 6) for k, v in vals.items() if k in b.kpis.get(eng, {})}
+        eng: {k: _difference(v, b.kpis[eng][k]) for k, v in vals.items() if k in b.kpis.get(eng, {})}
         for eng, vals in a.kpis.items()
     }
     return CompareOut(a=a, b=b, difference=diff)

@@ -16,7 +16,7 @@ from geodata.names import NAME_PATTERN
 __all__ = [
     "InterventionBody", "ErrorOut", "HealthOut", "DistrictOut", "ScenarioCreate", "ScenarioFork", "ScenarioPatch",
     "UserOut", "EntryOut", "ScenarioOut", "ScenarioListItem", "InterventionCreate", "InterventionUpdate",
-    "EditOut", "CommentCreate", "CommentOut", "VoteIn", "ModerationIn", "TokenCreate", "TokenOut",
+    "EditOut", "CommentCreate", "CommentOut", "VoteIn", "ModerationIn", "TokenCreate", "TokenOut", "TokenInfo",
     "KpiTable", "CompareOut",
 ]
 
@@ -146,8 +146,10 @@ class CommentOut(_Strict):
 
 
 class VoteIn(_Strict):
+    """A vote; the voter is the visitor the server knows by its cookie (``voter_key`` is ignored)."""
+
     value: Literal[-1, 0, 1]
-    voter_key: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    voter_key: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
 
 
 class ModerationIn(_Strict):
@@ -156,9 +158,12 @@ class ModerationIn(_Strict):
 
 
 class TokenCreate(_Strict):
-    role: Literal["admin", "planner"]
+    """A token for an admin, a planner (of a department) or a kiosk device; it expires after ``days``."""
+
+    role: Literal["admin", "planner", "kiosk"]
     department: Annotated[str, Field(max_length=200)] = ""
     name: Annotated[str, Field(max_length=200)] = ""
+    days: Annotated[int, Field(ge=1, le=3650)] = 90
 
 
 class TokenOut(_Strict):
@@ -166,14 +171,28 @@ class TokenOut(_Strict):
     user_id: str
     role: str
     department: str
+    expires_utc: str = ""
+
+
+class TokenInfo(_Strict):
+    """A token's holder (never the token itself)."""
+
+    user_id: str
+    role: str
+    department: str
+    name: str
+    created_utc: str
+    expires_utc: str
+    revoked_utc: str
 
 
 class KpiTable(_Strict):
-    """Key figures by engine for one scenario version."""
+    """Key figures by engine for one scenario version; person counts are published figures (None: 1-4
+    persons, suppressed)."""
 
     scenario_id: str
     scenario_version: int
-    kpis: dict[str, dict[str, float]]
+    kpis: dict[str, dict[str, float | None]]
 
 
 class CompareOut(_Strict):
@@ -181,4 +200,4 @@ class CompareOut(_Strict):
 
     a: KpiTable
     b: KpiTable
-    difference: dict[str, dict[str, float]]
+    difference: dict[str, dict[str, float | None]]

@@ -214,7 +214,8 @@ export class App {
         this.view.invalidate();
       },
       kpis: (m) => {
-        this.kpis.set(m.engine, m.values);
+        // suppressed person counts (null: 1-4 persons) are left out
+        this.kpis.set(m.engine, Object.fromEntries(Object.entries(m.values).filter((e): e is [string, number] => e[1] !== null)));
         if (m.scenario_version >= this.version) this.engineDone(m.engine);
         this.onKpis.forEach((f) => f());
       },

@@ -51,7 +51,7 @@ export class Compare {
         this.renderKpis();
       },
       kpis: (m) => {
-        this.kpisA.set(m.engine, m.values);
+        this.kpisA.set(m.engine, Object.fromEntries(Object.entries(m.values).filter((e): e is [string, number] => e[1] !== null)));
         this.renderKpis();
       },
     });

@@ -22,6 +22,7 @@ export function readParams(loc: Location = window.location): Params {
   const h = new URLSearchParams(loc.hash.replace(/^#/, ""));
   const mode = (q.get("mode") ?? "planner") as Mode;
   const token = h.get("token") ?? q.get("token") ?? localStorage.getItem("landtwin.token") ?? "";
+  if (h.has("token") || q.has("token")) dropTokenFromAddress(loc, q, h);
   return {
     mode: mode === "citizen" || mode === "kiosk" ? mode : "planner",
     lang: q.get("lang") === "en" ? "en" : "de",
@@ -32,6 +33,17 @@ export function readParams(loc: Location = window.location): Params {
     hour: Math.min(23, Math.max(0, Number(q.get("hour") ?? 15))),
     compare: q.get("compare") ?? "",
   };
+}
+
+/** Remove the token from the address bar (and the history entry) once it has been read, so that it
+ * is not left on screen, in bookmarks or in a shared link. */
+function dropTokenFromAddress(loc: Location, q: URLSearchParams, h: URLSearchParams): void {
+  q.delete("token");
+  h.delete("token");
+  const search = q.toString();
+  const hash = h.toString();
+  const url = `${loc.pathname}${search ? `?${search}` : ""}${hash ? `#${hash}` : ""}`;
+  if (typeof history !== "undefined" && loc === window.location) history.replaceState(history.state, "", url);
 }
 
 /** The server's field layers (FieldFrame.layer) behind each raster choice. Access has no raster:

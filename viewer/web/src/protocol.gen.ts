@@ -27,7 +27,7 @@ export interface AddIntervention {
   intervention: Intervention;
 }
 
-/** Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight; optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,). */
+/** Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight; optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,). ``aggregated`` (> 0, metres): the positions are not individuals but the people counted on square cells of that size, one point per 5 persons spread on a fixed pattern inside its cell (cells with 1-4 persons are left out); public clients get only these. */
 export interface AgentFrame {
   t: "agents";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
@@ -36,6 +36,7 @@ export interface AgentFrame {
   xy_local_m: NDArray;
   heading_rad?: NDArray | null;  // default null
   mode?: NDArray | null;  // default null
+  aggregated?: number;  // default 0.0
 }
 
 /** A bus line through ``stops_local_m`` (in order), every ``headway_min`` between the hours. */
@@ -125,13 +126,14 @@ export interface EditRejected {
   current?: InterventionEntry | null;  // default null
 }
 
-/** A message that could not be handled (bad format, not allowed, rate limit). */
+/** A message that could not be handled (bad format, not allowed, rate limit), or the computation of ``scenario_version`` failed (code ``simulation_failed``; -1 when the error is about no version). */
 export interface ErrorMessage {
   t: "error";
   code: string;
   message_de: string;
   message_en: string;
   request_id?: number;  // default -1
+  scenario_version?: number;  // default -1
 }
 
 /** Open a new facility at ``xy_local_m`` or close the POI ``poi_index``. */
@@ -211,12 +213,12 @@ export interface InterventionEntry {
   author: UserInfo;
 }
 
-/** Key figures of one engine for ``scenario_version`` (names carry units, e.g. ``mean_utci_c``). */
+/** Key figures of one engine for ``scenario_version`` (names carry units, e.g. ``mean_utci_c``). Person counts are published figures (``models.privacy``): None where 1-4 persons are suppressed. */
 export interface KpiFrame {
   t: "kpis";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
   engine: "access" | "agents" | "compare" | "costs" | "heat" | "traffic";
-  values: Record<string, number>;
+  values: Record<string, number | null>;
 }
 
 export interface LaneChange {
