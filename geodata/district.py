@@ -25,6 +25,7 @@ import shapely
 from shapely.geometry import LineString, Polygon
 
 from geodata.crs import LocalFrame
+from geodata.frozen import read_only
 
 __all__ = [
     "GridSpec",
@@ -319,6 +320,9 @@ class District:
     railways: tuple[np.ndarray, ...] = ()
     sources: tuple[SourceInfo, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        read_only(self)  # its arrays too: code that needs a changed raster copies it first
 
     @property
     def residents_total(self) -> int:

@@ -234,3 +234,27 @@ def test_twin_svf_and_the_engine_agree_on_the_same_input(tmp_path: Path) -> None
     svf_kept, svf_rule = (effective_svf(*sky_view_factor(dsm, t, cell_m=2.0, n_azimuths=16, radius_m=60.0), 0.03)
                           for t in (kept, rule))
     assert np.abs(svf_kept - svf_rule).max() > 0.05
+
+
+# ---- read-only districts -------------------------------------------------------------------------------
+def _arrays(d) -> dict[str, np.ndarray]:
+    return {"terrain_m": d.terrain_m, "dsm_m": d.dsm_m, "canopy_m": d.canopy_m, "surface_class": d.surface_class,
+            "building_index": d.building_index, "residents": d.buildings.residents, "lanes": d.roads.lanes,
+            "road_geometry": d.roads.geometry[0], "stops": d.stops.xy_local_m, "pois": d.pois.xy_local_m}
+
+
+def test_district_arrays_are_read_only_when_built_and_when_loaded(tmp_path: Path) -> None:
+    import dataclasses
+
+    built = tiny_district()
+    write_bundle(built, bundle_dir(tmp_path, "t"), tiles=False)
+    loaded = load_district(tmp_path, "t")
+    changed = dataclasses.replace(built, canopy_m=np.ones(built.grid.shape, np.float32))
+    for d in (built, loaded, changed):
+        for name, arr in _arrays(d).items():
+            assert not arr.flags.writeable, name
+        with pytest.raises(ValueError, match="read-only"):
+            d.terrain_m[0, 0] = 1.0
+        copy = d.canopy_m.copy()  # the way to a changed raster
+        copy[0, 0] = 3.0
+        assert copy.flags.writeable
