@@ -25,6 +25,7 @@ __all__ = [
     "validate_against",
     "intervention_cost_eur",
     "KINDS",
+    "FORECAST_KINDS",
     "MAX_VERTICES",
 ]
 
@@ -180,10 +181,60 @@ class HousingDevelopment(_Base, frozen=True, tag="housing"):
     storeys: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
 
 
+# --- population forecast of the region (Gemeinden by AGS; read by models.forecast) ----------------
+Ags = Annotated[str, msgspec.Meta(pattern=r"^\d{8}$")]
+Year = Annotated[int, msgspec.Meta(ge=2020, le=2100)]
+
+
+class RefugeeIntake(_Base, frozen=True, tag="refugee_intake"):
+    """``persons_per_year`` persons moving in each year from ``first_year`` to ``last_year`` with an age
+    profile, allocated to ``gemeinden`` (empty: all Gemeinden in proportion to their population)."""
+
+    persons_per_year: Annotated[int, msgspec.Meta(ge=1, le=100000)] = 500
+    first_year: Year = 2024
+    last_year: Year = 2026
+    gemeinden: Annotated[list[Ags], msgspec.Meta(max_length=500)] = []
+    age_profile: Literal["asylum", "families", "kreis"] = "asylum"
+
+
+class HousingEstate(_Base, frozen=True, tag="housing_estate"):
+    """A new housing estate in Gemeinde ``ags``: ``dwellings`` occupied in ``year`` (spread over ``years``)
+    by ``persons_per_dwelling`` movers each, with an age profile."""
+
+    ags: Ags = "00000000"
+    dwellings: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 50
+    persons_per_dwelling: Annotated[float, msgspec.Meta(gt=0, le=8)] = 2.0
+    year: Year = 2026
+    years: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    age_profile: Literal["asylum", "families", "kreis"] = "families"
+
+
+class OutMigrationFactor(_Base, frozen=True, tag="out_migration_factor"):
+    """Out-migration of ages ``age_from``..``age_to`` times ``factor`` from ``first_year`` on, in ``gemeinden``
+    (empty: the whole Kreis)."""
+
+    factor: Annotated[float, msgspec.Meta(ge=0, le=5)] = 1.0
+    age_from: Annotated[int, msgspec.Meta(ge=0, le=100)] = 18
+    age_to: Annotated[int, msgspec.Meta(ge=0, le=100)] = 29
+    first_year: Year = 2020
+    gemeinden: Annotated[list[Ags], msgspec.Meta(max_length=500)] = []
+
+
+class DemographicPath(_Base, frozen=True, tag="demographic_path"):
+    """A different fertility or life-expectancy path: the TFR moves linearly to ``tfr_2040`` (``None``: as in
+    the baseline) and life expectancy at birth to the baseline's plus ``e0_change_2040_*`` years, from
+    ``first_year`` to 2040 (held after 2040)."""
+
+    tfr_2040: Annotated[float, msgspec.Meta(ge=0.5, le=3.5)] | None = None
+    e0_change_2040_male: Annotated[float, msgspec.Meta(ge=-15, le=15)] = 0.0
+    e0_change_2040_female: Annotated[float, msgspec.Meta(ge=-15, le=15)] = 0.0
+    first_year: Year = 2020
+
+
 Intervention = (
     Tree | TreeRow | Park | GreenRoof | Unseal | WaterSurface | CoolSurface | RoadClosure | SpeedLimit
     | LaneChange | NewLink | OneWayChange | NewStop | MoveStop | BusLine | HeadwayChange | OnDemandZone
-    | Facility | HousingDevelopment
+    | Facility | HousingDevelopment | RefugeeIntake | HousingEstate | OutMigrationFactor | DemographicPath
 )
 
 KINDS: dict[str, type] = {
@@ -191,7 +242,7 @@ KINDS: dict[str, type] = {
     for c in (
         Tree, TreeRow, Park, GreenRoof, Unseal, WaterSurface, CoolSurface, RoadClosure, SpeedLimit,
         LaneChange, NewLink, OneWayChange, NewStop, MoveStop, BusLine, HeadwayChange, OnDemandZone,
-        Facility, HousingDevelopment,
+        Facility, HousingDevelopment, RefugeeIntake, HousingEstate, OutMigrationFactor, DemographicPath,
     )
 }
 
@@ -200,6 +251,7 @@ ROAD_KINDS = frozenset({"road_closure", "speed_limit", "lane_change", "new_link"
 TRANSIT_KINDS = frozenset(
     {"new_stop", "move_stop", "bus_line", "headway_change", "on_demand_zone", "facility", "housing"}
 )
+FORECAST_KINDS = frozenset({"refugee_intake", "housing_estate", "out_migration_factor", "demographic_path"})
 
 _decoder = msgspec.json.Decoder(Intervention)
 
@@ -261,6 +313,10 @@ def _check_geometry(obj: Intervention) -> None:
         raise InterventionError(
             "Betriebsende muss nach Betriebsbeginn liegen", "Service must end after it starts"
         )
+    if isinstance(obj, RefugeeIntake) and obj.last_year < obj.first_year:
+        raise InterventionError("Das letzte Jahr liegt vor dem ersten", "The last year is before the first")
+    if isinstance(obj, OutMigrationFactor) and obj.age_to < obj.age_from:
+        raise InterventionError("Das Höchstalter liegt unter dem Mindestalter", "The upper age is below the lower age")
 
 
 def validate_against(obj: Intervention, district: District) -> None:

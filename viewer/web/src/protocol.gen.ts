@@ -90,6 +90,17 @@ export interface DeficitArea {
   deficit_persons?: Record<string, number>;  // default {}
 }
 
+/** A different fertility or life-expectancy path: the TFR moves linearly to ``tfr_2040`` (``None``: as in the baseline) and life expectancy at birth to the baseline's plus ``e0_change_2040_*`` years, from ``first_year`` to 2040 (held after 2040). */
+export interface DemographicPath {
+  kind: "demographic_path";
+  id: string;  // minLength 1, maxLength 64, pattern ^[A-Za-z0-9_.:-]+$
+  label?: string;  // maxLength 200, default ""
+  tfr_2040?: number | null;  // default null
+  e0_change_2040_male?: number;  // minimum -15, maximum 15, default 0.0
+  e0_change_2040_female?: number;  // minimum -15, maximum 15, default 0.0
+  first_year?: number;  // minimum 2020, maximum 2100, default 2020
+}
+
 /** Per road edge (L,) results in the order of ``District.roads``. */
 export interface EdgeFrame {
   t: "edges";
@@ -206,6 +217,19 @@ export interface HousingDevelopment {
   storeys?: number;  // minimum 1, maximum 20, default 3
 }
 
+/** A new housing estate in Gemeinde ``ags``: ``dwellings`` occupied in ``year`` (spread over ``years``) by ``persons_per_dwelling`` movers each, with an age profile. */
+export interface HousingEstate {
+  kind: "housing_estate";
+  id: string;  // minLength 1, maxLength 64, pattern ^[A-Za-z0-9_.:-]+$
+  label?: string;  // maxLength 200, default ""
+  ags?: string;  // pattern ^\d{8}$, default "00000000"
+  dwellings?: number;  // minimum 1, maximum 10000, default 50
+  persons_per_dwelling?: number;  // maximum 8, exclusiveMinimum 0, default 2.0
+  year?: number;  // minimum 2020, maximum 2100, default 2026
+  years?: number;  // minimum 1, maximum 20, default 1
+  age_profile?: "asylum" | "families" | "kreis";  // default "families"
+}
+
 /** One intervention of a scenario with its revision and last author. */
 export interface InterventionEntry {
   intervention: Intervention;
@@ -284,6 +308,18 @@ export interface OneWayChange {
   oneway?: -1 | 0 | 1;  // default 0
 }
 
+/** Out-migration of ages ``age_from``..``age_to`` times ``factor`` from ``first_year`` on, in ``gemeinden`` (empty: the whole Kreis). */
+export interface OutMigrationFactor {
+  kind: "out_migration_factor";
+  id: string;  // minLength 1, maxLength 64, pattern ^[A-Za-z0-9_.:-]+$
+  label?: string;  // maxLength 200, default ""
+  factor?: number;  // minimum 0, maximum 5, default 1.0
+  age_from?: number;  // minimum 0, maximum 100, default 18
+  age_to?: number;  // minimum 0, maximum 100, default 29
+  first_year?: number;  // minimum 2020, maximum 2100, default 2020
+  gemeinden?: Array<string>;  // maxItems 500, default []
+}
+
 /** Turn an area into a park: grass, with trees at ``tree_cover`` fraction of the area. */
 export interface Park {
   kind: "park";
@@ -332,6 +368,18 @@ export interface Progress {
 export interface Redo {
   t: "redo";
   request_id: number;  // minimum 0, maximum 9007199254740992
+}
+
+/** ``persons_per_year`` persons moving in each year from ``first_year`` to ``last_year`` with an age profile, allocated to ``gemeinden`` (empty: all Gemeinden in proportion to their population). */
+export interface RefugeeIntake {
+  kind: "refugee_intake";
+  id: string;  // minLength 1, maxLength 64, pattern ^[A-Za-z0-9_.:-]+$
+  label?: string;  // maxLength 200, default ""
+  persons_per_year?: number;  // minimum 1, maximum 100000, default 500
+  first_year?: number;  // minimum 2020, maximum 2100, default 2024
+  last_year?: number;  // minimum 2020, maximum 2100, default 2026
+  gemeinden?: Array<string>;  // maxItems 500, default []
+  age_profile?: "asylum" | "families" | "kreis";  // default "asylum"
 }
 
 /** Remove intervention ``object_id``, made on top of ``base_revision``. */
@@ -480,8 +528,8 @@ export interface Window {
 }
 
 /** Every scenario edit, tagged by `kind` (geodata/interventions.py). */
-export type Intervention = Tree | TreeRow | Park | GreenRoof | Unseal | WaterSurface | CoolSurface | RoadClosure | SpeedLimit | LaneChange | NewLink | OneWayChange | NewStop | MoveStop | BusLine | HeadwayChange | OnDemandZone | Facility | HousingDevelopment;
-export const INTERVENTION_KINDS = ["tree", "tree_row", "park", "green_roof", "unseal", "water", "cool_surface", "road_closure", "speed_limit", "lane_change", "new_link", "oneway_change", "new_stop", "move_stop", "bus_line", "headway_change", "on_demand_zone", "facility", "housing"] as const;
+export type Intervention = Tree | TreeRow | Park | GreenRoof | Unseal | WaterSurface | CoolSurface | RoadClosure | SpeedLimit | LaneChange | NewLink | OneWayChange | NewStop | MoveStop | BusLine | HeadwayChange | OnDemandZone | Facility | HousingDevelopment | RefugeeIntake | HousingEstate | OutMigrationFactor | DemographicPath;
+export const INTERVENTION_KINDS = ["tree", "tree_row", "park", "green_roof", "unseal", "water", "cool_surface", "road_closure", "speed_limit", "lane_change", "new_link", "oneway_change", "new_stop", "move_stop", "bus_line", "headway_change", "on_demand_zone", "facility", "housing", "refugee_intake", "housing_estate", "out_migration_factor", "demographic_path"] as const;
 
 export type ClientMessage = Hello | Subscribe | AddIntervention | UpdateIntervention | RemoveIntervention | Undo | Redo | View | Ping;
 export type ClientMessageTag = ClientMessage["t"];
