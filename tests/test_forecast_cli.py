@@ -1,0 +1,134 @@
+"""``twin forecast``: the JSON line, CSV tables, charts, capacities, bad input (exit 2, nothing written) and
+the privacy of everything published."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import shared_data
+
+from cli.main import main
+from models.privacy import MIN_COUNT
+
+
+@pytest.fixture(scope="module")
+def shared() -> Path:
+    return shared_data()
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    rc = main(["forecast", "burgenlandkreis", *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def _counts(value: object) -> list[float]:
+    """Every number in a JSON-like value (for the privacy check of person tables)."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _counts(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _counts(v)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [float(value)]
+    return []
+
+
+def test_json_line_has_the_series_and_meets_the_official_forecasts(capsys, shared: Path) -> None:  # type: ignore[no-untyped-def]
+    rc, out, _ = _run(capsys, "--to", "2040", "--json", "--shared-data", str(shared))
+    assert rc == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    d = json.loads(lines[0])
+    years = [str(y) for y in range(2019, 2041)]
+    for key in ("total_by_year", "age67plus_by_year", "old_age_ratio_by_year"):
+        assert list(d[key]) == years
+    assert len(d["by_gemeinde"]) == 33
+    assert all(list(v) == years for v in d["by_gemeinde"].values())
+    assert d["total_by_year"]["2035"] == pytest.approx(150047, rel=0.02)
+    assert d["age67plus_by_year"]["2035"] == pytest.approx(49590, rel=0.03)
+    assert d["old_age_ratio_by_year"]["2030"] == pytest.approx(72, abs=3)
+    assert all(r["within"] for r in d["official_comparison"])
+    assert any("Gemeinde" in a for a in d["assumptions"])
+    # Kreis = sum of Gemeinden (within the rounding of the published figures, 2.5 per Gemeinde)
+    for y in ("2019", "2030", "2040"):
+        s = sum(v[y] for v in d["by_gemeinde"].values())
+        assert abs(s - d["total_by_year"][y]) <= 2.5 * 34
+    # privacy: every person count is 0 or >= 5 and a multiple of 5
+    for key in ("total_by_year", "age67plus_by_year", "by_gemeinde", "components_by_year", "demand_by_year"):
+        for v in _counts(d[key]):
+            assert v == 0 or (v >= MIN_COUNT and v % 5 == 0), (key, v)
+
+
+def test_scenario_csv_and_charts(capsys, shared: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    scen = tmp_path / "scen.json"
+    scen.write_text(json.dumps([
+        {"kind": "housing_estate", "id": "estate", "ags": "15084355", "dwellings": 500, "persons_per_dwelling": 2.0,
+         "year": 2030},
+        {"kind": "refugee_intake", "id": "intake", "persons_per_year": 400, "first_year": 2024, "last_year": 2025},
+    ]))
+    caps = tmp_path / "caps.csv"
+    caps.write_text("ags,service,capacity\n15084355,school_primary,1200\n15084355,kita,900\n")
+    out_csv, out_png = tmp_path / "csv", tmp_path / "charts"
+    rc, out, err = _run(capsys, "--to", "2035", "--scenario", str(scen), "--capacities", str(caps), "--csv", str(out_csv),
+                        "--charts", str(out_png), "--json", "--shared-data", str(shared))
+    assert rc == 0, err
+    d = json.loads(out)
+    assert "official_comparison" not in d  # only the baseline is compared with the official forecasts
+    assert [e["id"] for e in d["scenario"]] == ["estate", "intake"]
+    pop = pd.read_csv(out_csv / "population.csv", dtype={"ags": str})
+    assert set(pop.columns) == {"ags", "name", "year", "sex", "age", "persons"}
+    assert len(pop) == 33 * 17 * 2 * 101
+    v = pop["persons"].dropna()
+    assert ((v == 0) | ((v >= MIN_COUNT) & (v % 5 == 0))).all()
+    assert pop["persons"].isna().any()  # small cells are suppressed, not shown
+    comp = pd.read_csv(out_csv / "components.csv", dtype={"ags": str})
+    for c in ("births", "deaths", "in_migrants", "out_migrants", "persons"):
+        x = comp[c].dropna()
+        assert ((x == 0) | (x >= MIN_COUNT)).all()
+    dem = pd.read_csv(out_csv / "demand.csv", dtype={"ags": str})
+    row = dem[(dem.ags == "15084355") & (dem.service == "school_primary") & (dem.year == 2035)].iloc[0]
+    assert row.capacity == 1200 and row.gap == pytest.approx(1200 - row.demand)
+    assert math.isnan(dem[(dem.ags == "15084012") & (dem.service == "kita")].capacity.iloc[0])
+    assert (out_csv / "assumptions.txt").read_text(encoding="utf-8").count("/") >= 4
+    names = sorted(p.name for p in out_png.iterdir())
+    assert names == ["demand.png", "old_age_ratio.png", "pyramid_kreis_2035.png", "scenario_vs_baseline.png"]
+    for p in out_png.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("scenario, capacities, extra, match", [
+    ("{not json", None, [], "JSON"),
+    ('[{"kind": "tree", "id": "t"}]', None, [], "forecast"),
+    ('[{"kind": "housing_estate", "id": "h", "ags": "15084999"}]', None, [], "Kreis"),
+    (None, "ags,service,capacity\n15084355,ufo,3\n", [], "ufo"),
+    (None, "ags,service,capacity\n99999999,kita,3\n", [], "99999999"),
+    (None, "ags,service,capacity\n15084355,kita,-3\n", [], ">= 0"),
+    (None, None, ["--to", "2019"], "2019"),
+])
+def test_bad_input_exits_2_and_writes_nothing(capsys, shared: Path, tmp_path: Path, scenario, capacities, extra,  # type: ignore[no-untyped-def]
+                                              match: str) -> None:
+    args = ["--json", "--shared-data", str(shared), "--csv", str(tmp_path / "csv"), "--charts", str(tmp_path / "png"), *extra]
+    if scenario is not None:
+        (tmp_path / "s.json").write_text(scenario)
+        args += ["--scenario", str(tmp_path / "s.json")]
+    if capacities is not None:
+        (tmp_path / "c.csv").write_text(capacities)
+        args += ["--capacities", str(tmp_path / "c.csv")]
+    rc, out, err = _run(capsys, *args)
+    assert rc == 2
+    assert match in err and " / " in err and out == ""
+    assert not (tmp_path / "csv").exists() and not (tmp_path / "png").exists()
+
+
+def test_unknown_region_and_missing_data(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["forecast", "nirgendwo", "--json"]) == 2
+    assert "nirgendwo" in capsys.readouterr().err
+    assert main(["forecast", "burgenlandkreis", "--shared-data", str(tmp_path / "none")]) == 2
+    assert "missing" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["forecast", "burgenlandkreis", "--shared-data", str(tmp_path / "empty")]) == 2
+    assert "file missing" in capsys.readouterr().err
