@@ -11,22 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from district_builder import DistrictBuilder
 from shapely.geometry import Polygon, box
 
-from geodata.build import build_district, grid_for_bbox
-from geodata.crs import LocalFrame
-from geodata.district import (
-    SURFACE,
-    Buildings,
-    District,
-    DistrictFeatures,
-    LandCover,
-    Pois,
-    Roads,
-    Stops,
-    empty_points,
-)
+from geodata.district import District
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANNER_TOKEN = "planner-token-umwelt"
@@ -36,46 +24,25 @@ ADMIN_TOKEN = "admin-token"
 @functools.lru_cache(maxsize=4)
 def tiny_district(name: str = "tiny", size_m: float = 200.0, cell_m: float = 4.0) -> District:
     """Four buildings around a crossroads, two stops, two POIs, on flat terrain at 150 m."""
-    frame = LocalFrame.for_lonlat(11.81, 51.155)
-    fps = [box(20, 20, 60, 60), box(120, 20, 170, 50), box(20, 130, 50, 180), Polygon([(130, 130), (180, 130), (155, 175)])]
-    n = len(fps)
-    from geodata.district import age_bands
-
-    nb = len(age_bands())
-    res = np.array([20, 0, 12, 6], np.int32)
-    by_age = np.zeros((n, nb), np.int32)
-    by_age[:, 5] = res
-    b = Buildings(
-        building_id=np.arange(1, n + 1, dtype=np.int64), footprints=tuple(fps),
-        base_m=np.full(n, 150, np.float32), height_m=np.array([12, 8, 15, 10], np.float32),
-        eave_height_m=np.array([9, 8, 12, 7], np.float32),
-        roof_shape=np.array(["gabled", "flat", "hipped", "flat"], object),
-        use=np.array(["residential", "commercial", "residential", "residential"], object),
-        storeys=np.array([3, 2, 4, 2], np.int16), dwellings=np.array([10, 0, 6, 3], np.int32), residents=res,
-        residents_by_age=by_age, source_id=np.array([f"test:{i}" for i in range(n)], object),
-        height_source=np.array(["sample"] * n, object),
-    )
-    nodes = np.array([[0, 100], [100, 100], [200, 100], [100, 0], [100, 200]], float)
-    ef = np.array([0, 1, 3, 1], np.int32)
-    et = np.array([1, 2, 1, 4], np.int32)
-    L = len(ef)
-    roads = Roads(
-        node_xy_local_m=nodes, node_source_id=np.full(len(nodes), -1, np.int64), edge_from=ef, edge_to=et,
-        length_m=np.full(L, 100.0), road_class=np.array(["residential"] * L, object), lanes=np.full(L, 2, np.int16),
-        maxspeed_kmh=np.full(L, 50, np.float32), oneway=np.zeros(L, np.int8),
-        name=np.array(["Hauptstraße", "Hauptstraße", "Bahnhofstraße", "Bahnhofstraße"], object),
-        source_id=np.array([f"test:road{i}" for i in range(L)], object),
-        geometry=tuple(nodes[[a, b_]] for a, b_ in zip(ef, et)),
-    )
-    stops = Stops(np.array([[95.0, 105.0], [150.0, 95.0]]), np.array(["Markt", "Ost"], object),
-                  np.array(["bus", "bus"], object), np.array(["t:s0", "t:s1"], object))
-    pois = Pois(np.array([[60.0, 90.0], [140.0, 110.0]]), np.array(["doctor", "supermarket"], object),
-                np.array(["Praxis", "Markt"], object), np.array(["t:p0", "t:p1"], object))
-    lc = LandCover((box(0, 0, size_m, size_m),), np.array([SURFACE["grass"]], np.uint8), np.array(["test"], object))
-    feats = DistrictFeatures(frame=frame, bbox_local_m=(0, 0, size_m, size_m), buildings=b, roads=roads,
-                             trees=empty_points("trees"), stops=stops, pois=pois, landcover=lc)
-    grid = grid_for_bbox((0, 0, size_m, size_m), cell_m)
-    return build_district(feats, name=name, grid=grid, terrain_m=np.full(grid.shape, 150.0, np.float32))
+    b = DistrictBuilder(size_m, cell_m=cell_m, lonlat=(11.81, 51.155), terrain_m=150.0)
+    for fp, h, eave, roof, use, storeys, dwellings, res in (
+        (box(20, 20, 60, 60), 12, 9, "gabled", "residential", 3, 10, 20),
+        (box(120, 20, 170, 50), 8, 8, "flat", "commercial", 2, 0, 0),
+        (box(20, 130, 50, 180), 15, 12, "hipped", "residential", 4, 6, 12),
+        (Polygon([(130, 130), (180, 130), (155, 175)]), 10, 7, "flat", "residential", 2, 3, 6),
+    ):
+        b.building(fp, h, eave_height_m=eave, base_m=150.0, roof_shape=roof, use=use, storeys=storeys,
+                   dwellings=dwellings, residents=res)
+    b.junctions([(0, 100), (100, 100), (200, 100), (100, 0), (100, 200)])
+    for a, z, street in (((0, 100), (100, 100), "Hauptstraße"), ((100, 100), (200, 100), "Hauptstraße"),
+                         ((100, 0), (100, 100), "Bahnhofstraße"), ((100, 100), (100, 200), "Bahnhofstraße")):
+        b.road(a, z, "residential", lanes=2, maxspeed_kmh=50, name=street)
+    b.stop((95.0, 105.0), "Markt", source_id="t:s0")
+    b.stop((150.0, 95.0), "Ost", source_id="t:s1")
+    b.poi((60.0, 90.0), "doctor", "Praxis", source_id="t:p0")
+    b.poi((140.0, 110.0), "supermarket", "Markt", source_id="t:p1")
+    b.land(box(0, 0, size_m, size_m), "grass")
+    return b.build(name)
 
 
 def free_port() -> int:
