@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from geodata.interventions import Intervention
 from server.api import comments, districts, health, interventions, results, scenarios
+from server.api import forecast as forecast_api
 from server.api import layers as layers_api
 from server.api.errors import install_error_handlers
 from server.session import serve_websocket
@@ -81,6 +82,7 @@ def create_app(settings: Settings, **twin_options: Any) -> FastAPI:
     for mod in (health, districts, scenarios, interventions, results, comments):
         app.include_router(mod.router, prefix="/api")
     app.include_router(layers_api.router, prefix="/api")
+    app.include_router(forecast_api.router, prefix="/api")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.websocket("/ws/scenarios/{scenario_id}")
