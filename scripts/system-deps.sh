@@ -3,7 +3,7 @@
 # and a PostgreSQL server. Installs them when run as root, otherwise names what is missing.
 set -euo pipefail
 PKGS=(chromium mesa-vulkan-drivers libvulkan1 xvfb xauth xdotool x11-utils postgresql
-      libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libgl1 libegl1 ffmpeg)
+      libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libgl1 libegl1 ffmpeg poppler-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

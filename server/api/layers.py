@@ -192,7 +192,8 @@ async def upload_version(
     file: Annotated[UploadFile, File()],
     source: Text500 = "", licence: Text200 = "", data_date: Annotated[str, Form(max_length=32)] = "",
     update_cycle: Text200 = "", description: Annotated[str, Form(max_length=4000)] = "",
-    style_mode: Annotated[Literal["single", "categories", "classes"] | None, Form()] = None,
+    style_mode: Annotated[Literal["keep", "single", "categories", "classes"],
+                          Form(description="keep: the style of the previous version")] = "keep",
     style_field: Text200 = "", style_classes: Annotated[int, Form(ge=2, le=7)] = 5,
     gpkg_table: Annotated[str | None, Form(max_length=200)] = None,
     csv_epsg: Annotated[int, Form(ge=1024, le=999999)] = 25832,
@@ -208,9 +209,10 @@ async def upload_version(
         raw = await _read(file)
         parsed = parse_upload(raw, file.filename or "upload", areas=areas,
                               gpkg_table=gpkg_table, csv_epsg=csv_epsg)
-        mode = style_mode or prev.style.get("mode", "single")
+        keep = style_mode == "keep"
+        mode = prev.style.get("mode", "single") if keep else style_mode
         fld = style_field or prev.style.get("field", "")
-        n = style_classes if style_mode else max(2, len(prev.style.get("entries", [])) or 5)
+        n = max(2, len(prev.style.get("entries", [])) or 5) if keep else style_classes
         style = make_style(parsed, mode=mode, field_name=fld, n_classes=min(n, 7))
     except DataError as exc:
         return _refused(exc)

@@ -1,0 +1,85 @@
+"""Reports and chart panels of the region: key figures and chart specs as JSON (drawn by the web viewer),
+and the printable report per Gemeinde or for the Kreis as PDF, PNG or CSV (German). Public: every figure
+is published data (person counts rounded to 5, "unter 5" below)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from server.api.errors import ERROR_RESPONSES
+from server.reports import (
+    RegionView,
+    ReportError,
+    default_shared_data,
+    load_region_view,
+    report_content,
+    report_csv,
+    report_pdf,
+    report_png,
+)
+from server.roles import Denied
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
+RegionPath = Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,64}$", description="region name, e.g. burgenlandkreis")]
+AgsQuery = Annotated[str | None, Query(pattern=r"^\d{8}$", description="AGS of a Gemeinde; none for the Kreis")]
+REGIONS = ("burgenlandkreis",)
+
+
+def _view(region: str) -> RegionView:
+    if region not in REGIONS:
+        raise Denied(f"Region {region!r} unbekannt", f"unknown region {region!r}", status=404, code="not_found")
+    try:
+        return load_region_view(default_shared_data())
+    except (OSError, ValueError) as exc:  # DataError is a ValueError
+        raise Denied(f"Regionsdaten nicht verfügbar: {exc}", f"region data unavailable: {exc}", status=503,
+                     code="unavailable") from None
+
+
+def _checked(view: RegionView, ags: str | None) -> None:
+    if ags is not None:
+        try:
+            view.feature(ags)
+        except ReportError as exc:
+            raise Denied(exc.de, exc.en, status=404, code="not_found") from None
+
+
+def _name(view: RegionView, ags: str | None) -> str:
+    return view.name if ags is None else f"{view.name}-{ags}"
+
+
+@router.get("/reports/{region}/content", summary="Key figures and chart specs / Kennzahlen und Diagramme")
+def content(region: RegionPath, ags: AgsQuery = None) -> dict[str, Any]:
+    view = _view(region)
+    _checked(view, ags)
+    return report_content(view, ags)
+
+
+@router.get("/reports/{region}/report.pdf", summary="Report as PDF / Bericht als PDF",
+            responses={200: {"content": {"application/pdf": {}}}})
+def pdf(region: RegionPath, ags: AgsQuery = None) -> Response:
+    view = _view(region)
+    _checked(view, ags)
+    return Response(report_pdf(view, ags), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="bericht-{_name(view, ags)}.pdf"'})
+
+
+@router.get("/reports/{region}/report.png", summary="Report's first page as PNG / erste Seite als PNG",
+            responses={200: {"content": {"image/png": {}}}})
+def png(region: RegionPath, ags: AgsQuery = None) -> Response:
+    view = _view(region)
+    _checked(view, ags)
+    return Response(report_png(view, ags), media_type="image/png")
+
+
+@router.get("/reports/{region}/report.csv", summary="Key figures as CSV / Kennzahlen als CSV",
+            responses={200: {"content": {"text/csv": {}}}})
+def csv(region: RegionPath, ags: AgsQuery = None) -> Response:
+    view = _view(region)
+    _checked(view, ags)
+    return Response(report_csv(view, ags), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="kennzahlen-{_name(view, ags)}.csv"'})

@@ -1,0 +1,435 @@
+"""Reports of the region, per Gemeinde and for the Kreis: a PDF (map, charts, key figures with sources and
+date, the assumptions), the same as PNG (the first page) and CSV (the key figures), in German.
+
+Everything a report shows is published data: person counts pass :mod:`models.privacy` (0, suppressed
+below 5 as "unter 5", else rounded to 5), shares and ratios are computed from the model's unrounded
+figures. The charts are the specs of :mod:`server.charts`, drawn here with matplotlib exactly as the web
+viewer draws them as SVG.
+
+The PDF is made with matplotlib's PDF backend (A4 portrait, DejaVu Sans, no creation date in the file, so
+the same inputs give the same bytes).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import mapping
+
+from geodata.crs import reproject_xy
+from models.privacy import UNDER_LABEL, publish_count
+from models.region.build import build_region
+from models.region.model import AGE65PLUS, AGE_COLUMNS, UNDER18, Region
+from server import charts
+
+__all__ = ["RegionView", "region_view", "load_region_view", "report_content", "report_pdf", "report_png",
+           "report_csv", "draw_chart", "ReportError", "KEY_FIGURES"]
+
+KEY_FIGURES = ("population_2019", "area_km2", "density_per_km2", "share_under18", "share_65plus", "share_80plus",
+               "old_age_ratio")
+_WORKING = tuple(c for c in AGE_COLUMNS if c not in UNDER18 + AGE65PLUS)  # 18-64
+A4_IN = (8.27, 11.69)
+_DRAWING = threading.Lock()  # pyplot's figure manager is not thread-safe; routes run in a thread pool
+
+
+class ReportError(LookupError):
+    """An unknown region or Gemeinde (German / English)."""
+
+    def __init__(self, de: str, en: str) -> None:
+        super().__init__(f"{de} / {en}")
+        self.de, self.en = de, en
+
+
+@dataclass(frozen=True)
+class RegionView:
+    """What the region publishes: the Kreis' figures, one feature per Gemeinde (lon/lat polygons with
+    published properties), the sources with their licences, the method, and the data's reference date."""
+
+    name: str
+    kreis: dict[str, Any]
+    features: list[dict[str, Any]]
+    sources: list[dict[str, str]]
+    method: list[str]
+    data_date: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def feature(self, ags: str) -> dict[str, Any]:
+        for f in self.features:
+            if f["properties"]["ags"] == ags:
+                return f
+        raise ReportError(f"Gemeinde {ags} gibt es in {self.kreis.get('name', self.name)} nicht",
+                          f"no municipality {ags} in {self.kreis.get('name', self.name)}")
+
+
+def _published(counts: Mapping[str, float], area_km2: float) -> dict[str, Any]:
+    total = float(sum(counts[c] for c in AGE_COLUMNS))
+    u18 = float(sum(counts[c] for c in UNDER18))
+    o65 = float(sum(counts[c] for c in AGE65PLUS))
+    work = float(sum(counts[c] for c in _WORKING))
+    out: dict[str, Any] = {c: publish_count(counts[c]) for c in AGE_COLUMNS}
+    out.update({
+        "population_2019": publish_count(total),
+        "area_km2": round(area_km2, 1),
+        "density_per_km2": round(total / area_km2, 0) if area_km2 > 0 else None,
+        "share_under18": round(u18 / total, 4) if total else None,
+        "share_65plus": round(o65 / total, 4) if total else None,
+        "share_80plus": round(counts["age_80_plus"] / total, 4) if total else None,
+        "old_age_ratio": round(100.0 * o65 / work, 1) if work else None,
+    })
+    return out
+
+
+def region_view(region: Region) -> RegionView:
+    """The published view of a :class:`Region` (Gemeinde outlines simplified to 20 m)."""
+    feats = []
+    for _, g in region.gemeinden.sort_values("name").iterrows():
+        shape = region.gemeinde_shapes[g["ags"]].simplify(20.0)
+        ll = shapely.transform(shape, lambda a: np.column_stack(reproject_xy(a[:, 0], a[:, 1], region.epsg, 4326)))
+        props = {"ags": str(g["ags"]), "name": str(g["name"]), "kind": str(g["kind"])}
+        props.update(_published({c: float(g[c]) for c in AGE_COLUMNS}, float(g["area_km2"])))
+        feats.append({"type": "Feature", "properties": props, "geometry": mapping(ll)})
+    totals = {c: float(region.gemeinden[c].sum()) for c in AGE_COLUMNS}
+    kreis = {"ags": region.kreis_ags, "name": region.kreis_name, "kind": "Kreis"}
+    kreis.update(_published(totals, float(region.gemeinden["area_km2"].sum())))
+    man = region.manifest or {}
+    sources = [{"title": _SOURCE_TITLES.get(str(x.get("key", "")), str(x.get("key", ""))),
+                "licence": str(x.get("licence", ""))} for x in man.get("sources", []) if isinstance(x, Mapping)]
+    method_list = _method_lines(man.get("method") or {})
+    return RegionView(region.name, kreis, feats, sources, method_list, "31.12.2019")
+
+
+_SOURCE_TITLES = {
+    "kreis": "Kreisgrenze: BKG VG5000", "gemeinden": "Gemeindegrenzen: BKG VG5000",
+    "zensus_100m": "Zensus 2011, 100-m-Gitter, Altersklassen", "zensus_100m_young_old": "Zensus 2011, 100-m-Gitter, unter 10 / 80+",
+    "zensus_1km": "Zensus 2011, 1-km-Gitter", "kreis_ages_2019": "Destatis 12411-0017, Bevölkerung nach Altersgruppen, 31.12.2019",
+    "kreis_80plus_2019": "Destatis/RKI, Bevölkerung 80+ 2019", "stops": "Haltestellen: DB/HAFAS",
+    "hospitals": "Krankenhäuser: Eurostat GISCO / InEK", "gtfs": "Fahrplan (GTFS)",
+}
+
+
+def _method_lines(method: Any) -> list[str]:
+    """German lines of the region manifest's method (dicts with ``de``, "deutsch / english" strings, and
+    numbers of the assumptions)."""
+    out: list[str] = []
+    if isinstance(method, str):
+        return [method.split(" / ")[0]]
+    if not isinstance(method, Mapping):
+        return out
+    for key, v in method.items():
+        if isinstance(v, Mapping) and "de" in v:
+            out.append(str(v["de"]))
+        elif isinstance(v, str):
+            out.append(v.split(" / ")[0])
+        elif isinstance(v, Mapping):
+            nums = [f"{k} = {x}" for k, x in v.items() if isinstance(x, int | float | str) and not str(k).endswith("_source")
+                    and len(str(x)) < 40]
+            if nums:
+                out.append(f"{key}: " + ", ".join(nums))
+    return out
+
+
+@lru_cache(maxsize=2)
+def load_region_view(shared_data: str) -> RegionView:
+    """The view of the region built from the open data below ``shared_data`` (cached per process)."""
+    return region_view(build_region(shared_data))
+
+
+def default_shared_data() -> str:
+    return str(Path(os.environ.get("LANDTWIN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+# --- content ---------------------------------------------------------------------------------------------
+_SOURCE = {"de": "Destatis 12411-0017 (31.12.2019), Zensus 2011 (100-m-Gitter), BKG VG5000",
+           "en": "Destatis 12411-0017 (31 Dec 2019), Zensus 2011 (100 m grid), BKG VG5000"}
+
+
+def _fmt_value(key: str, v: Any) -> str:
+    if v is None:
+        return UNDER_LABEL["de"] if key.startswith(("age_", "population")) else "–"
+    ind = charts.INDICATORS.get(key)
+    if ind and ind["percent"]:
+        return f"{100.0 * float(v):.1f} %".replace(".", ",")
+    if key == "area_km2":
+        return f"{float(v):.1f} km²".replace(".", ",")
+    if isinstance(v, float) and not float(v).is_integer():
+        return f"{v:.1f}".replace(".", ",")
+    return f"{int(v):,}".replace(",", ".")
+
+
+def _key_rows(props: Mapping[str, Any], kreis: Mapping[str, Any]) -> list[dict[str, Any]]:
+    keys = list(KEY_FIGURES) + [c for c in AGE_COLUMNS]
+    rows = []
+    for k in keys:
+        if k not in props:
+            continue
+        lab = charts.label(k)
+        if k.startswith("age_"):
+            lab = {"de": f"Personen {lab['de']}" + ("" if "älter" in lab["de"] else " Jahre"),
+                   "en": f"persons aged {lab['en']}"}
+        if k == "area_km2":
+            lab = {"de": "Fläche", "en": "area"}
+        rows.append({"key": k, "label": lab, "value": props.get(k), "kreis": kreis.get(k),
+                     "text": _fmt_value(k, props.get(k)), "kreis_text": _fmt_value(k, kreis.get(k))})
+    return rows
+
+
+def report_content(view: RegionView, ags: str | None) -> dict[str, Any]:
+    """The key figures and chart specs of one Gemeinde (``ags``) or of the Kreis (``None``), as the web
+    viewer's chart panel and the reports show them."""
+    feats = [f["properties"] for f in view.features]
+    if ags is None:
+        props = view.kreis
+        chart_list = [
+            charts.ranking(feats, "share_65plus", highlight_ags=None, source=_SOURCE),
+            charts.ranking(feats, "population_2019", highlight_ags=None, source=_SOURCE),
+            charts.age_structure(props, view.kreis, source=_SOURCE),
+        ]
+    else:
+        props = view.feature(ags)["properties"]
+        chart_list = [
+            charts.age_structure(props, view.kreis, source=_SOURCE),
+            charts.indicators_vs_kreis(props, view.kreis, ["share_under18", "share_65plus", "share_80plus"], source=_SOURCE),
+            charts.ranking(feats, "share_65plus", highlight_ags=ags, source=_SOURCE),
+        ]
+    return {"region": view.name, "ags": props["ags"], "name": props["name"], "kind": props.get("kind", ""),
+            "data_date": view.data_date, "key_figures": _key_rows(props, view.kreis), "charts": chart_list,
+            "sources": view.sources, "method": view.method}
+
+
+# --- drawing ---------------------------------------------------------------------------------------------
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_chart(ax: Any, spec: Mapping[str, Any], lang: str = "de") -> None:
+    """Draw one chart spec of :mod:`server.charts` into a matplotlib axes (the same layout as the web
+    viewer's SVG: bars top-down in category order, reference ticks, the highlighted row in orange)."""
+    cats = [c[lang] for c in spec["categories"]]
+    kind = spec["kind"]
+    ax.set_title(spec["title"][lang], fontsize=10, loc="left", fontweight="bold")
+    for s in ("top", "right"):
+        ax.spines[s].set_visible(False)
+    ax.tick_params(labelsize=7)
+    if kind == "bars":
+        y = np.arange(len(cats))
+        vals = spec["series"][0]["values"]
+        colours = [spec["series"][0]["colour"]] * len(cats)
+        if spec.get("highlight") is not None:
+            colours[spec["highlight"]] = charts.PALETTE["highlight"]
+        ax.barh(y, [0.0 if v is None else v for v in vals], color=colours, height=0.7)
+        for i, v in enumerate(vals):
+            if v is None:
+                ax.text(0, i, " " + UNDER_LABEL[lang], va="center", fontsize=6, color="#444444")
+        ref = spec.get("reference")
+        if ref:
+            for i, v in enumerate(ref["values"]):
+                if v is not None:
+                    ax.plot([v, v], [i - 0.42, i + 0.42], color=ref["colour"], lw=2)
+            ax.plot([], [], color=ref["colour"], lw=2, label=ref["label"][lang])
+            ax.barh([], [], color=spec["series"][0]["colour"], label=spec["series"][0]["label"][lang])
+            ax.legend(fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
+        ax.set_yticks(y, cats)
+        ax.invert_yaxis()
+        ax.set_xlabel(spec["unit"][lang], fontsize=7)
+    elif kind == "columns":
+        x = np.arange(len(cats))
+        n = len(spec["series"])
+        w = 0.8 / max(n, 1)
+        for k, s in enumerate(spec["series"]):
+            ax.bar(x - 0.4 + w * (k + 0.5), [0.0 if v is None else v for v in s["values"]], w, color=s["colour"],
+                   label=s["label"][lang])
+        ax.set_xticks(x, cats, rotation=45, ha="right")
+        ax.set_ylabel(spec["unit"][lang], fontsize=7)
+        ax.legend(fontsize=7, frameon=False)
+    else:
+        x = np.arange(len(cats))
+        for s in spec["series"]:
+            v = np.array([np.nan if q is None else q for q in s["values"]], dtype=float)
+            ax.plot(x, v, color=s["colour"], lw=2, label=s["label"][lang])
+        step = max(1, len(cats) // 8)
+        ax.set_xticks(x[::step], cats[::step])
+        ax.set_ylabel(spec["unit"][lang], fontsize=7)
+        ax.legend(fontsize=7, frameon=False)
+    note = spec.get("note")
+    src = f"Quelle: {spec['source'][lang]}" if lang == "de" else f"Source: {spec['source'][lang]}"
+    ax.annotate(src + (f" · {note[lang]}" if note else ""), (0, 0), xycoords="axes fraction", xytext=(0, -26),
+                textcoords="offset points", fontsize=6, color="#444444", va="top")
+
+
+def _polys(geom: Mapping[str, Any]) -> list[np.ndarray]:
+    coords = geom["coordinates"]
+    rings = [coords[0]] if geom["type"] == "Polygon" else [p[0] for p in coords]
+    return [np.asarray(r, dtype=float) for r in rings]
+
+
+def draw_map(ax: Any, view: RegionView, key: str, highlight_ags: str | None) -> None:
+    """Choropleth of the Gemeinden by ``key`` (5 quantile classes, viridis), the chosen one outlined."""
+    from matplotlib.collections import PolyCollection
+
+    vals = np.array([np.nan if f["properties"].get(key) is None else float(f["properties"][key]) for f in view.features])
+    finite = vals[np.isfinite(vals)]
+    edges = np.quantile(finite, np.linspace(0, 1, 6)) if finite.size else np.array([0.0, 1.0])
+    colours = [charts.CLASS_COLOURS5[i] for i in range(5)]
+    polys, fc = [], []
+    for f, v in zip(view.features, vals):
+        k = 0 if not np.isfinite(v) else int(np.clip(np.searchsorted(edges, v, side="right") - 1, 0, 4))
+        for ring in _polys(f["geometry"]):
+            polys.append(ring)
+            fc.append(colours[k] if np.isfinite(v) else "#dddddd")
+    lat0 = float(np.mean([r[:, 1].mean() for r in polys]))
+    ax.add_collection(PolyCollection(polys, facecolors=fc, edgecolors="white", linewidths=0.5))
+    if highlight_ags is not None:
+        f = view.feature(highlight_ags)
+        ax.add_collection(PolyCollection(_polys(f["geometry"]), facecolors="none", edgecolors="#e69f00", linewidths=2.5))
+    for f in view.features:
+        if f["properties"].get("kind") == "Stadt" and (f["properties"].get("population_2019") or 0) > 15000:
+            c = np.concatenate(_polys(f["geometry"])).mean(axis=0)
+            ax.text(c[0], c[1], f["properties"]["name"].split(" (")[0], fontsize=6, ha="center", color="black",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    ax.autoscale_view()
+    ax.set_aspect(1.0 / np.cos(np.radians(lat0)))
+    ax.set_axis_off()
+    handles = []
+    from matplotlib.patches import Patch
+
+    pct = bool(charts.INDICATORS.get(key, {}).get("percent"))
+    for i in range(len(edges) - 1):
+        lo, hi = edges[i], edges[i + 1]
+        t = (f"{100 * lo:.1f} – {100 * hi:.1f} %" if pct else f"{lo:,.0f} – {hi:,.0f}").replace(".", ",")
+        handles.append(Patch(facecolor=colours[i], label=t))
+    ax.legend(handles=handles, title=charts.label(key)["de"], fontsize=6, title_fontsize=7, loc="lower left",
+              frameon=True, framealpha=0.9)
+
+
+def _page1(plt: Any, view: RegionView, content: Mapping[str, Any], created: str) -> Any:
+    fig = plt.figure(figsize=A4_IN)
+    is_kreis = content["kind"] == "Kreis"
+    heading = content["name"] if is_kreis else f"{content['kind']} {content['name']}".strip()
+    fig.text(0.07, 0.955, heading, fontsize=18, fontweight="bold")
+    fig.text(0.07, 0.935, f"Bericht zur Bevölkerung · {view.kreis['name']} · Datenstand {content['data_date']} · "
+                          f"erstellt am {created}", fontsize=8, color="#333333")
+    ax = fig.add_axes((0.05, 0.47, 0.9, 0.44))
+    draw_map(ax, view, "share_65plus", None if is_kreis else content["ags"])
+    ax.set_title("Anteil 65 Jahre und älter je Gemeinde" + ("" if is_kreis else f" ({content['name']} umrandet)"),
+                 fontsize=10, loc="left", fontweight="bold")
+    tab = fig.add_axes((0.07, 0.05, 0.86, 0.38))
+    tab.set_axis_off()
+    rows = content["key_figures"]
+    tab.text(0, 1.0, "Kennzahlen", fontsize=11, fontweight="bold", va="top")
+    tab.text(0.62, 1.0, "" if is_kreis else content["name"], fontsize=8, fontweight="bold", va="top", ha="right")
+    tab.text(0.86, 1.0, "Kreis", fontsize=8, fontweight="bold", va="top", ha="right")
+    step = 0.92 / max(len(rows), 1)
+    for i, r in enumerate(rows):
+        y = 0.93 - i * step
+        if i % 2 == 0:
+            tab.add_patch(plt.Rectangle((0, y - step * 0.75), 0.88, step, color="#f0f3f7", lw=0))
+        tab.text(0, y, r["label"]["de"], fontsize=8, va="center")
+        tab.text(0.62, y, "" if is_kreis else r["text"], fontsize=8, va="center", ha="right")
+        tab.text(0.86, y, r["kreis_text"], fontsize=8, va="center", ha="right")
+    tab.set_xlim(0, 1)
+    tab.set_ylim(0, 1)
+    fig.text(0.07, 0.025, "Personenzahlen auf 5 gerundet, Werte unter 5 als „unter 5“; Anteile aus ungerundeten "
+                          "Zahlen. Quellen und Annahmen: Seite 3.", fontsize=6.5, color="#333333")
+    return fig
+
+
+def _page_charts(plt: Any, content: Mapping[str, Any]) -> Any:
+    fig = plt.figure(figsize=A4_IN)
+    fig.text(0.07, 0.955, f"{content['name']}: Diagramme", fontsize=14, fontweight="bold")
+    specs = content["charts"]
+    boxes = [(0.3, 0.66, 0.62, 0.24), (0.3, 0.43, 0.62, 0.15), (0.3, 0.05, 0.62, 0.32)]
+    for spec, box in zip(specs, boxes):
+        draw_chart(fig.add_axes(box), spec, "de")
+    return fig
+
+
+def _page_sources(plt: Any, view: RegionView, content: Mapping[str, Any], created: str) -> Any:
+    fig = plt.figure(figsize=A4_IN)
+    fig.text(0.07, 0.955, "Quellen, Stand und Annahmen", fontsize=14, fontweight="bold")
+    lines = [f"Datenstand der Bevölkerung: {content['data_date']}; Bericht erstellt am {created}.", "", "Quellen:"]
+    lines += [f"  • {s['title']}" + (f" (Lizenz: {s['licence']})" if s.get("licence") else "") for s in view.sources]
+    lines += ["", "Annahmen und Methode:"]
+    lines += [f"  • {m}" for m in view.method] or ["  • –"]
+    lines += [
+        "  • Altersgruppen je Gemeinde: das Muster des Zensus 2011 (100-m-Gitter) auf die Kreistabelle 2019 skaliert;",
+        "    für einzelne Gemeinden liegt hier keine amtliche Altersstatistik vor.",
+        "  • Altenquotient: Personen 65+ je 100 Personen von 18 bis 64 Jahren (die Altersgruppen des Modells;",
+        "    die amtliche Abgrenzung 20–64 ergibt etwas höhere Werte).",
+        "  • Personenzahlen sind auf 5 gerundet; 1 bis 4 Personen werden als „unter 5“ ausgewiesen (Datenschutz).",
+    ]
+    import textwrap
+
+    y = 0.92
+    for ln in lines:
+        for part in textwrap.wrap(ln, 110, subsequent_indent="    ") or [""]:
+            fig.text(0.07, y, part, fontsize=8, va="top")
+            y -= 0.018
+    return fig
+
+
+def _today() -> str:
+    return dt.date.today().strftime("%d.%m.%Y")
+
+
+def report_pdf(view: RegionView, ags: str | None, *, created: str | None = None) -> bytes:
+    """The PDF report (3 A4 pages: map and key figures; charts; sources and assumptions)."""
+    plt = _plt()
+    content = report_content(view, ags)
+    created = created or _today()
+    buf = io.BytesIO()
+    with _DRAWING:
+        _write_pdf(plt, buf, view, content, created)
+    return buf.getvalue()
+
+
+def _write_pdf(plt: Any, buf: io.BytesIO, view: RegionView, content: Mapping[str, Any], created: str) -> None:
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    meta = {"Title": f"Bericht {content['name']}", "Creator": "landtwin", "CreationDate": None, "Producer": None}
+    with PdfPages(buf, metadata=meta) as pdf:
+        for fig in (_page1(plt, view, content, created), _page_charts(plt, content),
+                    _page_sources(plt, view, content, created)):
+            pdf.savefig(fig)
+            plt.close(fig)
+
+
+def report_png(view: RegionView, ags: str | None, *, created: str | None = None, dpi: int = 110) -> bytes:
+    """The first page of the report (map and key figures) as a PNG."""
+    plt = _plt()
+    content = report_content(view, ags)
+    buf = io.BytesIO()
+    with _DRAWING:
+        fig = _page1(plt, view, content, created or _today())
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def report_csv(view: RegionView, ags: str | None) -> str:
+    """The key figures as CSV (``;``-separated, decimal comma as in German spreadsheets): key, label,
+    value (published, empty where suppressed), Kreis value, shown text."""
+    content = report_content(view, ags)
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\n")
+    w.writerow(["ags", "name", "kennzahl", "bezeichnung", "wert", "wert_kreis", "anzeige", "datenstand"])
+    for r in content["key_figures"]:
+        w.writerow([content["ags"], content["name"], r["key"], r["label"]["de"],
+                    "" if r["value"] is None else r["value"], "" if r["kreis"] is None else r["kreis"], r["text"],
+                    content["data_date"]])
+    return out.getvalue()
