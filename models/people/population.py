@@ -224,12 +224,13 @@ def _households(home: np.ndarray, age: np.ndarray, dwellings: np.ndarray, mean_s
 
 
 def synthesise_population(district: District, rng: np.random.Generator, *,
-                          mean_household_size: float = 1.9) -> Population:
+                          mean_household_size: float = 1.9, age_targets: np.ndarray | None = None) -> Population:
     """Synthetic persons for every resident of ``district``, fitted to the real age table by IPF.
 
     The building totals are the district's ``residents``; the age marginals are the real table scaled
-    to the district's total (``age_band_targets``). ``residents_by_age`` of the buildings is the IPF seed,
-    so a district whose buildings already carry consistent age counts is reproduced exactly.
+    to the district's total (``age_band_targets``), or ``age_targets`` (persons per age band, summing to
+    the residents; e.g. a forecast year's age structure). ``residents_by_age`` of the buildings is the IPF
+    seed, so a district whose buildings already carry consistent age counts is reproduced exactly.
     """
     b = district.buildings
     rows = np.asarray(b.residents, dtype=np.int64)
@@ -237,6 +238,10 @@ def synthesise_population(district: District, rng: np.random.Generator, *,
         raise ValueError("Negative Einwohnerzahl in einem Gebäude / negative residents in a building")
     total = int(rows.sum())
     cols = age_band_targets(total)
+    if age_targets is not None:
+        cols = np.asarray(age_targets, dtype=np.int64)
+        if cols.shape != (len(age_bands()),) or (cols < 0).any() or int(cols.sum()) != total:
+            raise ValueError("Altersziele passen nicht zu den Einwohnern / age targets do not fit the residents")
     seed = np.asarray(b.residents_by_age, dtype=np.float64) if len(b) else np.zeros((0, cols.size))
     if seed.shape != (len(b), cols.size):
         seed = np.zeros((len(b), cols.size))
