@@ -79,6 +79,7 @@ __all__ = [
     "View",
     "Ping",
     "Welcome",
+    "DesignDay",
     "EditApplied",
     "EditRejected",
     "ErrorMessage",
@@ -355,7 +356,25 @@ __all__ += ["EDIT_MESSAGES"]
 
 
 # --- server -> client -----------------------------------------------------------------------------
+_HOURS = msgspec.Meta(min_length=24, max_length=24)
+
+
+class DesignDay(_Struct, frozen=True):
+    """The day the heat model computes, so that viewers draw the sun that casts the model's shadows:
+    ``date`` (ISO, local), ``timezone`` (IANA), ``utc_offset_h`` on that day, and per local hour 0..23 the
+    sun at the full hour as the model places it (``sun_azimuth_deg`` clockwise from north,
+    ``sun_elevation_deg`` apparent, negative below the horizon)."""
+
+    date: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    timezone: Annotated[str, msgspec.Meta(max_length=64)]
+    utc_offset_h: Annotated[float, msgspec.Meta(ge=-14.0, le=14.0)]
+    sun_azimuth_deg: Annotated[list[Annotated[float, msgspec.Meta(ge=0.0, le=360.0)]], _HOURS]
+    sun_elevation_deg: Annotated[list[Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]], _HOURS]
+
+
 class Welcome(_Msg, frozen=True, tag="welcome"):
+    """The server's first message. ``design_day`` is absent from servers that predate it."""
+
     protocol: int
     session_id: str
     user: UserInfo
@@ -363,6 +382,7 @@ class Welcome(_Msg, frozen=True, tag="welcome"):
     scenario: ScenarioState
     grid: GridInfo
     presence: list[PresenceEntry]
+    design_day: DesignDay | None = None
 
 
 class EditApplied(_Msg, frozen=True, tag="applied"):

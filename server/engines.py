@@ -19,7 +19,7 @@ import protocol as p
 from geodata.district import District
 from geodata.interventions import HEAT_KINDS, Intervention, intervention_cost_eur
 
-__all__ = ["EngineOutput", "available_engines", "make_adapter", "grid_info", "ENGINE_ORDER"]
+__all__ = ["EngineOutput", "available_engines", "make_adapter", "grid_info", "design_day_info", "ENGINE_ORDER"]
 
 ENGINE_ORDER = ("costs", "traffic", "heat", "access")  # traffic heat feeds heat, heat feeds access
 # field layers of the heat engine that are streamed (units in their names)
@@ -40,6 +40,23 @@ class EngineOutput:
 def grid_info(d: District) -> p.GridInfo:
     g = d.grid
     return p.GridInfo(rows=g.rows, cols=g.cols, cell_m=g.cell_m, west_m=g.west_m, south_m=g.south_m)
+
+
+_DESIGN_DAYS: dict[int, tuple[District, p.DesignDay]] = {}
+
+
+def design_day_info(d: District) -> p.DesignDay:
+    """The heat model's design day at ``d`` (date, time zone, sun per hour) for the viewers' sun; cached."""
+    hit = _DESIGN_DAYS.get(id(d))
+    if hit is not None and hit[0] is d:
+        return hit[1]
+    from geodata.design_day import design_day_sun
+
+    s = design_day_sun(d)
+    info = p.DesignDay(date=s.date.isoformat(), timezone=s.timezone, utc_offset_h=s.utc_offset_h,
+                       sun_azimuth_deg=list(s.azimuth_deg), sun_elevation_deg=list(s.elevation_deg))
+    _DESIGN_DAYS[id(d)] = (d, info)
+    return info
 
 
 def available_engines() -> list[str]:

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 import protocol as p
 from geodata.interventions import InterventionError
 from server.districts import DistrictMissing
-from server.engines import grid_info
+from server.engines import design_day_info, grid_info
 from server.hub import Connection, unwrap
 from server.roles import Denied, RateLimiter, authenticate, may_edit
 from server.scenario import EditRefused
@@ -85,7 +85,7 @@ async def serve_websocket(twin: Twin, ws: WebSocket, scenario_id: str) -> None:
     limit = RateLimiter(*(_ANON_LIMIT if user.is_anonymous else _TOKEN_LIMIT))
     await ws.send_bytes(p.encode(p.Welcome(
         protocol=p.PROTOCOL_VERSION, session_id=conn.session_id, user=conn.presence_entry().user,
-        can_edit=may_edit(user, row), scenario=state, grid=grid_info(district),
+        can_edit=may_edit(user, row), scenario=state, grid=grid_info(district), design_day=design_day_info(district),
         presence=twin.hub.presence(scenario_id) + [conn.presence_entry()],
     )))
     twin.hub.join(conn)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from geodata.design_day import DESIGN_DATE
+
 __all__ = ["LayerArrays", "sun_direction", "oblique_camera_pose", "layers_from_district", "layers_from_tiles",
            "pygfx_mesh"]
 
@@ -28,7 +30,7 @@ class LayerArrays:
     indices: np.ndarray | None = None
 
 
-def sun_direction(hour: float, *, lat_deg: float = 51.15, lon_deg: float = 11.81, day: date = date(2026, 7, 1),
+def sun_direction(hour: float, *, lat_deg: float = 51.15, lon_deg: float = 11.81, day: date = DESIGN_DATE,
                   utc_offset_h: float = 2.0) -> tuple[np.ndarray, float, float]:
     """Unit vector from the ground towards the sun in glTF axes, with azimuth and elevation (degrees).
 

@@ -13,7 +13,7 @@ import { MovingDots, nearestEdge, roadLine, TrafficLayer, type RoadGeometry } fr
 import { CommentsLayer, DeficitLayer, StopsLayer } from "./places";
 import type * as P from "./protocol.gen";
 import { SceneView } from "./scene";
-import { berlinOffsetH, dayOfYear, sunPosition } from "./sun";
+import { sunAtHour } from "./sun";
 import { TileLayer, type Pick } from "./tiles";
 import { toFloat32 } from "./arrays";
 import { localFrame } from "./utm";
@@ -47,7 +47,8 @@ export class App {
   overlays = new Set<OverlayId>(["comments", "transit"]);
   hour = 15;
   lonlat: [number, number] = [11.81, 51.15];
-  designDate = "2026-07-21";
+  /** The heat model's design day (date, time zone, sun per hour), from the server's Welcome. */
+  designDay: P.DesignDay | null = null;
   progress = new Map<string, P.Progress>();
   kpis = new Map<string, Record<string, number>>();
   roads: RoadGeometry | null = null;
@@ -244,6 +245,8 @@ export class App {
     this.sessionId = m.session_id;
     this.user = m.user;
     this.canEdit = m.can_edit;
+    this.designDay = m.design_day ?? null;
+    this.updateSun();
     this.setScenario(m.scenario);
     this.resubscribe();
     this.api.comments(m.scenario.scenario_id).then((list) => {
@@ -327,9 +330,7 @@ export class App {
   compareHook: (h: number) => void = () => {};
 
   updateSun(): void {
-    const doy = dayOfYear(this.designDate);
-    const utc = this.hour + 0.5 - berlinOffsetH(this.designDate);
-    this.view.setSun(sunPosition(this.lonlat[1], this.lonlat[0], doy, utc));
+    this.view.setSun(sunAtHour(this.designDay, this.hour, this.lonlat));
   }
 
   /** The field shown for the current raster choice (B side), if the server has sent it. */

@@ -101,6 +101,15 @@ export interface DemographicPath {
   first_year?: number;  // minimum 2020, maximum 2100, default 2020
 }
 
+/** The day the heat model computes, so that viewers draw the sun that casts the model's shadows: ``date`` (ISO, local), ``timezone`` (IANA), ``utc_offset_h`` on that day, and per local hour 0..23 the sun at the full hour as the model places it (``sun_azimuth_deg`` clockwise from north, ``sun_elevation_deg`` apparent, negative below the horizon). */
+export interface DesignDay {
+  date: string;  // pattern ^\d{4}-\d{2}-\d{2}$
+  timezone: string;  // maxLength 64
+  utc_offset_h: number;  // minimum -14.0, maximum 14.0
+  sun_azimuth_deg: Array<number>;  // maxItems 24
+  sun_elevation_deg: Array<number>;  // maxItems 24
+}
+
 /** Per road edge (L,) results in the order of ``District.roads``. */
 export interface EdgeFrame {
   t: "edges";
@@ -508,6 +517,7 @@ export interface WaterSurface {
   polygon_local_m?: Array<[number, number]>;  // default []
 }
 
+/** The server's first message. ``design_day`` is absent from servers that predate it. */
 export interface Welcome {
   t: "welcome";
   protocol: number;
@@ -517,6 +527,7 @@ export interface Welcome {
   scenario: ScenarioState;
   grid: GridInfo;
   presence: Array<PresenceEntry>;
+  design_day?: DesignDay | null;  // default null
 }
 
 /** A rectangle of raster cells: rows ``row0 .. row0+rows``, columns ``col0 .. col0+cols``. */

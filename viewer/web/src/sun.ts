@@ -1,5 +1,8 @@
-// Sun direction for lighting the scene at the chosen hour. Display only: the heat model on the
-// server uses its own solar geometry; the viewer prefers the sun position the server sends.
+// Sun direction for lighting the scene at the chosen hour. The server sends the heat model's design day
+// (date, time zone, sun per local hour) in its Welcome; the scene is lit by exactly that sun, so the
+// drawn shadows are the model's. Before the Welcome (or from an older server) an approximation is used.
+
+import type { DesignDay } from "./protocol.gen";
 
 export interface SunPosition {
   azimuthDeg: number; // clockwise from north
@@ -58,4 +61,23 @@ export function sunDirection(p: SunPosition): [number, number, number] {
   const east = Math.sin(az) * Math.cos(el);
   const north = Math.cos(az) * Math.cos(el);
   return [east, Math.sin(el), -north];
+}
+
+/**
+ * The sun at a local clock hour: the heat model's own sun from the server's design day; without one
+ * (before the Welcome arrives) the approximation above for that day's date, or today, at ``lonlat``.
+ */
+export function sunAtHour(
+  day: DesignDay | null | undefined,
+  hour: number,
+  lonlat: [number, number],
+  today: Date = new Date(),
+): SunPosition {
+  const h = Math.max(0, Math.min(23, Math.floor(hour)));
+  if (day && day.sun_azimuth_deg.length === 24 && day.sun_elevation_deg.length === 24) {
+    return { azimuthDeg: day.sun_azimuth_deg[h], elevationDeg: day.sun_elevation_deg[h] };
+  }
+  const iso = day?.date ?? today.toISOString().slice(0, 10);
+  const offset = day ? day.utc_offset_h : berlinOffsetH(iso);
+  return sunPosition(lonlat[1], lonlat[0], dayOfYear(iso), h - offset);
 }
