@@ -313,3 +313,23 @@ def test_year_rates_follow_the_life_expectancy_path() -> None:
     lt = life_table(*r.gm[0])
     assert per[2020].s[0, 50] == pytest.approx(survival_ratios(lt)[0][50], rel=1e-3)
     assert dataclasses.replace(r, in_level=0.0).in_level == 0.0
+
+
+def test_a_region_gemeinde_table_is_a_valid_base() -> None:
+    """The region model's table (``ags``, ``name``, ``population_2019``, ``age_0_9`` .. ``age_80_plus``)."""
+    from types import SimpleNamespace
+
+    from models.forecast.service import base_from_region
+
+    cols = ["age_0_9", "age_10_17", "age_18_29", "age_30_49", "age_50_64", "age_65_79", "age_80_plus"]
+    vals = np.array([[900.0, 700.0, 1100.0, 2500.0, 2600.0, 2200.0, 1000.0], [90.0, 60.0, 80.0, 200.0, 260.0, 250.0, 120.0]])
+    table = pd.DataFrame(vals, columns=cols)
+    table.insert(0, "name", ["Adorf", "Bedorf"])
+    table.insert(0, "ags", ["15084001", "15084002"])
+    table["population_2019"] = vals.sum(axis=1)
+    region = SimpleNamespace(gemeinden=table, manifest={"population_method": "Zensus 2011 scaled"})
+    base = base_from_region(region)
+    np.testing.assert_allclose(base.persons.sum(axis=(1, 2)), vals.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(base.persons[:, :, 80:].sum(axis=(1, 2)), vals[:, -1], rtol=1e-12)
+    assert "Zensus 2011 scaled" in base.method
+    assert (run_forecast(base, (), 2030).persons >= 0).all()
