@@ -116,7 +116,7 @@ class SimulationService:
         self.jobs_cancelled = 0
         self.jobs_failed = 0
         self.worker_restarts = 0
-        self.executed: list[tuple[str, int, tuple[int, ...], bool]] = []  # (scenario, version, hours, live)
+        self.executed: list[tuple[str, int, tuple[int, ...], bool, tuple[str, ...]]] = []  # (scenario, version, hours, live, engines)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -312,7 +312,7 @@ class SimulationService:
         try:
             self._execute(job)
         except WorkerFailed as exc:
-            if not exc.restartable or job.cancelled:
+            if not exc.restartable or exc.timed_out or job.cancelled:
                 raise
             log.warning("simulation of %s v%s: %s; retrying once", job.scenario_id, job.version, exc)
             self._execute(job)
@@ -328,7 +328,7 @@ class SimulationService:
 
     def _execute(self, job: _Job) -> None:
         res = ResultSet(job.scenario_id, job.version, job.hours)
-        self.executed.append((job.scenario_id, job.version, job.hours, job.live))
+        self.executed.append((job.scenario_id, job.version, job.hours, job.live, job.engines))
 
         def emit(ev: tuple) -> None:
             if ev[0] == "progress":

@@ -40,9 +40,9 @@ class WorkerFailed(RuntimeError):
     """An engine raised in the worker (message carries its type and text), or the worker process died
     or ran past its time limit (``restartable``: a new process may run the job)."""
 
-    def __init__(self, message: str, *, restartable: bool = False) -> None:
+    def __init__(self, message: str, *, restartable: bool = False, timed_out: bool = False) -> None:
         super().__init__(message)
-        self.restartable = restartable
+        self.restartable, self.timed_out = restartable, timed_out
 
 
 def _published_deficit(a: p.DeficitArea) -> p.DeficitArea | None:
@@ -179,7 +179,7 @@ class WorkerProcess:
             try:
                 if not self._conn.poll(max(0.0, deadline - time.monotonic())):
                     self.kill()
-                    raise WorkerFailed(f"simulation ran past {timeout_s:.0f} s and was stopped", restartable=True)
+                    raise WorkerFailed(f"simulation ran past {timeout_s:g} s and was stopped", restartable=True, timed_out=True)
                 msg = self._conn.recv()
             except (EOFError, OSError) as exc:
                 raise WorkerFailed(f"simulation process ended: {exc}", restartable=True) from None
