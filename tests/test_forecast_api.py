@@ -129,3 +129,23 @@ def test_a_stored_scenarios_forecast_edits_count(client) -> None:  # type: ignor
     diff = d["by_gemeinde"]["15084590"]["2024"] - d["baseline"]["by_gemeinde"]["15084590"]["2024"]
     assert abs(diff - 600) <= 5
     _assert_published(d)
+
+
+def test_capacities_from_a_department_layer(client) -> None:  # type: ignore[no-untyped-def]
+    csv = "ags;name;plaetze\n15084355;Kitas Naumburg;1450\n15084590;Kitas Zeitz;1210\n"
+    h = auth(client.tokens["planner"])
+    r = client.post("/api/layers", files={"file": ("kitas.csv", csv.encode())},
+                    data={"title": "Kita-Plätze", "visibility": "private"}, headers=h)
+    assert r.status_code == 201, r.text
+    lid = r.json()["layer_id"]
+    q = {"year": 2030, "ags": "15084355", "capacity_layer": lid, "capacity_service": "kita", "capacity_field": "plaetze"}
+    r = client.get("/api/regions/burgenlandkreis/forecast/demand", params=q, headers=h)
+    assert r.status_code == 200, r.text
+    kita = next(s for s in r.json()["services"] if s["service"] == "kita")
+    assert kita["capacity"] == 1450 and kita["gap"] == pytest.approx(1450 - kita["demand"])
+    # a private layer is not there for anyone else; bad fields and services are refused
+    assert client.get("/api/regions/burgenlandkreis/forecast/demand", params=q).status_code == 404
+    for bad in ({"capacity_field": "name"}, {"capacity_field": "nope"}, {"capacity_service": "ufo"},
+                {"capacity_service": None}):
+        r = client.get("/api/regions/burgenlandkreis/forecast/demand", params={**q, **bad}, headers=h)
+        assert r.status_code == 422, (bad, r.text)

@@ -25,7 +25,7 @@ from scipy.interpolate import PchipInterpolator
 from models.forecast.rates import N_AGES, base_rates, life_table, rates_table
 
 __all__ = ["BasePopulation", "ForecastInputError", "kreis_single_years", "base_from_table", "parse_age_columns",
-           "gemeinden_from_shared", "kreis_age_groups"]
+           "gemeinden_from_shared", "kreis_age_groups", "gemeinde_shapes"]
 
 _AGE_COL = re.compile(r"^age_(\d{1,3})_(\d{1,3}|plus)$")
 _AGS = re.compile(r"^\d{8}$")
@@ -201,3 +201,14 @@ def gemeinden_from_shared(shared_dir: str | Path) -> pd.DataFrame:
     df.insert(0, "ags", ags)
     df["population_2019"] = scaled.sum(axis=1)
     return df.sort_values("ags").reset_index(drop=True)
+
+
+def gemeinde_shapes(shared_dir: str | Path) -> dict[str, object]:
+    """AGS -> outline (shapely, WGS84) of the VG5000 Gemeinden in the shared data (empty when absent)."""
+    import shapely
+
+    gj = Path(shared_dir) / "burgenlandkreis_admin_boundaries_vg5000" / "burgenlandkreis_gemeinden.geojson"
+    if not gj.is_file():
+        return {}
+    feats = json.loads(gj.read_text(encoding="utf-8"))["features"]
+    return {str(f["properties"]["AGS"]): shapely.geometry.shape(f["geometry"]) for f in feats}

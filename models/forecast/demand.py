@@ -31,7 +31,7 @@ from models.forecast.model import Projection
 from models.forecast.rates import N_AGES
 
 __all__ = ["SERVICES", "UNITS", "HousingBasis", "demand_rates", "housing_basis", "housing_from_shared",
-           "compute_demand", "read_capacities"]
+           "compute_demand", "read_capacities", "capacities_from_features"]
 
 SERVICES = ("households", "dwellings", "kita_krippe", "kita", "school_primary", "school_secondary",
             "care_residential", "home_care", "gp_contacts", "bus_trips")
@@ -186,3 +186,39 @@ def compute_demand(pr: Projection, housing: HousingBasis, edits: list | tuple = 
         frames.append(pd.DataFrame({"ags": ags, "name": names, "year": years, "service": s, "demand": d,
                                     "capacity": c, "gap": c - d}))
     return pd.concat(frames, ignore_index=True)
+
+
+def capacities_from_features(features: list[dict], service: str, field: str, ags: tuple[str, ...],
+                             shapes: dict[str, object] | None = None) -> pd.DataFrame:
+    """Capacities of ``service`` per Gemeinde from a department layer's GeoJSON features: the numeric
+    property ``field`` summed per Gemeinde, the Gemeinde taken from an ``ags`` property or, for points, from
+    the Gemeinde outline (``shapes``: AGS -> shapely geometry in WGS84) that contains it."""
+    import shapely
+
+    if service not in SERVICES:
+        raise ForecastInputError(f"Leistung {service!r} unbekannt ({', '.join(SERVICES)})",
+                                 f"service {service!r} unknown ({', '.join(SERVICES)})")
+    known = set(ags)
+    sums: dict[str, float] = {}
+    for f in features:
+        props = f.get("properties") or {}
+        if field not in props:
+            raise ForecastInputError(f"Feld {field!r} fehlt in der Ebene", f"field {field!r} missing in the layer")
+        v = props.get(field)
+        if v is None or v == "":
+            continue
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            raise ForecastInputError(f"Feld {field!r} ist keine Zahl ({v!r})", f"field {field!r} is not a number ({v!r})") from None
+        if not np.isfinite(x) or x < 0:
+            raise ForecastInputError(f"Feld {field!r}: Kapazität {v!r} ungültig", f"field {field!r}: capacity {v!r} invalid")
+        key = str(props.get("ags") or props.get("AGS") or "")
+        if key not in known and shapes:
+            geom = f.get("geometry")
+            if geom and geom.get("type") == "Point":
+                lon, lat = geom["coordinates"][:2]
+                key = next((a for a, s in shapes.items() if shapely.contains_xy(s, lon, lat)), "")
+        if key in known:
+            sums[key] = sums.get(key, 0.0) + x
+    return pd.DataFrame({"ags": list(sums), "service": service, "capacity": list(sums.values())})

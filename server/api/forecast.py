@@ -8,6 +8,7 @@ forecast is computed on request; the baseline is kept per target year.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
@@ -16,12 +17,12 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 
 from geodata.interventions import FORECAST_KINDS
-from models.forecast.base import BasePopulation, ForecastInputError
-from models.forecast.demand import SERVICES, HousingBasis
+from models.forecast.base import BasePopulation, ForecastInputError, gemeinde_shapes
+from models.forecast.demand import SERVICES, HousingBasis, capacities_from_features
 from models.forecast.scenario import decode_scenario
 from models.forecast.service import (
     ForecastRun,
@@ -33,9 +34,10 @@ from models.forecast.service import (
     summary,
 )
 from models.privacy import publish_count
-from server.api.deps import ScenarioIdPath, TwinDep
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep
 from server.api.errors import ERROR_RESPONSES
-from server.roles import Denied
+from server.layer_store import LayerStore, may_see
+from server.roles import Denied, User
 
 __all__ = ["router"]
 
@@ -179,11 +181,43 @@ def pyramid_of(region: RegionPath, year: YearQuery = None, ags: AgsQuery = None,
     return {"base": pyramid(pr, int(pr.years[0]), ags), "forecast": pyramid(pr, y, ags)}
 
 
+def _layer_capacities(request: Request, user: User, layer_id: str, service: str | None, field: str | None,
+                      ags: tuple[str, ...]) -> pd.DataFrame:
+    if not service or not field:
+        raise Denied("Mit capacity_layer auch capacity_service und capacity_field angeben",
+                     "with capacity_layer give capacity_service and capacity_field too", status=422, code="invalid")
+    store = getattr(request.app.state, "layer_store", None) or LayerStore(request.app.state.twin.storage)
+    row = store.get(layer_id)
+    if row is None or not may_see(user, row):
+        raise Denied(f"Ebene {layer_id} nicht gefunden", f"layer {layer_id} not found", status=404, code="not_found")
+    text, _ = store.data(layer_id, row.head_version)
+    if text is None:
+        raise Denied("Die Ebene hat keine Objekte (Rasterebene)", "the layer has no features (a raster layer)",
+                     status=422, code="invalid")
+    try:
+        feats = json.loads(text).get("features", [])
+        return capacities_from_features(feats, service, field, ags, gemeinde_shapes(_shared_dir()))
+    except ForecastInputError as exc:
+        raise Denied(exc.de, exc.en, status=422, code="invalid") from None
+
+
 @router.get("/regions/{region}/forecast/demand", summary="Demand against capacity / Bedarf und Kapazität")
-def demand(region: RegionPath, year: YearQuery = None, ags: AgsQuery = None, to: ToQuery = 2040) -> dict[str, Any]:
+def demand(region: RegionPath, request: Request, user: UserDep, year: YearQuery = None, ags: AgsQuery = None,
+           to: ToQuery = 2040,
+           capacity_layer: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                                       description="department layer with capacities")] = None,
+           capacity_service: Annotated[str | None, Query(description="service the layer's capacities are for, "
+                                                                     "e.g. kita")] = None,
+           capacity_field: Annotated[str | None, Query(max_length=100, description="numeric field of the "
+                                                                                    "capacities")] = None,
+           ) -> dict[str, Any]:
     """Demand per service (published), with capacity and gap where known, for one year; per Gemeinde or summed
-    for the Kreis."""
+    for the Kreis. Capacities come from a department layer the user may see (features with an ``ags``
+    property, or points inside a Gemeinde) and a numeric field; dwellings are set against the stock."""
     run = _run(region, to)
+    if capacity_layer is not None:
+        caps = _layer_capacities(request, user, capacity_layer, capacity_service, capacity_field, run.projection.ags)
+        run = _run(region, to, [], caps)
     _ags(run, ags)
     y = _year(run, year)
     d = run.demand[run.demand.year == y]
