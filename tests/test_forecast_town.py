@@ -89,3 +89,26 @@ def test_forecast_year_changes_traffic_demand_by_the_age_weighted_amount(runs, t
     scen_trips = dem.build_demand(forecast_district(d, scenario, NAUMBURG, 2040), net).daily_by_purpose.sum()
     now_trips = dem.build_demand(forecast_district(d, baseline, NAUMBURG, 2019), net).daily_by_purpose.sum()
     assert base_trips < now_trips and scen_trips > base_trips
+
+
+def test_1000_newcomers_in_the_gemeinde_change_the_towns_access_deficits(runs, taichi_cpu) -> None:  # type: ignore[no-untyped-def]
+    from models.people.access import AccessEngine
+
+    baseline, _ = runs
+    from models.forecast.service import base_from_shared
+
+    base = base_from_shared(shared_data())
+    plus = run_forecast(base, [HousingEstate(id="h", ags=NAUMBURG, dwellings=500, persons_per_dwelling=2.0,
+                                             year=2030)], 2030)
+    g = baseline.ags.index(NAUMBURG)
+    assert plus.total()[-1, g] - baseline.total()[baseline.year_index(2030), g] == pytest.approx(1000.0)
+    d = grid_district(n=10, spacing_m=250.0, residents_per_building=6, pois_per_category=1, n_stops=1, cell_m=25.0)
+    eng = AccessEngine(d, seed=0)
+    res = []
+    for pr in (baseline, plus):
+        eng.population = forecast_population(d, pr, NAUMBURG, 2030, np.random.default_rng(0))
+        res.append((len(eng.population), eng.compute(with_agents=False).kpis))
+    # the town grows by its share of the 1,000 (town residents / Gemeinde residents in 2019)
+    share = d.residents_total / baseline.total()[0, g]
+    assert res[1][0] - res[0][0] == pytest.approx(1000.0 * share, abs=1.0)
+    assert res[1][1]["deficit_under18_stop"] > res[0][1]["deficit_under18_stop"]
