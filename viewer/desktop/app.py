@@ -1,11 +1,19 @@
-"""The desktop viewer: a pygfx window on a landtwin server.
+"""The desktop viewer: a pygfx window (or offscreen canvas) on a landtwin server.
 
 It shows the district's 3D tiles (``/api/districts/{name}/tileset.json`` and its GLB files) with the
-live heat field the server streams draped over the terrain as a textured surface. A click on the
-ground prints the cell's value and the hourly series received for it; key ``t`` sends a tree at the
-picked point as an edit, ``s`` saves a screenshot (with the legend), the left and right arrow keys
-step through the hours of the design day. The viewer renders what the
+layers of the web viewer: a raster draped over the terrain (UTCI, Tmrt, air and surface temperature,
+heat-stress classes, or the difference B − A of two scenarios), and overlays (traffic volume or v/c on
+the roads, vehicles, people under way, stops by quality class, access deficit areas, comments).
+Planners place every intervention by mouse (:mod:`viewer.desktop.tools`) with undo and redo; a
+click with the inspect tool shows the cell, building or road under the pointer with its values and
+the series of the day; two scenarios show side by side with one camera. The viewer renders what the
 server sends and sends edits; it simulates nothing.
+
+Keys: ``1``..``0`` tools (tree, tree row, park, unseal, green roof, road closure, Tempo 30, bus line,
+stop, on-demand zone), ``i`` inspect, Enter finishes a line or area, Backspace drops its last point,
+Escape cancels, ``z``/``y`` undo/redo, left/right arrows the hour, space plays the day, ``l`` the next
+raster, ``v`` the next overlay on/off, ``m`` side by side / difference / single (with a second
+scenario), ``c`` the chart of the picked cell's day, ``s`` a screenshot.
 
 Scene positions are glTF axes (x east, y up above the tileset's ``origin_z_m``, z = -north), metres.
 """
@@ -15,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +31,82 @@ import numpy as np
 
 from viewer.desktop.client import FieldState, TwinClient, http_bytes, http_json
 from viewer.desktop.layers import (
+    LAYERS,
+    OVERLAYS,
+    RASTERS,
     cell_centre_local_m,
     cell_of_point,
     cell_value,
+    field_for,
     field_rgba,
     hour_series,
+    layer_id,
     legend_for,
     legend_image,
+    legend_text,
     ray_hits_plane,
     screen_ray,
+    wanted_layers,
+)
+from viewer.desktop.places import (
+    Roads,
+    Stops,
+    deficit_quads,
+    nearest_edge,
+    road_colours,
+    roads_from_geojson,
+    stop_colours,
+    stops_from_geojson,
 )
 from viewer.desktop.scene_objects import LayerArrays, oblique_camera_pose, pygfx_mesh, sun_direction
+from viewer.desktop.terrain import corner_heights, height_at
+from viewer.desktop.tools import TOOL_KEYS, TOOLS, Hit, ToolSession
 
-__all__ = ["DesktopApp", "Pick", "drape_heights", "load_tiles"]
+__all__ = ["DesktopApp", "Pick", "drape_heights", "load_tiles", "design_day"]
 
 DRAPE_LIFT_M = 0.8  # the field floats this high above the terrain (no z-fighting with roads)
+OVERLAY_LIFT_M = 2.0
 
 
 @dataclass
 class Pick:
-    """A picked cell: its raster index, local centre (m east, north), value and hourly series."""
+    """What a click inspected: the cell (raster index, local centre), its value in A (and B), the
+    hourly series received, and the building or road edge hit with their values."""
 
     row: int
     col: int
     xy_local_m: tuple[float, float]
     value_c: float
     series: list[tuple[int, float]] = field(default_factory=list)
+    building_id: int = -1
+    edge_index: int = -1
+    value_b: float = float("nan")
+    series_b: list[tuple[int, float]] = field(default_factory=list)
+    values: dict[str, float] = field(default_factory=dict)
+
+    def lines(self, layer: str, lang: str = "de") -> list[str]:
+        """The inspection panel's lines (German or English)."""
+        name = legend_text(layer, lang)[0]
+        unit = LAYERS[layer_id(layer)].unit
+        de = lang != "en"
+        out = [f"{'Zelle' if de else 'Cell'} ({self.row}, {self.col}) · {self.xy_local_m[0]:.0f} m "
+               f"{'O' if de else 'E'}, {self.xy_local_m[1]:.0f} m N",
+               f"{name}: {self.value_c:.1f} {unit}"]
+        if np.isfinite(self.value_b):
+            out.append(f"B: {self.value_b:.1f} {unit}  (B − A {self.value_b - self.value_c:+.1f})")
+        if self.building_id >= 0:
+            out.insert(0, f"{'Gebäude' if de else 'Building'} {self.building_id}")
+        if self.edge_index >= 0:
+            out.insert(0, f"{'Straße' if de else 'Road'} {self.edge_index}")
+        for k, v in self.values.items():
+            out.append(f"{k}: {v:.2f}")
+        return out
 
 
 def load_tiles(base_url: str, district: str) -> tuple[dict[str, Any], list[LayerArrays]]:
-    """The tileset description and the layers of every GLB tile, fetched from the server."""
+    """The tileset description and the layers of every GLB tile, fetched from the server; building
+    layers carry their building ids per vertex in ``colors``' companion attribute ``ids`` (see
+    :func:`building_triangles`)."""
     from geodata.scene_glb import read_glb
 
     root = f"{base_url.rstrip('/')}/api/districts/{district}"
@@ -62,31 +117,59 @@ def load_tiles(base_url: str, district: str) -> tuple[dict[str, Any], list[Layer
         if not name.endswith(".glb") or "/" in name:
             continue
         _, tile_layers = read_glb(http_bytes(f"{root}/tiles/{name}"))
-        layers += [LayerArrays(ly.name, ly.positions, ly.normals, ly.colors, ly.indices) for ly in tile_layers]
+        for ly in tile_layers:
+            la = LayerArrays(ly.name, ly.positions, ly.normals, ly.colors, ly.indices)
+            ids = ly.attributes.get("_BUILDING_ID")
+            if ids is not None:
+                la.ids = np.asarray(ids).reshape(-1).astype(np.int64)  # type: ignore[attr-defined]
+            layers.append(la)
     return tileset, layers
 
 
-def drape_heights(grid, terrain: list[LayerArrays]) -> np.ndarray:
-    """Ground height (glTF y, m) of every cell corner: (rows + 1, cols + 1) float32.
-
-    Terrain vertices are binned into the field's cells (highest vertex per cell); cells without a
-    vertex take the mean; each corner takes the highest of its neighbouring cells.
-    """
-    cells = np.full((grid.rows, grid.cols), -np.inf)
-    for ly in terrain:
-        pos = np.asarray(ly.positions, dtype=np.float64)
-        col = np.floor((pos[:, 0] - grid.west_m) / grid.cell_m).astype(np.int64)
-        row = grid.rows - 1 - np.floor((-pos[:, 2] - grid.south_m) / grid.cell_m).astype(np.int64)
-        ok = (row >= 0) & (row < grid.rows) & (col >= 0) & (col < grid.cols)
-        np.maximum.at(cells, (row[ok], col[ok]), pos[ok, 1])
-    known = np.isfinite(cells)
-    cells = np.where(known, cells, cells[known].mean() if known.any() else 0.0)
-    pad = np.pad(cells, 1, mode="edge")
-    corners = np.maximum.reduce([pad[:-1, :-1], pad[:-1, 1:], pad[1:, :-1], pad[1:, 1:]])
-    return corners.astype(np.float32)
+def building_triangles(layers: list[LayerArrays]) -> tuple[np.ndarray, np.ndarray]:
+    """All building triangles (T, 3, 3) glTF positions and their building id (T,)."""
+    tris, ids = [], []
+    for ly in layers:
+        if ly.name != "buildings":
+            continue
+        idx = (np.arange(len(ly.positions)) if ly.indices is None else np.asarray(ly.indices)).reshape(-1, 3)
+        tris.append(np.asarray(ly.positions, np.float64)[idx])
+        vid = getattr(ly, "ids", None)
+        ids.append(np.asarray(vid)[idx[:, 0]] if vid is not None else np.full(len(idx), -1, np.int64))
+    if not tris:
+        return np.zeros((0, 3, 3)), np.zeros(0, np.int64)
+    return np.concatenate(tris), np.concatenate(ids)
 
 
-def _drape_geometry(grid, heights: np.ndarray) -> dict[str, np.ndarray]:
+def ray_triangles(origin: np.ndarray, direction: np.ndarray, tris: np.ndarray) -> tuple[int, float]:
+    """The first triangle a ray meets (Möller–Trumbore) and its distance; (-1, inf) when none."""
+    if len(tris) == 0:
+        return -1, float("inf")
+    v0, e1, e2 = tris[:, 0], tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]
+    pv = np.cross(direction, e2)
+    det = (e1 * pv).sum(1)
+    ok = np.abs(det) > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    tv = origin - v0
+    u = (tv * pv).sum(1) * inv
+    qv = np.cross(tv, e1)
+    v = (qv @ direction) * inv
+    t = (e2 * qv).sum(1) * inv
+    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 1e-6)
+    if not hit.any():
+        return -1, float("inf")
+    t = np.where(hit, t, np.inf)
+    i = int(np.argmin(t))
+    return i, float(t[i])
+
+
+def drape_heights(grid: Any, terrain: list[LayerArrays]) -> np.ndarray:
+    """Ground height (glTF y, m) of every cell corner: (rows + 1, cols + 1) float32, on the terrain's
+    triangles (:func:`viewer.desktop.terrain.corner_heights`)."""
+    return corner_heights(grid, terrain)
+
+
+def _drape_geometry(grid: Any, heights: np.ndarray) -> dict[str, np.ndarray]:
     """Positions, texture coordinates and triangles of a (rows+1) x (cols+1) corner mesh."""
     r, c = np.meshgrid(np.arange(grid.rows + 1), np.arange(grid.cols + 1), indexing="ij")
     x = grid.west_m + c * grid.cell_m
@@ -99,44 +182,140 @@ def _drape_geometry(grid, heights: np.ndarray) -> dict[str, np.ndarray]:
     return {"positions": pos, "texcoords": uv, "indices": tris.astype(np.uint32)}
 
 
-class DesktopApp:
-    """Tiles, live heat field, picking and edits on one canvas (offscreen or a window).
+def design_day(welcome: Any) -> tuple[date, float]:
+    """The design day and its UTC offset (hours) from the Welcome message when it names them
+    (``design_day`` as an ISO date, ``utc_offset_h`` or a ``time_zone``); 1 July, UTC+2 otherwise."""
+    day, offset = date(2026, 7, 1), 2.0
+    raw = getattr(welcome, "design_day", None) or getattr(welcome, "date", None)
+    if isinstance(raw, str):
+        try:
+            day = date.fromisoformat(raw[:10])
+        except ValueError:
+            pass
+    elif isinstance(raw, date):
+        day = raw
+    off = getattr(welcome, "utc_offset_h", None)
+    tz = getattr(welcome, "time_zone", None)
+    if isinstance(off, int | float):
+        offset = float(off)
+    elif isinstance(tz, str) and tz:
+        try:
+            from datetime import datetime
+            from zoneinfo import ZoneInfo
 
-    ``client`` must be started (Welcome received) and subscribed; ``canvas`` is a rendercanvas
-    canvas (``rendercanvas.offscreen`` for tests and pictures, ``rendercanvas.glfw`` for a window).
+            delta = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(tz)).utcoffset()
+            offset = delta.total_seconds() / 3600.0 if delta is not None else offset
+        except (KeyError, ValueError, OSError):
+            pass
+    return day, offset
+
+
+class _View:
+    """One scenario's scene: shared tile meshes, its drape and its overlays."""
+
+    def __init__(self, gfx: Any, app: DesktopApp, meshes: list[Any]) -> None:
+        g = app.grid
+        self.scene = gfx.Scene()
+        self.scene.add(gfx.Background(None, gfx.BackgroundMaterial("#dfe8ef", "#dfe8ef", "#7fa6d6", "#7fa6d6")))
+        for m in meshes:
+            self.scene.add(m)
+        self.texture = gfx.Texture(np.zeros((g.rows, g.cols, 4), np.uint8), dim=2, colorspace="srgb")
+        # opaque in the legend's exact colours; cells without a value (alpha 0) are cut out
+        self.drape = gfx.Mesh(app.drape_geometry, gfx.MeshBasicMaterial(
+            map=gfx.TextureMap(self.texture, filter="nearest"), alpha_mode="solid", alpha_test=0.5))
+        self.drape.visible = False
+        self.shown: tuple[Any, ...] = ()
+        self.rgba: np.ndarray | None = None
+        self.roads = gfx.Line(gfx.Geometry(positions=app.road_positions, colors=np.ones((len(app.road_positions), 4),
+                                                                                        np.float32)),
+                              gfx.LineSegmentMaterial(thickness=3.0, color_mode="vertex"))
+        self.roads.visible = False
+        self.vehicles = self._points(gfx, "#1b1b1b", 3.0)
+        self.people = self._points(gfx, "#6a1b9a", 3.0)
+        n_stops = max(len(app.stops.xy), 1)
+        self.stops = gfx.Points(gfx.Geometry(positions=app.stop_positions if len(app.stops.xy) else
+                                             np.zeros((1, 3), np.float32),
+                                             colors=np.ones((n_stops, 4), np.float32)),
+                                gfx.PointsMaterial(size=11.0, color_mode="vertex"))
+        self.stops.visible = False
+        self.deficits = gfx.Group()
+        self.comments = self._points(gfx, "#1565c0", 12.0)
+        self.versions: dict[str, int] = {}
+        self.scene.add(self.drape, self.roads, self.vehicles, self.people, self.stops, self.deficits, self.comments)
+
+    @staticmethod
+    def _points(gfx: Any, colour: str, size: float) -> Any:
+        pts = gfx.Points(gfx.Geometry(positions=np.zeros((1, 3), np.float32)), gfx.PointsMaterial(size=size, color=colour))
+        pts.visible = False
+        return pts
+
+
+class DesktopApp:
+    """Tiles, layers, tools, inspection and A/B compare on one canvas (offscreen or a window).
+
+    ``client`` must be started (Welcome received); the app subscribes it to what its layers need.
+    ``compare`` is an optional second started client (scenario B) for side by side and difference.
+    ``canvas`` is a rendercanvas canvas (``rendercanvas.offscreen`` for tests and pictures,
+    ``rendercanvas.glfw`` for a window).
     """
 
-    def __init__(self, client: TwinClient, district: str, canvas: Any, *, layer: str = "utci_c", hour: int = 15,
-                 screenshot_dir: Path | str = ".") -> None:
+    def __init__(self, client: TwinClient, district: str, canvas: Any, *, layer: str = "utci", hour: int = 15,
+                 overlays: tuple[str, ...] = (), screenshot_dir: Path | str = ".", compare: TwinClient | None = None,
+                 lang: str = "de", subscribe: bool = True) -> None:
         os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences a harmless loader warning on servers
         import pygfx as gfx
 
         assert client.welcome is not None
-        self.client, self.layer, self.hour = client, layer, int(hour)
+        self.client, self.compare = client, compare
+        self.layer, self.hour = layer_id(layer), int(hour)
+        self.overlays: set[str] = {layer_id(o) for o in overlays}
+        self.lang = lang
         self.grid = client.welcome.grid
         self.canvas = canvas
         self.screenshot_dir = Path(screenshot_dir)
         self.pick: Pick | None = None
-        self.shown_version = -1
-        self.tree_requests: list[int] = []
+        self.tool: ToolSession | None = None
+        self.mode = "diff" if self.layer == "diff" else ("split" if compare is not None else "single")
+        self.requests: list[int] = []
+        self.messages: list[str] = []
+        self.playing = False
+        self._play_t = 0.0
         self._down: tuple[float, float] | None = None
         self._last_frame: np.ndarray | None = None
+        self._override: tuple[np.ndarray, float] | None = None
+        self.day, self.utc_offset_h = design_day(client.welcome)
 
         self.tileset, layers = load_tiles(client.base_url, district)
         self.renderer = gfx.renderers.WgpuRenderer(canvas)
-        self.scene = gfx.Scene()
-        self.scene.add(gfx.Background(None, gfx.BackgroundMaterial("#dfe8ef", "#dfe8ef", "#7fa6d6", "#7fa6d6")))
-        for ly in layers:
-            self.scene.add(pygfx_mesh(ly))
         self.heights = drape_heights(self.grid, [ly for ly in layers if ly.name == "terrain"])
-        self.texture = gfx.Texture(np.zeros((self.grid.rows, self.grid.cols, 4), np.uint8), dim=2, colorspace="srgb")
-        self.drape = gfx.Mesh(gfx.Geometry(**_drape_geometry(self.grid, self.heights)),
-                              gfx.MeshBasicMaterial(map=gfx.TextureMap(self.texture, filter="nearest")))
-        self.drape.visible = False
+        self.building_tris, self.building_ids = building_triangles(layers)
+        self.drape_geometry = gfx.Geometry(**_drape_geometry(self.grid, self.heights))
+        epsg = int(self.tileset.get("epsg", 25832))
+        origin = tuple(self.tileset.get("origin_utm_m", (0.0, 0.0)))
+        root = f"{client.base_url}/api/districts/{district}"
+        self.roads: Roads = roads_from_geojson(http_json(f"{root}/links.geojson"), epsg, origin)  # type: ignore[arg-type]
+        self.stops: Stops = stops_from_geojson(http_json(f"{root}/stops.geojson"), epsg, origin)  # type: ignore[arg-type]
+        self.road_positions = self._lift(self.roads.seg_xy.reshape(-1, 2), OVERLAY_LIFT_M * 0.5)
+        self.stop_positions = self._lift(self.stops.xy, 6.0)
+        self.origin_z_m = float(self.tileset.get("origin_z_m", 0.0))
+        meshes_a = [pygfx_mesh(ly) for ly in layers]
+        self.views = [_View(gfx, self, meshes_a)]
+        if compare is not None:
+            meshes_b = [gfx.Mesh(m.geometry, m.material) for m in meshes_a]  # same buffers, second scene
+            self.views.append(_View(gfx, self, meshes_b))
         self.marker = gfx.Mesh(gfx.sphere_geometry(3.0), gfx.MeshBasicMaterial(color="#1030ff"))
         self.marker.visible = False
-        self.scene.add(self.drape, self.marker)
+        self.views[0].scene.add(self.marker)
         self._add_lights_and_camera(gfx, layers)
+        if subscribe:
+            self.subscribe()
+
+    def _lift(self, xy: np.ndarray, lift: float) -> np.ndarray:
+        xy = np.asarray(xy, np.float64).reshape(-1, 2)
+        if len(xy) == 0:
+            return np.zeros((0, 3), np.float32)
+        h = height_at(self.heights, self.grid, xy[:, 0], xy[:, 1])
+        return np.stack([xy[:, 0], h + lift, -xy[:, 1]], axis=1).astype(np.float32)
 
     def _add_lights_and_camera(self, gfx: Any, layers: list[LayerArrays]) -> None:
         g = self.grid  # frame the field's extent (water and roads may reach beyond it)
@@ -144,36 +323,177 @@ class DesktopApp:
         lo = np.array([g.west_m, float(self.heights.min()), -(g.south_m + g.rows * g.cell_m)])
         hi = np.array([g.west_m + g.cols * g.cell_m, top, -g.south_m])
         centre, extent = (lo + hi) / 2, float(np.max(hi - lo))
-        sun, _, elev = sun_direction(self.hour)
-        light = gfx.DirectionalLight("#fff4e0", intensity=3.0 if elev > 0 else 0.3)
-        light.local.position = tuple(centre + sun * extent)
-        light.target.local.position = tuple(centre)
-        self.scene.add(light, light.target, gfx.AmbientLight("#dde6f0", 0.7))
+        sun, _, elev = sun_direction(self.hour, day=self.day, utc_offset_h=self.utc_offset_h)
+        for v in self.views:
+            light = gfx.DirectionalLight("#fff4e0", intensity=3.0 if elev > 0 else 0.3)
+            light.local.position = tuple(centre + sun * extent)
+            light.target.local.position = tuple(centre)
+            v.scene.add(light, light.target, gfx.AmbientLight("#dde6f0", 0.7))
         w, h = self.canvas.get_logical_size()
-        self.camera = gfx.PerspectiveCamera(40, w / h, depth_range=(2.0, extent * 8.0))
-        pos, target = oblique_camera_pose(lo, hi, fov_deg=40, aspect=w / h, azimuth_deg=180.0, elevation_deg=50.0,
+        aspect = w / h / len(self.views) if self.mode == "split" else w / h
+        self.camera = gfx.PerspectiveCamera(40, aspect, depth_range=(2.0, extent * 8.0))
+        pos, target = oblique_camera_pose(lo, hi, fov_deg=40, aspect=aspect, azimuth_deg=180.0, elevation_deg=50.0,
                                           zoom=0.85)
         self.camera.local.position = tuple(pos)
         self.camera.look_at(tuple(target))
 
-    # --- frames ------------------------------------------------------------------------------------
-    def current_field(self) -> FieldState | None:
-        return self.client.field(self.layer, self.hour)
+    # --- subscription and data ------------------------------------------------------------------
+    def field_name(self) -> str:
+        return field_for(self.layer) or "utci_c"
 
-    def refresh_field(self) -> bool:
-        """Upload the newest field of the client to the drape texture; True when it changed."""
-        f = self.current_field()
-        if f is None or f.version == self.shown_version and self.drape.visible:
+    def subscribe(self) -> None:
+        """Ask the server(s) for what the raster, the overlays and the hour need."""
+        layers = wanted_layers(self.layer, self.overlays)
+        for c in self._clients():
+            c.subscribe(layers, self.hour, (self.field_name(),))
+
+    def _clients(self) -> list[TwinClient]:
+        return [self.client] + ([self.compare] if self.compare is not None else [])
+
+    def current_field(self, which: int = 0) -> FieldState | None:
+        c = self._clients()[which] if which < len(self._clients()) else None
+        return None if c is None else c.field(self.field_name(), self.hour)
+
+    def raster_values(self, which: int = 0) -> tuple[np.ndarray | None, tuple[Any, ...]]:
+        """The values the drape of view ``which`` shows now and a key of their versions (None for the
+        access layer, which shows its deficit areas instead of a raster)."""
+        if self.layer == "access":
+            return None, ()
+        if self.mode == "diff":
+            a, b = self.current_field(0), self.current_field(1)
+            if a is None or b is None:
+                return None, ()
+            return b.values_c - a.values_c, ("diff", self.hour, a.version, b.version)
+        f = self.current_field(which)
+        if f is None:
+            return None, ()
+        return f.values_c, (self.layer, self.hour, f.version)
+
+    @property
+    def shown_version(self) -> int:
+        """The scenario version (of A) the drape shows; -1 before any field."""
+        key = self.views[0].shown
+        if not key or key[0] == "film":
+            f = self.current_field(0)
+            return f.version if key and f is not None else -1
+        return int(key[-2]) if key[0] == "diff" else int(key[-1])
+
+    def refresh(self) -> bool:
+        """Bring every view up to the newest data its client holds; True when anything changed."""
+        changed = False
+        for i, v in enumerate(self.views if self.mode == "split" else self.views[:1]):
+            changed |= self._refresh_drape(v, i)
+            changed |= self._refresh_overlays(v, self._clients()[i])
+        return changed
+
+    def show_values(self, values: np.ndarray, hour: float) -> None:
+        """Drape given values (e.g. a field between two hours, for a film) instead of the client's."""
+        self._override = (np.asarray(values, np.float32), float(hour))
+        for v in self.views:
+            v.shown = ()
+
+    def _refresh_drape(self, v: _View, which: int) -> bool:
+        values, key = self.raster_values(which)
+        if self._override is not None:
+            values, key = self._override[0], ("film", self._override[1])
+        if values is None:
+            v.drape.visible = False
             return False
-        self.texture.data[...] = field_rgba(f.values_c, self.layer)
-        self.texture.update_full()
-        self.drape.visible = True
-        self.shown_version = f.version
+        if key == v.shown and v.drape.visible:
+            return False
+        rgba = field_rgba(values, "diff" if self.mode == "diff" else self.layer, alpha=255)
+        if v.rgba is not None and v.rgba.shape == rgba.shape and v.drape.visible:
+            rows = np.flatnonzero((v.rgba != rgba).any(axis=(1, 2)))
+            if rows.size:  # only the rows that changed go to the GPU (buffers updated in place)
+                cols = np.flatnonzero((v.rgba[rows[0]:rows[-1] + 1] != rgba[rows[0]:rows[-1] + 1]).any(axis=(0, 2)))
+                r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+                v.texture.data[r0:r1, c0:c1] = rgba[r0:r1, c0:c1]
+                v.texture.update_range((c0, r0, 0), (c1 - c0, r1 - r0, 1))
+        else:
+            v.texture.data[...] = rgba
+            v.texture.update_full()
+        v.rgba = rgba
+        v.drape.visible = True
+        v.shown = key
         return True
 
+    def _refresh_overlays(self, v: _View, c: TwinClient) -> bool:
+        changed = False
+        road_layer = "vc" if "vc" in self.overlays else "traffic" if "traffic" in self.overlays else ""
+        v.roads.visible = bool(road_layer) and c.edges_version >= 0 and len(self.road_positions) > 0
+        if v.roads.visible and v.versions.get("roads") != (road_layer, c.edges_version):
+            rgb = road_colours(road_layer, c.edges, self.roads.seg_edge)
+            cols = np.repeat(np.concatenate([rgb / 255.0, np.ones((len(rgb), 1))], 1), 2, axis=0).astype(np.float32)
+            v.roads.geometry.colors.data[...] = cols
+            v.roads.geometry.colors.update_full()
+            v.versions["roads"] = (road_layer, c.edges_version)  # type: ignore[assignment]
+            changed = True
+        for kind, obj, layer in (("vehicles", v.vehicles, "vehicles"), ("people", v.people, "agents")):
+            got = c.agents.get(kind)
+            obj.visible = layer in self.overlays and got is not None and len(got[2]) > 0
+            if obj.visible and got is not None and v.versions.get(kind) != got[0]:
+                obj.geometry = _points_geometry(self._lift(got[2], OVERLAY_LIFT_M))
+                v.versions[kind] = got[0]
+                changed = True
+        acc = c.access
+        v.stops.visible = "transit" in self.overlays and len(self.stops.xy) > 0
+        if v.stops.visible and v.versions.get("stops") != (acc.scenario_version if acc else -1):
+            from protocol import decode_array
+
+            q = None if acc is None else np.asarray(decode_array(acc.stop_quality))
+            rgb = stop_colours(q, len(self.stops.xy)) / 255.0
+            v.stops.geometry.colors.data[...] = np.concatenate([rgb, np.ones((len(rgb), 1))], 1).astype(np.float32)
+            v.stops.geometry.colors.update_full()
+            v.versions["stops"] = acc.scenario_version if acc else -1
+            changed = True
+        v.deficits.visible = self.layer == "access" or "access" in self.overlays
+        if v.deficits.visible and acc is not None and v.versions.get("deficits") != acc.scenario_version:
+            self._set_deficits(v, acc.deficits)
+            v.versions["deficits"] = acc.scenario_version
+            changed = True
+        v.comments.visible = "comments" in self.overlays and bool(c.comments)
+        if v.comments.visible and v.versions.get("comments") != len(c.comments):
+            shown = [cm for cm in c.comments.values() if not cm.hidden]
+            if shown:
+                xyz = np.array([cm.xyz_local_m for cm in shown], np.float64)
+                pos = np.stack([xyz[:, 0], xyz[:, 2] - self.origin_z_m + 12.0, -xyz[:, 1]], 1).astype(np.float32)
+                rgb = np.array([(255, 179, 0) if cm.kind == "idea" else (21, 101, 192) for cm in shown]) / 255.0
+                v.comments.geometry = _points_geometry(pos, rgb)
+                v.comments.material.color_mode = "vertex"
+            v.versions["comments"] = len(c.comments)
+            changed = True
+        return changed
+
+    def _set_deficits(self, v: _View, deficits: list[Any]) -> None:
+        import pygfx as gfx
+
+        for ch in list(v.deficits.children):
+            v.deficits.remove(ch)
+        quads, rgb = deficit_quads(deficits)
+        if len(quads) == 0:
+            return
+        pos = self._lift(quads.reshape(-1, 2), DRAPE_LIFT_M + 1.0)
+        base = np.arange(len(quads), dtype=np.uint32)[:, None] * 4
+        idx = np.concatenate([base + np.array([0, 2, 1], np.uint32), base + np.array([0, 3, 2], np.uint32)])
+        cols = np.repeat(np.concatenate([rgb / 255.0, np.full((len(rgb), 1), 0.6)], 1), 4, axis=0).astype(np.float32)
+        mesh = gfx.Mesh(gfx.Geometry(positions=pos, indices=idx.astype(np.uint32), colors=cols),
+                        gfx.MeshBasicMaterial(color_mode="vertex", side="both"))
+        v.deficits.add(mesh)
+
+    # --- drawing ---------------------------------------------------------------------------------
     def draw(self) -> None:
-        self.refresh_field()
-        self.renderer.render(self.scene, self.camera)
+        self.refresh()
+        if self.playing:
+            now = time.monotonic()
+            if now - self._play_t > 1.5:
+                self._play_t = now
+                self.set_hour(self.hour + 1)
+        if self.mode == "split" and len(self.views) > 1:
+            w, h = self.canvas.get_logical_size()
+            self.renderer.render(self.views[0].scene, self.camera, rect=(0, 0, w / 2, h), flush=False)
+            self.renderer.render(self.views[1].scene, self.camera, rect=(w / 2, 0, w / 2, h))
+        else:
+            self.renderer.render(self.views[0].scene, self.camera)
 
     def render_offscreen(self) -> np.ndarray:
         """Draw one frame on an offscreen canvas: (h, w, 4) uint8 RGBA."""
@@ -187,98 +507,358 @@ class DesktopApp:
             return self._last_frame
         return np.ascontiguousarray(np.asarray(self.renderer.snapshot()))
 
-    # --- interaction -------------------------------------------------------------------------------
-    def pick_at(self, x_px: float, y_px: float) -> Pick | None:
-        """The cell under a point of the canvas (logical pixels from the top left), with its value and
-        the hourly series received; None when the ray misses the district."""
+    # --- inspection ------------------------------------------------------------------------------
+    def screen_point(self, xyz: np.ndarray | tuple[float, float, float]) -> tuple[float, float]:
+        """Canvas position (logical pixels from the top left) of a scene point (glTF axes), in view A."""
+        p = np.array([*np.asarray(xyz, float).reshape(3), 1.0])
+        clip = np.asarray(self.camera.projection_matrix) @ np.asarray(self.camera.world.inverse_matrix) @ p
+        ndc = clip[:2] / clip[3]
         w, h = self.canvas.get_logical_size()
+        if self.mode == "split":
+            w = w / 2
+        return float((ndc[0] + 1) / 2 * w), float((1 - ndc[1]) / 2 * h)
+
+    def local_to_scene(self, x_local_m: float, y_local_m: float, lift_m: float = DRAPE_LIFT_M) -> np.ndarray:
+        """Scene point on the ground (plus ``lift_m``) of a local point (metres east, north)."""
+        return self._lift(np.array([[x_local_m, y_local_m]]), lift_m)[0].astype(np.float64)
+
+    def ray_at(self, x_px: float, y_px: float) -> tuple[np.ndarray, np.ndarray]:
+        w, h = self.canvas.get_logical_size()
+        if self.mode == "split":
+            w = w / 2
+            x_px = x_px % w
         ndc = (2.0 * x_px / w - 1.0, 1.0 - 2.0 * y_px / h)
-        origin, direction = screen_ray(self.camera.projection_matrix_inverse, self.camera.world.matrix, ndc)
+        return screen_ray(self.camera.projection_matrix_inverse, self.camera.world.matrix, ndc)
+
+    def hit_at(self, x_px: float, y_px: float) -> tuple[Hit, np.ndarray] | None:
+        """What lies under a canvas point (logical pixels from the top left): the ground point, a building
+        in front of it, the nearest road; with the 3D point hit. None when the ray misses the district."""
+        origin, direction = self.ray_at(x_px, y_px)
         y = float(self.heights.mean()) + DRAPE_LIFT_M
         hit = None
-        for _ in range(4):  # settle on the drape: re-intersect at the height of the cell hit
+        for _ in range(6):  # settle on the drape: re-intersect at the height of the ground hit
             hit = ray_hits_plane(origin, direction, y)
-            cell = None if hit is None else cell_of_point(self.grid, float(hit[0]), float(-hit[2]))
-            if cell is None:
+            if hit is None or cell_of_point(self.grid, float(hit[0]), float(-hit[2])) is None:
                 return None
-            y = float(self.heights[cell[0]:cell[0] + 2, cell[1]:cell[1] + 2].mean()) + DRAPE_LIFT_M
-        assert hit is not None and cell is not None
-        f = self.current_field()
-        value = cell_value(f.values_c, *cell) if f is not None else float("nan")
-        series = hour_series(self.client.fields_by_hour(self.layer), *cell)
-        self.pick = Pick(cell[0], cell[1], cell_centre_local_m(self.grid, *cell), value, series)
-        self.marker.local.position = (float(hit[0]), y + 2.0, float(hit[2]))
-        self.marker.visible = True
-        hours = ", ".join(f"{hh} h: {v:.1f}" for hh, v in series)
-        print(f"Zelle / cell ({cell[0]}, {cell[1]}) bei / at {self.pick.xy_local_m[0]:.0f} m O/E, "
-              f"{self.pick.xy_local_m[1]:.0f} m N: {self.layer} = {value:.1f} °C  [{hours}]", flush=True)
-        return self.pick
+            y = float(height_at(self.heights, self.grid, np.array([hit[0]]), np.array([-hit[2]]))[0]) + DRAPE_LIFT_M
+        assert hit is not None
+        ground_t = float(np.linalg.norm(hit - origin))
+        k, t = ray_triangles(origin, direction, self.building_tris)
+        building = -1
+        if k >= 0 and t < ground_t:
+            building = int(self.building_ids[k])
+            hit = origin + t * direction
+        xy = (float(hit[0]), float(-hit[2]))
+        edge = nearest_edge(self.roads, *xy, reach_m=max(8.0, 3 * self.grid.cell_m)) if building < 0 else -1
+        return Hit(xy, building, edge), hit
 
-    def place_tree(self) -> int | None:
-        """Send a tree at the picked point as an edit; returns the request id (None without a pick)."""
-        from geodata.interventions import Tree
+    def pick_at(self, x_px: float, y_px: float) -> Pick | None:
+        """Inspect what lies under a canvas point: cell value(s), hourly series, building or road values."""
+        got = self.hit_at(x_px, y_px)
+        if got is None:
+            return None
+        hit, point = got
+        cell = cell_of_point(self.grid, *hit.xy_local_m)
+        if cell is None:
+            return None
+        name = self.field_name()
+        f = self.current_field(0)
+        value = cell_value(f.values_c, *cell) if f is not None else float("nan")
+        pick = Pick(cell[0], cell[1], cell_centre_local_m(self.grid, *cell), value,
+                    hour_series(self.client.fields_by_hour(name), *cell), hit.building_id, hit.edge_index)
+        if self.compare is not None:
+            fb = self.current_field(1)
+            pick.value_b = cell_value(fb.values_c, *cell) if fb is not None else float("nan")
+            pick.series_b = hour_series(self.compare.fields_by_hour(name), *cell)
+        if hit.building_id >= 0:
+            pick.values.update(self._building_values(hit.building_id))
+        if hit.edge_index >= 0:
+            for k, arr in self.client.edges.items():
+                if hit.edge_index < len(arr):
+                    pick.values[k] = float(arr[hit.edge_index])
+        self.pick = pick
+        self.marker.local.position = (float(point[0]), float(point[1]) + 2.0, float(point[2]))
+        self.marker.visible = True
+        print(" | ".join(pick.lines(self.layer, self.lang)), flush=True)
+        return pick
+
+    def _building_values(self, building_id: int) -> dict[str, float]:
+        from protocol import decode_array
+
+        acc = self.client.access
+        out: dict[str, float] = {}
+        if acc is None:
+            return out
+        t = np.asarray(decode_array(acc.building_time_min), np.float64)
+        if 0 <= building_id < len(t):
+            out["doctor_min"] = float(t[building_id])
+        if acc.building_class is not None:
+            bc = np.asarray(decode_array(acc.building_class))
+            if 0 <= building_id < len(bc):
+                out["oev_class"] = float(bc[building_id])  # 0 = A .. 5 = F, 6 none
+        return out
+
+    def day_chart(self, path: Path | str) -> Path:
+        """A chart of the picked cell's day (scenario A, and B when comparing) as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
         if self.pick is None:
-            print("Erst eine Zelle anklicken / click a cell first", flush=True)
+            raise ValueError("Erst eine Zelle anklicken / click a cell first")
+        label, _ = legend_text(self.layer, self.lang)
+        fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+        for series, name in ((self.pick.series, "A"), (self.pick.series_b, "B")):
+            if series:
+                ax.plot([h for h, _ in series], [v for _, v in series], marker="o", label=name)
+        ax.set_xlabel("Stunde / hour")
+        ax.set_ylabel(f"{label} ({LAYERS[self.layer].unit})")
+        ax.set_title(f"({self.pick.row}, {self.pick.col})")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+        fig.tight_layout()
+        fig.savefig(tmp)
+        plt.close(fig)
+        tmp.replace(path)
+        return path
+
+    # --- edits -----------------------------------------------------------------------------------
+    def set_tool(self, tool: str | None) -> None:
+        """Choose an intervention tool (None: inspect)."""
+        if tool is not None and tool not in TOOLS:
+            raise ValueError(f"Unbekanntes Werkzeug {tool!r} / unknown tool")
+        roofs = {int(o.building_id): oid for oid, (o, _) in self.client.interventions.items()
+                 if getattr(o, "building_id", -1) >= 0 and type(o).__name__ == "GreenRoof"}
+        self.tool = None if tool is None else ToolSession(tool, green_roofs=roofs)
+        spec = TOOLS.get(tool or "")
+        self._say(f"Werkzeug / tool: {spec.label_de + ' / ' + spec.label_en if spec else 'Auswählen / inspect'}")
+
+    def click(self, x_px: float, y_px: float) -> int | None:
+        """A click: inspect, or feed the tool; returns the request id of an edit sent."""
+        if self.tool is None:
+            self.pick_at(x_px, y_px)
             return None
-        tree = Tree(id=f"desk-{int(time.time() * 1000) % 10**10}-{len(self.tree_requests)}",
-                    xy_local_m=self.pick.xy_local_m)
-        rid = self.client.add(tree)
-        self.tree_requests.append(rid)
+        got = self.hit_at(x_px, y_px)
+        if got is None:
+            return None
+        what, obj = self.tool.tap(got[0])
+        if what == "add":
+            return self._send_add(obj)
+        if what == "remove":
+            rid = self.client.remove(obj)
+            self.requests.append(rid)
+            return rid
+        if what == "ignored":
+            self._say(str(obj))
+        return None
+
+    def finish_tool(self) -> int | None:
+        """Finish a line or area tool and send its intervention."""
+        if self.tool is None:
+            return None
+        obj = self.tool.finish()
+        if obj is None:
+            self._say("Zu wenige Punkte / too few points")
+            return None
+        return self._send_add(obj)
+
+    def _send_add(self, obj: Any) -> int:
+        rid = self.client.add(obj)
+        self.requests.append(rid)
         return rid
 
+    def place_tree(self) -> int | None:
+        """Send a tree at the picked point (key ``t``); None without a pick."""
+        from geodata.interventions import Tree
+        from viewer.desktop.tools import new_id
+
+        if self.pick is None:
+            self._say("Erst eine Zelle anklicken / click a cell first")
+            return None
+        return self._send_add(Tree(id=new_id("tree"), xy_local_m=self.pick.xy_local_m))
+
+    @property
+    def tree_requests(self) -> list[int]:
+        return self.requests
+
+    def undo(self) -> int:
+        rid = self.client.undo()
+        self.requests.append(rid)
+        return rid
+
+    def redo(self) -> int:
+        rid = self.client.redo()
+        self.requests.append(rid)
+        return rid
+
+    def _say(self, text: str) -> None:
+        self.messages.append(text)
+        print(text, flush=True)
+
+    # --- time and layers -------------------------------------------------------------------------
     def set_hour(self, hour: int) -> None:
-        """Show another hour of the design day (0..23): the server is asked for its field; hours seen
-        before stay in the client and form the series of a picked cell."""
+        """Show another hour of the design day (0..23); hours seen before stay in the client and form
+        the series of a picked cell."""
         self.hour = int(hour) % 24
-        self.shown_version = -1
-        self.drape.visible = False
-        self.client.subscribe(("heat",), self.hour, (self.layer,))
+        self.subscribe()
         print(f"Stunde / hour: {self.hour} h", flush=True)
+
+    def set_layer(self, layer: str) -> None:
+        """Show another raster (a heat field, heat stress, access, or ``diff`` with a second scenario)."""
+        lid = layer_id(layer)
+        if LAYERS[lid].kind != "raster" and lid != "access":
+            self.toggle_overlay(lid)
+            return
+        if lid == "diff" and self.compare is None:
+            raise ValueError("Unterschied braucht ein zweites Szenario / difference needs a second scenario")
+        self.layer = lid
+        if lid == "diff":
+            self.mode = "diff"
+        elif self.mode == "diff":
+            self.mode = "split" if self.compare is not None else "single"
+        for v in self.views:
+            v.shown = ()
+        self.subscribe()
+
+    def toggle_overlay(self, overlay: str, on: bool | None = None) -> None:
+        oid = layer_id(overlay)
+        if oid not in OVERLAYS:
+            raise ValueError(f"{overlay!r} ist keine Überlagerung / is not an overlay")
+        want = (oid not in self.overlays) if on is None else on
+        (self.overlays.add if want else self.overlays.discard)(oid)
+        self.subscribe()
+
+    def cycle_mode(self) -> None:
+        """With a second scenario: side by side -> difference -> A alone -> side by side."""
+        if self.compare is None:
+            return
+        order = ["split", "diff", "single"]
+        self.mode = order[(order.index(self.mode) + 1) % 3]
+        if self.mode == "diff":
+            self.layer = "diff"
+        elif self.layer == "diff":
+            self.layer = "utci"
+        w, h = self.canvas.get_logical_size()
+        self.camera.aspect = w / h / (2 if self.mode == "split" else 1)
+        for v in self.views:
+            v.shown = ()
+        self.subscribe()
+
+    # --- pictures --------------------------------------------------------------------------------
+    def annotate(self, img: np.ndarray) -> Any:
+        """The picture with the legend (and the inspection panel) as a PIL image."""
+        from PIL import Image, ImageDraw
+
+        im = Image.fromarray(img[:, :, :3].copy())
+        legend = legend_for("diff" if self.mode == "diff" else self.layer)
+        draw = ImageDraw.Draw(im)
+        name = " / ".join(legend_text(self.layer, lang)[0] for lang in ("de", "en"))
+        if legend:
+            bar = legend_image(legend)
+            x0, y0 = im.width - bar.shape[1] - 150, 12
+            draw.rectangle((x0 - 8, y0 - 6, im.width - 6, y0 + bar.shape[0] + 24), fill=(255, 255, 255))
+            im.paste(Image.fromarray(bar[:, :, :3]), (x0, y0))
+            for i, e in enumerate(reversed(legend)):
+                draw.text((x0 + bar.shape[1] + 6, y0 + i * 18 + 4), _ascii(e.label_en), fill=(20, 20, 20))
+            when = f"{self.hour} h" if self._override is None else \
+                f"{int(self._override[1]):02d}:{int(round(self._override[1] % 1 * 60)) % 60:02d}"
+            draw.text((x0, y0 + bar.shape[0] + 6), f"{when}, v{self.shown_version}", fill=(20, 20, 20))
+        draw.text((10, 8), _ascii(name), fill=(20, 20, 20))
+        if self.pick is not None:
+            lines = self.pick.lines(self.layer, "en")
+            draw.rectangle((6, im.height - 16 * len(lines) - 14, 300, im.height - 6), fill=(255, 255, 255))
+            for i, line in enumerate(lines):
+                draw.text((12, im.height - 16 * (len(lines) - i) - 8), _ascii(line), fill=(20, 20, 20))
+        return im
 
     def save_screenshot(self, path: Path | str | None = None) -> Path:
         """Write the last picture with the legend to a PNG (temporary file, then renamed)."""
-        from PIL import Image, ImageDraw
-
         if path is None:
             path = self.screenshot_dir / time.strftime("landtwin-%Y%m%d-%H%M%S.png")
-        img = Image.fromarray(self.frame()[:, :, :3].copy())
-        f = self.current_field()
-        legend = legend_for(self.layer, f.values_c if f is not None else None)
-        bar = legend_image(legend)
-        x0, y0 = img.width - bar.shape[1] - 190, 12
-        draw = ImageDraw.Draw(img)
-        draw.rectangle((x0 - 8, y0 - 6, img.width - 6, y0 + bar.shape[0] + 24), fill=(255, 255, 255))
-        img.paste(Image.fromarray(bar[:, :, :3]), (x0, y0))
-        for i, e in enumerate(reversed(legend)):
-            draw.text((x0 + bar.shape[1] + 6, y0 + i * 18 + 4), e.label_en, fill=(20, 20, 20))  # ASCII font
-        draw.text((x0, y0 + bar.shape[0] + 6), f"{self.layer}, {self.hour} h, v{self.shown_version}", fill=(20, 20, 20))
+        im = self.annotate(self.frame())
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-        img.save(tmp)
+        im.save(tmp)
         tmp.replace(path)
         print(f"Bild gespeichert / screenshot saved: {path}", flush=True)
         return path
 
+    # --- events ----------------------------------------------------------------------------------
     def handle_event(self, event: dict) -> None:
-        """Canvas events: a click (press and release within 4 px) picks, ``t`` plants, ``s`` saves."""
+        """Canvas events: a click (press and release within 4 px) inspects or uses the tool; keys as in
+        the module's description."""
         kind = event.get("event_type")
         if kind == "pointer_down" and event.get("button") == 1:
             self._down = (float(event["x"]), float(event["y"]))
         elif kind == "pointer_up" and self._down is not None:
             x, y = float(event["x"]), float(event["y"])
             if abs(x - self._down[0]) + abs(y - self._down[1]) < 4:
-                self.pick_at(x, y)
+                self.click(x, y)
             self._down = None
         elif kind == "key_down":
-            key = str(event.get("key", "")).lower()
-            if key == "t":
-                self.place_tree()
-            elif key == "s":
-                self.save_screenshot()
-            elif key in ("arrowleft", "arrowright"):
-                self.set_hour(self.hour + (1 if key == "arrowright" else -1))
+            self._key(str(event.get("key", "")))
+
+    def _key(self, key: str) -> None:
+        k = key.lower()
+        if k in TOOL_KEYS:
+            self.set_tool(TOOL_KEYS[k])
+        elif k == "i":
+            self.set_tool(None)
+        elif k == "enter":
+            self.finish_tool()
+        elif k == "backspace" and self.tool is not None:
+            self.tool.back()
+        elif k == "escape":
+            self.set_tool(None)
+        elif k == "t":
+            self.place_tree()
+        elif k == "z":
+            self.undo()
+        elif k == "y":
+            self.redo()
+        elif k == "s":
+            self.save_screenshot()
+        elif k == "c" and self.pick is not None:
+            self._say(str(self.day_chart(self.screenshot_dir / time.strftime("landtwin-day-%H%M%S.png"))))
+        elif k in ("arrowleft", "arrowright"):
+            self.set_hour(self.hour + (1 if k == "arrowright" else -1))
+        elif k == " ":
+            self.playing = not self.playing
+        elif k == "l":
+            order = list(RASTERS) + ["access"]
+            self.set_layer(order[(order.index(self.layer) + 1) % len(order)] if self.layer in order else "utci")
+        elif k == "v":
+            order = [o for o in OVERLAYS if o != "access"]
+            on = [o for o in order if o in self.overlays]
+            nxt = order[(order.index(on[-1]) + 1) % len(order)] if on else order[0]
+            for o in on:
+                self.overlays.discard(o)
+            self.toggle_overlay(nxt, True)
+        elif k == "m":
+            self.cycle_mode()
 
     def connect_events(self) -> None:
         self.canvas.add_event_handler(self.handle_event, "pointer_down", "pointer_up", "key_down")
+
+
+def _points_geometry(pos: np.ndarray, rgb: np.ndarray | None = None) -> Any:
+    import pygfx as gfx
+
+    pos = np.asarray(pos, np.float32).reshape(-1, 3)
+    if len(pos) == 0:
+        pos = np.zeros((1, 3), np.float32)
+    if rgb is None:
+        return gfx.Geometry(positions=pos)
+    cols = np.concatenate([np.asarray(rgb, np.float32), np.ones((len(rgb), 1), np.float32)], 1)
+    return gfx.Geometry(positions=pos, colors=cols)
+
+
+def _ascii(text: str) -> str:
+    """PIL's default font draws ASCII only."""
+    return (text.replace("–", "-").replace("−", "-").replace("·", "|").replace("ä", "ae").replace("ö", "oe")
+            .replace("ü", "ue").replace("Ä", "Ae").replace("Ö", "Oe").replace("Ü", "Ue").replace("ß", "ss")
+            .replace("°", " ").encode("ascii", "replace").decode())

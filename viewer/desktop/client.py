@@ -23,7 +23,8 @@ from websockets.sync.client import connect
 
 import protocol as p
 
-__all__ = ["FieldState", "TwinClient", "ClientError", "http_json", "http_bytes", "official_scenario"]
+__all__ = ["FieldState", "TwinClient", "ClientError", "apply_message", "apply_field", "http_json", "http_bytes",
+           "official_scenario"]
 
 
 class ClientError(RuntimeError):
@@ -41,6 +42,77 @@ class FieldState:
     version: int
     grid: p.GridInfo
     values_c: np.ndarray
+
+
+def apply_message(state: Any, msg: Any) -> bool:
+    """Apply one server message to a client's state (the attributes of :class:`TwinClient`); a plain
+    function, so that the dispatch is tested without a socket. False when a partial field frame lacks
+    the frame it was made for (the caller re-subscribes to get a full one)."""
+    tag = type(msg).__struct_config__.tag
+    state.counts[tag] = state.counts.get(tag, 0) + 1
+    if isinstance(msg, p.Welcome):
+        state.welcome = msg
+        state.version = msg.scenario.version
+        state.interventions = {e.intervention.id: (e.intervention, e.revision) for e in msg.scenario.interventions}
+    elif isinstance(msg, p.FieldFrame):
+        if not msg.full:
+            state.counts["field_partial"] = state.counts.get("field_partial", 0) + 1
+        return apply_field(state.fields, msg)
+    elif isinstance(msg, p.EdgeFrame):
+        if msg.scenario_version >= state.edges_version:
+            state.edges = {"flow_veh_h": np.asarray(p.decode_array(msg.flow_veh_h), np.float32),
+                           "vc_ratio": np.asarray(p.decode_array(msg.vc_ratio), np.float32),
+                           "speed_kmh": np.asarray(p.decode_array(msg.speed_kmh), np.float32)}
+            state.edges_version = msg.scenario_version
+    elif isinstance(msg, p.AgentFrame):
+        old = state.agents.get(msg.kind)
+        if old is None or msg.scenario_version >= old[0]:
+            xy = np.asarray(p.decode_array(msg.xy_local_m), np.float32).reshape(-1, 2)
+            state.agents[msg.kind] = (msg.scenario_version, float(msg.t_s), xy)
+    elif isinstance(msg, p.AccessFrame):
+        if state.access is None or msg.scenario_version >= state.access.scenario_version:
+            state.access = msg
+    elif isinstance(msg, p.KpiFrame):
+        state.kpis[msg.engine] = dict(msg.values)
+    elif isinstance(msg, p.EditApplied):
+        state.version = max(state.version, msg.scenario_version)
+        if msg.intervention is None:
+            state.interventions.pop(msg.object_id, None)
+        else:
+            state.interventions[msg.object_id] = (msg.intervention, msg.revision)
+        if state.welcome is not None and msg.session_id == state.welcome.session_id:
+            state.applied[msg.request_id] = msg
+    elif isinstance(msg, p.EditRejected):
+        state.rejected[msg.request_id] = msg
+    elif isinstance(msg, p.ErrorMessage):
+        state.errors.append(msg)
+    elif isinstance(msg, p.CommentEvent):
+        state.comments[msg.comment.comment_id] = msg.comment
+    elif isinstance(msg, p.Progress):
+        state.progress[msg.engine] = msg
+    elif isinstance(msg, p.Reset):
+        state.version = msg.scenario.version
+        state.interventions = {e.intervention.id: (e.intervention, e.revision) for e in msg.scenario.interventions}
+    return True
+
+
+def apply_field(fields: dict[tuple[str, int], FieldState], msg: p.FieldFrame) -> bool:
+    """Store a field frame in ``fields`` (by (layer, hour)); a partial frame is written over a copy of
+    the frame of its ``base_version``. False when that base is missing (nothing is stored)."""
+    vals = np.asarray(p.decode_array(msg.values), dtype=np.float32)
+    key = (msg.layer, msg.hour)
+    old = fields.get(key)
+    if msg.full:
+        full = vals.reshape(msg.grid.rows, msg.grid.cols).copy()
+    elif old is not None and old.version == msg.base_version:
+        full = old.values_c.copy()
+        w = msg.window
+        full[w.row0:w.row0 + w.rows, w.col0:w.col0 + w.cols] = vals
+    else:
+        return False
+    if old is None or msg.scenario_version >= old.version:
+        fields[key] = FieldState(msg.layer, msg.hour, msg.unit, msg.scenario_version, msg.grid, full)
+    return True
 
 
 def http_bytes(url: str, *, timeout_s: float = 30.0) -> bytes:
@@ -97,6 +169,14 @@ class TwinClient:
         self.applied: dict[int, p.EditApplied] = {}
         self.rejected: dict[int, p.EditRejected] = {}
         self.errors: list[p.ErrorMessage] = []
+        self.edges: dict[str, np.ndarray] = {}  # flow_veh_h, vc_ratio, speed_kmh per road edge (L,)
+        self.edges_version = -1
+        self.agents: dict[str, tuple[int, float, np.ndarray]] = {}  # kind -> (version, t_s, (N, 2) xy)
+        self.access: p.AccessFrame | None = None
+        self.comments: dict[int, p.CommentInfo] = {}
+        self.progress: dict[str, p.Progress] = {}
+        self.interventions: dict[str, Any] = {}  # object id -> (intervention, revision) as the server holds them
+        self.counts: dict[str, int] = {}  # message tag -> messages received
         self.closed_reason = ""
         self._subscription: p.Subscribe | None = None
         self.on_message: Callable[[Any], None] | None = None
@@ -144,47 +224,17 @@ class TwinClient:
             self._cond.notify_all()
 
     def _handle(self, msg: Any) -> None:
-        resubscribe = False
         with self._cond:
-            if isinstance(msg, p.Welcome):
-                self.welcome = msg
-                self.version = msg.scenario.version
-            elif isinstance(msg, p.FieldFrame):
-                resubscribe = not self._apply_field(msg)
-            elif isinstance(msg, p.KpiFrame):
-                self.kpis[msg.engine] = dict(msg.values)
-            elif isinstance(msg, p.EditApplied):
-                self.version = max(self.version, msg.scenario_version)
-                if self.welcome is not None and msg.session_id == self.welcome.session_id:
-                    self.applied[msg.request_id] = msg
-            elif isinstance(msg, p.EditRejected):
-                self.rejected[msg.request_id] = msg
-            elif isinstance(msg, p.ErrorMessage):
-                self.errors.append(msg)
+            resubscribe = not apply_message(self, msg)
             self._cond.notify_all()
         if resubscribe and self._subscription is not None:
             self._send(self._subscription)
         if self.on_message is not None:
             self.on_message(msg)
 
-    def _apply_field(self, msg: p.FieldFrame) -> bool:
-        """Store a field frame; False when a partial frame lacks its base (the caller re-subscribes)."""
-        vals = np.asarray(p.decode_array(msg.values), dtype=np.float32)
-        key = (msg.layer, msg.hour)
-        old = self.fields.get(key)
-        if msg.full:
-            full = vals.reshape(msg.grid.rows, msg.grid.cols).copy()
-        elif old is not None and old.version == msg.base_version:
-            full = old.values_c.copy()
-            w = msg.window
-            full[w.row0:w.row0 + w.rows, w.col0:w.col0 + w.cols] = vals
-        else:
-            return False
-        if old is None or msg.scenario_version >= old.version:
-            self.fields[key] = FieldState(msg.layer, msg.hour, msg.unit, msg.scenario_version, msg.grid, full)
-        return True
-
     def _send(self, msg: Any) -> None:
+        if self._ws is None:
+            raise ClientError("Nicht verbunden / not connected")
         try:
             self._ws.send(p.encode(msg))
         except Exception as exc:
@@ -207,6 +257,33 @@ class TwinClient:
         self._send(p.AddIntervention(request_id=rid, intervention=intervention))
         return rid
 
+    def undo(self) -> int:
+        """Undo this user's last edit; returns the request id."""
+        return self._request(p.Undo)
+
+    def redo(self) -> int:
+        """Redo this user's last undone edit; returns the request id."""
+        return self._request(p.Redo)
+
+    def remove(self, object_id: str) -> int:
+        """Remove an intervention of the scenario (at the revision this client knows)."""
+        with self._cond:
+            entry = self.interventions.get(object_id)
+        if entry is None:
+            raise ClientError(f"Maßnahme {object_id!r} unbekannt / unknown intervention")
+        with self._cond:
+            self._rid += 1
+            rid = self._rid
+        self._send(p.RemoveIntervention(request_id=rid, object_id=object_id, base_revision=entry[1]))
+        return rid
+
+    def _request(self, kind: Any) -> int:
+        with self._cond:
+            self._rid += 1
+            rid = self._rid
+        self._send(kind(request_id=rid))
+        return rid
+
     def wait_applied(self, request_id: int, timeout_s: float = 20.0) -> p.EditApplied:
         """The server's acknowledgement of an edit; ClientError with its reason when refused."""
         self.wait_for(lambda: request_id in self.applied or request_id in self.rejected, timeout_s, "EditApplied")
@@ -214,6 +291,22 @@ class TwinClient:
             r = self.rejected[request_id]
             raise ClientError(f"{r.message_de} / {r.message_en}")
         return self.applied[request_id]
+
+    def wait_version(self, version: int, timeout_s: float = 60.0, *, what: tuple[str, ...] = ("field",)) -> None:
+        """Wait until the results named in ``what`` (``field``, ``edges``, ``access``) of at least
+        ``version`` have arrived (fields: every (layer, hour) subscribed)."""
+        def ready() -> bool:
+            sub = self._subscription
+            ok = True
+            if "field" in what and sub is not None:
+                ok &= all((f := self.fields.get((name, sub.hour))) is not None and f.version >= version
+                          for name in sub.fields)
+            if "edges" in what:
+                ok &= self.edges_version >= version
+            if "access" in what:
+                ok &= self.access is not None and self.access.scenario_version >= version
+            return ok
+        self.wait_for(ready, timeout_s, f"v{version} {'/'.join(what)}")
 
     def field(self, layer: str = "utci_c", hour: int = 15) -> FieldState | None:
         with self._cond:

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LegendEntry", "UTCI_LEGEND", "legend_for", "field_rgba", "legend_image", "cell_of_point",
-           "cell_centre_local_m", "cell_value", "hour_series", "screen_ray", "ray_hits_plane"]
+__all__ = ["Ramp", "Classes", "LayerSpec", "LegendEntry", "LAYERS", "RASTERS", "OVERLAYS", "RAMPS", "HEAT_STRESS",
+           "VC_CLASSES", "TRANSIT_CLASSES", "UTCI_LEGEND", "layer_id", "legend_for", "legend_text", "ramp_rgb",
+           "class_rgb", "colour_values", "field_rgba", "legend_image", "cell_of_point", "cell_centre_local_m",
+           "cell_value", "hour_series", "screen_ray", "ray_hits_plane", "field_for", "wanted_layers"]
 
 
 @dataclass(frozen=True)
 class LegendEntry:
-    """One class of a legend: values in ``[lo_c, hi_c)`` °C drawn in ``rgb`` (sRGB 0..255)."""
+    """One step of a legend: values in ``[lo, hi)`` drawn in ``rgb`` (sRGB 0..255)."""
 
     lo_c: float
     hi_c: float
@@ -27,70 +29,227 @@ class LegendEntry:
     rgb: tuple[int, int, int]
 
 
-# thermal stress classes of the Universal Thermal Climate Index (Bröde et al. 2012)
-UTCI_LEGEND: tuple[LegendEntry, ...] = (
-    LegendEntry(-60.0, 9.0, "Kältestress", "cold stress", (70, 120, 200)),
-    LegendEntry(9.0, 26.0, "kein Wärmestress", "no thermal stress", (60, 170, 90)),
-    LegendEntry(26.0, 32.0, "mäßiger Wärmestress", "moderate heat stress", (250, 200, 60)),
-    LegendEntry(32.0, 38.0, "starker Wärmestress", "strong heat stress", (245, 130, 40)),
-    LegendEntry(38.0, 46.0, "sehr starker Wärmestress", "very strong heat stress", (215, 40, 40)),
-    LegendEntry(46.0, 80.0, "extremer Wärmestress", "extreme heat stress", (120, 10, 60)),
-)
+@dataclass(frozen=True)
+class Ramp:
+    """A piecewise-linear colour ramp over ``[lo, hi]`` with evenly spaced stops (sRGB)."""
 
-# a sequential ramp for temperatures without stress classes (air, surface, mean radiant)
-_RAMP_RGB = np.array([(49, 54, 149), (69, 117, 180), (171, 217, 233), (255, 255, 191), (253, 174, 97),
-                      (215, 48, 39), (120, 0, 40)], dtype=np.float64)
+    lo: float
+    hi: float
+    stops: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Classes:
+    """A classed scale: value < breaks[0] -> colours[0], ..., value >= breaks[-1] -> colours[-1]."""
+
+    breaks: tuple[float, ...]
+    colours: tuple[tuple[int, int, int], ...]
+    labels_de: tuple[str, ...]
+    labels_en: tuple[str, ...]
+
+
+def _hex(h: str) -> tuple[int, int, int]:
+    return int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)
+
+
+# The web viewer's colour scales (viewer/web/src/colormap.ts), so both viewers read alike.
+_WARM = tuple(_hex(h) for h in ("#fff5c0", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026", "#6b0020"))
+_COOL_WARM = tuple(_hex(h) for h in ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"))
+_PURPLES = tuple(_hex(h) for h in ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"))
+_TRAFFIC = tuple(_hex(h) for h in ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"))
+
+RAMPS: dict[str, Ramp] = {
+    "surface_temp": Ramp(20.0, 60.0, _WARM),
+    "air_temp": Ramp(20.0, 38.0, _WARM),
+    "utci": Ramp(20.0, 46.0, _WARM),
+    "tmrt": Ramp(20.0, 70.0, _WARM),
+    "access": Ramp(0.0, 30.0, _PURPLES),
+    "traffic": Ramp(0.0, 800.0, _TRAFFIC),
+    "diff": Ramp(-4.0, 4.0, _COOL_WARM),
+}
+
+# UTCI heat-stress categories (Bröde et al. 2012), °C
+HEAT_STRESS = Classes((26.0, 32.0, 38.0, 46.0),
+                      tuple(_hex(h) for h in ("#fff7bc", "#fec44f", "#f03b20", "#bd0026", "#54001c")),
+                      ("kein Wärmestress", "mäßiger Wärmestress", "starker Wärmestress", "sehr starker Wärmestress",
+                       "extremer Wärmestress"),
+                      ("no heat stress", "moderate heat stress", "strong heat stress", "very strong heat stress",
+                       "extreme heat stress"))
+VC_CLASSES = Classes((0.5, 0.7, 0.9, 1.0), tuple(_hex(h) for h in ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027")),
+                     ("< 0,5", "0,5–0,7", "0,7–0,9", "0,9–1,0", "> 1,0"), ("< 0.5", "0.5–0.7", "0.7–0.9", "0.9–1.0", "> 1.0"))
+TRANSIT_CLASSES = Classes((1.0, 2.0, 3.0, 4.0, 5.0),
+                          tuple(_hex(h) for h in ("#006837", "#31a354", "#78c679", "#fecc5c", "#fd8d3c", "#bd0026")),
+                          ("A", "B", "C", "D", "E", "F"), ("A", "B", "C", "D", "E", "F"))
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of the viewer: a raster draped over the ground or an overlay, its server data and legend.
+
+    ``kind``: ``raster`` (a heat field of ``field``), ``areas`` (access deficit areas), ``roads``
+    (per-edge values), ``points`` (vehicles, people), ``stops``, ``pins`` (comments).
+    ``subscribe``: the protocol layer (``heat``, ``traffic``, ``agents``, ``access``) that feeds it.
+    """
+
+    id: str
+    kind: str
+    label_de: str
+    label_en: str
+    legend_de: str
+    legend_en: str
+    subscribe: str = ""
+    field: str = ""
+    unit: str = ""
+    scale: Ramp | Classes | None = None
+
+
+LAYERS: dict[str, LayerSpec] = {s.id: s for s in (
+    LayerSpec("surface_temp", "raster", "Oberflächentemperatur", "Surface temperature",
+              "Wie heiß der Boden in der Sonne wird (°C).", "How hot the ground gets in the sun (°C).",
+              "heat", "surface_temp_c", "°C", RAMPS["surface_temp"]),
+    LayerSpec("air_temp", "raster", "Lufttemperatur", "Air temperature",
+              "Lufttemperatur in 2 m Höhe (°C).", "Air temperature 2 m above ground (°C).",
+              "heat", "air_temp_c", "°C", RAMPS["air_temp"]),
+    LayerSpec("tmrt", "raster", "Strahlungstemperatur", "Mean radiant temperature",
+              "Wie stark Sonne und warme Flächen auf den Körper einstrahlen (mittlere Strahlungstemperatur, °C).",
+              "How strongly sun and warm surfaces radiate onto the body (mean radiant temperature, °C).",
+              "heat", "tmrt_c", "°C", RAMPS["tmrt"]),
+    LayerSpec("utci", "raster", "Gefühlte Temperatur (UTCI)", "Felt temperature (UTCI)",
+              "So warm fühlt es sich für Menschen an (°C), mit Sonne, Wind und Feuchte.",
+              "How warm it feels to people (°C), with sun, wind and humidity.",
+              "heat", "utci_c", "°C", RAMPS["utci"]),
+    LayerSpec("heat_stress", "raster", "Hitzebelastung", "Heat stress",
+              "Wie stark die Hitze den Körper belastet.", "How much the heat strains the body.",
+              "heat", "utci_c", "°C", HEAT_STRESS),
+    LayerSpec("access", "areas", "Erreichbarkeitsdefizite", "Accessibility deficits",
+              "Minuten bis zur nächsten Arztpraxis, Einkauf oder Schule ohne Auto – je dunkler, desto weiter.",
+              "Minutes to the nearest doctor, shop or school without a car – darker is farther.",
+              "access", "", "min", RAMPS["access"]),
+    LayerSpec("traffic", "roads", "Verkehrsmenge", "Traffic volume", "Fahrzeuge pro Stunde auf der Straße.",
+              "Vehicles per hour on the road.", "traffic", "flow_veh_h", "Kfz/h", RAMPS["traffic"]),
+    LayerSpec("vc", "roads", "Auslastung der Straßen", "Road load (v/c)",
+              "Verhältnis von Verkehr zu Kapazität: ab 0,9 staut es sich.", "Volume over capacity: congestion from 0.9.",
+              "traffic", "vc_ratio", "", VC_CLASSES),
+    LayerSpec("vehicles", "points", "Fahrzeuge", "Vehicles", "Fahrzeuge in der Spitzenstunde.",
+              "Vehicles in the peak hour.", "traffic", "vehicles"),
+    LayerSpec("agents", "points", "Menschen unterwegs", "People under way",
+              "Punkte zeigen Menschen auf ihren Wegen (zu Fuß, Rad, Auto, Bus).",
+              "Dots show people on their way (walking, cycling, car, bus).", "agents", "people"),
+    LayerSpec("transit", "stops", "Haltestellen und Linien", "Stops and lines",
+              "Güteklasse der Anbindung: A sehr gut bis F kaum angebunden.",
+              "Public transport quality class: A very good to F hardly served.", "access", "", "", TRANSIT_CLASSES),
+    LayerSpec("comments", "pins", "Hinweise und Ideen", "Comments and ideas",
+              "Hinweise und Ideen der Bürgerinnen und Bürger.", "Comments and ideas from citizens."),
+    LayerSpec("diff", "raster", "Unterschied B − A", "Difference B − A",
+              "Unterschied zwischen zwei Szenarien (K): blau kühler, rot wärmer.",
+              "Difference between two scenarios (K): blue cooler, red warmer.", "heat", "utci_c", "K", RAMPS["diff"]),
+)}
+RASTERS = tuple(k for k, s in LAYERS.items() if s.kind == "raster" and k != "diff")
+OVERLAYS = tuple(k for k, s in LAYERS.items() if s.kind != "raster")
+_FIELD_ALIASES = {"utci_c": "utci", "tmrt_c": "tmrt", "air_temp_c": "air_temp", "surface_temp_c": "surface_temp"}
+
+# legacy name: the heat-stress classes as legend entries
+UTCI_LEGEND: tuple[LegendEntry, ...] = ()  # filled below
+
+
+def layer_id(name: str) -> str:
+    """The layer id of a name the user typed: a layer id or a server field name (``utci_c``).
+
+    Raises ValueError (German / English) for unknown names."""
+    key = _FIELD_ALIASES.get(name, name)
+    if key not in LAYERS:
+        known = ", ".join(LAYERS)
+        raise ValueError(f"Unbekannte Ebene {name!r} (bekannt: {known}) / unknown layer")
+    return key
+
+
+def field_for(layer: str) -> str:
+    """The server field (``utci_c`` ...) a raster layer shows; '' for overlays."""
+    return LAYERS[layer_id(layer)].field if LAYERS[layer_id(layer)].kind == "raster" else ""
+
+
+def wanted_layers(raster: str, overlays: set[str] | frozenset[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The protocol layers to subscribe to for a raster and a set of overlays (always ``heat``)."""
+    out = {"heat"}
+    for k in (raster, *overlays):
+        sub = LAYERS[layer_id(k)].subscribe
+        if sub:
+            out.add(sub)
+    return tuple(sorted(out))
+
+
+def ramp_rgb(ramp: Ramp, values: np.ndarray) -> np.ndarray:
+    """Colours (..., 3) uint8 of values on a ramp (clamped at its ends; NaN as the low end)."""
+    v = np.asarray(values, dtype=np.float64)
+    stops = np.asarray(ramp.stops, dtype=np.float64)
+    n = len(stops) - 1
+    f = np.clip((np.where(np.isfinite(v), v, ramp.lo) - ramp.lo) / (ramp.hi - ramp.lo), 0.0, 1.0) * n
+    i = np.minimum(np.floor(f).astype(np.int64), n - 1)
+    w = (f - i)[..., None]
+    return np.rint(stops[i] * (1 - w) + stops[i + 1] * w).astype(np.uint8)
+
+
+def class_rgb(classes: Classes, values: np.ndarray) -> np.ndarray:
+    """Colours (..., 3) uint8 of values by class (value >= break -> the next class)."""
+    v = np.asarray(values, dtype=np.float64)
+    k = np.searchsorted(np.asarray(classes.breaks), np.where(np.isfinite(v), v, -np.inf), side="right")
+    return np.asarray(classes.colours, dtype=np.uint8)[k]
+
+
+def colour_values(layer: str, values: np.ndarray) -> np.ndarray:
+    """Colours (..., 3) uint8 of a layer's values with its scale."""
+    scale = LAYERS[layer_id(layer)].scale
+    if isinstance(scale, Classes):
+        return class_rgb(scale, values)
+    if isinstance(scale, Ramp):
+        return ramp_rgb(scale, values)
+    raise ValueError(f"Ebene {layer!r} hat keine Farbskala / layer has no colour scale")
 
 
 def legend_for(layer: str, values_c: np.ndarray | None = None) -> tuple[LegendEntry, ...]:
-    """Legend of a field: the UTCI stress classes for ``utci_c``; for other temperature fields seven
-    equal steps between the 2nd and 98th percentile of ``values_c`` (20..40 °C when none given)."""
-    if layer == "utci_c":
-        return UTCI_LEGEND
-    lo, hi = _range(values_c)
-    edges = np.linspace(lo, hi, len(_RAMP_RGB) + 1)
-    return tuple(LegendEntry(float(edges[i]), float(edges[i + 1]), f"{edges[i]:.0f}–{edges[i + 1]:.0f} °C",
-                             f"{edges[i]:.0f}–{edges[i + 1]:.0f} °C",
-                             tuple(int(c) for c in _RAMP_RGB[i]))  # type: ignore[misc]
-                 for i in range(len(_RAMP_RGB)))
+    """Legend of a layer, lowest step first: the classes of a classed scale, or the ramp in as many
+    steps as it has stops (``values_c`` is accepted for compatibility and not needed: every ramp has
+    fixed ends, as in the web viewer, so pictures of different versions compare)."""
+    spec = LAYERS[layer_id(layer)]
+    scale = spec.scale
+    if isinstance(scale, Classes):
+        edges = (-np.inf, *scale.breaks, np.inf)
+        return tuple(LegendEntry(float(edges[i]), float(edges[i + 1]), scale.labels_de[i], scale.labels_en[i],
+                                 scale.colours[i]) for i in range(len(scale.colours)))
+    if isinstance(scale, Ramp):
+        n = len(scale.stops)
+        edges = np.linspace(scale.lo, scale.hi, n + 1)
+        mids = (edges[:-1] + edges[1:]) / 2
+        rgb = ramp_rgb(scale, mids)
+        unit = f" {spec.unit}" if spec.unit else ""
+        fmt = "{:.0f}" if scale.hi - scale.lo >= 20 else "{:+.1f}" if scale.lo < 0 else "{:.1f}"
+        out = []
+        for i in range(n):
+            a, b = fmt.format(edges[i]), fmt.format(edges[i + 1])
+            out.append(LegendEntry(float(edges[i]), float(edges[i + 1]), f"{a}–{b}{unit}".replace(".", ","),
+                                   f"{a}–{b}{unit}", tuple(int(c) for c in rgb[i])))  # type: ignore[arg-type]
+        return tuple(out)
+    return ()
 
 
-def _range(values_c: np.ndarray | None) -> tuple[float, float]:
-    if values_c is None:
-        return 20.0, 40.0
-    v = np.asarray(values_c, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return 20.0, 40.0
-    lo, hi = np.percentile(v, [2, 98])
-    if hi - lo < 1.0:
-        lo, hi = lo - 0.5, hi + 0.5
-    return float(lo), float(hi)
+def legend_text(layer: str, lang: str = "de") -> tuple[str, str]:
+    """The layer's name and plain-language explanation in German (``de``) or English (``en``)."""
+    spec = LAYERS[layer_id(layer)]
+    return (spec.label_en, spec.legend_en) if lang == "en" else (spec.label_de, spec.legend_de)
 
 
-def field_rgba(values_c: np.ndarray, layer: str = "utci_c", *, alpha: int = 235) -> np.ndarray:
-    """Colour a field: (rows, cols) float °C -> (rows, cols, 4) uint8 sRGB with ``alpha``.
+UTCI_LEGEND = legend_for("heat_stress")
 
-    ``utci_c`` is coloured by stress class, other fields by a continuous ramp over their legend's
-    range. Missing cells (NaN) are fully transparent.
-    """
+
+def field_rgba(values_c: np.ndarray, layer: str = "utci", *, alpha: int = 235) -> np.ndarray:
+    """Colour a field: (rows, cols) float -> (rows, cols, 4) uint8 sRGB with ``alpha``, by the layer's
+    scale (a server field name such as ``utci_c`` means its raster layer). NaN cells are transparent."""
     v = np.asarray(values_c, dtype=np.float64)
     if v.ndim != 2:
         raise ValueError(f"Feld muss 2D sein, nicht {v.shape} / field must be 2D, not {v.shape}")
     out = np.zeros(v.shape + (4,), dtype=np.uint8)
-    finite = np.isfinite(v)
-    if layer == "utci_c":
-        his = np.array([e.hi_c for e in UTCI_LEGEND[:-1]])
-        cls = np.searchsorted(his, np.where(finite, v, 0.0), side="right")
-        rgb = np.array([e.rgb for e in UTCI_LEGEND], dtype=np.uint8)
-        out[..., :3] = rgb[cls]
-    else:
-        lo, hi = _range(v)
-        t = np.clip((np.where(finite, v, lo) - lo) / (hi - lo), 0.0, 1.0) * (len(_RAMP_RGB) - 1)
-        i0 = np.minimum(np.floor(t).astype(int), len(_RAMP_RGB) - 2)
-        f = (t - i0)[..., None]
-        out[..., :3] = np.rint(_RAMP_RGB[i0] * (1 - f) + _RAMP_RGB[i0 + 1] * f).astype(np.uint8)
-    out[..., 3] = np.where(finite, alpha, 0).astype(np.uint8)
+    out[..., :3] = colour_values(layer, v)
+    out[..., 3] = np.where(np.isfinite(v), alpha, 0).astype(np.uint8)
     return out
 
 
