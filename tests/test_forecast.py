@@ -333,3 +333,19 @@ def test_a_region_gemeinde_table_is_a_valid_base() -> None:
     np.testing.assert_allclose(base.persons[:, :, 80:].sum(axis=(1, 2)), vals[:, -1], rtol=1e-12)
     assert "Zensus 2011 scaled" in base.method
     assert (run_forecast(base, (), 2030).persons >= 0).all()
+
+
+def test_towns_with_official_totals_meet_them_and_the_kreis_inflow_is_kept(real_base: BasePopulation) -> None:
+    series = pd.read_csv(shared_data("demography_burgenlandkreis", "town_population_series_2008_2024.csv"),
+                         dtype={"ags": str})
+    pr = run_forecast(real_base, (), 2025)
+    assert real_base.in_weights is not None
+    for ags in ("15084355", "15084590"):
+        g = real_base.ags.index(ags)
+        for year in (2019, 2021):
+            obs = float(series[(series.ags == ags) & (series.year == year)].population_end_of_year.iloc[0])
+            assert pr.total()[pr.year_index(year), g] == pytest.approx(obs, abs=1e-3)
+        assert real_base.in_weights[g] > 1.0  # the towns gain more in-migrants than the Kreis average
+    pop0 = real_base.persons.sum(axis=(1, 2))
+    assert (real_base.in_weights * pop0).sum() == pytest.approx(pop0.sum(), rel=1e-12)
+    assert "2019-2021" in real_base.method

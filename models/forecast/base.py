@@ -7,7 +7,8 @@
 - A Gemeinde table (``ags``, ``name`` and persons by age group in columns ``age_<lo>_<hi>`` / ``age_<lo>_plus``,
   or only ``population_2019``) is turned into single years by the Kreis' pattern inside each group.
 - Without a region bundle, :func:`gemeinden_from_shared` builds such a table from the Zensus 2011 100 m grid
-  (persons by five age classes) inside the VG5000 Gemeinden, scaled per age class to the Kreis' 2019 table.
+  (persons by five age classes) inside the VG5000 Gemeinden, scaled per age class to the Kreis' 2019 table;
+  Gemeinden with an official 2019 total in the shared town series (Naumburg, Zeitz) keep that total.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
 from models.forecast.rates import N_AGES, base_rates, life_table, rates_table
+from models.people.population import ipf_fit
 
 __all__ = ["BasePopulation", "ForecastInputError", "kreis_single_years", "base_from_table", "parse_age_columns",
-           "gemeinden_from_shared", "kreis_age_groups", "gemeinde_shapes"]
+           "gemeinden_from_shared", "kreis_age_groups", "gemeinde_shapes",
+           "official_gemeinde_totals"]
 
 _AGE_COL = re.compile(r"^age_(\d{1,3})_(\d{1,3}|plus)$")
 _AGS = re.compile(r"^\d{8}$")
@@ -42,12 +45,14 @@ class ForecastInputError(ValueError):
 
 @dataclass(frozen=True)
 class BasePopulation:
-    """ags (G,) 8-digit keys, names (G,), persons (G, 2, 101) float64 on 2019-12-31, and how it was made."""
+    """ags (G,) 8-digit keys, names (G,), persons (G, 2, 101) float64 on 2019-12-31, and how it was made;
+    ``in_weights`` (G,): each Gemeinde's in-migration relative to the Kreis level (None: all 1)."""
 
     ags: tuple[str, ...]
     names: tuple[str, ...]
     persons: np.ndarray
     method: str
+    in_weights: np.ndarray | None = None
 
     @property
     def kreis(self) -> np.ndarray:
@@ -164,6 +169,24 @@ def base_from_table(gemeinden: pd.DataFrame, kreis: np.ndarray | None = None, *,
     return BasePopulation(ags=tuple(ags), names=names, persons=persons, method=method)
 
 
+BASE_YEAR_TOTALS = 2019
+
+
+def official_gemeinde_totals(shared_dir: str | Path, year: int) -> dict[str, float]:
+    """AGS -> official population at the end of ``year`` of the towns in the shared data's town series
+    (``demography_burgenlandkreis/town_population_series_2008_2024.csv``; empty when absent)."""
+    path = Path(shared_dir) / "demography_burgenlandkreis" / "town_population_series_2008_2024.csv"
+    if not path.is_file():
+        return {}
+    try:
+        df = pd.read_csv(path, dtype={"ags": str})
+        df = df[(df["year"] == year) & df["population_end_of_year"].notna()]
+        return {str(a): float(v) for a, v in zip(df["ags"], df["population_end_of_year"], strict=True)
+                if _AGS.match(str(a)) and float(v) > 0}
+    except (KeyError, ValueError) as exc:
+        raise ForecastInputError(f"Zeitreihe der Städte nicht lesbar: {exc}", f"town series not readable: {exc}") from None
+
+
 def gemeinden_from_shared(shared_dir: str | Path) -> pd.DataFrame:
     """A Gemeinde table (``ags``, ``name``, ``age_0_17`` .. ``age_65_plus``, ``population_2019``) from the
     shared open data: Zensus 2011 100 m persons by age class summed per VG5000 Gemeinde (cell centres), each
@@ -195,6 +218,17 @@ def gemeinden_from_shared(shared_dir: str | Path) -> pd.DataFrame:
     kreis = kreis_single_years().sum(axis=0)
     target = np.array([kreis[lo: hi + 1].sum() for lo, hi in bounds])
     scaled = sums * (target / np.maximum(sums.sum(axis=0), 1.0))[None, :]
+    official = official_gemeinde_totals(root, BASE_YEAR_TOTALS)
+    pinned = {a: v for a, v in official.items() if a in ags}
+    if pinned:
+        # Gemeinden with an official 2019 total keep it; the others share the rest of the Kreis in proportion
+        # to the grid; IPF then restores the Kreis' age-class totals (both marginals met)
+        rows = scaled.sum(axis=1)
+        is_pinned = np.array([a in pinned for a in ags])
+        fixed = np.array([pinned.get(a, 0.0) for a in ags])
+        free = target.sum() - fixed.sum()
+        rows = np.where(is_pinned, fixed, rows * free / max(rows[~is_pinned].sum(), 1e-9))
+        scaled = ipf_fit(scaled, rows, target, tol=1e-12, max_iter=2000)
     cols = ["age_0_17", "age_18_29", "age_30_49", "age_50_64", "age_65_plus"]
     df = pd.DataFrame(scaled, columns=cols)
     df.insert(0, "name", names)

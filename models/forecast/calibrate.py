@@ -19,7 +19,7 @@ from models.forecast.model import Projection
 from models.forecast.rates import Rates, base_rates, rates_table
 from models.forecast.scenario import run_forecast
 
-__all__ = ["indicator", "targets", "compare_with_targets", "calibrate_in_level", "old_age_ratio"]
+__all__ = ["indicator", "targets", "compare_with_targets", "calibrate_in_level", "old_age_ratio", "calibrate_in_weights"]
 
 
 def old_age_ratio(kreis_year: np.ndarray) -> float:
@@ -81,3 +81,37 @@ def calibrate_in_level(base: BasePopulation, rates: Rates | None = None) -> tupl
 
     res = minimize_scalar(f, bounds=(0.0, 0.1), method="bounded", options={"xatol": 1e-7})
     return float(res.x), float(res.fun)
+
+
+def calibrate_in_weights(base: BasePopulation, observed: dict[str, float], year: int,
+                         rates: Rates | None = None) -> np.ndarray:
+    """(G,) in-migration weights: Gemeinden with an observed total in ``year`` get the weight that reproduces it
+    (a Gemeinde's total depends only on its own weight: out-migration and deaths are rates, births follow its
+    women); all others share one weight so that the Kreis' in-migrants of the base year stay unchanged."""
+    from scipy.optimize import brentq
+
+    rates = rates or base_rates()
+    g = len(base.ags)
+    w = np.ones(g)
+    pop0 = base.persons.sum(axis=(1, 2))
+    fitted = np.zeros(g, bool)
+    for ags, value in observed.items():
+        if ags not in base.ags:
+            continue
+        i = base.ags.index(ags)
+
+        def miss(wi: float, i: int = i, value: float = value) -> float:
+            trial = w.copy()
+            trial[i] = wi
+            pr = run_forecast(dataclasses.replace(base, in_weights=trial), (), year, rates)
+            return float(pr.total()[-1, i] - value)
+
+        lo, hi = 0.0, 10.0
+        if miss(lo) > 0 or miss(hi) < 0:
+            continue  # not reachable by in-migration alone: keep the Kreis level
+        w[i] = brentq(miss, lo, hi, xtol=1e-10)
+        fitted[i] = True
+    if fitted.any() and (~fitted).any():
+        rest = pop0.sum() - (w[fitted] * pop0[fitted]).sum()
+        w[~fitted] = max(rest, 0.0) / max(pop0[~fitted].sum(), 1e-9)
+    return w

@@ -179,8 +179,10 @@ def base_rates(in_level: float | None = None) -> Rates:
         "schedule with Sachsen-Anhalt's 2019 TFR and mean age at birth",
         "Wanderung: Rogers-Castro-Modellverläufe, Niveau an die amtlichen Prognosen kalibriert / migration: "
         "Rogers-Castro model schedules, level calibrated to the official forecasts",
-        "Gleiche Raten in allen Gemeinden (keine Gemeindetabellen verfügbar); Zuzüge nach Einwohnerzahl verteilt "
-        "/ the same rates in every Gemeinde (no Gemeinde tables available); in-migrants allocated by population",
+        "Gleiche Raten in allen Gemeinden (keine Gemeindetabellen zu Alter und Wanderung verfügbar); Zuzüge nach "
+        "Einwohnerzahl verteilt, gewichtet, wo die Entwicklung einer Gemeinde bekannt ist / the same rates in every "
+        "Gemeinde (no Gemeinde tables of age and migration available); in-migrants allocated by population, "
+        "weighted where a Gemeinde's recent change is known",
     )
     return Rates(
         gm=(gm[0], gm[1]), e0=e0, e0_gain=gain, asfr=asfr, tfr=float(fe["tfr"]),

@@ -142,6 +142,8 @@ def build_year_rates(base: BasePopulation, edits: Iterable[ForecastEdit], to_yea
     for y in years:
         yr = year_rates(rates, y, e0_offset=e0_off[y] if e0_off[y].any() else None, tfr=tfr[y],
                         out_factor=out_factor[y] if any_factor else None, base_kreis=kreis)
+        if base.in_weights is not None:
+            yr.in_level = rates.in_level * np.asarray(base.in_weights, float)
         if extra[y].any():
             yr.extra_in = extra[y]
         per_year[y] = yr

@@ -7,6 +7,7 @@ rates are published as they are.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -16,8 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.forecast.base import BasePopulation, base_from_table, gemeinden_from_shared
-from models.forecast.calibrate import compare_with_targets, old_age_ratio
+from models.forecast.base import (
+    BasePopulation,
+    base_from_table,
+    gemeinden_from_shared,
+    official_gemeinde_totals,
+)
+from models.forecast.calibrate import calibrate_in_weights, compare_with_targets, old_age_ratio
 from models.forecast.demand import HousingBasis, compute_demand, housing_basis, housing_from_shared
 from models.forecast.model import Projection
 from models.forecast.rates import rates_table
@@ -27,11 +33,13 @@ from models.privacy import publish_count, publish_counts
 __all__ = ["ForecastRun", "base_from_shared", "base_from_region", "forecast", "summary", "write_tables",
            "pyramid", "BASE_METHOD_SHARED", "published_demand", "housing_for"]
 
+TREND_YEAR = 2021
 BASE_METHOD_SHARED = (
     "Zensus 2011 (100-m-Raster, 5 Altersklassen) je VG5000-Gemeinde, je Altersklasse auf die Kreistabelle 2019 "
-    "(Destatis 12411-0017) skaliert; Einzeljahre und Geschlecht nach dem Muster des Kreises / Zensus 2011 "
-    "(100 m grid, 5 age classes) per VG5000 Gemeinde, each class scaled to the Kreis table 2019 (Destatis "
-    "12411-0017); single years and sex by the Kreis' pattern")
+    "(Destatis 12411-0017) skaliert, Gemeinden mit amtlicher Einwohnerzahl 2019 (Naumburg, Zeitz) auf diese "
+    "gesetzt; Einzeljahre und Geschlecht nach dem Muster des Kreises / Zensus 2011 (100 m grid, 5 age classes) "
+    "per VG5000 Gemeinde, each class scaled to the Kreis table 2019 (Destatis 12411-0017), Gemeinden with an "
+    "official 2019 total (Naumburg, Zeitz) set to it; single years and sex by the Kreis' pattern")
 
 
 @dataclass
@@ -50,8 +58,26 @@ class ForecastRun:
 
 
 def base_from_shared(shared_dir: str | Path) -> BasePopulation:
-    """The base population built from the shared open data (no region bundle needed)."""
-    return base_from_table(gemeinden_from_shared(shared_dir), method=BASE_METHOD_SHARED)
+    """The base population built from the shared open data (no region bundle needed), with the in-migration
+    weights of the Gemeinden whose later totals are known (:func:`with_observed_trend`)."""
+    return with_observed_trend(base_from_table(gemeinden_from_shared(shared_dir), method=BASE_METHOD_SHARED),
+                               shared_dir)
+
+
+def with_observed_trend(base: BasePopulation, shared_dir: str | Path) -> BasePopulation:
+    """The base with in-migration weights fitted to the observed totals of the towns in the shared town series
+    at the end of :data:`TREND_YEAR` (before the intake of 2022 from Ukraine); unchanged without the series."""
+    observed = official_gemeinde_totals(shared_dir, TREND_YEAR)
+    observed = {a: v for a, v in observed.items() if a in base.ags}
+    if not observed:
+        return base
+    w = calibrate_in_weights(base, observed, TREND_YEAR)
+    names = ", ".join(f"{base.names[base.ags.index(a)]} {w[base.ags.index(a)]:.2f}" for a in observed)
+    rest = float(np.median(np.delete(w, [base.ags.index(a) for a in observed]))) if len(observed) < len(base.ags) else 1.0
+    method = (f"{base.method}; Zuzugsgewichte an die amtliche Entwicklung 2019-{TREND_YEAR} angepasst ({names}; "
+              f"übrige Gemeinden {rest:.3f}) / in-migration weights fitted to the official change 2019-{TREND_YEAR} "
+              f"({names}; other Gemeinden {rest:.3f})")
+    return dataclasses.replace(base, in_weights=w, method=method)
 
 
 def base_from_region(region: Any) -> BasePopulation:
