@@ -143,17 +143,22 @@ class ScenarioManager:
         return self.create(user, name=name, district=src.row.district, kind=kind, interventions=base,
                            parent_id=sid)
 
-    def sandbox(self, user: User, sid: str) -> ScenarioModel:
-        """The caller's sandbox copy of ``sid``: its open one when it has one, else a new one within the
-        budgets (open sandboxes per kiosk device and on the server: 429 beyond them)."""
+    def sandbox(self, user: User, sid: str, *, fresh: bool = False) -> tuple[ScenarioModel, str | None]:
+        """The caller's sandbox copy of ``sid``: its open one when it has one (``fresh``: that one is
+        removed and a new one made), else a new one within the budgets (open sandboxes per kiosk device
+        and on the server: 429 beyond them). Returns the sandbox and the id of a removed one."""
         if not may_sandbox(user):
             raise Denied("Sandbox-Kopien gibt es nur für gekoppelte Kiosk-Geräte, Planer und Admins",
                          "Sandbox copies are for paired kiosk devices, planners and admins")
         self.row(sid)
+        removed = None
         if user.user_id:
             mine = self.storage.find_sandbox(user.user_id, sid)
+            if mine is not None and not fresh:
+                return self.model(mine), None
             if mine is not None:
-                return self.model(mine)
+                self.remove(mine)
+                removed = mine
         b = self.budgets
         if user.role == "kiosk" and self.storage.count_sandboxes(user.user_id) >= b.sandboxes_per_kiosk:
             raise Denied(f"Dieses Gerät hat schon {b.sandboxes_per_kiosk} Sandbox-Kopien offen",
@@ -161,15 +166,21 @@ class ScenarioManager:
         if self.storage.count_sandboxes() >= b.sandboxes_total:
             raise Denied("Zu viele Sandbox-Kopien offen, bitte später erneut",
                          "Too many open sandbox copies, please retry later", status=429, code="limit")
-        return self.fork(user, sid, name="Kiosk", kind="sandbox")
+        return self.fork(user, sid, name="Kiosk", kind="sandbox"), removed
+
+    def remove(self, sid: str) -> None:
+        """Remove a sandbox with its edits and results in storage (nothing else is ever removed)."""
+        with self._lock(sid):
+            if self.row(sid).kind != "sandbox":
+                raise Denied("Nur Sandbox-Kopien werden entfernt", "Only sandbox copies are removed")
+            self.storage.delete_scenario(sid)
+            self._models.pop(sid, None)
 
     def remove_expired(self, now: str | None = None) -> list[str]:
         """Remove expired sandboxes with their edits and results; returns their ids."""
         gone = self.storage.expired_sandboxes(now)
         for sid in gone:
-            with self._lock(sid):
-                self.storage.delete_scenario(sid)
-                self._models.pop(sid, None)
+            self.remove(sid)
         return gone
 
     def update_meta(self, user: User, sid: str, *, name: str | None = None, status: str | None = None) -> ScenarioRow:

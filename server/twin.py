@@ -205,6 +205,14 @@ class Twin:
                 except Exception:  # noqa: BLE001 - retried at the next sweep
                     log.exception("removing expired sandboxes failed")
 
+    def sandbox(self, user: Any, scenario_id: str, *, fresh: bool = False) -> ScenarioModel:
+        """The user's sandbox copy of a scenario (:meth:`ScenarioManager.sandbox`); a replaced one's
+        results are forgotten too."""
+        m, removed = self.manager.sandbox(user, scenario_id, fresh=fresh)
+        if removed:
+            self.service.drop(removed)
+        return m
+
     def remove_expired(self, now: str | None = None) -> list[str]:
         """Remove expired sandboxes with their results (in storage and memory)."""
         gone = self.manager.remove_expired(now)

@@ -70,6 +70,10 @@ def test_a_paired_kiosk_owns_its_sandbox(world) -> None:
             assert not isinstance(got, p.EditApplied)
     assert got.code == "forbidden"
     assert [e["intervention"]["id"] for e in c.get(f"/api/scenarios/{sb['scenario_id']}").json()["interventions"]] == ["t1"]
+    new = c.post(f"/api/scenarios/{sid}/sandbox?fresh=true", headers=k1).json()  # a clean copy replaces it
+    assert new["scenario_id"] != sb["scenario_id"] and new["interventions"] == []
+    assert c.get(f"/api/scenarios/{sb['scenario_id']}").status_code == 404
+    assert twin.storage.count_sandboxes() == 1
 
 
 def test_a_kiosk_has_a_bounded_number_of_sandboxes_and_interventions(world) -> None:

@@ -65,6 +65,8 @@ def test_mode_screenshot_matches_reference(browser, web_server, name, mode, widt
     params = {"mode": mode, "scenario": web_server.scenario_id, "idle": "600"}
     if mode == "planner":
         params["token"] = web_server.planner_token
+    elif mode == "kiosk":
+        params["token"] = web_server.kiosk_token  # a paired kiosk device
     ctx, page, watch = open_viewer(browser, web_server.page_url(**params), width=width, height=height, touch=mode != "planner")
     try:
         page.wait_for_function("__viewer.fieldVersion('utci_c') === __viewer.scenarioVersion", timeout=120000)

@@ -168,7 +168,7 @@ def test_citizen_cannot_use_planner_tools(browser, web_server) -> None:
 
 
 def test_kiosk_resets_after_its_idle_time(browser, web_server) -> None:
-    ctx, page, watch = open_viewer(browser, web_server.page_url(mode="kiosk", idle="6"), touch=True)
+    ctx, page, watch = open_viewer(browser, web_server.page_url(mode="kiosk", idle="6", token=web_server.kiosk_token), touch=True)
     try:
         k = page.evaluate("__viewer.kiosk")
         assert k["start"] is True and k["resets"] == 0

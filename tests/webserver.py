@@ -53,6 +53,7 @@ class WebServer:
     proc: subprocess.Popen
     log: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    kiosk_token: str = ""  # a paired kiosk device (the kiosk mode needs one)
 
     def page_url(self, **params: str) -> str:
         token = params.pop("token", "")
@@ -92,10 +93,11 @@ def running_twin_serve(data: Path) -> Iterator[WebServer]:
         admin = (data / "admin-token.txt").read_text().strip()
         planner = http_json(url + "/api/tokens", method="POST", token=admin,
                             body={"role": "planner", "department": "Stadtplanung"})["token"]
+        kiosk = http_json(url + "/api/tokens", method="POST", token=admin, body={"role": "kiosk", "name": "Test-Kiosk"})["token"]
         scenarios = http_json(url + "/api/scenarios?district=sample")
         official = next(s for s in scenarios if s["kind"] == "official")
         yield WebServer(url=url, data=data, planner_token=planner, scenario_id=official["scenario_id"],
-                        proc=proc, log=log)
+                        proc=proc, log=log, kiosk_token=kiosk)
     finally:
         proc.terminate()
         try:

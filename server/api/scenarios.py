@@ -77,10 +77,12 @@ def patch_scenario(scenario_id: ScenarioIdPath, body: ScenarioPatch, twin: TwinD
 
 @router.post("/{scenario_id}/sandbox", response_model=ScenarioOut, status_code=201,
              summary="The kiosk device's sandbox copy (its open one, else a new one; resets after inactivity, expires)")
-def sandbox(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> ScenarioOut:
+def sandbox(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep,
+            fresh: Annotated[bool, Query(description="replace the device's open sandbox by a new one")] = False,
+            ) -> ScenarioOut:
     if user.is_anonymous:
         twin.allow_write(visitor.budget_key, visitor.ip, cost=2.0)
-    return scenario_out(twin.manager.sandbox(user, scenario_id))
+    return scenario_out(twin.sandbox(user, scenario_id, fresh=fresh))
 
 
 def _difference(a: float | None, b: float | None) -> float | None:

@@ -109,9 +109,10 @@ export class Api {
     return this.post(`/api/comments/${commentId}/vote`, { value, voter_key: key });
   }
 
-  /** A kiosk's sandbox copy of a scenario (the server resets it after inactivity). */
-  sandbox(scenarioId: string): Promise<ScenarioSummary> {
-    return this.post(`/api/scenarios/${encodeURIComponent(scenarioId)}/sandbox`, {});
+  /** This kiosk device's sandbox copy of a scenario (the server resets it after inactivity); `fresh`
+   * replaces the device's open copy by a new one. */
+  sandbox(scenarioId: string, fresh = false): Promise<ScenarioSummary> {
+    return this.post(`/api/scenarios/${encodeURIComponent(scenarioId)}/sandbox${fresh ? "?fresh=true" : ""}`, {});
   }
 }
 

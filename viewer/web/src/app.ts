@@ -104,7 +104,7 @@ export class App {
   async start(): Promise<void> {
     const district = this.params.district || (await this.defaultDistrict());
     this.officialId = this.params.scenario || (await this.defaultScenario(district));
-    const sid = this.params.mode === "kiosk" ? (await this.api.sandbox(this.officialId)).scenario_id : this.officialId;
+    const sid = this.params.mode === "kiosk" ? (await this.api.sandbox(this.officialId, true)).scenario_id : this.officialId;
     this.timings.scenario = performance.now() - this.started;
     const ts = await this.tiles.loadIndex(district);
     this.timings.tileset = performance.now() - this.started;
@@ -181,7 +181,7 @@ export class App {
   async freshSandbox(): Promise<void> {
     if (this.ownEdits === 0) return;
     this.ownEdits = 0;
-    const sb = await this.api.sandbox(this.officialId);
+    const sb = await this.api.sandbox(this.officialId, true);
     this.conn?.close();
     this.fields.clear();
     this.connect(sb.scenario_id);
