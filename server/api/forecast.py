@@ -34,7 +34,7 @@ from models.forecast.service import (
     summary,
 )
 from models.privacy import publish_count
-from server.api.deps import ScenarioIdPath, TwinDep, UserDep
+from server.api.deps import ScenarioIdPath, TwinDep, UserDep, VisitorDep
 from server.api.errors import ERROR_RESPONSES
 from server.layer_store import LayerStore, may_see
 from server.roles import Denied, User
@@ -119,6 +119,12 @@ def _capacities(run_ags: tuple[str, ...], rows: list[dict[str, Any]] | None) -> 
     return pd.DataFrame({"ags": df["ags"].astype(str), "service": df["service"].astype(str), "capacity": cap.astype(float)})
 
 
+def _budget(twin: Any, user: User, visitor: Any) -> None:
+    """Computed on request (a scenario, a chart): anonymous visitors within their budget of public reads."""
+    if user.is_anonymous:
+        twin.allow_read(visitor.budget_key, visitor.ip)
+
+
 def _with_baseline(run: ForecastRun, region: str) -> dict[str, Any]:
     out = summary(run)
     if run.edits:
@@ -137,12 +143,13 @@ def baseline(region: RegionPath, to: ToQuery = 2040) -> dict[str, Any]:
 
 
 @router.post("/regions/{region}/forecast", summary="Forecast of a draft scenario / Prognose eines Entwurfs")
-def draft(region: RegionPath,
+def draft(region: RegionPath, twin: TwinDep, user: UserDep, visitor: VisitorDep,
           body: Annotated[dict[str, Any], Body(examples=[{"to": 2040, "interventions": [
               {"kind": "housing_estate", "id": "h1", "ags": "15084355", "dwellings": 120, "year": 2027}],
               "capacities": [{"ags": "15084355", "service": "kita", "capacity": 900}]}])]) -> dict[str, Any]:
     """Forecast edits (``interventions``) and optional ``capacities`` without storing anything; the baseline
     is returned beside the scenario."""
+    _budget(twin, user, visitor)
     to = body.get("to", 2040)
     if not isinstance(to, int) or not 2020 <= to <= 2100:
         raise Denied("'to' muss ein Jahr 2020-2100 sein", "'to' must be a year 2020-2100", status=422, code="invalid")
@@ -164,8 +171,10 @@ def draft(region: RegionPath,
 
 @router.get("/regions/{region}/forecast/scenarios/{scenario_id}",
             summary="Forecast of a stored scenario / Prognose eines Szenarios")
-def of_scenario(region: RegionPath, scenario_id: ScenarioIdPath, twin: TwinDep, to: ToQuery = 2040) -> dict[str, Any]:
+def of_scenario(region: RegionPath, scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep,
+                to: ToQuery = 2040) -> dict[str, Any]:
     """The forecast with the scenario's forecast edits (its other edits act on the town engines)."""
+    _budget(twin, user, visitor)
     m = twin.manager.model(scenario_id)
     edits = [o for o in m.interventions() if o.__struct_config__.tag in FORECAST_KINDS]  # type: ignore[union-attr]
     return _with_baseline(_run(region, to, edits), region)  # type: ignore[arg-type]
@@ -253,10 +262,11 @@ def gemeinde(region: RegionPath, ags: Annotated[str, Path(pattern=r"^\d{8}$")], 
 
 @router.get("/regions/{region}/forecast/charts/{chart}.png", summary="Forecast chart / Prognosediagramm",
             responses={200: {"content": {"image/png": {}}}})
-def chart(region: RegionPath, chart: Literal["pyramid", "old_age_ratio", "demand"], year: YearQuery = None,
-          ags: AgsQuery = None, to: ToQuery = 2040) -> Response:
+def chart(region: RegionPath, chart: Literal["pyramid", "old_age_ratio", "demand"], twin: TwinDep, user: UserDep,
+          visitor: VisitorDep, year: YearQuery = None, ags: AgsQuery = None, to: ToQuery = 2040) -> Response:
     from models.forecast import charts
 
+    _budget(twin, user, visitor)
     run = _run(region, to)
     _ags(run, ags)
     y = _year(run, year)
