@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from fastapi import APIRouter, Path
 
 import protocol as p
@@ -24,10 +25,13 @@ router = APIRouter(tags=["comments"], responses=ERROR_RESPONSES)
 CommentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="comment id")]
 
 
+def _info(c: CommentRow) -> p.CommentInfo:
+    return p.CommentInfo(c.comment_id, c.scenario_id, c.scenario_version, c.xyz_local_m, c.kind, c.text,  # type: ignore[arg-type]
+                         c.author_name, c.votes, c.hidden, c.answer, c.created_utc)
+
+
 def _out(c: CommentRow) -> CommentOut:
-    return CommentOut(comment_id=c.comment_id, scenario_id=c.scenario_id, scenario_version=c.scenario_version,
-                      xyz_local_m=c.xyz_local_m, kind=c.kind, text=c.text, author_name=c.author_name,  # type: ignore[arg-type]
-                      votes=c.votes, hidden=c.hidden, answer=c.answer, created_utc=c.created_utc)
+    return CommentOut.model_validate(msgspec.to_builtins(_info(c)))  # the REST model is derived from CommentInfo
 
 
 def _broadcast(twin, c: CommentRow) -> None:
@@ -35,8 +39,7 @@ def _broadcast(twin, c: CommentRow) -> None:
         info = p.CommentInfo(c.comment_id, c.scenario_id, c.scenario_version, (0.0, 0.0, 0.0), c.kind, "", "", 0,  # type: ignore[arg-type]
                              True, "", c.created_utc)
     else:
-        info = p.CommentInfo(c.comment_id, c.scenario_id, c.scenario_version, c.xyz_local_m, c.kind, c.text,  # type: ignore[arg-type]
-                             c.author_name, c.votes, c.hidden, c.answer, c.created_utc)
+        info = _info(c)
     twin.hub.publish_threadsafe(c.scenario_id, p.CommentEvent(info))
 
 

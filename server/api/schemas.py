@@ -7,10 +7,15 @@ component (see ``server.app._openapi``).
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+import protocol as p
+from geodata.interventions import Intervention
 from geodata.names import NAME_PATTERN
 
 __all__ = [
@@ -27,6 +32,52 @@ ScenarioId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# ---- REST models derived from the websocket protocol's types (one schema source) -------------------------
+_META_KEYS = ("gt", "ge", "lt", "le", "min_length", "max_length", "pattern")
+_DERIVED: dict[type, type[BaseModel]] = {}
+
+
+def _rest_type(t: Any) -> Any:
+    """The pydantic type of a protocol field type: nested protocol Structs become derived models, the
+    intervention union ``InterventionBody``, msgspec constraints pydantic ones."""
+    if isinstance(t, type) and issubclass(t, msgspec.Struct):
+        return from_protocol(t)
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is Annotated:
+        kw = {k: getattr(m, k) for m in args[1:] if isinstance(m, msgspec.Meta) for k in _META_KEYS
+              if getattr(m, k) is not None}
+        base = _rest_type(args[0])
+        return Annotated[base, Field(**kw)] if kw else base
+    if origin in (typing.Union, types.UnionType):
+        if set(args) == set(typing.get_args(Intervention)):
+            return InterventionBody
+        return typing.Union[tuple(_rest_type(a) for a in args)]  # noqa: UP007 - built from a tuple
+    if origin is list:
+        return list[_rest_type(args[0])]
+    if origin in (tuple, dict):
+        return origin[tuple(_rest_type(a) for a in args)]
+    return t
+
+
+def from_protocol(struct: type[msgspec.Struct]) -> type[BaseModel]:
+    """The REST model of a protocol type (same name, fields, defaults, constraints and docstring), derived
+    from the msgspec Struct instead of written out a second time."""
+    if struct not in _DERIVED:
+        fields: dict[str, Any] = {}
+        for f in msgspec.structs.fields(struct):
+            if f.default is not msgspec.NODEFAULT:
+                default: Any = f.default
+            elif f.default_factory is not msgspec.NODEFAULT:
+                default = Field(default_factory=f.default_factory)
+            else:
+                default = ...
+            fields[f.name] = (_rest_type(f.type), default)
+        model = create_model(struct.__name__, __base__=_Strict, __module__=__name__, **fields)
+        model.__doc__ = struct.__doc__
+        _DERIVED[struct] = model
+    return _DERIVED[struct]
 
 
 class ErrorOut(_Strict):
@@ -52,17 +103,8 @@ class DistrictOut(_Strict):
     has_tiles: bool
 
 
-class UserOut(_Strict):
-    role: str
-    department: str
-    name: str
-    user_id: str
-
-
-class EntryOut(_Strict):
-    intervention: InterventionBody
-    revision: int
-    author: UserOut
+UserOut = from_protocol(p.UserInfo)
+EntryOut = from_protocol(p.InterventionEntry)
 
 
 class ScenarioListItem(_Strict):
@@ -129,20 +171,7 @@ class CommentCreate(_Strict):
     email: Annotated[str, Field(max_length=200, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
 
 
-class CommentOut(_Strict):
-    """A comment as the public sees it (no e-mail address)."""
-
-    comment_id: int
-    scenario_id: str
-    scenario_version: int
-    xyz_local_m: tuple[float, float, float]
-    kind: Literal["comment", "idea"]
-    text: str
-    author_name: str
-    votes: int
-    hidden: bool
-    answer: str
-    created_utc: str
+CommentOut = from_protocol(p.CommentInfo)  # as the public sees it: the protocol's CommentInfo has no e-mail
 
 
 class VoteIn(_Strict):

@@ -1,24 +1,17 @@
 // REST calls of the viewer: districts, scenarios, road and stop geometry, comments and votes.
-// Every call goes to the server that served the page; errors carry the server's message.
+// Every call goes to the server that served the page; errors carry the server's message. The bodies'
+// types are generated from the server's OpenAPI (api.gen.ts, scripts/gen_api_ts.py): each call names
+// its route in ApiOperations, so a changed server model fails the type check here.
 
-import type { CommentInfo } from "./protocol.gen";
+import type { ApiOperations, CommentCreate, DistrictOut } from "./api.gen";
 import type { RoadGeometry } from "./mobility";
 
-export interface ScenarioSummary {
-  scenario_id: string;
-  name: string;
-  district: string;
-  kind: string;
-  status: string;
-  version: number;
-  parent_id?: string;
-}
+type Res<R extends keyof ApiOperations> = ApiOperations[R]["response"];
 
-export interface DistrictInfo {
-  name: string;
-  summary?: { centre_lonlat?: [number, number]; bbox_local_m?: number[] };
-  has_tiles?: boolean;
-}
+export type ScenarioSummary = Res<"GET /api/scenarios">[number];
+
+/** A district; the keys of its summary the viewer reads (``District.summary`` on the server). */
+export type DistrictInfo = DistrictOut & { summary: { centre_lonlat?: [number, number]; bbox_local_m?: number[] } };
 
 export type ToLocal = (lon: number, lat: number) => [number, number];
 
@@ -54,15 +47,15 @@ export class Api {
     return (await res.json()) as T;
   }
 
-  districts(): Promise<Array<string | DistrictInfo>> {
+  districts(): Promise<Res<"GET /api/districts">> {
     return this.get("/api/districts");
   }
 
   district(name: string): Promise<DistrictInfo> {
-    return this.get(`/api/districts/${encodeURIComponent(name)}`);
+    return this.get<Res<"GET /api/districts/{name}">>(`/api/districts/${encodeURIComponent(name)}`) as Promise<DistrictInfo>;
   }
 
-  scenarios(district?: string): Promise<ScenarioSummary[]> {
+  scenarios(district?: string): Promise<Res<"GET /api/scenarios">> {
     const q = district ? `?district=${encodeURIComponent(district)}` : "";
     return this.get(`/api/scenarios${q}`);
   }
@@ -89,18 +82,16 @@ export class Api {
     return out;
   }
 
-  comments(scenarioId: string): Promise<CommentInfo[]> {
+  comments(scenarioId: string): Promise<Res<"GET /api/scenarios/{scenario_id}/comments">> {
     return this.get(`/api/scenarios/${encodeURIComponent(scenarioId)}/comments`);
   }
 
-  addComment(scenarioId: string, body: {
-    scenario_version: number; xyz_local_m: [number, number, number]; kind: "comment" | "idea"; text: string;
-  }): Promise<CommentInfo> {
+  addComment(scenarioId: string, body: CommentCreate): Promise<Res<"POST /api/scenarios/{scenario_id}/comments">> {
     return this.post(`/api/scenarios/${encodeURIComponent(scenarioId)}/comments`, body);
   }
 
   /** One vote per browser: the voter key is a random id kept in local storage (nothing personal). */
-  vote(commentId: number, value: -1 | 0 | 1 = 1): Promise<CommentInfo> {
+  vote(commentId: number, value: -1 | 0 | 1 = 1): Promise<Res<"POST /api/comments/{comment_id}/vote">> {
     let key = localStorage.getItem("landtwin.voter") ?? "";
     if (!/^[A-Za-z0-9_-]{8,64}$/.test(key)) {
       key = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
