@@ -7,7 +7,8 @@
 - ``--csv DIR`` writes the full tables (Gemeinde x year x age x sex, components, demand), ``--charts DIR``
   pyramids, old-age ratio, demand and (with a scenario) scenario vs baseline as PNG.
 - ``--capacities FILE`` (CSV ``ags,service,capacity``) sets demand against capacities.
-- ``--shared-data DIR`` is where the open data lies (default ``../shared/data`` beside the project).
+- ``--shared-data DIR`` is where the open data lies (default ``../shared/data`` beside the project);
+  ``--gemeinde-table FILE`` an official Gemeinde table of 2019 (``ags``, ``population``, optional age groups).
 
 Person counts are published (rounded to 5, 1-4 suppressed). Bad input: one message, exit status 2,
 nothing written.
@@ -46,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fp.add_argument("--chart-gemeinden", action="store_true", help="also a pyramid per Gemeinde")
     fp.add_argument("--capacities", default=None, metavar="FILE", help="CSV ags,service,capacity")
     fp.add_argument("--shared-data", default=None, metavar="DIR", help="open data folder (default ../shared/data)")
+    fp.add_argument("--gemeinde-table", default=None, metavar="FILE",
+                    help="official Gemeinde table 2019 (CSV: ags, population[, age_<lo>_<hi> .. age_<lo>_plus])")
     fp.set_defaults(func=run_forecast_cmd)
 
 
@@ -59,7 +62,7 @@ def _read(path: str, what: str) -> bytes:
 
 
 def run_forecast_cmd(args: argparse.Namespace) -> int:
-    from models.forecast.base import ForecastInputError
+    from models.forecast.base import ForecastInputError, gemeinde_shapes, read_gemeinde_table
     from models.forecast.demand import read_capacities
     from models.forecast.scenario import decode_scenario
     from models.forecast.service import base_from_shared, forecast, housing_for, summary, write_tables
@@ -74,7 +77,10 @@ def run_forecast_cmd(args: argparse.Namespace) -> int:
         raise CliError(f"Ordner der offenen Daten {shared} fehlt / open data folder {shared} missing")
     try:
         edits = decode_scenario(_read(args.scenario, "Szenario")) if args.scenario else []
-        base = base_from_shared(shared)
+        table = None
+        if args.gemeinde_table:
+            table = read_gemeinde_table(_read(args.gemeinde_table, "Gemeindetabelle"), set(gemeinde_shapes(shared)))
+        base = base_from_shared(shared, table)
         housing = housing_for(base, shared)
         caps = read_capacities(_read(args.capacities, "Kapazitäten"), base.ags) if args.capacities else None
         run = forecast(base, edits, args.to, housing=housing, capacities=caps)

@@ -132,3 +132,40 @@ def test_unknown_region_and_missing_data(capsys, tmp_path: Path) -> None:  # typ
     (tmp_path / "empty").mkdir()
     assert main(["forecast", "burgenlandkreis", "--shared-data", str(tmp_path / "empty")]) == 2
     assert "file missing" in capsys.readouterr().err
+
+
+def test_an_official_gemeinde_table_sets_the_base(capsys, shared: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    table = tmp_path / "gemeinden.csv"
+    table.write_text("ags;population\n15084550;40000\n15084355;32155\n")
+    rc, out, err = _run(capsys, "--to", "2025", "--json", "--gemeinde-table", str(table), "--shared-data", str(shared))
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["by_gemeinde"]["15084550"]["2019"] == 40000
+    assert d["total_by_year"]["2019"] == 178845  # the Kreis stays the Destatis total (published, rounded to 5)
+    assert any("amtlichen Gemeindetabelle" in a for a in d["assumptions"])
+    # a full table with age groups is the base as it is
+    rc, out, _ = _run(capsys, "--to", "2025", "--json", "--shared-data", str(shared))
+    names = json.loads(out)["gemeinde_names"]
+    rows = ["ags,age_0_17,age_18_64,age_65_plus"] + [f"{a},100,600,300" for a in names]
+    table.write_text("\n".join(rows) + "\n")
+    rc, out, err = _run(capsys, "--to", "2025", "--json", "--gemeinde-table", str(table), "--shared-data", str(shared))
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["total_by_year"]["2019"] == 1000 * len(names)
+    assert d["gemeinde_names"] == names
+
+
+@pytest.mark.parametrize("text, match", [
+    ("ags;population\n15084999;100\n", "15084999"),
+    ("ags;population\n15084355;-5\n", "negative"),
+    ("ags;population\n15084355;100\n15084355;200\n", "duplicate"),
+    ("gemeinde;population\nx;1\n", "needs ags"),
+    ("ags,age_0_17,age_18_64,age_65_plus\n15084355,1,2,3\n", "missing"),
+    ("ags;population\n15084355;900000\n", "more persons"),
+])
+def test_bad_gemeinde_tables_exit_2(capsys, shared: Path, tmp_path: Path, text: str, match: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "t.csv").write_text(text)
+    rc, out, err = _run(capsys, "--json", "--gemeinde-table", str(tmp_path / "t.csv"), "--shared-data", str(shared),
+                        "--csv", str(tmp_path / "csv"))
+    assert rc == 2 and match in err and out == ""
+    assert not (tmp_path / "csv").exists()

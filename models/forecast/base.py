@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ from models.people.population import ipf_fit
 
 __all__ = ["BasePopulation", "ForecastInputError", "kreis_single_years", "base_from_table", "parse_age_columns",
            "gemeinden_from_shared", "kreis_age_groups", "gemeinde_shapes",
-           "official_gemeinde_totals"]
+           "official_gemeinde_totals", "read_gemeinde_table"]
 
 _AGE_COL = re.compile(r"^age_(\d{1,3})_(\d{1,3}|plus)$")
 _AGS = re.compile(r"^\d{8}$")
@@ -187,10 +189,44 @@ def official_gemeinde_totals(shared_dir: str | Path, year: int) -> dict[str, flo
         raise ForecastInputError(f"Zeitreihe der Städte nicht lesbar: {exc}", f"town series not readable: {exc}") from None
 
 
-def gemeinden_from_shared(shared_dir: str | Path) -> pd.DataFrame:
+def read_gemeinde_table(data: bytes, known: set[str] | None = None) -> pd.DataFrame:
+    """An official Gemeinde table from CSV (``,`` or ``;``): ``ags`` and ``population`` (or
+    ``population_2019``), optionally age groups ``age_<lo>_<hi>`` .. ``age_<lo>_plus``. Unknown keys, negative
+    or missing counts and oversized files are refused (German / English)."""
+    if len(data) > 5_000_000:
+        raise ForecastInputError("Gemeindetabelle ist zu groß (> 5 MB)", "Gemeinde table is too large (> 5 MB)")
+    try:
+        text = data.decode("utf-8-sig")
+        df = pd.read_csv(StringIO(text), sep=None, engine="python", dtype={"ags": str, "AGS": str})
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+        raise ForecastInputError(f"Gemeindetabelle nicht lesbar: {exc}", f"Gemeinde table not readable: {exc}") from None
+    df = df.rename(columns={c: str(c).strip().lower() for c in df.columns})
+    if "population" in df.columns and "population_2019" not in df.columns:
+        df = df.rename(columns={"population": "population_2019"})
+    if "ags" not in df.columns or ("population_2019" not in df.columns and not parse_age_columns(list(df.columns))):
+        raise ForecastInputError("Gemeindetabelle braucht ags und population (oder Altersgruppen)",
+                                 "Gemeinde table needs ags and population (or age groups)")
+    df["ags"] = df["ags"].astype(str).str.strip()
+    bad = [a for a in df["ags"] if not _AGS.match(a) or (known is not None and a not in known)]
+    if bad:
+        raise ForecastInputError(f"Gemeindetabelle: unbekannter Gemeindeschlüssel {bad[0]!r}",
+                                 f"Gemeinde table: unknown Gemeinde key {bad[0]!r}")
+    if df["ags"].duplicated().any():
+        raise ForecastInputError("Gemeindetabelle: Schlüssel doppelt", "Gemeinde table: duplicate keys")
+    num = [c for c in df.columns if c == "population_2019" or _AGE_COL.match(c)]
+    vals = df[num].apply(pd.to_numeric, errors="coerce")
+    if vals.isna().any().any() or (vals < 0).any().any():
+        raise ForecastInputError("Gemeindetabelle: negative oder fehlende Personenzahlen",
+                                 "Gemeinde table: negative or missing person counts")
+    df[num] = vals.astype(float)
+    return df
+
+
+def gemeinden_from_shared(shared_dir: str | Path, totals: dict[str, float] | None = None) -> pd.DataFrame:
     """A Gemeinde table (``ags``, ``name``, ``age_0_17`` .. ``age_65_plus``, ``population_2019``) from the
     shared open data: Zensus 2011 100 m persons by age class summed per VG5000 Gemeinde (cell centres), each
-    class scaled so that the Kreis matches its 2019 Destatis age table."""
+    class scaled so that the Kreis matches its 2019 Destatis age table. Gemeinden with an official 2019 total
+    (the shared town series, or ``totals`` from an official Gemeinde table, which win) keep it."""
     import shapely
 
     root = Path(shared_dir)
@@ -219,6 +255,7 @@ def gemeinden_from_shared(shared_dir: str | Path) -> pd.DataFrame:
     target = np.array([kreis[lo: hi + 1].sum() for lo, hi in bounds])
     scaled = sums * (target / np.maximum(sums.sum(axis=0), 1.0))[None, :]
     official = official_gemeinde_totals(root, BASE_YEAR_TOTALS)
+    official.update(totals or {})
     pinned = {a: v for a, v in official.items() if a in ags}
     if pinned:
         # Gemeinden with an official 2019 total keep it; the others share the rest of the Kreis in proportion
@@ -226,7 +263,13 @@ def gemeinden_from_shared(shared_dir: str | Path) -> pd.DataFrame:
         rows = scaled.sum(axis=1)
         is_pinned = np.array([a in pinned for a in ags])
         fixed = np.array([pinned.get(a, 0.0) for a in ags])
+        if is_pinned.all():
+            target = target * (fixed.sum() / target.sum())
         free = target.sum() - fixed.sum()
+        if free < 0:
+            raise ForecastInputError(
+                "Die Gemeindetabelle hat mehr Einwohner als der Kreis 2019, deckt aber nicht alle Gemeinden ab",
+                "the Gemeinde table holds more persons than the Kreis in 2019 but does not cover every Gemeinde")
         rows = np.where(is_pinned, fixed, rows * free / max(rows[~is_pinned].sum(), 1e-9))
         scaled = ipf_fit(scaled, rows, target, tol=1e-12, max_iter=2000)
     cols = ["age_0_17", "age_18_29", "age_30_49", "age_50_64", "age_65_plus"]

@@ -19,9 +19,11 @@ import pandas as pd
 
 from models.forecast.base import (
     BasePopulation,
+    ForecastInputError,
     base_from_table,
     gemeinden_from_shared,
     official_gemeinde_totals,
+    parse_age_columns,
 )
 from models.forecast.calibrate import calibrate_in_weights, compare_with_targets, old_age_ratio
 from models.forecast.demand import HousingBasis, compute_demand, housing_basis, housing_from_shared
@@ -57,11 +59,29 @@ class ForecastRun:
         return not self.edits
 
 
-def base_from_shared(shared_dir: str | Path) -> BasePopulation:
+def base_from_shared(shared_dir: str | Path, gemeinde_table: pd.DataFrame | None = None) -> BasePopulation:
     """The base population built from the shared open data (no region bundle needed), with the in-migration
-    weights of the Gemeinden whose later totals are known (:func:`with_observed_trend`)."""
-    return with_observed_trend(base_from_table(gemeinden_from_shared(shared_dir), method=BASE_METHOD_SHARED),
-                               shared_dir)
+    weights of the Gemeinden whose later totals are known (:func:`with_observed_trend`).
+
+    ``gemeinde_table`` (:func:`models.forecast.base.read_gemeinde_table`): an official table of 2019. With age
+    groups it must list every Gemeinde and is the base as it is; with totals only, the listed Gemeinden keep
+    their totals and the grid gives the age structure."""
+    if gemeinde_table is not None and parse_age_columns(list(gemeinde_table.columns)):
+        grid = gemeinden_from_shared(shared_dir)
+        missing = sorted(set(grid["ags"]) - set(gemeinde_table["ags"]))
+        if missing:
+            raise ForecastInputError(f"Gemeindetabelle mit Altersgruppen: Gemeinde {missing[0]} fehlt",
+                                     f"Gemeinde table with age groups: Gemeinde {missing[0]} is missing")
+        table = gemeinde_table.drop(columns=["name"], errors="ignore").merge(grid[["ags", "name"]], on="ags")
+        method = "Amtliche Gemeindetabelle mit Altersgruppen / official Gemeinde table with age groups"
+        return with_observed_trend(base_from_table(table, method=method), shared_dir)
+    totals = None
+    method = BASE_METHOD_SHARED
+    if gemeinde_table is not None:
+        totals = {str(a): float(v) for a, v in zip(gemeinde_table["ags"], gemeinde_table["population_2019"], strict=True)}
+        method += (f"; {len(totals)} Gemeinden mit Einwohnerzahl aus der amtlichen Gemeindetabelle / {len(totals)} "
+                   "Gemeinden with their total from the official Gemeinde table")
+    return with_observed_trend(base_from_table(gemeinden_from_shared(shared_dir, totals), method=method), shared_dir)
 
 
 def with_observed_trend(base: BasePopulation, shared_dir: str | Path) -> BasePopulation:
