@@ -112,3 +112,27 @@ def test_1000_newcomers_in_the_gemeinde_change_the_towns_access_deficits(runs, t
     share = d.residents_total / baseline.total()[0, g]
     assert res[1][0] - res[0][0] == pytest.approx(1000.0 * share, abs=1.0)
     assert res[1][1]["deficit_under18_stop"] > res[0][1]["deficit_under18_stop"]
+
+
+def test_region_cells_follow_their_gemeindes_age_groups(runs) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from models.forecast.town import forecast_cells
+
+    baseline, scenario = runs
+    cells = pd.DataFrame({"cell_id": ["a", "b", "c"], "ags": [NAUMBURG, NAUMBURG, "15084999"],
+                          "age_0_17": [10.0, 0.0, 7.0], "age_18_64": [40.0, 3.0, 7.0], "age_65_plus": [20.0, 8.0, 7.0]})
+    out = forecast_cells(cells, baseline, 2040)
+    g = baseline.ags.index(NAUMBURG)
+    p0, p1 = baseline.persons[0, g], baseline.persons[-1, g]
+    f65 = p1[:, 65:].sum() / p0[:, 65:].sum()
+    f_young = p1[:, :18].sum() / p0[:, :18].sum()
+    assert out.loc[0, "age_65_plus"] == pytest.approx(20.0 * f65)
+    assert out.loc[0, "age_0_17"] == pytest.approx(10.0 * f_young) and f_young < 1.0
+    assert out.loc[1, "age_0_17"] == 0.0
+    assert list(out.loc[2, ["age_0_17", "age_18_64", "age_65_plus"]]) == [7.0, 7.0, 7.0]  # not in the Kreis: kept
+    # cells of a Gemeinde add up to the Gemeinde's growth when they hold all of it
+    whole = pd.DataFrame({"ags": [NAUMBURG], "age_0_17": [p0[:, :18].sum()], "age_18_64": [p0[:, 18:65].sum()],
+                          "age_65_plus": [p0[:, 65:].sum()]})
+    assert forecast_cells(whole, scenario, 2040).iloc[0, 1:].sum() == pytest.approx(scenario.persons[-1, g].sum() *
+                                                                                   p0.sum() / scenario.persons[0, g].sum())

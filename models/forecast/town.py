@@ -1,5 +1,6 @@
-"""Cross effects of the forecast into a town twin: a forecast year (or a migration scenario) turns a District's
-residents into those of that year, and so its synthetic population, access deficits and traffic demand.
+"""Cross effects of the forecast into a town twin and the region: a forecast year (or a migration scenario)
+turns a District's residents into those of that year, and so its synthetic population, access deficits and
+traffic demand; :func:`forecast_cells` does the same for the region's inhabited 100 m cells.
 
 The town is taken to change like its Gemeinde: every building's residents are scaled by the Gemeinde's
 growth factor from the base year (largest remainders, so the town total is the rounded scaled total), and
@@ -12,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 
 from geodata.district import District, age_bands
+from models.forecast.base import ForecastInputError, parse_age_columns
 from models.forecast.model import Projection
 from models.people.population import Population, integerise, ipf_fit, synthesise_population
 
-__all__ = ["band_persons", "town_targets", "forecast_district", "forecast_population"]
+__all__ = ["band_persons", "town_targets", "forecast_district", "forecast_population", "forecast_cells"]
 
 
 def band_persons(pr: Projection, ags: str, year: int) -> np.ndarray:
@@ -65,3 +68,26 @@ def forecast_population(district: District, pr: Projection, ags: str, year: int,
     """Synthetic persons of the town in the forecast ``year`` (its residents and its age structure)."""
     fd = forecast_district(district, pr, ags, year)
     return synthesise_population(fd, rng, age_targets=np.asarray(fd.buildings.residents_by_age).sum(axis=0))
+
+
+def forecast_cells(cells: pd.DataFrame, pr: Projection, year: int) -> pd.DataFrame:
+    """The region's inhabited cells (``ags`` and age-group columns ``age_<lo>_<hi>`` / ``age_<lo>_plus`` of the
+    base year) in a forecast ``year``: each cell's age group times its Gemeinde's growth of that age group
+    since the base year (expected persons, float). Cells of Gemeinden outside the projection keep their
+    counts; a group empty in the base year of a Gemeinde stays empty in its cells."""
+    cols = parse_age_columns(list(cells.columns))
+    if not cols:
+        raise ForecastInputError("Zellen ohne Altersgruppen", "cells without age groups")
+    k = pr.year_index(year)
+    out = cells.copy()
+    idx = {a: i for i, a in enumerate(pr.ags)}
+    gi = np.array([idx.get(str(a), -1) for a in cells["ags"]])
+    known = gi >= 0
+    for c, lo, hi in cols:
+        now = pr.persons[k][:, :, lo: hi + 1].sum(axis=(1, 2))
+        then = pr.persons[0][:, :, lo: hi + 1].sum(axis=(1, 2))
+        factor = np.divide(now, then, out=np.zeros_like(now), where=then > 0)
+        vals = cells[c].to_numpy(float).copy()
+        vals[known] = vals[known] * factor[gi[known]]
+        out[c] = vals
+    return out
