@@ -169,3 +169,18 @@ def test_bad_gemeinde_tables_exit_2(capsys, shared: Path, tmp_path: Path, text: 
                         "--csv", str(tmp_path / "csv"))
     assert rc == 2 and match in err and out == ""
     assert not (tmp_path / "csv").exists()
+
+
+def test_corrupt_open_data_is_refused(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "burgenlandkreis_admin_boundaries_vg5000").mkdir()
+    (tmp_path / "zensus2011_grid_burgenlandkreis").mkdir()
+    gj = tmp_path / "burgenlandkreis_admin_boundaries_vg5000" / "burgenlandkreis_gemeinden.geojson"
+    grid = tmp_path / "zensus2011_grid_burgenlandkreis" / "zensus2011_100m_age5_burgenlandkreis_bbox.csv"
+    grid.write_text("cell_id,lon,lat\nx,11.8,51.1\n")
+    for text in ("{broken", '{"type": "FeatureCollection", "features": [{"properties": {}}]}'):
+        gj.write_text(text)
+        assert main(["forecast", "burgenlandkreis", "--json", "--shared-data", str(tmp_path),
+                     "--csv", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert "nicht lesbar" in err and "not readable" in err
+        assert not (tmp_path / "out").exists()
