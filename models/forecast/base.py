@@ -287,5 +287,8 @@ def gemeinde_shapes(shared_dir: str | Path) -> dict[str, object]:
     gj = Path(shared_dir) / "burgenlandkreis_admin_boundaries_vg5000" / "burgenlandkreis_gemeinden.geojson"
     if not gj.is_file():
         return {}
-    feats = json.loads(gj.read_text(encoding="utf-8"))["features"]
-    return {str(f["properties"]["AGS"]): shapely.geometry.shape(f["geometry"]) for f in feats}
+    try:
+        feats = json.loads(gj.read_text(encoding="utf-8"))["features"]
+        return {str(f["properties"]["AGS"]): shapely.geometry.shape(f["geometry"]) for f in feats}
+    except (KeyError, ValueError, TypeError, AttributeError, shapely.errors.ShapelyError) as exc:
+        raise ForecastInputError(f"Gemeindegrenzen nicht lesbar: {exc}", f"Gemeinde outlines not readable: {exc}") from None
