@@ -129,6 +129,9 @@ def test_a_stored_scenarios_forecast_edits_count(client) -> None:  # type: ignor
     diff = d["by_gemeinde"]["15084590"]["2024"] - d["baseline"]["by_gemeinde"]["15084590"]["2024"]
     assert abs(diff - 600) <= 5
     _assert_published(d)
+    r = client.get(f"/api/regions/burgenlandkreis/forecast/scenarios/{sid}/chart.png", params={"to": 2030})
+    assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+    assert client.get("/api/regions/burgenlandkreis/forecast/scenarios/nope123/chart.png").status_code == 404
 
 
 def test_capacities_from_a_department_layer(client) -> None:  # type: ignore[no-untyped-def]

@@ -180,6 +180,26 @@ def of_scenario(region: RegionPath, scenario_id: ScenarioIdPath, twin: TwinDep, 
     return _with_baseline(_run(region, to, edits), region)  # type: ignore[arg-type]
 
 
+@router.get("/regions/{region}/forecast/scenarios/{scenario_id}/chart.png",
+            summary="Scenario and baseline side by side / Szenario und Basis nebeneinander",
+            responses={200: {"content": {"image/png": {}}}})
+def scenario_chart(region: RegionPath, scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep,
+                   to: ToQuery = 2040) -> Response:
+    """Population, 65+ and under 18 of the Kreis over time, the scenario's forecast edits against the baseline."""
+    from models.forecast import charts
+
+    _budget(twin, user, visitor)
+    m = twin.manager.model(scenario_id)
+    edits = [o for o in m.interventions() if o.__struct_config__.tag in FORECAST_KINDS]  # type: ignore[union-attr]
+    run = _run(region, to, edits)  # type: ignore[arg-type]
+    base = _run(region, to)
+    with _LOCK, tempfile.TemporaryDirectory() as tmp:  # pyplot is not thread-safe
+        path = FsPath(tmp) / "chart.png"
+        charts.scenario_chart(run, base, path)
+        data = path.read_bytes()
+    return Response(data, media_type="image/png")
+
+
 @router.get("/regions/{region}/forecast/pyramid", summary="Population pyramid / Bevölkerungspyramide")
 def pyramid_of(region: RegionPath, year: YearQuery = None, ags: AgsQuery = None, to: ToQuery = 2040) -> dict[str, Any]:
     """Persons by five-year age group and sex in the base year and in ``year``."""

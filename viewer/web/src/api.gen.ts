@@ -267,6 +267,8 @@ export interface ApiOperations {
   "GET /api/regions/{region}/forecast/pyramid": { response: Record<string, unknown> };
   /** Forecast of a stored scenario / Prognose eines Szenarios */
   "GET /api/regions/{region}/forecast/scenarios/{scenario_id}": { response: Record<string, unknown> };
+  /** Scenario and baseline side by side / Szenario und Basis nebeneinander */
+  "GET /api/regions/{region}/forecast/scenarios/{scenario_id}/chart.png": { response: unknown };
   /** Key figures and chart specs / Kennzahlen und Diagramme */
   "GET /api/reports/{region}/content": { response: Record<string, unknown> };
   /** Key figures as CSV / Kennzahlen als CSV */
