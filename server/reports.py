@@ -106,7 +106,44 @@ def region_view(region: Region) -> RegionView:
     sources = [{"title": _SOURCE_TITLES.get(str(x.get("key", "")), str(x.get("key", ""))),
                 "licence": str(x.get("licence", ""))} for x in man.get("sources", []) if isinstance(x, Mapping)]
     method_list = _method_lines(man.get("method") or {})
-    return RegionView(region.name, kreis, feats, sources, method_list, "31.12.2019")
+    extra = {"grid": {res: _grid(region, res) for res in ("1km", "100m")}, "stops": _stops(region),
+             "hospitals": _hospitals(region)}
+    return RegionView(region.name, kreis, feats, sources, method_list, "31.12.2019", extra)
+
+
+def _grid(region: Region, res: str) -> dict[str, Any]:
+    """Inhabited cells (INSPIRE grid, EPSG:3035) at ``res`` (1km or 100m): the south-west and north-east
+    corners in lon/lat and the published persons and persons 80+ (rounded to 5, None below 5)."""
+    size = 1000 if res == "1km" else 100
+    c = region.cells
+    kx = (c["x_3035"].to_numpy() // size).astype(np.int64)
+    ky = (c["y_3035"].to_numpy() // size).astype(np.int64)
+    persons = c[list(AGE_COLUMNS)].sum(axis=1).to_numpy()
+    old = c["age_80_plus"].to_numpy()
+    keys, inv = np.unique(np.column_stack([kx, ky]), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    p = np.bincount(inv, weights=persons, minlength=len(keys))
+    o = np.bincount(inv, weights=old, minlength=len(keys))
+    x0, y0 = keys[:, 0] * float(size), keys[:, 1] * float(size)
+    lon0, lat0 = reproject_xy(x0, y0, 3035, 4326)
+    lon1, lat1 = reproject_xy(x0 + size, y0 + size, 3035, 4326)
+    cells = [[round(float(a), 5), round(float(b), 5), round(float(cc), 5), round(float(d), 5), publish_count(pp),
+              publish_count(oo)] for a, b, cc, d, pp, oo in zip(lon0, lat0, lon1, lat1, p, o)]
+    return {"res": res, "cell_m": size, "crs": "EPSG:3035", "columns": ["west", "south", "east", "north", "persons",
+                                                                        "persons_80plus"], "cells": cells}
+
+
+def _stops(region: Region) -> dict[str, Any]:
+    s = region.stops[region.stops["in_kreis"]]
+    return {"columns": ["lon", "lat", "name", "service_class", "class_estimated"],
+            "stops": [[round(float(r.lon), 6), round(float(r.lat), 6), str(r.name), str(r.service_class),
+                       bool(r.class_estimated)] for r in s.itertuples()]}
+
+
+def _hospitals(region: Region) -> dict[str, Any]:
+    h = region.hospitals[region.hospitals["in_kreis"]]
+    return {"columns": ["lon", "lat", "name"],
+            "hospitals": [[round(float(r.lon), 6), round(float(r.lat), 6), str(r.name)] for r in h.itertuples()]}
 
 
 _SOURCE_TITLES = {

@@ -52,3 +52,31 @@ def test_text_colours_meet_wcag_aa(text: str, background: str) -> None:
     colours = _root_colours()
     ratio = contrast(colours[text], colours[background])
     assert ratio >= 4.5, f"{text} on {background}: {ratio:.2f} < 4.5"
+
+
+REGION_CSS = CSS.with_name("region.css")
+# the region view's own text colours (region.css :root) on their backgrounds, and the shared ones it uses
+REGION_PAIRS = [
+    ("--kiosk-answer", "--kiosk-answer-bg"),  # the kiosk's answers
+    ("--chart-src", "--paper"),  # chart units and sources
+    ("--chart-src", "--accent-soft"),
+]
+
+
+@pytest.mark.parametrize(("text", "background"), REGION_PAIRS)
+def test_region_view_text_colours_meet_wcag_aa(text: str, background: str) -> None:
+    root = re.search(r":root\s*\{(.*?)\}", REGION_CSS.read_text(encoding="utf-8"), re.S)
+    assert root, "region.css has no :root block"
+    colours = {**_root_colours(), **dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-fA-F]{6})\s*;", root.group(1)))}
+    ratio = contrast(colours[text], colours[background])
+    assert ratio >= 4.5, f"{text} on {background}: {ratio:.2f} < 4.5"
+
+
+def test_region_view_uses_only_checked_text_colours() -> None:
+    """Every literal text colour in region.css is one of the checked pairs' or a bar's white."""
+    css = REGION_CSS.read_text(encoding="utf-8")
+    literal = set(re.findall(r"(?<![-\w])color:\s*(#[0-9a-fA-F]{3,6})", css))
+    assert literal <= {"#fff", "#ffffff"}, literal
+    # white text only on the dark bar and its buttons
+    for bg in ("#17293b", "#22384d", "#0b5f8a"):
+        assert contrast("#ffffff", bg) >= 4.5, bg

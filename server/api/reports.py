@@ -4,6 +4,7 @@ is published data (person counts rounded to 5, "unter 5" below)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -57,6 +58,18 @@ def content(region: RegionPath, ags: AgsQuery = None) -> dict[str, Any]:
     view = _view(region)
     _checked(view, ags)
     return report_content(view, ags)
+
+
+@router.get("/reports/{region}/map", summary="The region view's map / Karte der Regionsansicht")
+def region_map(region: RegionPath, res: Annotated[str, Query(pattern="^(1km|100m)$")] = "1km") -> Response:
+    """Gemeinden (GeoJSON, lon/lat, published indicators), the inhabited grid at ``res`` (published persons
+    and persons 80+), stops with their service class and hospitals, in one document."""
+    view = _view(region)
+    body = {"region": view.name, "kreis": view.kreis, "data_date": view.data_date,
+            "gemeinden": {"type": "FeatureCollection", "features": view.features},
+            "grid": view.extra["grid"][res], "stops": view.extra["stops"], "hospitals": view.extra["hospitals"]}
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json",
+                    headers={"Cache-Control": "max-age=300"})
 
 
 @router.get("/reports/{region}/report.pdf", summary="Report as PDF / Bericht als PDF",

@@ -5,9 +5,11 @@ import { Compare } from "./compare";
 import { onLang, setLang, t, type Lang } from "./i18n";
 import { Interaction } from "./interaction";
 import { citizenWelcome, Kiosk } from "./modes";
+import { installRegionLink } from "./region_link";
 import { $, applyTexts, hourLabel, renderLayerChoices, setStatus, toast, updateCompass, updateScale } from "./ui";
 
 const params = readParams();
+installRegionLink(params.idleS);
 document.getElementById("app")!.className = `mode-${params.mode}`;
 const app = new App(params, $("canvas") as HTMLCanvasElement);
 const interaction = new Interaction(app);

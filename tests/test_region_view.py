@@ -1,0 +1,152 @@
+"""The region view in Chromium (region.html on a real ``twin serve``): the choropleth and the grid are
+drawn, a Gemeinde's chart panel opens, search finds "Zeitz", the drill-down opens the sample town's 3D
+twin and comes back, the saved view (the address) restores the state, the kiosk start screen answers its
+questions by touch and resets itself; reference screenshots at 1280 x 720 and 1080 x 1920 (kiosk); no
+console errors. Regenerate the references deliberately with ``LANDTWIN_REGEN_REFERENCE=1``.
+"""
+
+# ruff: noqa: F811  (the fixtures imported from webserver are the test functions' arguments)
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import shared_data
+from test_web_screenshots import check_reference
+from webserver import PageWatch, browser, web_server  # noqa: F401  (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+ZEITZ, NAUMBURG = "15084590", "15084355"
+READY = "window.__region && window.__region.ready"
+TOLERANCE = 12.0
+
+
+def open_region(browser: Any, url: str, *, width: int = 1280, height: int = 720, touch: bool = False):
+    shared_data("zensus2011_grid_burgenlandkreis")
+    ctx = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch, device_scale_factor=1)
+    page = ctx.new_page()
+    watch = PageWatch(page)
+    page.goto(url)
+    try:
+        page.wait_for_function(READY, timeout=90000)
+    except Exception as exc:
+        errors = page.evaluate("window.__region ? __region.errors : 'no handle'")
+        ctx.close()
+        raise AssertionError(f"region view not ready: {errors}; console: {watch.errors}") from exc
+    return ctx, page, watch
+
+
+def test_choropleth_grid_panel_and_search(browser, web_server) -> None:
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?grid=1km")
+    try:
+        drawn = page.evaluate("__region.drawn")
+        assert drawn["gemeinden"] == 33 and drawn["gridCells"] > 500 and drawn["stops"] == 780 and drawn["hospitals"] >= 3
+        fills = page.evaluate("[...document.querySelectorAll('#rmap-gemeinden path')].map(p => p.getAttribute('fill'))")
+        assert len(set(fills)) == 5  # five quantile classes
+        # a click on Zeitz opens its chart panel with the charts of the reports
+        x, y = page.evaluate(f"__region.clientOf(...__region.centreOf('{ZEITZ}'))")
+        page.mouse.click(x, y)
+        page.wait_for_function("__region.panelOpen", timeout=20000)
+        assert page.evaluate("__region.selected") == ZEITZ
+        assert page.evaluate("__region.charts") == ["age_structure", "indicators", "ranking_share_65plus"]
+        assert page.locator("#rpanel svg.chart").count() == 3
+        assert "Zeitz" in page.locator("#rpanel-title").inner_text()
+        page.click("#rpanel-close")
+        assert not page.evaluate("__region.panelOpen")
+        # search by name
+        page.fill("#rsearch", "zeitz")
+        page.press("#rsearch", "Enter")
+        page.wait_for_function(f"__region.selected === '{ZEITZ}' && __region.panelOpen", timeout=20000)
+        page.fill("#rsearch", "Atlantis")
+        page.press("#rsearch", "Enter")
+        assert page.locator("#rsearch-msg").inner_text() == "Kein Ort gefunden"
+        # the 100 m grid, coloured by people over 80
+        page.check('input[name="grid"][value="100m"]')
+        page.check("#gm80")
+        page.wait_for_function("__region.drawn.grid === '100m' && __region.drawn.gridMode === '80plus'")
+        cells = web_server.api("/api/reports/burgenlandkreis/map?res=100m")["grid"]["cells"]
+        expect = sum(1 for c in cells if c[5])  # cells with under 5 persons over 80 are not shown
+        assert 100 < expect < len(cells) and page.evaluate("__region.drawn.gridCells") == expect
+        assert watch.errors == [] and page.evaluate("__region.errors") == []
+    finally:
+        ctx.close()
+
+
+def test_saved_view_restores_the_state(browser, web_server) -> None:
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html")
+    try:
+        page.select_option("#ind", "old_age_ratio")
+        page.check('input[name="grid"][value="off"]')
+        page.evaluate(f"document.querySelector('#rmap-gemeinden path[data-ags=\"{NAUMBURG}\"]').dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true}}))")
+        page.wait_for_function("__region.panelOpen")
+        link = page.url
+        assert "ind=old_age_ratio" in link and f"ags={NAUMBURG}" in link and "grid=off" in link
+        ctx2, page2, watch2 = open_region(browser, link)
+        try:
+            page2.wait_for_function("__region.panelOpen")
+            assert page2.evaluate("[__region.indicator, __region.selected, __region.drawn.grid, __region.drawn.gridCells]") == \
+                ["old_age_ratio", NAUMBURG, "off", 0]
+            assert watch2.errors == []
+        finally:
+            ctx2.close()
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_drill_down_to_the_sample_town_and_back(browser, web_server) -> None:
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?ags={NAUMBURG}")
+    try:
+        page.wait_for_function("__region.panelOpen")
+        assert page.evaluate(f"__region.twinOf('{NAUMBURG}')") == "sample"
+        assert page.evaluate(f"__region.twinOf('{ZEITZ}')") is None
+        page.click("#open-twin")
+        page.wait_for_function("window.__viewer && window.__viewer.ready && window.__viewer.scenarioId !== ''", timeout=90000)
+        assert "district=sample" in page.url
+        page.click("#back-to-region")
+        page.wait_for_function(READY, timeout=90000)
+        assert page.url.split("?")[0].endswith("/region.html")
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_kiosk_questions_by_touch_and_reset(browser, web_server) -> None:
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?mode=kiosk&idle=5", width=1080, height=1920,
+                                   touch=True)
+    try:
+        assert page.locator("#kiosk-questions").is_visible() and not page.locator("#rlayers").is_visible()
+        page.tap('button[data-q="old"]')
+        page.wait_for_function("__region.drawn.grid === '100m' && __region.drawn.gridMode === '80plus' && __region.drawn.gridCells > 0")
+        page.tap('button[data-q="bus"]')
+        page.wait_for_function("__region.drawn.stops === 780 && __region.drawn.grid === 'off'")
+        x, y = page.evaluate("__region.clientOf(12.05, 51.12)")
+        page.touchscreen.tap(x, y)
+        page.wait_for_function("__region.nearest !== null")
+        nearest = page.evaluate("__region.nearest")
+        assert 0 < nearest["m"] < 5000 and nearest["name"] in page.locator("#kiosk-answer").inner_text()
+        page.tap('button[data-q="town"]')
+        assert page.locator("#kiosk-town").get_attribute("href").startswith("/?")
+        page.wait_for_function("__region.resets >= 1 && __region.question === ''", timeout=20000)  # idle 5 s
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize(("name", "url", "width", "height", "touch"), [
+    ("region_planner_1280x720", "/region.html?ags=15084355", 1280, 720, False),
+    ("region_kiosk_1080x1920", "/region.html?mode=kiosk&idle=600", 1080, 1920, True),
+], ids=["planner_1280x720", "kiosk_1080x1920"])
+def test_region_screenshot_matches_reference(browser, web_server, name, url, width, height, touch) -> None:
+    ctx, page, watch = open_region(browser, web_server.url + url, width=width, height=height, touch=touch)
+    try:
+        if "ags=" in url:
+            page.wait_for_function("__region.panelOpen")
+        page.add_style_tag(content="* { animation: none !important; transition: none !important; }")
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        diff = check_reference(name, page.screenshot())
+        assert diff <= TOLERANCE, f"{name}: mean difference {diff:.1f} > {TOLERANCE}"
+        assert watch.errors == []
+    finally:
+        ctx.close()
