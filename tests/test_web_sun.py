@@ -12,6 +12,7 @@ import msgspec
 import numpy as np
 import pytest
 from server_support import tiny_district
+from webserver import browser, open_viewer, web_server  # noqa: F401  (fixtures)
 
 import protocol as p
 from geodata.design_day import DESIGN_DATE, design_day_sun
@@ -92,3 +93,27 @@ def test_the_web_viewer_lights_the_scene_with_the_models_sun(tmp_path: Path) -> 
     assert np.abs(np.asarray(approx["elevation"])[up] - np.asarray(model.elevation_deg)[up]).max() < 1.0
     daz = (np.asarray(approx["azimuth"])[up] - np.asarray(model.azimuth_deg)[up] + 180) % 360 - 180
     assert np.abs(daz).max() < 1.5
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(240)
+def test_the_page_lights_the_district_with_the_design_day_of_its_welcome(browser, web_server) -> None:  # noqa: F811
+    """In Chromium against ``twin serve``: the sun light stands where the model's sun stands at the hour shown."""
+    from geodata.bundle import load_bundle
+
+    expected = design_day_info(load_bundle(web_server.data / "districts" / "sample"))
+    ctx, page, watch = open_viewer(browser, web_server.page_url(mode="citizen"))
+    try:
+        page.wait_for_function("__viewer.app.designDay !== null", timeout=30_000)
+        got = page.evaluate("__viewer.app.designDay")
+        assert got["date"] == expected.date and got["sun_azimuth_deg"] == expected.sun_azimuth_deg
+        for hour in (9, 15):
+            page.evaluate(f"__viewer.setHour({hour})")
+            v = page.evaluate("(() => { const v = __viewer.view, s = v.sun.position, c = v.centre;"
+                              " return [s.x - c.x, s.y - c.y, s.z - c.z]; })()")
+            v = np.asarray(v) / np.linalg.norm(v)
+            az, el = np.radians(expected.sun_azimuth_deg[hour]), np.radians(expected.sun_elevation_deg[hour])
+            np.testing.assert_allclose(v, [np.sin(az) * np.cos(el), np.sin(el), -np.cos(az) * np.cos(el)], atol=1e-6)
+        assert watch.errors == []
+    finally:
+        ctx.close()
