@@ -1,0 +1,156 @@
+"""Scenario batches on the local process pool and on a local Ray cluster, and the greening search."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+from heat_fixtures import heat_district
+
+from cli.main import main
+from geodata.bundle import write_bundle
+from geodata.interventions import Tree
+from geodata.scenario_file import read_scenario_file
+from models.batch.evaluate import STATUS_OK
+from models.batch.run import run_batch
+from models.batch.variants import BatchSpecError, expand_sweep, parse_variants
+
+pytestmark = pytest.mark.timeout(300)
+
+SWEEP = {"name": "baum", "template": [{"kind": "tree", "id": "t1", "xy_local_m": ["$x", 70.0], "height_m": "$h"}],
+         "grid": {"x": [20.0, 60.0, 100.0, 500.0], "h": [12.0]}}  # x = 500 lies outside: that variant fails
+
+
+@pytest.fixture(scope="module")
+def district():
+    return heat_district()
+
+
+@pytest.fixture(scope="module")
+def variants():
+    return expand_sweep(SWEEP)
+
+
+@pytest.fixture(scope="module")
+def local_run(district, variants, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "out"
+    return run_batch(district, variants, out, workers=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason="Ray fehlt (Extra 'distributed') / Ray missing (extra 'distributed')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _numbers(table):
+    return table.drop(columns=["seconds"])
+
+
+def test_sweep_expands_every_combination_and_rejects_bad_specs():
+    vs = expand_sweep({"name": "p", "base": [{"kind": "tree", "id": "b", "xy_local_m": [5.0, 5.0]}],
+                       "template": [{"kind": "tree", "id": "t", "xy_local_m": ["$x", "$y"]}],
+                       "grid": {"x": [1.0, 2.0, 3.0], "y": [4.0, 5.0]}})
+    assert len(vs) == 6 and len({v.name for v in vs}) == 6
+    assert all(len(v.interventions) == 2 and v.interventions[0].id == "b" for v in vs)
+    assert {v.interventions[1].xy_local_m for v in vs} == {(x, y) for x in (1.0, 2.0, 3.0) for y in (4.0, 5.0)}
+    with pytest.raises(BatchSpecError, match="placeholder \\$z"):
+        expand_sweep({"template": [{"kind": "tree", "id": "t", "xy_local_m": ["$z", 1.0]}], "grid": {"x": [1.0]}})
+    with pytest.raises(BatchSpecError, match="intervention 1"):
+        expand_sweep({"template": [{"kind": "tree", "id": "t", "height_m": "$h"}], "grid": {"h": [-3.0]}})
+    with pytest.raises(BatchSpecError, match="appears twice"):
+        parse_variants([{"name": "a", "interventions": []}, {"name": "a", "interventions": []}])
+
+
+def test_failing_variant_is_reported_and_the_rest_ranked(local_run, district):
+    t = local_run.table
+    assert len(t) == 4
+    bad = t[t["status"] != STATUS_OK]
+    assert list(bad["name"]) == ["baum_x=500_h=12"] and bad["rank"].isna().all()
+    assert "outside" in bad.iloc[0]["error"] and "außerhalb" in bad.iloc[0]["error"]
+    good = t[t["status"] == STATUS_OK]
+    assert list(good["rank"]) == [1, 2, 3]
+    cooling = good["heat_stressed_cooling_person_k"].astype(float).tolist()
+    assert cooling == sorted(cooling, reverse=True) and cooling[0] > 0
+    out = local_run.out
+    assert {p.name for p in out.iterdir()} >= {"ranked.csv", "best.geojson", "best_scenarios", "ranking.png",
+                                               "summary.json"}
+    gj = json.loads((out / "best.geojson").read_text())
+    assert len(gj["features"]) == 3 and all(f["geometry"]["type"] == "Point" for f in gj["features"])
+    lon, lat = gj["features"][0]["geometry"]["coordinates"]
+    assert 11.7 < lon < 11.9 and 51.1 < lat < 51.2
+    drafts = sorted((out / "best_scenarios").iterdir())
+    assert drafts[0].name.startswith("01_") and read_scenario_file(drafts[0])[0] == Tree(
+        id="t1", xy_local_m=(100.0, 70.0), height_m=12.0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failed"] == 1 and summary["best"] == good.iloc[0]["name"]
+
+
+def test_ray_gives_the_same_ranked_table(local_run, district, variants, ray_cluster, tmp_path):
+    res = run_batch(district, variants, tmp_path / "ray", use_ray=True, workers=2, progress=False)
+    assert res.backend == "ray"
+    assert _numbers(res.table).equals(_numbers(local_run.table))
+
+
+def test_cancelled_batch_leaves_no_output(district, variants, tmp_path):
+    """SIGTERM (as KeyboardInterrupt) mid-batch: the workers stop, no new output and no temporary folder
+    remain, an older batch in the same place is left as it was."""
+    parent = tmp_path / "runs"
+    parent.mkdir()
+    (parent / "out").mkdir()
+    (parent / "out" / "ranked.csv").write_text("an older batch\n")
+
+    def terminate(row):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(district, variants, parent / "out", workers=1, progress=False, on_row=terminate)
+    assert [p.name for p in parent.iterdir()] == ["out"]
+    assert (parent / "out" / "ranked.csv").read_text() == "an older batch\n"
+
+
+@pytest.fixture(scope="module")
+def data_dir(district, tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_bundle(district, root / "districts" / "heatville", tiles=False)
+    return root
+
+
+def test_cli_batch_on_ray_and_its_errors(data_dir, ray_cluster, tmp_path, capsys):
+    spec = tmp_path / "sweep.json"
+    spec.write_text(json.dumps({**SWEEP, "grid": {"x": [20.0, 100.0], "h": [12.0]}}))
+    out = tmp_path / "out"
+    rc = main(["batch", "heatville", "--sweep", str(spec), "--ray", "auto", "--out", str(out), "--no-progress",
+               "--json", "--data-dir", str(data_dir)])
+    assert rc == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["variants"] == 2 and line["failed"] == 0 and line["best"] == "baum_x=100_h=12"
+    assert line["backend"] == "ray"
+    assert (out / "ranked.csv").read_text().splitlines()[1].startswith("1,baum_x=100_h=12,ok")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for argv in (["--variants", str(bad)], ["--variants", str(tmp_path / "missing.json")],
+                 ["--sweep", str(spec), "--hours", "25"], ["--sweep", str(spec), "--rank-by", "nonsense"]):
+        assert main(["batch", "heatville", *argv, "--workers", "1", "--out", str(tmp_path / "x"), "--no-progress",
+                     "--data-dir", str(data_dir)]) == 2
+        assert "/" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_optimised_trees_cool_stressed_residents_more_than_the_street_rule(data_dir, tmp_path, capsys):
+    out, rule_out = tmp_path / "best.json", tmp_path / "rule.json"
+    rc = main(["optimise-greening", "heatville", "--trees", "10", "--trials", "4", "--out", str(out),
+               "--rule-out", str(rule_out), "--json", "--data-dir", str(data_dir)])
+    assert rc == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["trees"] == 10 and line["cost_eur"] > 0
+    assert line["cooling_person_k"] > line["rule_cooling_person_k"] > 0
+    best, rule = read_scenario_file(out), read_scenario_file(rule_out)
+    assert len(best) == len(rule) == 10 and all(isinstance(t, Tree) for t in best + rule)
+    assert {t.xy_local_m for t in best} != {t.xy_local_m for t in rule}
+    assert main(["optimise-greening", "heatville", "--trees", "10", "--budget-eur", "10", "--out", str(out),
+                 "--data-dir", str(data_dir)]) == 2
