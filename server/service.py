@@ -146,10 +146,7 @@ class SimulationService:
         (or those of a newer version that superseded them) exist."""
         hours = tuple(sorted(set(hours)))
         cached = self.cached(scenario_id, version, hours)
-        if cached is not None:
-            if not wait:
-                for f in cached.frames():
-                    self.publish(scenario_id, f)
+        if cached is not None:  # already there (and sent when computed): nothing to publish again
             return cached
         with self._cond:
             old = self._pending.get((scenario_id,))
@@ -203,6 +200,22 @@ class SimulationService:
                 if self._running is job and self._process is not None:
                     self._process.cancel.set()
             raise
+
+    def wait_live(self, scenario_id: str, version: int, timeout: float) -> ResultSet | None:
+        """Wait up to ``timeout`` for the queued or running live job of ``version`` (or one that
+        superseded it) without changing its priority; its results at the shown hour, or None."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            job = self._pending.get((scenario_id,))
+            if job is None and self._running is not None and self._running.live and self._running.scenario_id == scenario_id:
+                job = self._running
+        while job is not None and job.version <= version:
+            if not job.done.wait(max(0.0, deadline - time.monotonic())):
+                return None
+            if job.superseded_by is None:
+                break
+            job = job.superseded_by
+        return self.cached(scenario_id, version)
 
     def stored_export(self, scenario_id: str, version: int, hour: int, engine: str) -> ResultSet | None:
         """A result at ``hour`` that is already there (shown, exported or stored); never computes."""

@@ -10,7 +10,6 @@ import asyncio
 import collections
 import logging
 import secrets
-import time
 from typing import Any
 
 import numpy as np
@@ -92,10 +91,12 @@ class Twin:
                          status=429, code="rate_limited")
 
     def hours_for(self, scenario_id: str) -> tuple[int, ...]:
-        """Hours of a live job: the shown hour (of the KPIs) and the most subscribed others, at most
-        :data:`MAX_LIVE_HOURS` in all (other hours are sent once on subscription, not on every edit)."""
+        """Hours of a live job: the shown hour (of the KPIs) and the hours most subscribed by token
+        holders, at most :data:`MAX_LIVE_HOURS` in all. Public clients never add hours to the work of
+        every edit: they see the shown hours, and other hours only from stored results."""
         room = self.hub.rooms.get(scenario_id, {})
-        counts = collections.Counter(c.hour for c in list(room.values()) if "heat" in c.layers and c.hour != SHOWN_HOUR)
+        counts = collections.Counter(c.hour for c in list(room.values())
+                                     if "heat" in c.layers and c.hour != SHOWN_HOUR and not c.user.is_anonymous)
         return tuple(sorted({SHOWN_HOUR, *(h for h, _ in counts.most_common(MAX_LIVE_HOURS - 1))}))
 
     def request_results(self, m: ScenarioModel, *, wait: bool = False) -> Any:
@@ -118,12 +119,9 @@ class Twin:
         if compute:
             return self.request_results(m, wait=True)
         self.request_results(m)  # the live job everyone needs (debounced, shared); wait a little for it
-        deadline = time.monotonic() + self.public_wait_s
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            res = self.service.cached(scenario_id, m.version)
-            if res is not None:
-                return res
+        res = self.service.wait_live(scenario_id, m.version, self.public_wait_s)
+        if res is not None:
+            return res
         raise NotReady("Die Ergebnisse werden gerade berechnet, bitte gleich erneut abrufen",
                        "The results are being computed, please ask again shortly")
 
@@ -163,12 +161,20 @@ class Twin:
         res = self.service.cached(conn.scenario_id, m.version, hours)
         if res is None:
             if "heat" in conn.layers and conn.hour not in self.hours_for(conn.scenario_id):
-                res = self._hour_for_one(m, conn.hour)  # a rare hour: computed once, for this client
+                # a rare hour: computed once for a token holder; the public gets stored results only
+                res = (self.service.stored_export(conn.scenario_id, m.version, conn.hour, "heat") if conn.user.is_anonymous
+                       else self._hour_for_one(m, conn.hour))
+                if res is not None:
+                    self._send_frames(conn, [f for f in res.frames() if isinstance(f, (p.FieldFrame, tuple))])
+                res = self.service.cached(conn.scenario_id, m.version)  # the other layers: the shown results
             if res is None:
-                self.request_results(m)
+                self.request_results(m)  # on their way to everyone on the scenario
                 return
+        self._send_frames(conn, res.frames())
+
+    def _send_frames(self, conn: Connection, frames: list[Any]) -> None:
         loop = self.hub.loop
-        for f in res.frames():
+        for f in frames:
             full = f[1] if isinstance(f, tuple) else f
             if conn.wants(full) and loop is not None:
                 loop.call_soon_threadsafe(self.hub.send_frame, conn, full)

@@ -91,14 +91,21 @@ def test_live_jobs_compute_a_bounded_number_of_hours(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     twin = app.state.twin
     room = {}
-    for hour in range(24):  # 24 sockets on 24 different hours
+    for hour in range(24):  # 24 planners' sockets on 24 different hours
         for k in range(1 + (hour == 9)):
-            conn = Connection(session_id=f"s{hour}_{k}", user=User("citizen"), scenario_id="x")
+            conn = Connection(session_id=f"s{hour}_{k}", user=User("planner", "Umwelt", user_id=f"p{hour}"), scenario_id="x")
             conn.layers, conn.hour = frozenset({"heat"}), hour
             room[conn.session_id] = conn
     twin.hub.rooms["x"] = room
     hours = twin.hours_for("x")
     assert 15 in hours and 9 in hours and len(hours) <= 4
+    for k in range(10):  # anonymous sockets never add hours to every edit's work
+        conn = Connection(session_id=f"a{k}", user=User("citizen"), scenario_id="x")
+        conn.layers, conn.hour = frozenset({"heat"}), 3
+        room[conn.session_id] = conn
+    assert twin.hours_for("x") == hours
+    twin.hub.rooms["x"] = {k: c for k, c in room.items() if c.user.is_anonymous}
+    assert twin.hours_for("x") == (15,)
     twin.close()
 
 
