@@ -18,54 +18,51 @@ Units: degrees C, W/m2, m/s. Hours are local clock hours of the Weather's day.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from geodata.apply_heat import HeatSurfaces, apply_heat_interventions
 from geodata.canopy import ROOF_MIN_M, canopy_on_ground, canopy_tops
-from geodata.district import SURFACE, District, surface_table
+from geodata.district import SURFACE, District
 from geodata.files import district_geo, write_geotiff
 from geodata.interventions import Intervention
 from geodata.weather import SunHours, Weather, design_hot_day, sun_and_irradiance
+from models.heat.params import HeatParams
+from models.heat.pipeline import bbox as _bbox
+from models.heat.pipeline import (
+    class_tables,
+    energy_kwargs,
+    hourly_forcing,
+    shade,
+    sky_view,
+    surface_and_tmrt,
+    wall_area_density,
+    wall_sensible_heat_w_m2,
+    wall_temperature_c,
+)
+from models.heat.pipeline import offset as _offset
+from models.heat.pipeline import union as _union
+from models.heat.state import EngineState, PipelineState, Window
+from models.heat.uhi import (
+    TROPICAL_NIGHT_C,
+    core_and_open,
+    core_minus_open_k,
+    mixing_heights,
+    ventilation_times,
+)
 from sim_kernels.airtemp import excess_air_temperature
-from sim_kernels.energy import RHO_CP, storage_capacity, surface_energy_day
-from sim_kernels.radiation import mean_radiant_temperature
+from sim_kernels.energy import RHO_CP, surface_energy_day
 from sim_kernels.runtime import ensure_init
-from sim_kernels.shadows import cast_shadows
-from sim_kernels.skyview import effective_svf, sky_view_factor
 
-__all__ = ["HeatParams", "HeatResult", "HeatEngine", "run_heat_day", "utci_field", "stress_class"]
+__all__ = ["HeatParams", "HeatResult", "HeatEngine", "run_heat_day", "utci_field", "stress_class", "class_tables",
+           "hourly_forcing", "wall_temperature_c", "tmrt_on_rasters"]
 
-Window = tuple[int, int, int, int]
 FIELDS = ("utci_c", "tmrt_c", "surface_temp_c", "air_temp_c", "sunlit")
-
-
-@dataclass(frozen=True)
-class HeatParams:
-    """Model parameters; defaults and sources in ``assets/heat_params.json``."""
-
-    values: dict = field(default_factory=dict)
-    arch: str = "cpu"
-
-    @classmethod
-    def default(cls, arch: str = "cpu", **overrides: float) -> HeatParams:
-        raw = json.loads(resources.files("assets").joinpath("heat_params.json").read_text(encoding="utf-8"))
-        vals = {k: v["value"] for k, v in raw.items()}
-        unknown = set(overrides) - set(vals)
-        if unknown:
-            raise ValueError(f"unknown heat parameters: {sorted(unknown)}")
-        vals.update(overrides)
-        return cls(vals, arch)
-
-    def __getitem__(self, key: str):
-        return self.values[key]
 
 
 @dataclass
@@ -100,51 +97,9 @@ def utci_field(air_temp_c: np.ndarray, tmrt_c: np.ndarray, wind_m_s: float, vapo
     return np.asarray(out.utci, np.float32)
 
 
-def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
-    """Per surface class (n,) float32: albedo, emissivity, force-restore capacity (J/m2K), bulk
-    transfer coefficient and evaporative fraction, from ``assets/surface_classes.csv``."""
-    t = surface_table()
-    z0 = np.minimum(t["roughness_m"], 0.2 * params["reference_height_m"])
-    karman = 0.41
-    # bulk transfer: wind measured at 10 m, temperature at the reference height, z0h = z0 / 10
-    transfer = karman**2 / (np.log(10.0 / z0) * np.log(params["reference_height_m"] / (0.1 * z0)))
-    return {
-        "albedo": t["albedo"].astype(np.float32), "emissivity": t["emissivity"].astype(np.float32),
-        "capacity_j_m2k": storage_capacity(t["vol_heat_capacity_J_m3K"], t["conductivity_W_mK"]),
-        "transfer": transfer.astype(np.float32), "evaporative_fraction": t["evaporative_fraction"].astype(np.float32),
-    }
-
-
-def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams) -> np.ndarray:
-    """Mean temperature (24,) of the walls around a street: air temperature plus the direct beam the
-    walls absorb, averaged over the four orientations (mean of max(cos, 0) = 1/pi), balanced by
-    convection (Juerges: 5.7 + 3.8 u W/m2K) and long-wave exchange (4 eps sigma T^3)."""
-    ta = np.asarray(weather.air_temp_c, float)
-    el = np.radians(np.maximum(sun.elevation_deg, 0.0))
-    absorbed = (1.0 - params["wall_albedo"]) * sun.dni_w_m2 * np.cos(el) / math.pi
-    h = 5.7 + 3.8 * np.asarray(weather.wind_speed_m_s, float) + 4.0 * params["wall_emissivity"] * 5.670374419e-8 * (ta + 273.15) ** 3
-    return (ta + absorbed / h).astype(np.float32)
-
-
-def hourly_forcing(weather: Weather, sun: SunHours, params: HeatParams) -> dict[str, np.ndarray]:
-    """The (24,) forcing arrays of ``sim_kernels.energy.surface_energy_day``."""
-    f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
-    return {"direct_horizontal_w_m2": sun.direct_horizontal_w_m2, "diffuse_w_m2": f32(sun.dhi_w_m2),
-            "longwave_sky_w_m2": f32(sun.longwave_sky_w_m2), "air_temp_c": f32(weather.air_temp_c),
-            "wall_temp_c": wall_temperature_c(weather, sun, params), "wind_m_s": f32(np.maximum(weather.wind_speed_m_s, 0.5))}
-
-
 def _vapour_hpa(weather: Weather, h: int) -> float:
     ta = float(weather.air_temp_c[h])
     return float(weather.rel_humidity_pct[h]) / 100.0 * 6.112 * math.exp(17.62 * ta / (243.12 + ta))
-
-
-def _union(a: Window | None, b: Window | None) -> Window | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
 
 
 def _dilate(w: Window, up: int, down: int, left: int, right: int, shape: tuple[int, int]) -> Window:
@@ -171,10 +126,19 @@ class HeatEngine:
         self.daylight = self.sun.daylight_hours()
         self.classes = self._class_tables()
         self.forcing = self._forcing()
-        self.t_deep_c = float(np.mean(self.weather.air_temp_c)) + p["deep_ground_offset_k"]
-        self.qh_rural = self._rural_sensible_heat()
+        self.energy_kwargs = energy_kwargs(p, self.weather)
+        self.t_deep_c = float(self.energy_kwargs["t_deep_c"])
+        self.qh_rural, self.ts_rural = self._rural_reference()
+        self.tau_s = ventilation_times(self.weather.air_temp_c, self.weather.wind_speed_m_s, self.ts_rural,
+                                       self.sun.dni_w_m2 > 0, p)
+        self.mixing_m = mixing_heights(self.weather.air_temp_c, self.ts_rural, self.sun.dni_w_m2 > 0, p)
+        self.building_heat_w_m2 = self._building_waste_heat()
+        self.wall_density = wall_area_density(district.dsm_m, district.building_index >= 0, district.grid.cell_m)
+        self.wall_qh_w_m2 = wall_sensible_heat_w_m2(self.weather, self.forcing["wall_temp_c"])
         self.exposure = self._exposure_cells()
-        self._state: dict | None = None
+        self.core, self.open_land = core_and_open(district.building_index >= 0, district.grid.cell_m)
+        self.coolest_hour = int(np.argmin(self.weather.air_temp_c))
+        self._state: EngineState | None = None
         self._baseline: dict[tuple[int, ...], dict[str, float]] = {}
 
     # ---- set-up --------------------------------------------------------------------------------
@@ -184,19 +148,27 @@ class HeatEngine:
     def _forcing(self) -> dict[str, np.ndarray]:
         return hourly_forcing(self.weather, self.sun, self.params)
 
-    def _energy_kwargs(self) -> dict:
-        p = self.params
-        return dict(t_deep_c=self.t_deep_c, wall_albedo=p["wall_albedo"], wall_emissivity=p["wall_emissivity"],
-                    h_free_w_m2k=p["free_convection_w_m2k"], n_sub=int(p["substeps_per_hour"]),
-                    spin_up_days=int(p["spin_up_days"]))
-
-    def _rural_sensible_heat(self) -> np.ndarray:
-        """QH (24,) of open fields in full sun: the rural reference the air model is measured against."""
+    def _rural_reference(self) -> tuple[np.ndarray, np.ndarray]:
+        """QH and surface temperature (24,) of open fields in full sun under the open sky: the rural
+        reference the air model is measured against; it cools freely at night."""
         out = surface_energy_day(np.ones((24, 1, 1), np.float32) * (self.sun.dni_w_m2 > 0)[:, None, None],
                                  np.ones((1, 1), np.float32), np.full((1, 1), SURFACE["field"], np.uint8),
                                  self.classes, self.forcing, hours=tuple(range(24)), fluxes=True,
-                                 **self._energy_kwargs())
-        return out["q_h"][:, 0, 0].copy()
+                                 **dict(self.energy_kwargs, t_deep_c=float(np.mean(self.weather.air_temp_c))
+                                        + self.params["rural_deep_offset_k"]))
+        return out["q_h"][:, 0, 0].copy(), out["surface_temp_c"][:, 0, 0].copy()
+
+    def _building_waste_heat(self) -> np.ndarray:
+        """(rows, cols) float32 W/m2: internal gains of the buildings released outdoors, per building
+        cell the floor area above it (storeys) times ``building_waste_heat_w_m2_floor``."""
+        d = self.district
+        idx = d.building_index
+        out = np.zeros(d.grid.shape, np.float32)
+        if len(d.buildings.storeys):
+            storeys = np.maximum(np.asarray(d.buildings.storeys, np.float32), 1.0)
+            inside = idx >= 0
+            out[inside] = storeys[idx[inside]] * np.float32(self.params["building_waste_heat_w_m2_floor"])
+        return out
 
     def _exposure_cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Outdoor cells near each inhabited building: (flat cell index, building index), residents."""
@@ -247,50 +219,18 @@ class HeatEngine:
                              int(math.ceil(max(-dc, 0))) + 2, int(math.ceil(max(dc, 0))) + 2, shape)
         return out
 
-    def _shade(self, st: dict, windows: dict[int, Window]) -> Window | None:
-        """Recompute shadows in each hour's window; returns the bbox of cells whose sunlit changed."""
-        top, trunk = st["tops"]
-        p, cell = self.params, self.district.grid.cell_m
-        dsm = st["surf"].dsm_m
-        extremes = (float(max(dsm.max(), top.max())), float(dsm.min()))
-        changed: Window | None = None
-        for h, w in windows.items():
-            before = st["sunlit24"][h, w[0]:w[1], w[2]:w[3]].copy()
-            cast_shadows(dsm, top, trunk, cell_m=cell, azimuth_deg=float(self.sun.azimuth_deg[h]),
-                         elevation_deg=float(self.sun.elevation_deg[h]), transmissivity=p["canopy_transmissivity"],
-                         max_reach_m=p["shadow_max_reach_m"], window=w, out=(st["bsun"][h], st["sunlit24"][h]),
-                         extremes_m=extremes)
-            changed = _union(changed, _offset(_bbox(st["sunlit24"][h, w[0]:w[1], w[2]:w[3]] != before), w))
-        return changed
+    def _shade(self, st: EngineState, windows: dict[int, Window]) -> Window | None:
+        return shade(st, self.sun, self.params, self.district.grid.cell_m, windows)
 
-    def _svf(self, st: dict, window: Window | None) -> None:
-        p = self.params
-        top, _ = st["tops"]
-        sky_view_factor(st["surf"].dsm_m, top, cell_m=self.district.grid.cell_m, n_azimuths=int(p["svf_azimuths"]),
-                        radius_m=p["svf_radius_m"], window=window, out=(st["svf_b"], st["svf_v"]))
-        if window is None or "svf" not in st:
-            st["svf"] = effective_svf(st["svf_b"], st["svf_v"], p["canopy_transmissivity"])
-        else:
-            r0, r1, c0, c1 = window
-            st["svf"][r0:r1, c0:c1] = effective_svf(st["svf_b"][r0:r1, c0:c1], st["svf_v"][r0:r1, c0:c1],
-                                                    p["canopy_transmissivity"])
+    def _svf(self, st: EngineState, window: Window | None) -> None:
+        sky_view(st, self.params, self.district.grid.cell_m, window)
 
-    def _surface_and_tmrt(self, st: dict, window: Window | None) -> None:
-        surf = st["surf"]
-        hrs = st["hours"]
-        surface_energy_day(st["sunlit24"], st["svf"], surf.surface_class, self.classes, self.forcing, hours=hrs,
-                           window=window, fluxes=True, out=st["energy"], **self._energy_kwargs())
-        idx = list(hrs)
-        hourly = {"direct_normal_w_m2": self.sun.dni_w_m2[idx], "diffuse_w_m2": self.sun.dhi_w_m2[idx],
-                  "elevation_deg": self.sun.elevation_deg[idx], "longwave_sky_w_m2": self.sun.longwave_sky_w_m2[idx],
-                  "air_temp_c": self.forcing["air_temp_c"][idx], "wall_temp_c": self.forcing["wall_temp_c"][idx]}
-        mean_radiant_temperature(st["sunlit24"][idx], st["svf"], surf.surface_class, self.classes["albedo"],
-                                 self.classes["emissivity"], st["energy"]["surface_temp_c"], hourly,
-                                 wall_albedo=self.params["wall_albedo"], wall_emissivity=self.params["wall_emissivity"],
-                                 window=window, out=st["tmrt"])
+    def _surface_and_tmrt(self, st: EngineState, window: Window | None) -> None:
+        surface_and_tmrt(st, sun=self.sun, classes=self.classes, forcing=self.forcing, params=self.params,
+                         energy=self.energy_kwargs, window=window)
 
-    def _air(self, st: dict, qf: np.ndarray | None, *, full: bool) -> Window | None:
-        """Air temperature (K, rows, cols) at the hours into ``st["air"]``, from the full-grid sensible
+    def _air(self, st: EngineState, qf: np.ndarray | None, *, full: bool) -> Window | None:
+        """Air temperature (K, rows, cols) at the hours into ``st.air``, from the full-grid sensible
         heat fields; returns the bbox of district cells whose air temperature was rewritten.
 
         The coarse excess field is solved everywhere. On the district grid, cells are rewritten where
@@ -309,38 +249,50 @@ class HeatEngine:
             return (np.pad(a, pad) if padded else a).reshape(rc, f, cc, f).sum(axis=(1, 3))
 
         count = block_sum(np.ones((rows, cols), np.float32))
-        can = block_sum((st["surf"].canopy_m > 0).astype(np.float32))
-        qf_sum = None if qf is None else block_sum(qf)
-        leaf = p["canopy_sensible_fraction"] * (1.0 - p["leaf_albedo"]) * (1.0 - p["canopy_transmissivity"])
-        thetas = np.empty((len(st["hours"]), rc, cc), np.float32)
-        for k, h in enumerate(st["hours"]):
-            glob = float(self.sun.direct_horizontal_w_m2[h] + self.sun.dhi_w_m2[h])
-            q = block_sum(st["energy"]["q_h"][k]) + np.float32(leaf * glob) * can
-            if qf_sum is not None:
-                q = q + qf_sum
-            src = (q / count - self.qh_rural[h]) / (RHO_CP * p["mixing_height_m"])
+        can = block_sum((st.surf.canopy_m > 0).astype(np.float32))
+        qf_sum = block_sum(self.building_heat_w_m2 if qf is None else self.building_heat_w_m2 + qf)
+        walls = block_sum(self.wall_density)
+        thetas = np.empty((len(st.hours), rc, cc), np.float32)
+        for k, h in enumerate(st.hours):
+            q = (block_sum(st.energy.q_h[k]) + np.float32(self._crown_sensible_heat(h)) * can + qf_sum
+                 + np.float32(self.wall_qh_w_m2[h]) * walls)
+            src = (q / count - self.qh_rural[h]) / (RHO_CP * float(self.mixing_m[h]))
             speed, wdir = float(self.weather.wind_speed_m_s[h]), math.radians(float(self.weather.wind_dir_deg[h]))
+            speed *= p["layer_wind_factor"]
             thetas[k] = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
                                                wind_north_m_s=-speed * math.cos(wdir), cell_m=f * g.cell_m,
                                                diffusivity_m2_s=p["eddy_diffusivity_m2_s"],
-                                               tau_s=p["ventilation_time_s"], t_end_s=p["air_integration_s"])
-        if full or "theta_ref" not in st:
-            st["air"] = self._upsample(thetas, st["hours"], (0, rows, 0, cols), f)
-            st["theta_ref"], st["air_dirty"] = thetas, None
+                                               tau_s=float(self.tau_s[h]),
+                                               t_end_s=p["air_integration_s"] * float(self.tau_s[h]) / p["ventilation_time_s"])
+        if full or st.theta_ref is None:
+            st.air = self._upsample(thetas, st.hours, (0, rows, 0, cols), f)
+            st.theta_ref, st.air_dirty = thetas, None
             return (0, rows, 0, cols)
-        moved = _bbox((np.abs(thetas - st["theta_ref"]) > p["air_change_tolerance_k"]).any(axis=0))
-        region = st["air_dirty"]
+        moved = _bbox((np.abs(thetas - st.theta_ref) > p["air_change_tolerance_k"]).any(axis=0))
+        region = st.air_dirty
         if moved is not None:
             region = _union(region, _dilate((moved[0] * f, moved[1] * f, moved[2] * f, moved[3] * f),
                                             f, f, f, f, (rows, cols)))
         if region is None:
             return None
         r0, r1, c0, c1 = region
-        new = self._upsample(thetas, st["hours"], region, f)
-        changed = _offset(_bbox((new != st["air"][:, r0:r1, c0:c1]).any(axis=0)), region)
-        st["air"][:, r0:r1, c0:c1] = new
-        st["air_dirty"] = region
+        new = self._upsample(thetas, st.hours, region, f)
+        changed = _offset(_bbox((new != st.air[:, r0:r1, c0:c1]).any(axis=0)), region)
+        st.air[:, r0:r1, c0:c1] = new
+        st.air_dirty = region
         return changed
+
+    def _crown_sensible_heat(self, h: int) -> float:
+        """Sensible heat (W/m2) a tree crown gives the air at instant ``h``: a share of its net
+        radiation (absorbed sun plus long-wave exchange with the sky at air temperature) while that is
+        positive, all of it when negative (a crown has no storage and little transpiration at night)."""
+        p = self.params
+        opaque = 1.0 - p["canopy_transmissivity"]
+        glob = float(self.sun.direct_horizontal_w_m2[h] + self.sun.dhi_w_m2[h])
+        tk = float(self.weather.air_temp_c[h]) + 273.15
+        net = opaque * ((1.0 - p["leaf_albedo"]) * glob
+                        + p["leaf_emissivity"] * (float(self.sun.longwave_sky_w_m2[h]) - 5.670374419e-8 * tk**4))
+        return p["canopy_sensible_fraction"] * net if net > 0 else net
 
     def _upsample(self, thetas: np.ndarray, hours: tuple[int, ...], w: Window, f: int) -> np.ndarray:
         """Reference air temperature plus the bilinear interpolation of the coarse excess, cells of ``w``."""
@@ -359,11 +311,11 @@ class HeatEngine:
             out[k] = self.forcing["air_temp_c"][h] + (rows_i[:, i0c] * (1 - wc) + rows_i[:, i1c] * wc)
         return out
 
-    def _utci(self, st: dict, window: Window | None) -> None:
+    def _utci(self, st: EngineState, window: Window | None) -> None:
         r0, r1, c0, c1 = window if window is not None else (0, self.district.grid.rows, 0, self.district.grid.cols)
-        for k, h in enumerate(st["hours"]):
+        for k, h in enumerate(st.hours):
             vap = _vapour_hpa(self.weather, h)
-            st["utci"][k, r0:r1, c0:c1] = utci_field(st["air"][k, r0:r1, c0:c1], st["tmrt"][k, r0:r1, c0:c1],
+            st.utci[k, r0:r1, c0:c1] = utci_field(st.air[k, r0:r1, c0:c1], st.tmrt[k, r0:r1, c0:c1],
                                                      float(self.weather.wind_speed_m_s[h]), vap, self.params)
 
     # ---- full and incremental passes -------------------------------------------------------------
@@ -371,14 +323,10 @@ class HeatEngine:
         d = self.district
         return HeatSurfaces(d.dsm_m, d.canopy_m, d.surface_class, None, 0.0)
 
-    def _full(self, surf: HeatSurfaces, hours: tuple[int, ...], qf: np.ndarray | None, t: dict) -> dict:
+    def _full(self, surf: HeatSurfaces, hours: tuple[int, ...], qf: np.ndarray | None, t: dict) -> EngineState:
         rows, cols = self.district.grid.shape
-        nk = len(hours)
-        z = lambda *s: np.zeros(s, np.float32)  # noqa: E731
-        st = {"surf": surf, "tops": self._tops(surf), "hours": hours, "qf": qf, "bsun": z(24, rows, cols),
-              "sunlit24": z(24, rows, cols), "svf_b": z(rows, cols), "svf_v": z(rows, cols), "tmrt": z(nk, rows, cols),
-              "utci": z(nk, rows, cols),
-              "energy": {n: z(nk, rows, cols) for n in ("surface_temp_c", "q_star", "q_h", "q_e", "q_g")}}
+        base = PipelineState.empty(surf, *self._tops(surf), hours)
+        st = EngineState(**vars(base), qf=qf, utci=np.zeros((len(hours), rows, cols), np.float32))
         full = (0, rows, 0, cols)
         t0 = time.perf_counter()
         self._shade(st, {h: full for h in self.daylight})
@@ -396,16 +344,16 @@ class HeatEngine:
             t[k] = t.get(k, 0.0) + v
         return st
 
-    def _incremental(self, st: dict, surf: HeatSurfaces, qf: np.ndarray | None, t: dict) -> Window | None:
-        old: HeatSurfaces = st["surf"]
+    def _incremental(self, st: EngineState, surf: HeatSurfaces, qf: np.ndarray | None, t: dict) -> Window | None:
+        old: HeatSurfaces = st.surf
         shape = self.district.grid.shape
         geom = (surf.dsm_m != old.dsm_m) | (surf.canopy_m != old.canopy_m)
         cls = surf.surface_class != old.surface_class
         window: Window | None = None
         t0 = t1 = t2 = time.perf_counter()
         if geom.any() or cls.any():
-            st["surf"] = surf
-            st["tops"] = self._tops(surf)
+            st.surf = surf
+            st.top, st.trunk = self._tops(surf)
             window = _bbox(cls)
             if geom.any():
                 gw = _bbox(geom)
@@ -413,16 +361,17 @@ class HeatEngine:
                 t1 = time.perf_counter()
                 n = int(math.ceil(self.params["svf_radius_m"] / self.district.grid.cell_m)) + 2
                 sw = _dilate(gw, n, n, n, n, shape)
-                before = st["svf"][sw[0]:sw[1], sw[2]:sw[3]].copy()
+                assert st.svf is not None
+                before = st.svf[sw[0]:sw[1], sw[2]:sw[3]].copy()
                 self._svf(st, sw)
-                window = _union(window, _offset(_bbox(st["svf"][sw[0]:sw[1], sw[2]:sw[3]] != before), sw))
+                window = _union(window, _offset(_bbox(st.svf[sw[0]:sw[1], sw[2]:sw[3]] != before), sw))
                 t2 = time.perf_counter()
                 window = _union(window, gw)
             if window is not None:
                 self._surface_and_tmrt(st, window)
         t3 = time.perf_counter()
         air_w = self._air(st, qf, full=False)
-        st["qf"] = qf
+        st.qf = qf
         t4 = time.perf_counter()
         utci_w = _union(window, air_w)
         if utci_w is not None:
@@ -434,22 +383,31 @@ class HeatEngine:
         return utci_w
 
     # ---- KPIs ------------------------------------------------------------------------------------
-    def _kpis(self, st: dict, cost_eur: float) -> dict[str, float]:
-        hours = st["hours"]
+    def _kpis(self, st: EngineState, cost_eur: float) -> dict[str, float]:
+        hours = st.hours
         k = hours.index(15) if 15 in hours else len(hours) - 1
         ground = self.district.building_index < 0
-        u = st["utci"][k][ground]
+        u = st.utci[k][ground]
         strong = self.params["strong_heat_stress_utci_c"]
         out = {
             "kpi_hour": float(hours[k]),
             "utci_mean_c": float(u.mean()), "utci_p95_c": float(np.percentile(u, 95)),
-            "tmrt_mean_c": float(st["tmrt"][k][ground].mean()),
-            "air_temp_mean_c": float(st["air"][k][ground].mean()),
-            "uhi_intensity_k": float(st["air"][k][ground].mean() - self.weather.air_temp_c[hours[k]]),
-            "surface_temp_mean_c": float(st["energy"]["surface_temp_c"][k][ground].mean()),
+            "tmrt_mean_c": float(st.tmrt[k][ground].mean()),
+            "air_temp_mean_c": float(st.air[k][ground].mean()),
+            "uhi_intensity_k": float(st.air[k][ground].mean() - self.weather.air_temp_c[hours[k]]),
+            "surface_temp_mean_c": float(st.energy.surface_temp_c[k][ground].mean()),
             "strong_heat_stress_area_share": float((u >= strong).mean()),
             "cost_eur": float(cost_eur),
         }
+        for kk, h in enumerate(hours):
+            uhi = core_minus_open_k(st.air[kk], self.core, self.open_land, float(self.weather.air_temp_c[h]))
+            if math.isfinite(uhi):
+                out[f"uhi_core_open_k_{h:02d}"] = uhi
+                if kk == k:
+                    out["uhi_core_open_k"] = uhi
+        if self.coolest_hour in hours:  # the night's minimum: air at the coolest hour of the reference
+            night = st.air[hours.index(self.coolest_hour)]
+            out["tropical_night_area_share"] = float((night[ground] >= TROPICAL_NIGHT_C).mean())
         cells, bidx, res = self.exposure
         if cells.size and res.sum() > 0:
             nb = len(res)
@@ -457,12 +415,16 @@ class HeatEngine:
             has = n_cells > 0
             hours_strong = np.zeros(nb)
             for kk in range(len(hours)):
-                ub = np.bincount(bidx, weights=st["utci"][kk].ravel()[cells], minlength=nb) / np.maximum(n_cells, 1)
+                ub = np.bincount(bidx, weights=st.utci[kk].ravel()[cells], minlength=nb) / np.maximum(n_cells, 1)
                 hours_strong += has & (ub >= strong)
                 if kk == k:
                     out["utci_resident_weighted_c"] = float((res * ub)[has].sum() / max(res[has].sum(), 1.0))
             out["strong_heat_stress_hours_per_resident"] = float((res * hours_strong).sum() / max(res[has].sum(), 1.0))
             out["residents_exposed"] = float(res[has].sum())
+            if self.coolest_hour in hours:
+                night = st.air[hours.index(self.coolest_hour)].ravel()[cells]
+                nb_night = np.bincount(bidx, weights=night, minlength=nb) / np.maximum(n_cells, 1)
+                out["tropical_night_residents"] = float(res[has & (nb_night >= TROPICAL_NIGHT_C)].sum())
         return out
 
     def _with_baseline(self, kpis: dict[str, float], hours: tuple[int, ...]) -> dict[str, float]:
@@ -470,7 +432,9 @@ class HeatEngine:
         out = dict(kpis)
         for name, diff in (("air_temp_mean_c", "air_temp_diff_to_baseline_k"), ("utci_mean_c", "utci_diff_to_baseline_k"),
                            ("utci_p95_c", "utci_p95_diff_to_baseline_k"), ("tmrt_mean_c", "tmrt_diff_to_baseline_k"),
-                           ("strong_heat_stress_hours_per_resident", "strong_heat_stress_hours_per_resident_diff")):
+                           ("strong_heat_stress_hours_per_resident", "strong_heat_stress_hours_per_resident_diff"),
+                           ("uhi_core_open_k", "uhi_core_open_diff_to_baseline_k"),
+                           ("tropical_night_residents", "tropical_night_residents_diff")):
             if name in base and name in kpis:
                 out[diff] = kpis[name] - base[name]
         cost = kpis["cost_eur"]
@@ -511,7 +475,7 @@ class HeatEngine:
                                         park_tree_crown_m=p["park_tree_crown_m"])
         t: dict[str, float] = {"apply": time.perf_counter() - t_start}
         st = self._state
-        if full or st is None or st["hours"] != hrs:
+        if full or st is None or st.hours != hrs:
             if hrs not in self._baseline:
                 st = self._full(self._district_surfaces(), hrs, None, t)
                 self._baseline[hrs] = self._kpis(st, 0.0)
@@ -527,27 +491,12 @@ class HeatEngine:
         t0 = time.perf_counter()
         kpis = self._with_baseline(self._kpis(st, surf.cost_eur), hrs)
         idx = list(hrs)
-        fields = {"utci_c": st["utci"].copy(), "tmrt_c": st["tmrt"].copy(),
-                  "surface_temp_c": st["energy"]["surface_temp_c"].copy(), "air_temp_c": st["air"].copy(),
-                  "sunlit": st["sunlit24"][idx], "svf": st["svf"].copy()}
+        assert st.svf is not None
+        fields = {"utci_c": st.utci.copy(), "tmrt_c": st.tmrt.copy(), "surface_temp_c": st.energy.surface_temp_c.copy(),
+                  "air_temp_c": st.air.copy(), "sunlit": st.sunlit24[idx], "svf": st.svf.copy()}
         t["kpis"] = time.perf_counter() - t0
         t["total"] = time.perf_counter() - t_start
         return HeatResult(hrs, fields, kpis, window, t)
-
-
-def _offset(w: Window | None, origin: Window) -> Window | None:
-    """A window relative to ``origin``'s corner, in grid cells."""
-    if w is None:
-        return None
-    return (w[0] + origin[0], w[1] + origin[0], w[2] + origin[2], w[3] + origin[2])
-
-
-def _bbox(mask: np.ndarray) -> Window | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
 
 
 def run_heat_day(district: District, weather: Weather | None = None, params: HeatParams | None = None,
@@ -597,40 +546,26 @@ def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, fl
     sun = sun_and_irradiance(weather, lonlat[1], lonlat[0], linke_turbidity=p["linke_turbidity"],
                              min_elevation_deg=p["min_sun_elevation_deg"])
     t: dict[str, float] = {}
-    t0 = time.perf_counter()
+    hrs = tuple(int(h) for h in hours)
+    st = PipelineState.empty(HeatSurfaces(dsm, can, surface, None, 0.0), top, trunk, hrs)
     rows, cols = dsm.shape
-    sunlit24 = np.zeros((24, rows, cols), np.float32)
-    bsun = np.zeros((rows, cols), np.float32)
-    for h in sun.daylight_hours():
-        cast_shadows(dsm, top, trunk, cell_m=cell_m, azimuth_deg=float(sun.azimuth_deg[h]),
-                     elevation_deg=float(sun.elevation_deg[h]), transmissivity=p["canopy_transmissivity"],
-                     max_reach_m=p["shadow_max_reach_m"], out=(bsun, sunlit24[h]))
+    t0 = time.perf_counter()
+    shade(st, sun, p, cell_m, {h: (0, rows, 0, cols) for h in sun.daylight_hours()})
     t["shadows"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    svf_b, svf_v = sky_view_factor(dsm, top, cell_m=cell_m, n_azimuths=int(p["svf_azimuths"]), radius_m=p["svf_radius_m"])
-    svf = effective_svf(svf_b, svf_v, p["canopy_transmissivity"])
+    sky_view(st, p, cell_m, None)
     t["svf"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hrs = tuple(int(h) for h in hours)
-    classes = class_tables(p)
     forcing = hourly_forcing(weather, sun, p)
-    energy = surface_energy_day(sunlit24, svf, surface, classes, forcing, hours=hrs,
-                                t_deep_c=float(np.mean(weather.air_temp_c)) + p["deep_ground_offset_k"],
-                                wall_albedo=p["wall_albedo"], wall_emissivity=p["wall_emissivity"],
-                                h_free_w_m2k=p["free_convection_w_m2k"], n_sub=int(p["substeps_per_hour"]),
-                                spin_up_days=int(p["spin_up_days"]))
-    idx = list(hrs)
-    hourly = {"direct_normal_w_m2": sun.dni_w_m2[idx], "diffuse_w_m2": sun.dhi_w_m2[idx],
-              "elevation_deg": sun.elevation_deg[idx], "longwave_sky_w_m2": sun.longwave_sky_w_m2[idx],
-              "air_temp_c": forcing["air_temp_c"][idx], "wall_temp_c": forcing["wall_temp_c"][idx]}
-    tmrt = mean_radiant_temperature(sunlit24[idx], svf, surface, classes["albedo"], classes["emissivity"],
-                                    energy["surface_temp_c"], hourly, wall_albedo=p["wall_albedo"],
-                                    wall_emissivity=p["wall_emissivity"])
+    surface_and_tmrt(st, sun=sun, classes=class_tables(p), forcing=forcing, params=p, energy=energy_kwargs(p, weather),
+                     window=None)
     t["energy_tmrt"] = time.perf_counter() - t0
-    fields = {"sunlit": sunlit24[idx], "svf": svf, "surface_temp_c": energy["surface_temp_c"], "tmrt_c": tmrt}
+    assert st.svf is not None
+    idx = list(hrs)
+    fields = {"sunlit": st.sunlit24[idx], "svf": st.svf, "surface_temp_c": st.energy.surface_temp_c, "tmrt_c": st.tmrt}
     if utci:
         t0 = time.perf_counter()
-        fields["utci_c"] = np.stack([utci_field(np.full((rows, cols), weather.air_temp_c[h], np.float32), tmrt[k],
+        fields["utci_c"] = np.stack([utci_field(np.full((rows, cols), weather.air_temp_c[h], np.float32), st.tmrt[k],
                                                 float(weather.wind_speed_m_s[h]), _vapour_hpa(weather, h), p)
                                      for k, h in enumerate(hrs)])
         t["utci"] = time.perf_counter() - t0

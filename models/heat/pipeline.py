@@ -1,0 +1,197 @@
+"""The one radiation pipeline of the heat model: shadows, sky view, surface energy balance and Tmrt.
+
+Used by ``HeatEngine`` (on a District, with incremental windows) and by ``tmrt_on_rasters`` (on bare
+DSM/CDSM/DEM rasters, as ``twin tmrt`` and the SOLWEIG comparison run it). Every stage reads and fills
+a ``PipelineState`` in place, within an optional window of cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from geodata.weather import SunHours, Weather
+from models.heat.params import HeatParams
+from models.heat.state import PipelineState, Window
+from sim_kernels.energy import storage_capacity, surface_energy_day
+from sim_kernels.radiation import mean_radiant_temperature
+from sim_kernels.shadows import cast_shadows
+from sim_kernels.skyview import effective_svf, sky_view_factor
+
+GROUND_ALBEDO = 0.2  # of the street seen by a wall, for the light it reflects onto the wall
+
+__all__ = ["class_tables", "wall_temperature_c", "hourly_forcing", "energy_kwargs", "shade", "sky_view",
+           "surface_and_tmrt", "wall_sensible_heat_w_m2", "wall_area_density", "union", "offset", "bbox"]
+
+
+def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
+    """Per surface class (n,) float32: albedo, emissivity, force-restore capacity (J/m2K), bulk
+    transfer coefficient and evaporative fraction, from ``assets/surface_classes.csv``. Vegetated
+    classes store heat in their plant layer (``vegetation_heat_capacity_j_m2k``), not in the soil."""
+    from geodata.district import surface_table
+
+    t = surface_table()
+    z0 = np.minimum(t["roughness_m"], 0.2 * params["reference_height_m"])
+    karman = 0.41
+    # bulk transfer: wind measured at 10 m, temperature at the reference height, z0h = z0 / 10
+    transfer = karman**2 / (np.log(10.0 / z0) * np.log(params["reference_height_m"] / (0.1 * z0)))
+    capacity = storage_capacity(t["vol_heat_capacity_J_m3K"], t["conductivity_W_mK"])
+    vegetated = np.isin(t["name"], list(params["vegetated_classes"]))
+    capacity[vegetated] = np.float32(params["vegetation_heat_capacity_j_m2k"])
+    return {
+        "albedo": t["albedo"].astype(np.float32), "emissivity": t["emissivity"].astype(np.float32),
+        "capacity_j_m2k": capacity,
+        "transfer": transfer.astype(np.float32), "evaporative_fraction": t["evaporative_fraction"].astype(np.float32),
+    }
+
+
+def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams) -> np.ndarray:
+    """Mean temperature (24,) of the walls around a street, with the heat they store by day and give
+    back at night: a force-restore wall surface (capacity of a brick wall over its diurnal damping
+    depth, restored toward the daily mean air temperature plus ``deep_ground_offset_k``) absorbing
+    the direct beam averaged over the four orientations (mean of max(cos, 0) = 1/pi) and half the
+    diffuse light and of the light the ground reflects (albedo 0.2), exchanging long wave with the
+    sky (half its view) and the ground at air temperature (the other half), and convection
+    (Juerges: 5.7 + 3.8 u W/m2K). Integrated implicitly (15 min steps) until the day repeats."""
+    p = params
+    ta = np.asarray(weather.air_temp_c, float)
+    u = np.asarray(weather.wind_speed_m_s, float)
+    el = np.radians(np.maximum(sun.elevation_deg, 0.0))
+    glob = sun.dni_w_m2 * np.sin(el) + np.asarray(sun.dhi_w_m2, float)
+    absorbed = (1.0 - p["wall_albedo"]) * (sun.dni_w_m2 * np.cos(el) / math.pi + 0.5 * np.asarray(sun.dhi_w_m2, float)
+                                           + 0.5 * GROUND_ALBEDO * glob)
+    lsky = np.asarray(sun.longwave_sky_w_m2, float)
+    hc = 5.7 + 3.8 * u
+    cap = float(storage_capacity(np.array([p["wall_vol_heat_capacity_j_m3k"]]), np.array([p["wall_conductivity_w_mk"]]))[0])
+    omega = 2.0 * math.pi / 86400.0
+    t_deep = float(ta.mean()) + p["deep_ground_offset_k"]
+    eps, sigma, n_sub = p["wall_emissivity"], 5.670374419e-8, 4
+    dt = 3600.0 / n_sub
+    tw = t_deep
+    out = np.zeros(24)
+    for day in range(4):
+        for h in range(24):
+            if day == 3:
+                out[h] = tw
+            h1 = (h + 1) % 24
+            for j in range(n_sub):
+                w = (j + 0.5) / n_sub
+                ta_j, a_j, ls_j, hc_j = ((1.0 - w) * a[h] + w * a[h1] for a in (ta, absorbed, lsky, hc))
+                tk = tw + 273.15
+                tak = ta_j + 273.15
+                f0 = a_j + 0.5 * eps * (ls_j + sigma * tak**4) - eps * sigma * tk**4 - hc_j * (tw - ta_j)
+                df = -4.0 * eps * sigma * tk**3 - hc_j
+                tw = (cap * tw / dt + cap * omega * t_deep + f0 - df * tw) / (cap / dt + cap * omega - df)
+    return out.astype(np.float32)
+
+
+def wall_sensible_heat_w_m2(weather: Weather, wall_temp_c: np.ndarray) -> np.ndarray:
+    """Sensible heat (24,) one square metre of wall gives the street air, W/m2 of wall (Juerges)."""
+    hc = 5.7 + 3.8 * np.asarray(weather.wind_speed_m_s, float)
+    return (hc * (np.asarray(wall_temp_c, float) - np.asarray(weather.air_temp_c, float))).astype(np.float32)
+
+
+def wall_area_density(dsm_m: np.ndarray, building: np.ndarray, cell_m: float) -> np.ndarray:
+    """(rows, cols) float32: wall area (m2) facing each open cell per m2 of that cell, from the height
+    steps between building cells and their open 4-neighbours."""
+    dsm = np.asarray(dsm_m, np.float32)
+    b = np.asarray(building, bool)
+    out = np.zeros(dsm.shape, np.float32)
+    for axis in (0, 1):
+        for shift in (1, -1):
+            nb_dsm = np.roll(dsm, shift, axis=axis)
+            nb_bld = np.roll(b, shift, axis=axis)
+            step = np.where(nb_bld & ~b, np.maximum(nb_dsm - dsm, 0.0), 0.0)
+            edge = [slice(None), slice(None)]
+            edge[axis] = slice(0, 1) if shift == 1 else slice(-1, None)
+            step[tuple(edge)] = 0.0  # no wrap-around
+            out += step.astype(np.float32)
+    return out / np.float32(cell_m)
+
+
+def hourly_forcing(weather: Weather, sun: SunHours, params: HeatParams) -> dict[str, np.ndarray]:
+    """The (24,) forcing arrays of ``sim_kernels.energy.surface_energy_day``."""
+    f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
+    return {"direct_horizontal_w_m2": sun.direct_horizontal_w_m2, "diffuse_w_m2": f32(sun.dhi_w_m2),
+            "longwave_sky_w_m2": f32(sun.longwave_sky_w_m2), "air_temp_c": f32(weather.air_temp_c),
+            "wall_temp_c": wall_temperature_c(weather, sun, params), "wind_m_s": f32(np.maximum(weather.wind_speed_m_s, 0.5))}
+
+
+def energy_kwargs(params: HeatParams, weather: Weather) -> dict:
+    """Keyword arguments of ``surface_energy_day`` from the parameters and the day's weather."""
+    p = params
+    return dict(t_deep_c=float(np.mean(weather.air_temp_c)) + p["deep_ground_offset_k"], wall_albedo=p["wall_albedo"],
+                wall_emissivity=p["wall_emissivity"], h_free_w_m2k=p["free_convection_w_m2k"],
+                n_sub=int(p["substeps_per_hour"]), spin_up_days=int(p["spin_up_days"]))
+
+
+def shade(st: PipelineState, sun: SunHours, params: HeatParams, cell_m: float,
+          windows: dict[int, Window]) -> Window | None:
+    """Recompute shadows in each hour's window; returns the bbox of cells whose sunlit changed."""
+    dsm = st.surf.dsm_m
+    extremes = (float(max(dsm.max(), st.top.max())), float(dsm.min()))
+    changed: Window | None = None
+    for h, w in windows.items():
+        before = st.sunlit24[h, w[0]:w[1], w[2]:w[3]].copy()
+        cast_shadows(dsm, st.top, st.trunk, cell_m=cell_m, azimuth_deg=float(sun.azimuth_deg[h]),
+                     elevation_deg=float(sun.elevation_deg[h]), transmissivity=params["canopy_transmissivity"],
+                     max_reach_m=params["shadow_max_reach_m"], window=w, out=(st.bsun[h], st.sunlit24[h]),
+                     extremes_m=extremes)
+        changed = union(changed, offset(bbox(st.sunlit24[h, w[0]:w[1], w[2]:w[3]] != before), w))
+    return changed
+
+
+def sky_view(st: PipelineState, params: HeatParams, cell_m: float, window: Window | None) -> None:
+    """Sky view factors (buildings only, with crowns, effective) within ``window`` (all when None)."""
+    p = params
+    sky_view_factor(st.surf.dsm_m, st.top, cell_m=cell_m, n_azimuths=int(p["svf_azimuths"]),
+                    radius_m=p["svf_radius_m"], window=window, out=(st.svf_b, st.svf_v))
+    if window is None or st.svf is None:
+        st.svf = effective_svf(st.svf_b, st.svf_v, p["canopy_transmissivity"])
+    else:
+        r0, r1, c0, c1 = window
+        st.svf[r0:r1, c0:c1] = effective_svf(st.svf_b[r0:r1, c0:c1], st.svf_v[r0:r1, c0:c1],
+                                             p["canopy_transmissivity"])
+
+
+def surface_and_tmrt(st: PipelineState, *, sun: SunHours, classes: dict[str, np.ndarray],
+                     forcing: dict[str, np.ndarray], params: HeatParams, energy: dict,
+                     window: Window | None) -> None:
+    """Surface energy balance (temperature and fluxes) and Tmrt at the state's hours within ``window``."""
+    assert st.svf is not None, "sky view before the energy balance"
+    surface_energy_day(st.sunlit24, st.svf, st.surf.surface_class, classes, forcing, hours=st.hours,
+                       window=window, fluxes=True, out=st.energy.kernel_out(), **energy)
+    idx = list(st.hours)
+    hourly = {"direct_normal_w_m2": sun.dni_w_m2[idx], "diffuse_w_m2": sun.dhi_w_m2[idx],
+              "elevation_deg": sun.elevation_deg[idx], "longwave_sky_w_m2": sun.longwave_sky_w_m2[idx],
+              "air_temp_c": forcing["air_temp_c"][idx], "wall_temp_c": forcing["wall_temp_c"][idx]}
+    mean_radiant_temperature(st.sunlit24[idx], st.svf, st.surf.surface_class, classes["albedo"],
+                             classes["emissivity"], st.energy.surface_temp_c, hourly,
+                             wall_albedo=params["wall_albedo"], wall_emissivity=params["wall_emissivity"],
+                             window=window, out=st.tmrt)
+
+
+def union(a: Window | None, b: Window | None) -> Window | None:
+    """The bounding window of two windows (None is empty)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+
+
+def offset(w: Window | None, origin: Window) -> Window | None:
+    """A window relative to ``origin``'s corner, in grid cells."""
+    if w is None:
+        return None
+    return (w[0] + origin[0], w[1] + origin[0], w[2] + origin[2], w[3] + origin[2])
+
+
+def bbox(mask: np.ndarray) -> Window | None:
+    """The bounding window of the true cells of ``mask``; None when there are none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
