@@ -28,13 +28,15 @@ import shapely
 from shapely.geometry import mapping
 
 from geodata.crs import reproject_xy
+from models.forecast.demand import SERVICES, UNITS, capacities_from_features
+from models.forecast.service import ForecastRun, base_from_shared, forecast, housing_for, published_demand
 from models.privacy import UNDER_LABEL, publish_count
 from models.region.build import build_region
 from models.region.model import AGE65PLUS, AGE_COLUMNS, UNDER18, Region
 from server import charts
 
-__all__ = ["RegionView", "region_view", "load_region_view", "report_content", "report_pdf", "report_png",
-           "report_csv", "draw_chart", "ReportError", "KEY_FIGURES"]
+__all__ = ["RegionView", "region_view", "load_region_view", "load_forecast", "capacity_vs_demand", "report_content", "report_pdf", "report_png",
+           "report_csv", "draw_chart", "ReportError", "KEY_FIGURES", "SERVICES"]
 
 KEY_FIGURES = ("population_2019", "area_km2", "density_per_km2", "share_under18", "share_65plus", "share_80plus",
                "old_age_ratio")
@@ -182,6 +184,64 @@ def load_region_view(shared_data: str) -> RegionView:
     return region_view(build_region(shared_data))
 
 
+@lru_cache(maxsize=2)
+def _forecast_inputs(shared_data: str) -> tuple[Any, Any]:
+    base = base_from_shared(shared_data)
+    return base, housing_for(base, shared_data)
+
+
+@lru_cache(maxsize=2)
+def load_forecast(shared_data: str, to_year: int = 2040) -> ForecastRun:
+    """The baseline forecast (:mod:`models.forecast`) of the region below ``shared_data`` (cached)."""
+    base, housing = _forecast_inputs(shared_data)
+    return forecast(base, [], to_year, housing=housing)
+
+
+_FORECAST_SOURCE = {"de": "Bevölkerungsprognose des Zwillings (Basisvariante, Kohorten-Komponenten-Modell)",
+                    "en": "the twin's population forecast (baseline, cohort-component model)"}
+
+
+def _trend(view: RegionView, run: ForecastRun, ags: str | None) -> dict[str, Any]:
+    pr = run.projection
+    years = [int(y) for y in pr.years]
+    tot = pr.total()  # (years, Gemeinden) persons
+    kreis = [publish_count(float(v)) for v in tot.sum(axis=1)]
+    series: dict[str, list[float | None]] = {}
+    if ags is not None and ags in pr.ags:
+        g = list(pr.ags).index(ags)
+        series[view.feature(ags)["properties"]["name"]] = [publish_count(float(v)) for v in tot[:, g]]
+    series[str(view.kreis.get("name", "Kreis"))] = kreis
+    return charts.trend(years, series, title={"de": "Einwohner bis 2040 (Prognose)", "en": "inhabitants to 2040 (forecast)"},
+                        source=_FORECAST_SOURCE)
+
+
+def capacity_vs_demand(view: RegionView, shared_data: str, features: list[dict[str, Any]], *, service: str,
+                       field: str, year: int, to_year: int = 2040) -> dict[str, Any]:
+    """Capacities of ``service`` from a department layer's features (``field`` summed per Gemeinde: an
+    ``ags`` property or points inside the outline) against the forecast's demand in ``year``, per Gemeinde:
+    rows (published demand, capacity, gap = capacity - demand) and the chart spec. Raises ValueError
+    (ForecastInputError, German / English) for an unknown service or a field that is not a number."""
+    shapes = {f["properties"]["ags"]: shapely.geometry.shape(f["geometry"]) for f in view.features}
+    base, housing = _forecast_inputs(shared_data)
+    if not 2019 <= year <= to_year:
+        raise ReportError(f"Jahr {year} liegt außerhalb der Prognose", f"year {year} is outside the forecast")
+    caps = capacities_from_features(features, service, field, tuple(base.ags), shapes)
+    run2 = forecast(base, [], to_year, housing=housing, capacities=caps)
+    d = published_demand(run2.demand[(run2.demand.year == year) & (run2.demand.service == service)])
+    rows = [{"ags": r.ags, "name": r.name, "demand": None if np.isnan(r.demand) else float(r.demand),
+             "capacity": None if np.isnan(r.capacity) else float(r.capacity),
+             "gap": None if np.isnan(r.gap) else float(r.gap)} for r in d.sort_values("name").itertuples()]
+    unit_de, _, unit_en = UNITS[service].partition(" / ")
+    spec = charts.capacity_vs_demand([r for r in rows if r["capacity"] is not None], service={"de": unit_de, "en": unit_en},
+                                     unit={"de": unit_de, "en": unit_en},
+                                     source={"de": f"Bedarf: {_FORECAST_SOURCE['de']}, {year}; Kapazität: Ebene",
+                                             "en": f"demand: {_FORECAST_SOURCE['en']}, {year}; capacity: layer"})
+    known = [r for r in rows if r["capacity"] is not None and r["demand"] is not None]
+    return {"service": service, "field": field, "year": year, "rows": rows, "chart": spec,
+            "kreis": {"demand": sum(r["demand"] for r in known), "capacity": sum(r["capacity"] for r in known),
+                      "gap": sum(r["capacity"] - r["demand"] for r in known)}}
+
+
 def default_shared_data() -> str:
     return str(Path(os.environ.get("LANDTWIN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -221,9 +281,9 @@ def _key_rows(props: Mapping[str, Any], kreis: Mapping[str, Any]) -> list[dict[s
     return rows
 
 
-def report_content(view: RegionView, ags: str | None) -> dict[str, Any]:
+def report_content(view: RegionView, ags: str | None, run: ForecastRun | None = None) -> dict[str, Any]:
     """The key figures and chart specs of one Gemeinde (``ags``) or of the Kreis (``None``), as the web
-    viewer's chart panel and the reports show them."""
+    viewer's chart panel and the reports show them; with ``run`` (a forecast) the trend to its last year."""
     feats = [f["properties"] for f in view.features]
     if ags is None:
         props = view.kreis
@@ -239,6 +299,8 @@ def report_content(view: RegionView, ags: str | None) -> dict[str, Any]:
             charts.indicators_vs_kreis(props, view.kreis, ["share_under18", "share_65plus", "share_80plus"], source=_SOURCE),
             charts.ranking(feats, "share_65plus", highlight_ags=ags, source=_SOURCE),
         ]
+    if run is not None:
+        chart_list.append(_trend(view, run, ags))
     return {"region": view.name, "ags": props["ags"], "name": props["name"], "kind": props.get("kind", ""),
             "data_date": view.data_date, "key_figures": _key_rows(props, view.kreis), "charts": chart_list,
             "sources": view.sources, "method": view.method}
@@ -390,7 +452,7 @@ def _page_charts(plt: Any, content: Mapping[str, Any]) -> Any:
     fig = plt.figure(figsize=A4_IN)
     fig.text(0.07, 0.955, f"{content['name']}: Diagramme", fontsize=14, fontweight="bold")
     specs = content["charts"]
-    boxes = [(0.3, 0.66, 0.62, 0.24), (0.3, 0.43, 0.62, 0.15), (0.3, 0.05, 0.62, 0.32)]
+    boxes = [(0.3, 0.72, 0.62, 0.19), (0.3, 0.555, 0.62, 0.1), (0.3, 0.2, 0.62, 0.29), (0.12, 0.04, 0.8, 0.1)]
     for spec, box in zip(specs, boxes):
         draw_chart(fig.add_axes(box), spec, "de")
     return fig
@@ -424,10 +486,10 @@ def _today() -> str:
     return dt.date.today().strftime("%d.%m.%Y")
 
 
-def report_pdf(view: RegionView, ags: str | None, *, created: str | None = None) -> bytes:
+def report_pdf(view: RegionView, ags: str | None, *, created: str | None = None, run: ForecastRun | None = None) -> bytes:
     """The PDF report (3 A4 pages: map and key figures; charts; sources and assumptions)."""
     plt = _plt()
-    content = report_content(view, ags)
+    content = report_content(view, ags, run)
     created = created or _today()
     buf = io.BytesIO()
     with _DRAWING:

@@ -49,8 +49,8 @@ def test_choropleth_grid_panel_and_search(browser, web_server) -> None:
         page.mouse.click(x, y)
         page.wait_for_function("__region.panelOpen", timeout=20000)
         assert page.evaluate("__region.selected") == ZEITZ
-        assert page.evaluate("__region.charts") == ["age_structure", "indicators", "ranking_share_65plus"]
-        assert page.locator("#rpanel svg.chart").count() == 3
+        assert page.evaluate("__region.charts") == ["age_structure", "indicators", "ranking_share_65plus", "trend"]
+        assert page.locator("#rpanel svg.chart").count() == 4
         assert "Zeitz" in page.locator("#rpanel-title").inner_text()
         page.click("#rpanel-close")
         assert not page.evaluate("__region.panelOpen")
@@ -147,6 +147,34 @@ def test_region_screenshot_matches_reference(browser, web_server, name, url, wid
         page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         diff = check_reference(name, page.screenshot())
         assert diff <= TOLERANCE, f"{name}: mean difference {diff:.1f} > {TOLERANCE}"
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_department_layer_drawn_with_legend_and_capacity_against_demand(browser, web_server) -> None:
+    import httpx
+
+    csv_text = "ags;name;plaetze\n15084355;Kitas Naumburg;1450\n15084590;Kitas Zeitz;1210\n15084550;Kitas Weißenfels;1580\n"
+    r = httpx.post(f"{web_server.url}/api/layers", files={"file": ("kitas.csv", csv_text.encode())},
+                   data={"title": "Kita-Plätze (Test)", "visibility": "public", "style_mode": "classes",
+                         "style_field": "plaetze", "style_classes": "3"},
+                   headers={"Authorization": f"Bearer {web_server.planner_token}"}, timeout=60)
+    assert r.status_code == 201, r.text
+    lid = r.json()["layer_id"]
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?grid=off")
+    try:
+        page.check(f'input[data-layer="{lid}"]')
+        page.wait_for_function(f"__region.drawn.layers.includes('{lid}') && __region.drawn.layerShapes >= 3")
+        assert "Kita-Plätze (Test)" in page.locator("#rlegend").inner_text()
+        page.click(f'button[data-cap="{lid}"]')
+        page.select_option("#cap-service", "kita")
+        page.click("#cap-form button[type=submit]")
+        page.wait_for_function("__region.charts.includes('capacity')", timeout=30000)
+        table = page.locator(".cap-table tbody tr")
+        assert table.count() == 3 and "Naumburg" in table.nth(0).inner_text()
+        # the permalink keeps the layer on
+        assert f"layers={lid}" in page.url
         assert watch.errors == []
     finally:
         ctx.close()

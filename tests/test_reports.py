@@ -168,3 +168,49 @@ def test_kreis_png_and_csv(client) -> None:
     assert r.headers["content-type"] == "image/png" and img.size[1] > img.size[0] > 500
     rows = list(csv.DictReader(io.StringIO(client.get("/api/reports/burgenlandkreis/report.csv").text), delimiter=";"))
     assert rows[0]["name"] == "Burgenlandkreis" and rows[0]["kennzahl"] == "population_2019"
+
+
+def test_trend_chart_from_the_forecast(client) -> None:
+    content = client.get("/api/reports/burgenlandkreis/content", params={"ags": NAUMBURG}).json()
+    trend = next(c for c in content["charts"] if c["id"] == "trend")
+    assert [c["de"] for c in trend["categories"]][:2] == ["2019", "2020"] and trend["categories"][-1]["de"] == "2040"
+    assert [s["label"]["de"] for s in trend["series"]] == ["Naumburg (Saale)", "Burgenlandkreis"]
+    for s in trend["series"]:
+        assert s["values"][0] == 100.0 and 60 < s["values"][-1] < 100  # both shrink by 2040
+
+
+def test_capacity_against_demand_per_gemeinde(client) -> None:
+    token = "planner-token-for-tests"
+    st = client.app.state.twin.storage
+    st.add_token(token + "-cap", role="planner", department="Soziales", name="Sara")
+    h = {"Authorization": f"Bearer {token}-cap"}
+    csv_text = "ags;name;plaetze\n15084355;Kitas Naumburg;1450\n15084590;Kitas Zeitz;1210\n"
+    r = client.post("/api/layers", files={"file": ("kitas.csv", csv_text.encode())},
+                    data={"title": "Kita-Plätze", "visibility": "private"}, headers=h)
+    assert r.status_code == 201, r.text
+    lid = r.json()["layer_id"]
+    cap = client.get("/api/reports/burgenlandkreis/capacity",
+                     params={"layer": lid, "service": "kita", "field": "plaetze", "year": 2030}, headers=h)
+    assert cap.status_code == 200, cap.text
+    body = cap.json()
+    rows = {r["ags"]: r for r in body["rows"]}
+    assert len(rows) == 33 and rows[NAUMBURG]["capacity"] == 1450 and rows["15084130"]["capacity"] is None
+    for a in (NAUMBURG, "15084590"):
+        assert rows[a]["gap"] == pytest.approx(rows[a]["capacity"] - rows[a]["demand"])
+        assert rows[a]["demand"] % 5 == 0 and 300 < rows[a]["demand"] < 2000
+    assert [c["de"] for c in body["chart"]["categories"]] == ["Naumburg (Saale)", "Zeitz"]
+    # the same demand as the forecast API's for that Gemeinde, year and layer
+    fc = client.get("/api/regions/burgenlandkreis/forecast/demand",
+                    params={"ags": NAUMBURG, "year": 2030, "capacity_layer": lid, "capacity_service": "kita",
+                            "capacity_field": "plaetze"}, headers=h)
+    if fc.status_code != 404:
+        kita = next(x for x in fc.json()["services"] if x["service"] == "kita")
+        assert kita["demand"] == rows[NAUMBURG]["demand"] and kita["capacity"] == 1450
+    # a private layer stays private; a text field is no capacity
+    assert client.get("/api/reports/burgenlandkreis/capacity",
+                      params={"layer": lid, "service": "kita", "field": "plaetze"}).status_code == 404
+    bad = client.get("/api/reports/burgenlandkreis/capacity",
+                     params={"layer": lid, "service": "kita", "field": "name"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["message_de"]
+    assert client.get("/api/reports/burgenlandkreis/capacity",
+                      params={"layer": lid, "service": "pizza", "field": "plaetze"}, headers=h).status_code == 422

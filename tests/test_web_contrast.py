@@ -60,6 +60,8 @@ REGION_PAIRS = [
     ("--kiosk-answer", "--kiosk-answer-bg"),  # the kiosk's answers
     ("--chart-src", "--paper"),  # chart units and sources
     ("--chart-src", "--accent-soft"),
+    ("--warn", "--paper"),  # missing places in the capacity table
+    ("--ok", "--paper"),
 ]
 
 

@@ -7,14 +7,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from server.api.deps import UserDep
 from server.api.errors import ERROR_RESPONSES
+from server.layer_store import LayerStore, may_see
 from server.reports import (
+    SERVICES,
     RegionView,
     ReportError,
+    capacity_vs_demand,
     default_shared_data,
+    load_forecast,
     load_region_view,
     report_content,
     report_csv,
@@ -41,6 +46,14 @@ def _view(region: str) -> RegionView:
                      code="unavailable") from None
 
 
+def _run(region: str) -> Any:
+    """The baseline forecast for the trend charts (None where it cannot be computed: charts without trend)."""
+    try:
+        return load_forecast(default_shared_data())
+    except (OSError, ValueError):
+        return None
+
+
 def _checked(view: RegionView, ags: str | None) -> None:
     if ags is not None:
         try:
@@ -57,7 +70,7 @@ def _name(view: RegionView, ags: str | None) -> str:
 def content(region: RegionPath, ags: AgsQuery = None) -> dict[str, Any]:
     view = _view(region)
     _checked(view, ags)
-    return report_content(view, ags)
+    return report_content(view, ags, _run(region))
 
 
 @router.get("/reports/{region}/map", summary="The region view's map / Karte der Regionsansicht")
@@ -77,7 +90,7 @@ def region_map(region: RegionPath, res: Annotated[str, Query(pattern="^(1km|100m
 def pdf(region: RegionPath, ags: AgsQuery = None) -> Response:
     view = _view(region)
     _checked(view, ags)
-    return Response(report_pdf(view, ags), media_type="application/pdf",
+    return Response(report_pdf(view, ags, run=_run(region)), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="bericht-{_name(view, ags)}.pdf"'})
 
 
@@ -96,3 +109,33 @@ def csv(region: RegionPath, ags: AgsQuery = None) -> Response:
     _checked(view, ags)
     return Response(report_csv(view, ags), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="kennzahlen-{_name(view, ags)}.csv"'})
+
+
+@router.get("/reports/{region}/capacity", summary="Capacity against demand per Gemeinde / Kapazität und Bedarf")
+def capacity(region: RegionPath, request: Request, user: UserDep,
+             layer: Annotated[str, Query(pattern=r"^[A-Za-z0-9]{1,32}$", description="department layer id")],
+             service: Annotated[str, Query(pattern=r"^[a-z_]{1,40}$", description=f"one of {', '.join(SERVICES)}")],
+             field: Annotated[str, Query(min_length=1, max_length=100, description="numeric field of the capacities")],
+             year: Annotated[int, Query(ge=2019, le=2040)] = 2030) -> dict[str, Any]:
+    """A department layer's capacities (``field`` summed per Gemeinde) against the forecast demand of
+    ``service`` in ``year``: rows per Gemeinde with the gap (capacity - demand; negative: places missing),
+    the Kreis' sums over the Gemeinden with a capacity, and the chart spec."""
+    view = _view(region)
+    if service not in SERVICES:
+        raise Denied(f"Leistung {service!r} unbekannt ({', '.join(SERVICES)})", f"unknown service {service!r}",
+                     status=422, code="invalid")
+    store = getattr(request.app.state, "layer_store", None) or LayerStore(request.app.state.twin.storage)
+    row = store.get(layer)
+    if row is None or not may_see(user, row):
+        raise Denied("Ebene nicht gefunden", "Layer not found", status=404, code="not_found")
+    text, _ = store.data(layer, row.head_version)
+    if text is None:
+        raise Denied("Rasterebenen haben keine Kapazitäten", "raster layers carry no capacities", status=422, code="invalid")
+    try:
+        return capacity_vs_demand(view, default_shared_data(), json.loads(text)["features"], service=service,
+                                  field=field, year=year)
+    except ReportError as exc:
+        raise Denied(exc.de, exc.en, status=422, code="invalid") from None
+    except ValueError as exc:  # ForecastInputError: a field that is not a number, a negative capacity
+        de, en = getattr(exc, "de", str(exc)), getattr(exc, "en", str(exc))
+        raise Denied(de, en, status=422, code="invalid") from None

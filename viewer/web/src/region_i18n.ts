@@ -54,6 +54,14 @@ const DE = {
   zoom_in: "Vergrößern",
   zoom_out: "Verkleinern",
   class_label: "Klasse",
+  capacity: "Bedarf und Kapazität",
+  capacity_short: "Kapazität",
+  demand: "Bedarf",
+  gap: "Saldo",
+  service: "Leistung",
+  field: "Feld mit Kapazitäten",
+  year: "Jahr",
+  compare_demand: "Mit Bedarf vergleichen",
 };
 
 type Key = keyof typeof DE;
@@ -110,6 +118,14 @@ const EN: Record<Key, string> = {
   zoom_in: "Zoom in",
   zoom_out: "Zoom out",
   class_label: "class",
+  capacity: "Demand and capacity",
+  capacity_short: "capacity",
+  demand: "demand",
+  gap: "balance",
+  service: "Service",
+  field: "Field with capacities",
+  year: "Year",
+  compare_demand: "Compare with demand",
 };
 
 let lang: RLang = "de";

@@ -38,7 +38,7 @@ interface MapDoc {
 }
 interface Content { ags: string; name: string; kind: string; data_date: string; key_figures: { key: string; label: { de: string; en: string }; text: string; kreis_text: string }[]; charts: ChartSpec[] }
 interface District { name: string; summary: { centre_lonlat: [number, number] } }
-interface DeptLayer { layer_id: string; title: string; department: string; kind: string; current: { style: { mode: string; field: string; entries: { label: string; colour: string; value?: string; lower?: number; upper?: number }[] }; bbox_lonlat: [number, number, number, number]; source: string } }
+interface DeptLayer { layer_id: string; title: string; department: string; kind: string; current: { fields: { name: string; type: string }[]; style: { mode: string; field: string; entries: { label: string; colour: string; value?: string; lower?: number; upper?: number }[] }; bbox_lonlat: [number, number, number, number]; source: string } }
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 const state = {
@@ -112,8 +112,10 @@ const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", 
 function renderLayerList(): void {
   const opts = INDICATORS.map((k) => `<option value="${k}" ${k === state.indicator ? "selected" : ""}>${bi(IND_LABEL[k])}</option>`).join("");
   const gridOpts = (["off", "1km", "100m"] as const).map((g) => `<label><input type="radio" name="grid" value="${g}" ${state.grid === g ? "checked" : ""}>${rt(g === "off" ? "grid_off" : g === "1km" ? "grid_1km" : "grid_100m")}</label>`).join("");
+  const numeric = (l: DeptLayer): string[] => l.current.fields.filter((f) => f.type === "integer" || f.type === "number").map((f) => f.name);
   const dept = deptLayers.length
-    ? deptLayers.map((l) => `<label><input type="checkbox" data-layer="${l.layer_id}" ${state.layers.has(l.layer_id) ? "checked" : ""}>${esc(l.title)} <span class="dep">${esc(l.department)}</span></label>`).join("")
+    ? deptLayers.map((l) => `<label><input type="checkbox" data-layer="${l.layer_id}" ${state.layers.has(l.layer_id) ? "checked" : ""}>${esc(l.title)} <span class="dep">${esc(l.department)}</span></label>`
+      + (l.kind === "vector" && numeric(l).length ? `<button class="btn small cap-open" data-cap="${l.layer_id}">${rt("capacity")}</button>` : "")).join("")
     : `<p class="muted-p">${rt("no_dept_layers")}</p>`;
   $("rlayers-body").innerHTML = `
     <label class="field">${rt("indicator")}<select id="ind">${opts}</select></label>
@@ -129,6 +131,9 @@ function renderLayerList(): void {
   ($("gm80") as HTMLInputElement).addEventListener("change", (e) => { state.gridMode = (e.target as HTMLInputElement).checked ? "80plus" : "persons"; void applyGrid(); saveView(); });
   ($("lstops") as HTMLInputElement).addEventListener("change", (e) => { state.stops = (e.target as HTMLInputElement).checked; drawPoints(); saveView(); });
   ($("lhosp") as HTMLInputElement).addEventListener("change", (e) => { state.hospitals = (e.target as HTMLInputElement).checked; drawPoints(); saveView(); });
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>("button[data-cap]"))) {
+    b.addEventListener("click", () => openCapacity(deptLayers.find((l) => l.layer_id === b.dataset.cap)!));
+  }
   for (const c of Array.from(document.querySelectorAll<HTMLInputElement>("input[data-layer]"))) {
     c.addEventListener("change", () => { void toggleLayer(c.dataset.layer!, c.checked); saveView(); });
   }
@@ -189,6 +194,56 @@ async function toggleLayer(id: string, on: boolean): Promise<void> {
 function freeArea(): { l: number; r: number; t: number; b: number } {
   if (MODE === "kiosk") return { l: 10, r: 10, t: 10, b: $("kiosk-questions").getBoundingClientRect().height + 24 };
   return { l: 295, r: state.selected ? 400 : 70, t: 10, b: 10 };
+}
+
+const SERVICES = ["kita_krippe", "kita", "school_primary", "school_secondary", "care_residential", "home_care"];
+
+/** The capacity panel of a department layer: service, field and year chosen, then demand against capacity. */
+function openCapacity(l: DeptLayer): void {
+  state.selected = null;
+  map.setSelected(null);
+  const fields = l.current.fields.filter((f) => f.type === "integer" || f.type === "number").map((f) => f.name);
+  $("rpanel-title").textContent = `${rt("capacity")}: ${l.title}`;
+  $("rpanel-body").innerHTML = `<form id="cap-form" class="cap-form">
+      <label>${rt("service")}<select id="cap-service">${SERVICES.map((x) => `<option value="${x}">${esc(serviceLabel(x))}</option>`).join("")}</select></label>
+      <label>${rt("field")}<select id="cap-field">${fields.map((f) => `<option>${esc(f)}</option>`).join("")}</select></label>
+      <label>${rt("year")}<input id="cap-year" type="number" min="2019" max="2040" value="2030"></label>
+      <button class="btn primary" type="submit">${rt("compare_demand")}</button></form><div id="cap-out" aria-live="polite"></div>`;
+  $("rpanel").hidden = false;
+  state.panelOpen = true;
+  state.charts = [];
+  $("cap-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    void showCapacity(l.layer_id, ($("cap-service") as HTMLSelectElement).value, ($("cap-field") as HTMLSelectElement).value,
+      Number(($("cap-year") as HTMLInputElement).value));
+  });
+}
+
+function serviceLabel(s: string): string {
+  const de: Record<string, [string, string]> = {
+    kita_krippe: ["Krippe (unter 3)", "crèche (under 3)"], kita: ["Kita (3 bis Schule)", "kindergarten"],
+    school_primary: ["Grundschule", "primary school"], school_secondary: ["Sekundarstufe I", "lower secondary"],
+    care_residential: ["Pflegeheim", "care home"], home_care: ["ambulante Pflege", "home care"],
+  };
+  return (de[s] ?? [s, s])[rlang() === "en" ? 1 : 0];
+}
+
+interface CapacityOut { year: number; rows: { ags: string; name: string; demand: number | null; capacity: number | null; gap: number | null }[]; chart: ChartSpec; kreis: { demand: number; capacity: number; gap: number } }
+
+async function showCapacity(layer: string, service: string, field: string, year: number): Promise<void> {
+  const out = $("cap-out");
+  try {
+    const c = await getJSON<CapacityOut>(`/api/reports/${REGION}/capacity?layer=${layer}&service=${service}&field=${encodeURIComponent(field)}&year=${year}`);
+    const rows = c.rows.filter((r) => r.capacity !== null);
+    out.innerHTML = `<p class="cap-sum">${rt("kreis")}: ${rt("demand")} ${num(c.kreis.demand)}, ${rt("capacity_short")} ${num(c.kreis.capacity)}, `
+      + `<b class="${c.kreis.gap < 0 ? "neg" : "pos"}">${rt("gap")} ${num(c.kreis.gap)}</b></p>${renderChart(c.chart, 330)}`
+      + `<table class="cap-table"><thead><tr><th>${rt("gemeinden")}</th><th>${rt("demand")}</th><th>${rt("capacity_short")}</th><th>${rt("gap")}</th></tr></thead><tbody>`
+      + rows.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.demand === null ? rt("under5") : num(r.demand)}</td><td>${num(r.capacity ?? 0)}</td>`
+        + `<td class="${(r.gap ?? 0) < 0 ? "neg" : "pos"}">${r.gap === null ? "–" : num(r.gap)}</td></tr>`).join("") + "</tbody></table>";
+    state.charts = [c.chart.id];
+  } catch (e) {
+    out.textContent = String((e as Error).message);
+  }
 }
 
 function twinFor(ags: string): District | undefined {
