@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 import protocol as p
-from server.api.schemas import CommentOut, EntryOut, UserOut, from_protocol
+from server.api.schemas import CommentOut, EditOut, EntryOut, UserOut, from_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -47,6 +47,12 @@ def test_every_json_route_and_body_has_a_type(generated: str) -> None:
 def test_rest_models_are_derived_from_the_protocol_types(model, struct) -> None:
     assert model is from_protocol(struct) and model.__name__ == struct.__name__
     assert list(model.model_fields) == [f.name for f in msgspec.structs.fields(struct)]
+
+
+def test_the_rest_edit_is_part_of_the_protocols_edit_applied() -> None:
+    fields = [f.name for f in msgspec.structs.fields(p.EditApplied)]
+    assert list(EditOut.model_fields) == fields[:7] and {"by", "session_id", "request_id"} <= set(fields[7:])
+    assert EditOut is from_protocol(p.EditApplied, only=tuple(EditOut.model_fields), name="EditOut")
 
 
 def test_derived_models_keep_types_constraints_and_strictness() -> None:

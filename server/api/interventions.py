@@ -25,10 +25,8 @@ ObjectIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 def _edit(twin, user, scenario_id: str, msg) -> EditOut:
     m, rec = twin.manager.edit(user, f"rest-{user.user_id or user.role}", scenario_id, msg)
-    a = applied_message(m, rec)
-    return EditOut(scenario_id=a.scenario_id, scenario_version=a.scenario_version, op=a.op, cause=a.cause,
-                   object_id=a.object_id, revision=a.revision,
-                   intervention=msgspec.to_builtins(a.intervention) if a.intervention is not None else None)
+    a = msgspec.to_builtins(applied_message(m, rec))  # the REST model is derived from EditApplied
+    return EditOut.model_validate({k: v for k, v in a.items() if k in EditOut.model_fields})
 
 
 @router.get("/interventions", response_model=list[EntryOut], summary="Interventions in order")

@@ -36,7 +36,7 @@ class _Strict(BaseModel):
 
 # ---- REST models derived from the websocket protocol's types (one schema source) -------------------------
 _META_KEYS = ("gt", "ge", "lt", "le", "min_length", "max_length", "pattern")
-_DERIVED: dict[type, type[BaseModel]] = {}
+_DERIVED: dict[tuple[type, tuple[str, ...] | None], type[BaseModel]] = {}
 
 
 def _rest_type(t: Any) -> Any:
@@ -51,8 +51,9 @@ def _rest_type(t: Any) -> Any:
         base = _rest_type(args[0])
         return Annotated[base, Field(**kw)] if kw else base
     if origin in (typing.Union, types.UnionType):
-        if set(args) == set(typing.get_args(Intervention)):
-            return InterventionBody
+        some = tuple(a for a in args if a is not type(None))
+        if set(some) == set(typing.get_args(Intervention)):
+            return InterventionBody if len(some) == len(args) else InterventionBody | None
         return typing.Union[tuple(_rest_type(a) for a in args)]  # noqa: UP007 - built from a tuple
     if origin is list:
         return list[_rest_type(args[0])]
@@ -61,12 +62,17 @@ def _rest_type(t: Any) -> Any:
     return t
 
 
-def from_protocol(struct: type[msgspec.Struct]) -> type[BaseModel]:
+def from_protocol(struct: type[msgspec.Struct], *, only: tuple[str, ...] | None = None, name: str | None = None,
+                  doc: str | None = None) -> type[BaseModel]:
     """The REST model of a protocol type (same name, fields, defaults, constraints and docstring), derived
-    from the msgspec Struct instead of written out a second time."""
-    if struct not in _DERIVED:
+    from the msgspec Struct instead of written out a second time; ``only`` some of its fields (then under
+    its own ``name``)."""
+    key = (struct, only)
+    if key not in _DERIVED:
         fields: dict[str, Any] = {}
         for f in msgspec.structs.fields(struct):
+            if only is not None and f.name not in only:
+                continue
             if f.default is not msgspec.NODEFAULT:
                 default: Any = f.default
             elif f.default_factory is not msgspec.NODEFAULT:
@@ -74,10 +80,10 @@ def from_protocol(struct: type[msgspec.Struct]) -> type[BaseModel]:
             else:
                 default = ...
             fields[f.name] = (_rest_type(f.type), default)
-        model = create_model(struct.__name__, __base__=_Strict, __module__=__name__, **fields)
-        model.__doc__ = struct.__doc__
-        _DERIVED[struct] = model
-    return _DERIVED[struct]
+        model = create_model(name or struct.__name__, __base__=_Strict, __module__=__name__, **fields)
+        model.__doc__ = doc or struct.__doc__
+        _DERIVED[key] = model
+    return _DERIVED[key]
 
 
 class ErrorOut(_Strict):
@@ -147,16 +153,8 @@ class InterventionUpdate(_Strict):
     base_revision: Annotated[int, Field(ge=0, le=2**53)]
 
 
-class EditOut(_Strict):
-    """A committed edit (durable when this response is sent)."""
-
-    scenario_id: str
-    scenario_version: int
-    op: Literal["add", "update", "remove"]
-    cause: Literal["edit", "undo", "redo"]
-    object_id: str
-    revision: int
-    intervention: InterventionBody | None
+EditOut = from_protocol(p.EditApplied, name="EditOut", doc="A committed edit (durable when this response is sent).",
+                        only=("scenario_id", "scenario_version", "op", "cause", "object_id", "revision", "intervention"))
 
 
 class CommentCreate(_Strict):

@@ -61,11 +61,11 @@ export interface DistrictOut {
 /** A committed edit (durable when this response is sent). */
 export interface EditOut {
   scenario_id: string;
-  scenario_version: number;
+  scenario_version: number;  // minimum 0.0, maximum 9007199254740992.0
   op: "add" | "update" | "remove";
-  cause: "edit" | "undo" | "redo";
+  cause: "edit" | "undo" | "redo" | "reset";
   object_id: string;
-  revision: number;
+  revision: number;  // minimum 0.0, maximum 9007199254740992.0
   intervention: Intervention | null;
 }
 
@@ -271,6 +271,8 @@ export interface ApiOperations {
   "GET /api/regions/{region}/forecast/scenarios/{scenario_id}/chart.png": { response: unknown };
   /** Key figures and chart specs / Kennzahlen und Diagramme */
   "GET /api/reports/{region}/content": { response: Record<string, unknown> };
+  /** The region view's map / Karte der Regionsansicht */
+  "GET /api/reports/{region}/map": { response: unknown };
   /** Key figures as CSV / Kennzahlen als CSV */
   "GET /api/reports/{region}/report.csv": { response: unknown };
   /** Report as PDF / Bericht als PDF */
