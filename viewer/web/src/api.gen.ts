@@ -269,6 +269,8 @@ export interface ApiOperations {
   "GET /api/regions/{region}/forecast/scenarios/{scenario_id}": { response: Record<string, unknown> };
   /** Scenario and baseline side by side / Szenario und Basis nebeneinander */
   "GET /api/regions/{region}/forecast/scenarios/{scenario_id}/chart.png": { response: unknown };
+  /** Capacity against demand per Gemeinde / Kapazität und Bedarf */
+  "GET /api/reports/{region}/capacity": { response: Record<string, unknown> };
   /** Key figures and chart specs / Kennzahlen und Diagramme */
   "GET /api/reports/{region}/content": { response: Record<string, unknown> };
   /** The region view's map / Karte der Regionsansicht */
