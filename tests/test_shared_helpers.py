@@ -46,8 +46,11 @@ def test_a_dotted_district_is_loaded_and_served(tmp_path: Path) -> None:
     d = tiny_district("kreis.2024")
     write_bundle(d, bundle_dir(tmp_path, "kreis.2024"), tiles=False)
     assert load_district(tmp_path, "kreis.2024").summary() == d.summary()
-    app, _ = make_app(tmp_path)  # the server's data folder holds the bundle
+    app, tokens = make_app(tmp_path)  # the server's data folder holds the bundle
     with TestClient(app) as c:
+        r = c.post("/api/scenarios", json={"name": "Plan", "district": "kreis.2024"},
+                   headers={"Authorization": f"Bearer {tokens['planner']}"})
+        assert r.status_code == 201 and r.json()["district"] == "kreis.2024", r.text
         r = c.get("/api/districts/kreis.2024")
         assert r.status_code == 200, r.text
         assert r.json()["name"] == "kreis.2024"
