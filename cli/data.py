@@ -80,8 +80,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from geodata.bundle import read_manifest
-    from geodata.importer import bundle_dir
+    from geodata.bundle import bundle_dir, read_manifest
     from geodata.sources import DataError
 
     try:

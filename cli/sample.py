@@ -39,8 +39,7 @@ def _summary_lines(summary: dict) -> list[str]:
 
 
 def run(args) -> int:
-    from geodata.bundle import bundle_is_current, content_key, read_manifest, write_bundle
-    from geodata.importer import bundle_dir
+    from geodata.bundle import bundle_dir, bundle_is_current, content_key, read_manifest, write_bundle
     from geodata.sample import SampleError, build_sample_district
     from geodata.sources import DataError
     from server.settings import data_dir
