@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import shared_data
 from test_web_screenshots import check_reference
-from webserver import PageWatch, browser, web_server  # noqa: F401  (fixtures)
+from webserver import PageWatch, browser, open_viewer, web_server  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -175,6 +175,42 @@ def test_department_layer_drawn_with_legend_and_capacity_against_demand(browser,
         assert table.count() == 3 and "Naumburg" in table.nth(0).inner_text()
         # the permalink keeps the layer on
         assert f"layers={lid}" in page.url
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_town_twin_shows_the_effect_of_a_tree_where_it_stands(browser, web_server) -> None:
+    """In the town twin, a visitor's tree is acknowledged in words and on the map where it stands."""
+    from test_web_viewer import _ground_tap_point
+
+    if "heat" not in web_server.api("/api/health")["engines"]:
+        pytest.skip("the server has no heat engine")
+    ctx, page, watch = open_viewer(browser, web_server.page_url(token=web_server.planner_token), touch=True)
+    try:
+        page.wait_for_function("__viewer.fieldVersion('utci_c') === __viewer.scenarioVersion", timeout=90000)
+        assert page.evaluate("__viewer.effect") is None
+        sx, sy = _ground_tap_point(page)
+        px, py = page.evaluate("([x, y]) => { const h = __viewer.app.view.raycast(x, y, [__viewer.app.tiles.group])[0];"
+                               " return [h.point.x, -h.point.z]; }", [sx, sy])
+        near = "([px, py]) => { const out = []; for (let dy = -16; dy <= 16; dy += 2) for (let dx = -16; dx <= 16; dx += 2)" \
+               " out.push(__viewer.sample('utci_c', px + dx, py + dy)); return out; }"
+        before = page.evaluate(near, [px, py])
+        v0 = page.evaluate("__viewer.scenarioVersion")
+        page.evaluate("__viewer.setTool('tree')")
+        page.touchscreen.tap(sx, sy)
+        page.wait_for_function(f"__viewer.scenarioVersion > {v0}", timeout=15000)
+        version = page.evaluate("__viewer.scenarioVersion")
+        page.wait_for_function(f"__viewer.effect && __viewer.effect.version >= {version}", timeout=90000)
+        eff = page.evaluate("__viewer.effect")
+        after = page.evaluate(near, [px, py])
+        diffs = [a - b for a, b in zip(after, before) if a == a and b == b]
+        assert eff["peakK"] < 0 and eff["cells"] > 0
+        assert eff["peakK"] == pytest.approx(min(diffs), abs=0.05)  # the largest cooling lies under the tree
+        assert eff["text"] == f"hier {max(1, round(-eff['peakK']))} °C kühler"
+        assert abs(eff["xy"][0] - px) < 25 and abs(eff["xy"][1] - py) < 25  # shown where it happened
+        label = page.locator("#edit-effect")
+        assert label.is_visible() and label.inner_text() == eff["text"]
         assert watch.errors == []
     finally:
         ctx.close()

@@ -295,11 +295,15 @@ export class App {
   }
 
   private onField(m: P.FieldFrame): void {
+    const before = this.fields.get(m.layer);
     const r = applyFieldFrame(this.fields, m);
     if (m.scenario_version >= this.version && m.layer === "utci_c") this.engineDone("heat");
     if (r === "needs_full") this.resubscribe();
     if (r === "applied") this.refreshRaster();
+    if (r === "applied") this.onFieldApplied(before, this.fields.get(m.layer));
   }
+  /** A field frame was applied (the field before and after it); the edit effect listens here. */
+  onFieldApplied: (before: FieldState | undefined, after: FieldState | undefined) => void = () => {};
 
   /** Which layers to stream, from the current choices. */
   wantedLayers(): Array<"heat" | "traffic" | "agents" | "access"> {

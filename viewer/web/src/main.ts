@@ -6,6 +6,7 @@ import { onLang, setLang, t, type Lang } from "./i18n";
 import { Interaction } from "./interaction";
 import { citizenWelcome, Kiosk } from "./modes";
 import { installRegionLink } from "./region_link";
+import { EditEffect } from "./edit_effect";
 import { $, applyTexts, hourLabel, renderLayerChoices, setStatus, toast, updateCompass, updateScale } from "./ui";
 
 const params = readParams();
@@ -14,6 +15,8 @@ document.getElementById("app")!.className = `mode-${params.mode}`;
 const app = new App(params, $("canvas") as HTMLCanvasElement);
 const interaction = new Interaction(app);
 const compare = new Compare(app);
+const effect = new EditEffect(app);
+app.onFieldApplied = (before, after) => effect.onField(before, after);
 const kiosk = params.mode === "kiosk" ? new Kiosk(app, interaction) : null;
 if (kiosk) {
   app.view.addHook(() => kiosk.tick());
@@ -124,6 +127,7 @@ const handle = {
   get kpis() { return Object.fromEntries(app.kpis); },
   get vehicles() { return app.vehicles.count; },
   get errors() { return app.errors.slice(); },
+  get effect() { return effect.last; },
   fieldVersion(layer: string) { return app.fields.get(layer)?.version ?? -1; },
   sample(layer: string, x: number, y: number) { return app.sample(layer, x, y); },
   setTool(id: string | null) { interaction.setTool(id as never); },

@@ -1,0 +1,125 @@
+// The effect of one's own edit where it happened: when the felt-temperature field (UTCI) of a version
+// that follows this client's edit arrives, the cells that changed by at least half a degree light up for
+// a few seconds and a label at their centre says it in words ("hier 6 °C kühler"); the largest change
+// counts, as the visitor sees it under the new tree. Tested end to end in tests/test_region_view.py.
+
+import * as THREE from "three";
+import type { App } from "./app";
+import type { FieldState } from "./fields";
+
+export const EFFECT_MIN_K = 0.5; // smaller changes are not shown (within the model's noise between hours)
+const SHOW_S = 6;
+const GLOW_S = 3;
+
+export interface EffectInfo { cells: number; peakK: number; meanK: number; xy: [number, number]; text: string; version: number }
+
+export class EditEffect {
+  last: EffectInfo | null = null;
+  private seenOwn = 0;
+  private points: THREE.Points | null = null;
+  private readonly label: HTMLElement;
+  private shownAt = 0;
+
+  constructor(private readonly app: App) {
+    this.label = document.createElement("div");
+    this.label.id = "edit-effect";
+    this.label.setAttribute("role", "status");
+    this.label.setAttribute("aria-live", "polite");
+    this.label.hidden = true;
+    this.label.style.cssText = "position:absolute;z-index:5;pointer-events:none;transform:translate(-50%,-130%);"
+      + "background:#17293b;color:#ffffff;font-weight:bold;font-size:18px;padding:8px 12px;border-radius:8px;"
+      + "box-shadow:0 2px 10px rgba(15,30,50,0.3);white-space:nowrap";
+    document.getElementById("stage")?.append(this.label);
+    app.view.addHook((_dt, now) => this.tick(now));
+  }
+
+  /** Called with a field before and after a frame was applied to it. */
+  onField(before: FieldState | undefined, after: FieldState | undefined): void {
+    if (this.app.ownEdits < this.seenOwn) this.seenOwn = this.app.ownEdits; // a kiosk reset
+    if (!before || !after || after.layer !== "utci_c" || after.version <= before.version) return;
+    if (this.app.ownEdits <= this.seenOwn) return; // someone else's edit, or no edit at all
+    this.seenOwn = this.app.ownEdits;
+    if (before.hour !== after.hour || before.values.length !== after.values.length) return;
+    const g = after.grid;
+    const cells: number[] = [];
+    let peak = 0;
+    let sum = 0;
+    let wx = 0;
+    let wy = 0;
+    let w = 0;
+    for (let i = 0; i < after.values.length; i++) {
+      const d = after.values[i] - before.values[i];
+      if (!(Math.abs(d) >= EFFECT_MIN_K)) continue;
+      cells.push(i);
+      sum += d;
+      if (Math.abs(d) > Math.abs(peak)) peak = d;
+      const r = Math.floor(i / g.cols);
+      const c = i - r * g.cols;
+      wx += Math.abs(d) * (g.west_m + (c + 0.5) * g.cell_m);
+      wy += Math.abs(d) * (g.south_m + (g.rows - r - 0.5) * g.cell_m);
+      w += Math.abs(d);
+    }
+    if (!cells.length) return;
+    const en = this.app.params.lang === "en";
+    const k = Math.max(1, Math.round(Math.abs(peak)));
+    const text = peak < 0 ? (en ? `here ${k} °C cooler` : `hier ${k} °C kühler`) : (en ? `here ${k} °C warmer` : `hier ${k} °C wärmer`);
+    this.last = { cells: cells.length, peakK: peak, meanK: sum / cells.length, xy: [wx / w, wy / w], text, version: after.version };
+    this.show(cells, after);
+  }
+
+  private show(cells: number[], f: FieldState): void {
+    const g = f.grid;
+    const step = Math.max(1, Math.floor(cells.length / 20000));
+    const pos: number[] = [];
+    for (let k = 0; k < cells.length; k += step) {
+      const i = cells[k];
+      const r = Math.floor(i / g.cols);
+      const c = i - r * g.cols;
+      const x = g.west_m + (c + 0.5) * g.cell_m;
+      const y = g.south_m + (g.rows - r - 0.5) * g.cell_m;
+      pos.push(x, this.app.tiles.heightAt(x, y) + 1.5, -y);
+    }
+    this.clear();
+    const geo = new THREE.BufferGeometry();
+    geo.setAttribute("position", new THREE.Float32BufferAttribute(pos, 3));
+    const mat = new THREE.PointsMaterial({ color: 0x38e8ff, size: g.cell_m * 1.1, sizeAttenuation: true, transparent: true,
+      opacity: 0.9, depthTest: false });
+    this.points = new THREE.Points(geo, mat);
+    this.points.renderOrder = 10;
+    this.app.view.scene.add(this.points);
+    this.label.textContent = this.last?.text ?? "";
+    this.label.hidden = false;
+    this.shownAt = performance.now() / 1000;
+    this.app.view.invalidate(false);
+  }
+
+  private clear(): void {
+    if (!this.points) return;
+    this.app.view.scene.remove(this.points);
+    this.points.geometry.dispose();
+    (this.points.material as THREE.Material).dispose();
+    this.points = null;
+  }
+
+  private tick(now: number): boolean {
+    if (this.label.hidden || !this.last) return false;
+    const age = now - this.shownAt;
+    if (age > SHOW_S) {
+      this.label.hidden = true;
+      this.clear();
+      return false;
+    }
+    if (this.points) {
+      const m = this.points.material as THREE.PointsMaterial;
+      m.opacity = age < GLOW_S ? 0.9 * (0.6 + 0.4 * Math.cos(age * 6)) : 0;
+      if (age >= GLOW_S) this.clear();
+    }
+    const [x, y] = this.last.xy;
+    const p = new THREE.Vector3(x, this.app.tiles.heightAt(x, y) + 2, -y).project(this.app.view.camera);
+    const rect = this.app.view.canvas.getBoundingClientRect();
+    const stage = this.label.parentElement?.getBoundingClientRect() ?? rect;
+    this.label.style.left = `${rect.left - stage.left + ((p.x + 1) / 2) * rect.width}px`;
+    this.label.style.top = `${rect.top - stage.top + ((1 - p.y) / 2) * rect.height}px`;
+    return true;
+  }
+}
