@@ -40,6 +40,10 @@ case "$NAME" in
     # agent-based models; mesa >= 3.4 needs Python 3.12
     make_venv && pip_into "mesa<3.4" numpy
     ;;
+  rcbsim)
+    # ISO 13790 5R1C hourly building model (RC_BuildingSimulator, packaged)
+    make_venv && pip_into rcbsim numpy pandas
+    ;;
   *)
     echo "unknown peer: $NAME" >&2
     exit 2

@@ -32,6 +32,7 @@ from geodata.district import SURFACE, District
 from geodata.files import district_geo, write_geotiff
 from geodata.interventions import Intervention
 from geodata.weather import SunHours, Weather, design_hot_day, sun_and_irradiance
+from models.heat.building_energy import envelopes, facade_cells, rc5_hourly, solar_gains_w
 from models.heat.params import HeatParams
 from models.heat.pipeline import bbox as _bbox
 from models.heat.pipeline import (
@@ -59,10 +60,22 @@ from sim_kernels.airtemp import excess_air_temperature
 from sim_kernels.energy import RHO_CP, surface_energy_day
 from sim_kernels.runtime import ensure_init
 
-__all__ = ["HeatParams", "HeatResult", "HeatEngine", "run_heat_day", "utci_field", "stress_class", "class_tables",
+__all__ = ["HeatParams", "HeatResult", "HeatEngine", "run_heat_day", "BuildingCooling", "utci_field", "stress_class", "class_tables",
            "hourly_forcing", "wall_temperature_c", "tmrt_on_rasters"]
 
 FIELDS = ("utci_c", "tmrt_c", "surface_temp_c", "air_temp_c", "sunlit")
+
+
+@dataclass
+class BuildingCooling:
+    """Cooling demand of each building over the design day (kWh, (n,), 0 for uses not cooled), the
+    district total, the hourly outdoor air at the facades and indoor air (24, n), degrees C."""
+
+    cooling_kwh: np.ndarray
+    district_kwh: float
+    outdoor_c: np.ndarray
+    indoor_c: np.ndarray
+    cooled: np.ndarray
 
 
 @dataclass
@@ -136,6 +149,8 @@ class HeatEngine:
         self.wall_density = wall_area_density(district.dsm_m, district.building_index >= 0, district.grid.cell_m)
         self.wall_qh_w_m2 = wall_sensible_heat_w_m2(self.weather, self.forcing["wall_temp_c"])
         self.exposure = self._exposure_cells()
+        self.envelope = envelopes(district)
+        self.facades = facade_cells(district.building_index)
         self.core, self.open_land = core_and_open(district.building_index >= 0, district.grid.cell_m)
         self.coolest_hour = int(np.argmin(self.weather.air_temp_c))
         self._state: EngineState | None = None
@@ -239,31 +254,9 @@ class HeatEngine:
         cells rewritten by earlier edits; elsewhere the air differs from a full pass by less than the
         tolerance."""
         p, g = self.params, self.district.grid
-        f = max(1, int(round(p["air_cell_m"] / g.cell_m)))
+        f = self._air_factor()
         rows, cols = g.shape
-        rc, cc = -(-rows // f), -(-cols // f)
-        pad = ((0, rc * f - rows), (0, cc * f - cols))
-        padded = pad != ((0, 0), (0, 0))
-
-        def block_sum(a: np.ndarray) -> np.ndarray:
-            return (np.pad(a, pad) if padded else a).reshape(rc, f, cc, f).sum(axis=(1, 3))
-
-        count = block_sum(np.ones((rows, cols), np.float32))
-        can = block_sum((st.surf.canopy_m > 0).astype(np.float32))
-        qf_sum = block_sum(self.building_heat_w_m2 if qf is None else self.building_heat_w_m2 + qf)
-        walls = block_sum(self.wall_density)
-        thetas = np.empty((len(st.hours), rc, cc), np.float32)
-        for k, h in enumerate(st.hours):
-            q = (block_sum(st.energy.q_h[k]) + np.float32(self._crown_sensible_heat(h)) * can + qf_sum
-                 + np.float32(self.wall_qh_w_m2[h]) * walls)
-            src = (q / count - self.qh_rural[h]) / (RHO_CP * float(self.mixing_m[h]))
-            speed, wdir = float(self.weather.wind_speed_m_s[h]), math.radians(float(self.weather.wind_dir_deg[h]))
-            speed *= p["layer_wind_factor"]
-            thetas[k] = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
-                                               wind_north_m_s=-speed * math.cos(wdir), cell_m=f * g.cell_m,
-                                               diffusivity_m2_s=p["eddy_diffusivity_m2_s"],
-                                               tau_s=float(self.tau_s[h]),
-                                               t_end_s=p["air_integration_s"] * float(self.tau_s[h]) / p["ventilation_time_s"])
+        thetas = self._coarse_excess(st, qf, st.hours, [self._block_sum(st.energy.q_h[k]) for k in range(len(st.hours))])
         if full or st.theta_ref is None:
             st.air = self._upsample(thetas, st.hours, (0, rows, 0, cols), f)
             st.theta_ref, st.air_dirty = thetas, None
@@ -281,6 +274,114 @@ class HeatEngine:
         st.air[:, r0:r1, c0:c1] = new
         st.air_dirty = region
         return changed
+
+    def _air_factor(self) -> int:
+        return max(1, int(round(self.params["air_cell_m"] / self.district.grid.cell_m)))
+
+    def _block_sum(self, a: np.ndarray) -> np.ndarray:
+        """Sum of a (rows, cols) field over the coarse air cells (zero padding at the edges)."""
+        f = self._air_factor()
+        rows, cols = a.shape
+        rc, cc = -(-rows // f), -(-cols // f)
+        if (rc * f, cc * f) != (rows, cols):
+            a = np.pad(a, ((0, rc * f - rows), (0, cc * f - cols)))
+        return a.reshape(rc, f, cc, f).sum(axis=(1, 3))
+
+    def _coarse_excess(self, st: EngineState, qf: np.ndarray | None, hours: Sequence[int],
+                       qh_sums: Sequence[np.ndarray]) -> np.ndarray:
+        """Excess air temperature (len(hours), rc, cc) on the coarse grid from the block sums of the
+        surface sensible heat at those hours, plus crowns, walls and waste heat."""
+        p, g = self.params, self.district.grid
+        f = self._air_factor()
+        count = self._block_sum(np.ones(g.shape, np.float32))
+        can = self._block_sum((st.surf.canopy_m > 0).astype(np.float32))
+        qf_sum = self._block_sum(self.building_heat_w_m2 if qf is None else self.building_heat_w_m2 + qf)
+        walls = self._block_sum(self.wall_density)
+        thetas = np.empty((len(hours), *count.shape), np.float32)
+        for k, h in enumerate(hours):
+            q = (qh_sums[k] + np.float32(self._crown_sensible_heat(h)) * can + qf_sum
+                 + np.float32(self.wall_qh_w_m2[h]) * walls)
+            src = (q / count - self.qh_rural[h]) / (RHO_CP * float(self.mixing_m[h]))
+            speed, wdir = float(self.weather.wind_speed_m_s[h]), math.radians(float(self.weather.wind_dir_deg[h]))
+            speed *= p["layer_wind_factor"]
+            thetas[k] = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
+                                               wind_north_m_s=-speed * math.cos(wdir), cell_m=f * g.cell_m,
+                                               diffusivity_m2_s=p["eddy_diffusivity_m2_s"],
+                                               tau_s=float(self.tau_s[h]),
+                                               t_end_s=p["air_integration_s"] * float(self.tau_s[h]) / p["ventilation_time_s"])
+        return thetas
+
+    def air_excess_day(self, st: EngineState | None = None, qf: np.ndarray | None = None) -> np.ndarray:
+        """Excess air temperature (24, rc, cc) over the rural reference on the coarse air grid at every
+        hour of the day, for the current scenario state. The surface energy balance is run for all 24
+        instants in bands of rows (each cell is independent), so memory stays bounded."""
+        st = st or self._state
+        if st is None:
+            raise ValueError("compute() first / zuerst compute()")
+        g = self.district.grid
+        f = self._air_factor()
+        band = f * max(1, 96 // f)
+        sums = [np.zeros((-(-g.rows // f), -(-g.cols // f)), np.float32) for _ in range(24)]
+        assert st.svf is not None
+        for r0 in range(0, g.rows, band):
+            r1 = min(r0 + band, g.rows)
+            out = surface_energy_day(st.sunlit24[:, r0:r1], st.svf[r0:r1], st.surf.surface_class[r0:r1], self.classes,
+                                     self.forcing, hours=tuple(range(24)), fluxes=True, **self.energy_kwargs)
+            part = np.zeros((24, band, g.cols), np.float32)
+            part[:, :r1 - r0] = out["q_h"]
+            for h in range(24):
+                blk = part[h].reshape(band // f, f, -1)
+                if g.cols % f:
+                    blk = np.pad(part[h], ((0, 0), (0, f - g.cols % f))).reshape(band // f, f, -1)
+                s = blk.reshape(band // f, f, -1, f).sum(axis=(1, 3))
+                rr = r0 // f
+                n = min(band // f, sums[h].shape[0] - rr)
+                sums[h][rr:rr + n] += s[:n]
+        return self._coarse_excess(st, qf, range(24), sums)
+
+    def building_cooling(self, interventions: Sequence[Intervention] = (), *,
+                         anthropogenic_heat_w_m2: np.ndarray | None = None) -> BuildingCooling:
+        """Each building's cooling demand over the design day (5R1C, ``models.heat.building_energy``)
+        for the scenario District + ``interventions``: outdoor air from the twin's air temperature at
+        the building's facades at every hour, sunlight on facades and roof as the twin shades them."""
+        hours = self._state.hours if self._state is not None else (15,)
+        self.compute(interventions, hours=hours, anthropogenic_heat_w_m2=anthropogenic_heat_w_m2)
+        st = self._state
+        assert st is not None
+        d, f = self.district, self._air_factor()
+        n = len(d.buildings.height_m)
+        env = self.envelope
+        theta = self.air_excess_day(st, anthropogenic_heat_w_m2)
+        cols = d.grid.cols
+        fronts = self.facades
+        sun24 = st.sunlit24.reshape(24, -1)
+        facade_sun = np.zeros((24, n, 4))
+        outdoor = np.zeros((24, n))
+        wall_cells = np.zeros(n)
+        for o, (cells, bidx) in enumerate(fronts):
+            cnt = np.bincount(bidx, minlength=n)
+            coarse = theta[:, (cells // cols) // f, (cells % cols) // f]
+            for h in range(24):
+                facade_sun[h, :, o] = np.bincount(bidx, weights=sun24[h, cells], minlength=n) / np.maximum(cnt, 1)
+                outdoor[h] += np.bincount(bidx, weights=coarse[h], minlength=n)
+            wall_cells += cnt
+        outdoor = np.asarray(self.weather.air_temp_c, float)[:, None] + outdoor / np.maximum(wall_cells, 1)
+        inside = d.building_index >= 0
+        bi = d.building_index[inside].astype(np.int64)
+        roof_cnt = np.maximum(np.bincount(bi, minlength=n), 1)
+        roof_sun = np.stack([np.bincount(bi, weights=st.sunlit24[h][inside], minlength=n) / roof_cnt for h in range(24)])
+        cls = st.surf.surface_class[inside]
+        absorb = (1.0 - self.classes["albedo"][cls]) * (1.0 - self.classes["evaporative_fraction"][cls])
+        roof_abs = np.bincount(bi, weights=absorb, minlength=n) / roof_cnt
+        solar = solar_gains_w(env, dni=self.sun.dni_w_m2, dhi=self.sun.dhi_w_m2, elevation_deg=self.sun.elevation_deg,
+                              azimuth_deg=self.sun.azimuth_deg, facade_sunlit=facade_sun, roof_sunlit=roof_sun,
+                              roof_absorptance=roof_abs)
+        internal = env.floor_area_m2 * self.params["building_waste_heat_w_m2_floor"]
+        res = rc5_hourly(env, outdoor, internal[None, :], solar, cooling_setpoint_c=self.params["cooling_setpoint_c"],
+                         spin_up_repeats=int(self.params["building_spin_up_days"]))
+        kwh = res.cooling_w.sum(axis=0) / 1000.0 * env.cooled
+        return BuildingCooling(cooling_kwh=kwh, district_kwh=float(kwh.sum()), outdoor_c=outdoor.astype(np.float32),
+                               indoor_c=res.air_c.astype(np.float32), cooled=env.cooled)
 
     def _crown_sensible_heat(self, h: int) -> float:
         """Sensible heat (W/m2) a tree crown gives the air at instant ``h``: a share of its net
