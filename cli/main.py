@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import access, batch, data, forecast, heat, sample, serve, tokens, traffic, view
+from cli import access, batch, data, forecast, heat, region, sample, serve, tokens, traffic, view
 from cli.errors import CliError
 
 __all__ = ["main", "build_parser", "CliError"]
 
 # topic modules, in the order their commands appear in --help
-_TOPICS = (data, sample, heat, traffic, access, batch, forecast, serve, tokens, view)
+_TOPICS = (data, sample, heat, traffic, access, region, batch, forecast, serve, tokens, view)
 
 
 def build_parser() -> argparse.ArgumentParser:

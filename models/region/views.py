@@ -1,0 +1,168 @@
+"""What of the region may leave the server or the CLI: JSON and GeoJSON views, every person count
+published through :mod:`models.privacy` (0, suppressed as ``null`` with ``suppressed: true`` for 1-4,
+otherwise rounded to 5). Geometry in WGS84 (lon/lat, 6 decimals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geodata.crs import reproject_xy
+from models.privacy import UNDER_LABEL, publish_count, publish_kpis
+from models.region.access import RegionAccess
+from models.region.model import AGE65PLUS, AGE_COLUMNS, UNDER18, Region
+
+__all__ = ["info_json", "gemeinden_geojson", "grid_geojson", "stops_geojson", "hospitals_geojson", "access_json",
+           "to_lonlat", "published_row"]
+
+_SUPPRESSED = {"suppressed_label_de": UNDER_LABEL["de"], "suppressed_label_en": UNDER_LABEL["en"]}
+
+
+def to_lonlat(geom: Any, epsg: int) -> Any:
+    """A shapely geometry from the working CRS to lon/lat, rounded to 1e-6 degrees."""
+    g = shapely.transform(geom, lambda a: np.column_stack(reproject_xy(a[:, 0], a[:, 1], epsg, 4326)))
+    return shapely.set_precision(g, 1e-6)
+
+
+def _num(v: Any, nd: int = 3) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return round(float(v), nd) if np.isfinite(v) else None
+    return v
+
+
+def published_row(d: dict[str, Any]) -> dict[str, Any]:
+    """Counts published, other numbers rounded, a ``suppressed`` flag when a count was withheld."""
+    out = {k: _num(v) for k, v in publish_kpis(d).items()}
+    out["suppressed"] = any(out.get(k) is None and isinstance(d.get(k), (int, float, np.floating)) and np.isfinite(d[k])
+                            for k in d if k not in ("ags", "name"))
+    return out
+
+
+def info_json(region: Region) -> dict[str, Any]:
+    """The region's summary with its method, assumptions and sources (counts published)."""
+    info = region.info()
+    info["population_2019"] = publish_count(info["population_2019"])
+    m = region.manifest
+    method = dict(m.get("method", {}))
+    if isinstance(method.get("population"), dict):
+        pop = dict(method["population"])
+        pop["kreis_targets_2019"] = publish_kpis(pop.get("kreis_targets_2019") or {})
+        method["population"] = pop
+    return {**info, "base_year": m.get("base_year"), "method": method,
+            "sources": [{k: s.get(k) for k in ("key", "licence", "sha256")} for s in m.get("sources", [])],
+            "content_hash": m.get("content_hash", ""), "privacy": {"min_count": 5, "round_to": 5, **_SUPPRESSED}}
+
+
+def _feature(geom: Any, props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props}
+
+
+def _fc(features: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": features, **extra}
+
+
+def gemeinden_geojson(region: Region, access: RegionAccess) -> dict[str, Any]:
+    """Gemeinden with population by age, shares, old-age ratio and access indicators (WGS84)."""
+    acc = access.gemeinden.set_index("ags")
+    feats = []
+    for g in region.gemeinden.itertuples(index=False):
+        pop = float(g.population_2019)
+        ages = {c: float(getattr(g, c)) for c in AGE_COLUMNS}
+        u18, o65 = sum(ages[c] for c in UNDER18), sum(ages[c] for c in AGE65PLUS)
+        working = pop - u18 - o65 - ages["age_18_29"] * (2.0 / 12.0)  # persons 20-64: 18-19 are 2 of the 12 years 18-29
+        a = acc.loc[g.ags].to_dict()
+        props = {"ags": g.ags, "name": g.name, "kind": g.kind, "area_km2": round(float(g.area_km2), 2),
+                 "population_2019": pop, **ages,
+                 "share_under18": u18 / pop if pop else 0.0, "share_65plus": o65 / pop if pop else 0.0,
+                 "share_80plus": ages["age_80_plus"] / pop if pop else 0.0,
+                 "old_age_ratio": 100.0 * o65 / working if working > 0 else None,
+                 "density_per_km2": pop / float(g.area_km2) if g.area_km2 else None,
+                 **{k: v for k, v in a.items() if k not in ("name", "population_2019")}}
+        feats.append(_feature(to_lonlat(region.gemeinde_shapes[g.ags], region.epsg), published_row(props)))
+    return _fc(feats, base_year=2019, **_SUPPRESSED)
+
+
+def grid_geojson(region: Region, res: str = "1km", access: RegionAccess | None = None) -> dict[str, Any]:
+    """Inhabited cells of 100 m or 1 km (INSPIRE grid, EPSG:3035) with published counts by age group."""
+    if res not in ("100m", "1km"):
+        raise ValueError("res muss 100m oder 1km sein / res must be 100m or 1km")
+    size = 100.0 if res == "100m" else 1000.0
+    c = region.cells
+    df = pd.DataFrame({"x0": np.floor(c["x_3035"].to_numpy() / size) * size,
+                       "y0": np.floor(c["y_3035"].to_numpy() / size) * size})
+    for col in AGE_COLUMNS:
+        df[col] = c[col].to_numpy(float)
+    if access is not None:
+        df["deficit_65plus"] = access.cells["deficit_65plus"].to_numpy()
+        df["deficit_under18"] = access.cells["deficit_under18"].to_numpy()
+    agg = df.groupby(["x0", "y0"], sort=True).sum().reset_index()
+    feats = []
+    x0, y0 = agg["x0"].to_numpy(), agg["y0"].to_numpy()
+    xs = np.stack([x0, x0 + size, x0 + size, x0, x0], axis=1)
+    ys = np.stack([y0, y0, y0 + size, y0 + size, y0], axis=1)
+    lon, lat = reproject_xy(xs.ravel(), ys.ravel(), 3035, 4326)
+    lon, lat = np.round(lon.reshape(xs.shape), 6), np.round(lat.reshape(xs.shape), 6)
+    for i, r in enumerate(agg.itertuples(index=False)):
+        vals = {col: float(getattr(r, col)) for col in agg.columns if col not in ("x0", "y0")}
+        props = {"cell_id": f"{res}N{int(r.y0 // size)}E{int(r.x0 // size)}",
+                 "population_2019": sum(vals[c] for c in AGE_COLUMNS), **vals}
+        geom = {"type": "Polygon", "coordinates": [[[float(a), float(b)] for a, b in zip(lon[i], lat[i])]]}
+        feats.append({"type": "Feature", "geometry": geom, "properties": published_row(props)})
+    return _fc(feats, res=res, base_year=2019, **_SUPPRESSED)
+
+
+def stops_geojson(region: Region) -> dict[str, Any]:
+    """Stops with products, service class (estimated or from departures) and interval."""
+    feats = []
+    for s in region.stops.itertuples(index=False):
+        props = {"stop_id": s.stop_id, "name": s.name, "products": s.products, "service_class": s.service_class,
+                 "class_estimated": bool(s.class_estimated), "interval_min": _num(s.interval_min, 1),
+                 "in_kreis": bool(s.in_kreis), "ags": s.ags}
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(s.lon, 6), round(s.lat, 6)]},
+                      "properties": props})
+    return _fc(feats)
+
+
+def hospitals_geojson(region: Region) -> dict[str, Any]:
+    feats = []
+    for h in region.hospitals.itertuples(index=False):
+        props = {"id": h.id, "name": h.name, "site": h.site, "city": h.city, "in_kreis": bool(h.in_kreis)}
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(h.lon, 6), round(h.lat, 6)]},
+                      "properties": props})
+    return _fc(feats, licence="© Eurostat GISCO; source: InEK GmbH")
+
+
+def access_json(access: RegionAccess) -> dict[str, Any]:
+    """Access figures per Gemeinde and for the Kreis, with the assumptions used (counts published)."""
+    return {"kreis": published_row(access.kreis),
+            "gemeinden": [published_row(r) for r in access.gemeinden.to_dict(orient="records")],
+            "assumptions": access.assumptions, **_SUPPRESSED}
+
+
+def proposal_geojson(region: Region, proposal: Any) -> dict[str, Any]:
+    """A proposal (``models.region.proposals.RegionProposal``) as GeoJSON: points for stops, polygons for
+    zones, each with the persons it newly serves (published); ``summary`` and the scenario edits."""
+    feats = []
+    for it in proposal.items:
+        if "polygon" in it:
+            geom = to_lonlat(shapely.Polygon(it["polygon"]), region.epsg)
+        else:
+            geom = to_lonlat(shapely.Point(it["x_m"], it["y_m"]), region.epsg)
+        props = {"rank": it["rank"], "name": it["name"], "kind": proposal.kind,
+                 "persons_covered": publish_count(it["persons_covered"])}
+        feats.append(_feature(geom, props))
+    summary = {"kind": proposal.kind, "method": proposal.method, "status": proposal.status,
+               "persons_covered": publish_count(proposal.objective),
+               "greedy_persons_covered": publish_count(proposal.greedy_objective),
+               "deficit_persons_before": publish_count(proposal.deficit_before),
+               "deficit_persons_after": publish_count(proposal.deficit_after),
+               "runtime_s": round(proposal.runtime_s, 3), "notes": proposal.notes,
+               "coordinates_of_interventions": region.crs}
+    return _fc(feats, summary=summary, interventions=proposal.interventions, **_SUPPRESSED)
