@@ -8,6 +8,9 @@ the best trees, and heat of a district larger than memory.
 - ``twin optimise-greening NAME --trees 200 [--budget-eur E] [--trials 30] [--seed 0] --out FILE``
   searches the tree placement that cools the heat-stressed residents most (Optuna) and writes it as a
   scenario draft; ``--rule-out FILE`` also writes the rule's placement (trees along the hottest streets).
+- ``twin optimise-stop-set NAME --stops 5 [--trials 40] [--seed 0] --out FILE`` starts from the
+  maximal-covering MILP and searches (Optuna) the stop set that removes the most stop deficits of
+  persons 65+ without a car and under 18, measured with the full access model; a scenario draft.
 - ``twin heat-tiles NAME [--scenario FILE] [--hours 15] --max-memory 4G [--tile-cells N] --out DIR`` runs
   the heat model's radiation fields tile by tile in bounded memory and writes Cloud-Optimised GeoTIFFs.
 
@@ -68,6 +71,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     gp.add_argument("--rule-out", default=None, help="also write the rule's placement (hottest streets) here")
     gp.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     gp.set_defaults(func=run_optimise_greening)
+
+    sp = sub.add_parser("optimise-stop-set", help="beste neue Haltestellen suchen / search the best new stops")
+    sp.add_argument("name", help="district bundle name, or 'sample'")
+    sp.add_argument("--stops", type=int, default=5, help="number of new stops (default 5)")
+    sp.add_argument("--trials", type=int, default=40, help="stop sets the optimiser measures (default 40)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of population and optimiser (default 0)")
+    sp.add_argument("--sample-size-km", type=float, default=2.0, help="size of the 'sample' district (default 2)")
+    sp.add_argument("--out", required=True, help="scenario draft (JSON) of the best stop set")
+    sp.add_argument("--json", action="store_true", help="print a one-line JSON summary")
+    sp.set_defaults(func=run_optimise_stop_set)
 
     tp = sub.add_parser("heat-tiles", help="Hitze kachelweise, begrenzter Speicher / heat tile by tile, bounded memory")
     tp.add_argument("name", help="district bundle name, or 'sample'")
@@ -166,6 +179,31 @@ def run_optimise_greening(args: argparse.Namespace) -> int:
                          "rule_cooling_person_k": round(rule.cooling_person_k, 3),
                          "gain_over_rule": round(best.cooling_person_k / rule.cooling_person_k, 3)
                          if rule.cooling_person_k > 0 else None})
+    return 0
+
+
+def run_optimise_stop_set(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from models.batch.stops import optimise_stop_set
+
+    if not 1 <= args.stops <= 500:
+        raise CliError(f"--stops {args.stops} außerhalb 1..500 / out of range 1..500")
+    if not 1 <= args.trials <= 10_000:
+        raise CliError(f"--trials {args.trials} außerhalb 1..10000 / out of range 1..10000")
+    district = load_district(args)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("Haltestellen-Sets / stop sets", total=args.trials)
+        try:
+            plan = optimise_stop_set(district, args.stops, trials=args.trials, seed=args.seed, arch=_arch(args),
+                                     on_trial=lambda i, v: bar.update(task, advance=1))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    data = plan.to_json()
+    out = atomic_file(args.out, lambda tmp: Path(tmp).write_text(json.dumps(data, ensure_ascii=False, indent=1),
+                                                                 encoding="utf-8"))
+    print_summary(args, {"out": str(out), "stops": len(plan.stops), "method": plan.method,
+                         "deficit_removed_persons": plan.gain_persons, "milp_deficit_removed_persons": plan.milp_gain_persons})
     return 0
 
 

@@ -154,3 +154,23 @@ def test_optimised_trees_cool_stressed_residents_more_than_the_street_rule(data_
     assert {t.xy_local_m for t in best} != {t.xy_local_m for t in rule}
     assert main(["optimise-greening", "heatville", "--trees", "10", "--budget-eur", "10", "--out", str(out),
                  "--data-dir", str(data_dir)]) == 2
+
+
+def test_stop_set_search_starts_from_the_milp_and_writes_a_draft(tmp_path, capsys):
+    from access_world import grid_district
+
+    root = tmp_path / "data"
+    write_bundle(grid_district(n=9, n_stops=2, residents_per_building=8, seed=1), root / "districts" / "grid",
+                 tiles=False)
+    out = tmp_path / "stops.json"
+    assert main(["optimise-stop-set", "grid", "--stops", "2", "--trials", "6", "--out", str(out), "--json",
+                 "--data-dir", str(root)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["deficit_removed_persons"] >= line["milp_deficit_removed_persons"] > 0
+    stops = read_scenario_file(out)
+    assert 1 <= len(stops) <= 2 and all(type(s).__name__ == "NewStop" for s in stops)
+    draft = json.loads(out.read_text())
+    removed = sum(draft["before"][f"deficit_{g}_stop"] - draft["after"][f"deficit_{g}_stop"]
+                  for g in ("age65_no_car", "under18"))
+    assert removed == line["deficit_removed_persons"]
+    assert main(["optimise-stop-set", "grid", "--stops", "0", "--out", str(out), "--data-dir", str(root)]) == 2

@@ -10,6 +10,7 @@ started and re-raise.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -25,8 +26,15 @@ OnRow = Callable[[Row], None]
 _WORKER: Evaluator | None = None
 
 
-def _init_worker(district: District, config: EvalConfig) -> None:
+def _share_cpus(threads: int) -> None:
+    """Taichi's CPU threads of this worker (before the engines start it), unless the user chose them: the
+    workers share the machine instead of each spawning a thread per core."""
+    os.environ.setdefault("LANDTWIN_CPU_THREADS", str(max(1, threads)))
+
+
+def _init_worker(district: District, config: EvalConfig, threads: int) -> None:
     global _WORKER
+    _share_cpus(threads)
     _WORKER = Evaluator(district, config)
 
 
@@ -43,8 +51,9 @@ def run_local(district: District, variants: Sequence[dict[str, Any]], config: Ev
               on_row: OnRow) -> None:
     """Evaluate the variants (JSON form) on ``workers`` local processes; ``on_row`` per finished variant."""
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker,
-                               initargs=(district, config))
+    workers = max(1, workers)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(district, config, (os.cpu_count() or 1) // workers))
     try:
         pending: dict[Future, str] = {pool.submit(_evaluate, v): v["name"] for v in variants}
         while pending:
@@ -70,6 +79,7 @@ class _RayWorker:
     """The body of a Ray actor: one Evaluator, one process."""
 
     def __init__(self, district: District, config: EvalConfig) -> None:
+        _share_cpus(1)  # one CPU per actor
         self.evaluator = Evaluator(district, config)
 
     def evaluate(self, variant_json: dict[str, Any]) -> Row:
