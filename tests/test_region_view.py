@@ -214,3 +214,31 @@ def test_town_twin_shows_the_effect_of_a_tree_where_it_stands(browser, web_serve
         assert watch.errors == []
     finally:
         ctx.close()
+
+
+def test_town_twin_saved_view_restores_scenario_layers_camera_and_hour(browser, web_server) -> None:
+    ctx, page, watch = open_viewer(browser, web_server.page_url(mode="citizen"))
+    try:
+        page.evaluate("__viewer.setRaster('air_temp'); __viewer.setOverlay('traffic', true); __viewer.setOverlay('comments', false);"
+                      " __viewer.setHour(9);")
+        page.evaluate("(() => { const v = __viewer.view; v.camera.position.set(900, 420, -700); v.controls.target.set(1000, 60, -1000);"
+                      " v.controls.update(); v.invalidate(false); })()")
+        page.wait_for_function("location.search.includes('raster=air_temp') && location.search.includes('hour=9')"
+                               " && location.search.includes('cam=900.0')", timeout=10000)
+        link = page.url
+        assert "token" not in link and f"scenario={web_server.scenario_id}" in link
+        ctx2, page2, watch2 = open_viewer(browser, link)
+        try:
+            page2.wait_for_function("__viewer.layers.raster === 'air_temp'", timeout=20000)
+            got = page2.evaluate("({layers: __viewer.layers, hour: __viewer.hour, sid: __viewer.scenarioId,"
+                                 " cam: __viewer.view.camera.position.toArray(), tgt: __viewer.view.controls.target.toArray()})")
+            assert got["hour"] == 9 and got["sid"] == web_server.scenario_id
+            assert "traffic" in got["layers"]["overlays"] and "comments" not in got["layers"]["overlays"]
+            assert got["cam"] == pytest.approx([900, 420, -700], abs=0.2)
+            assert got["tgt"] == pytest.approx([1000, 60, -1000], abs=0.2)
+            assert watch2.errors == []
+        finally:
+            ctx2.close()
+        assert watch.errors == []
+    finally:
+        ctx.close()

@@ -7,6 +7,7 @@ import { Interaction } from "./interaction";
 import { citizenWelcome, Kiosk } from "./modes";
 import { installRegionLink } from "./region_link";
 import { EditEffect } from "./edit_effect";
+import { applySavedView, keepSavedView } from "./saved_view";
 import { $, applyTexts, hourLabel, renderLayerChoices, setStatus, toast, updateCompass, updateScale } from "./ui";
 
 const params = readParams();
@@ -161,6 +162,8 @@ const handle = {
 
 app.start().then(() => {
   kiosk?.rememberHome();
+  applySavedView(app, renderAll);
+  keepSavedView(app);
   if (params.mode === "citizen") citizenWelcome();
 }).catch((e: Error) => {
   console.warn("start failed:", e.message);
