@@ -174,3 +174,25 @@ def run_propose(args: argparse.Namespace) -> int:
             f"  Defizit vorher / deficit before: {_fmt(s['deficit_persons_before'])}",
             *[f"  - {f['properties']['name']}: {_fmt(f['properties']['persons_covered'])}" for f in gj["features"]]])
     return 0
+
+
+DEMO_REGION = "burgenlandkreis"
+
+
+def ensure_region_bundle(data: Path, shared: Path | None = None) -> Path | None:
+    """For ``twin demo``: build the Burgenlandkreis region from ``../shared/data`` (with a progress bar) when
+    that folder is present and the bundle is missing; None when the open data is absent."""
+    from models.region import region_dir
+    from models.region.build import SOURCES
+
+    target = region_dir(data, DEMO_REGION)
+    if (target / "manifest.json").is_file():
+        return target
+    src = shared or default_shared_data()
+    if not all((src / rel).is_file() for rel, _ in SOURCES.values()):
+        print(f"Region: offene Daten fehlen in {src}, Regionsansicht ohne Daten / open data missing, "
+              "region view without data", flush=True)
+        return None
+    print("Baue die Region Burgenlandkreis / building the Burgenlandkreis region ...", flush=True)
+    build_and_write(DEMO_REGION, data, src)
+    return target

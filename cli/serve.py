@@ -115,10 +115,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from cli.region import ensure_region_bundle
     from server.settings import data_dir
 
     data = data_dir(args.data_dir)
     ensure_sample_bundle(data)
+    ensure_region_bundle(data)
     return serve(data, None, SAMPLE_NAME, "127.0.0.1", args.port, args.arch)
 
 

@@ -238,3 +238,16 @@ def test_cli_bad_input_writes_nothing(shared_copy, tmp_path, capsys):
     assert _twin("--data-dir", str(data), "region", "build", "../evil", "--shared-data", str(shared_copy)) == 2
     shutil.rmtree(shared_copy)
     assert _twin("--data-dir", str(data), "region", "build", "bk", "--shared-data", str(shared_copy)) == 2
+
+
+def test_demo_builds_the_region_once(shared_copy, tmp_path, capsys):
+    from cli.region import ensure_region_bundle
+
+    data = tmp_path / "demo"
+    path = ensure_region_bundle(data, shared_copy)
+    assert path is not None and (path / "manifest.json").is_file()
+    stamp = (path / "manifest.json").stat().st_mtime_ns
+    assert ensure_region_bundle(data, shared_copy) == path
+    assert (path / "manifest.json").stat().st_mtime_ns == stamp
+    assert ensure_region_bundle(tmp_path / "other", tmp_path / "no-data") is None
+    assert "fehlen" in capsys.readouterr().out
