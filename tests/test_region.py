@@ -251,3 +251,48 @@ def test_demo_builds_the_region_once(shared_copy, tmp_path, capsys):
     assert (path / "manifest.json").stat().st_mtime_ns == stamp
     assert ensure_region_bundle(tmp_path / "other", tmp_path / "no-data") is None
     assert "fehlen" in capsys.readouterr().out
+
+
+def _gtfs_feed(folder: Path, a: tuple[float, float], b: tuple[float, float], headway_min: int) -> Path:
+    """A small GTFS feed: one bus route between the points a and b (lon, lat), both directions, every
+    ``headway_min`` from 06:00 to 19:59 on weekdays."""
+    folder.mkdir()
+    (folder / "stops.txt").write_text(f"stop_id,stop_name,stop_lat,stop_lon\nA,A,{a[1]},{a[0]}\nB,B,{b[1]},{b[0]}\n",
+                                      encoding="utf-8")
+    (folder / "routes.txt").write_text("route_id,route_short_name,route_type\nr1,1,3\n", encoding="utf-8")
+    (folder / "calendar.txt").write_text("service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
+                                         "start_date,end_date\nwk,1,1,1,1,1,0,0,20250101,20251231\n", encoding="utf-8")
+    trips, times = ["route_id,service_id,trip_id"], ["trip_id,arrival_time,departure_time,stop_id,stop_sequence"]
+    n = 0
+    for minute in range(6 * 60, 20 * 60, headway_min):
+        for first, second in (("A", "B"), ("B", "A")):
+            n += 1
+            trips.append(f"r1,wk,t{n}")
+            h0, m0 = divmod(minute, 60)
+            h1, m1 = divmod(minute + 5, 60)
+            times.append(f"t{n},{h0:02d}:{m0:02d}:00,{h0:02d}:{m0:02d}:00,{first},1")
+            times.append(f"t{n},{h1:02d}:{m1:02d}:00,{h1:02d}:{m1:02d}:00,{second},2")
+    (folder / "trips.txt").write_text("\n".join(trips) + "\n", encoding="utf-8")
+    (folder / "stop_times.txt").write_text("\n".join(times) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_service_classes_from_gtfs_departures(region, shared_copy, tmp_path):
+    """With a timetable, the stops it serves get their class by the ARE method (not estimated)."""
+    rural = region.stops[region.stops["in_kreis"] & (region.stops["products"] == "bus;taxi")
+                         & (region.stops["service_class"] == "E")]
+    a, b = rural.iloc[0], rural.iloc[1]
+    feed = _gtfs_feed(tmp_path / "gtfs", (a.lon, a.lat), (b.lon, b.lat), 10)
+    r = build_region(shared_copy, gtfs=feed)
+    st = r.stops.set_index("stop_id")
+    for s in (a, b):
+        # 84 departures an hour-window per direction from 06 to 20 h: mean interval 10 min, bus category IV
+        assert st.loc[s.stop_id, "interval_min"] == pytest.approx(10.0)
+        assert st.loc[s.stop_id, "service_class"] == "C"
+        assert not st.loc[s.stop_id, "class_estimated"]
+    assert st["class_estimated"].sum() >= len(st) - 10
+    assert "ARE" in r.manifest["method"]["service_classes"]
+    assert "gtfs" in {s["key"] for s in r.manifest["sources"]}
+    with pytest.raises(DataError):
+        (tmp_path / "gtfs" / "trips.txt").unlink()
+        build_region(shared_copy, gtfs=feed)
