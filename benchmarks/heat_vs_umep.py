@@ -130,6 +130,13 @@ def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, tran
     our_day = time.perf_counter() - t0
     tm_ours, tm_theirs = [], []
     open_ground = ground & (cdsm <= 0) & inner
+    if args.keep:
+        keep = Path(args.keep)
+        keep.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(keep / f"{name}.npz", dsm=dsm, dem=dem, cdsm=cdsm, hours=np.array(day_hours),
+                            tmrt_ours=fields["tmrt_c"], sunlit_ours=fields["sunlit"], svf_ours=fields["svf"],
+                            svf_ours_buildings=svf, svf_umep=peer["svf"],
+                            **{k: peer[k] for k in peer.files if k.startswith("tmrt_")})
     for k, h in enumerate(day_hours):
         key = f"tmrt_{h:02d}"
         if h in compare and key in peer.files:
@@ -152,6 +159,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=500)
     ap.add_argument("--day", default="2023-07-15")
     ap.add_argument("--cases", default="synthetic,synthetic_trees,athens", help="comma-separated cases")
+    ap.add_argument("--keep", default=None, help="folder to keep both sides' hourly Tmrt and SVF per case (npz)")
     args = ap.parse_args()
     if not (PEER / "bin" / "python").exists():
         raise SystemExit("UMEP peer missing: run benchmarks/peers/setup.sh umep")

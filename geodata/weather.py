@@ -22,6 +22,8 @@ __all__ = [
     "WeatherError",
     "SunHours",
     "design_hot_day",
+    "heat_wave",
+    "read_weather_days",
     "read_weather",
     "read_epw",
     "read_umep_met",
@@ -252,6 +254,39 @@ def read_weather(path: str | Path, *, day: dt.date | None = None, utc_offset_h: 
     if utc_offset_h is None:
         utc_offset_h = round((lon_deg or 15.0) / 15.0)
     return read_umep_met(p, utc_offset_h=utc_offset_h, day=day)
+
+
+def heat_wave(days: int = 5, *, warming_k: float = 3.0) -> list[Weather]:
+    """A constructed heat wave of ``days`` consecutive days (3..14): the design hot day, its air
+    temperature shifted by a ramp from ``-warming_k`` on the first day to 0 on the last (the design
+    day is the wave's peak), humidity at the same vapour pressure. Each day reaches at least
+    30 degrees C when the design day does, so the sequence is a heat wave by the usual definition
+    (three or more consecutive hot days)."""
+    if not 3 <= days <= 14:
+        raise _err(f"Hitzewelle: 3 bis 14 Tage, nicht {days}", f"heat wave: 3 to 14 days, not {days}")
+    base = design_hot_day()
+    out = []
+    for i in range(days):
+        shift = -warming_k * (days - 1 - i) / max(days - 1, 1)
+        ta = base.air_temp_c + shift
+        es0 = 6.112 * np.exp(17.62 * base.air_temp_c / (243.12 + base.air_temp_c))
+        es1 = 6.112 * np.exp(17.62 * ta / (243.12 + ta))
+        rh = np.clip(base.rel_humidity_pct * es0 / es1, 1.0, 100.0)
+        w = Weather(day=base.day - dt.timedelta(days=days - 1 - i), timezone=base.timezone, air_temp_c=ta,
+                    rel_humidity_pct=rh, wind_speed_m_s=base.wind_speed_m_s, wind_dir_deg=base.wind_dir_deg,
+                    pressure_hpa=base.pressure_hpa, source=f"heat_wave_{days}d_day{i + 1}")
+        validate_weather(w)
+        out.append(w)
+    return out
+
+
+def read_weather_days(path: str | Path, first: dt.date, days: int, *, utc_offset_h: float | None = None,
+                      lon_deg: float | None = None) -> list[Weather]:
+    """``days`` consecutive days from ``first`` of an EPW or UMEP met file (each complete)."""
+    if not 1 <= days <= 31:
+        raise _err(f"1 bis 31 Tage, nicht {days}", f"1 to 31 days, not {days}")
+    return [read_weather(path, day=first + dt.timedelta(days=i), utc_offset_h=utc_offset_h, lon_deg=lon_deg)
+            for i in range(days)]
 
 
 def _clear_sky_longwave(air_temp_c: np.ndarray, rel_humidity_pct: np.ndarray) -> np.ndarray:

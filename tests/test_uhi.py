@@ -122,3 +122,36 @@ def test_sample_town_heat_island_at_4_and_13() -> None:
     night, day = _uhi(d)
     assert 1.5 <= night <= 5.0
     assert abs(day) <= 1.5
+
+
+def test_heat_wave_weather() -> None:
+    from geodata.weather import WeatherError, heat_wave
+
+    wave = heat_wave(5)
+    assert len(wave) == 5 and [w.day for w in wave] == sorted(w.day for w in wave)
+    assert wave[-1].air_temp_c == pytest.approx(design_hot_day().air_temp_c)
+    assert all(a.air_temp_c.max() < b.air_temp_c.max() for a, b in zip(wave, wave[1:]))
+    assert min(w.air_temp_c.max() for w in wave) >= 30.0
+    with pytest.raises(WeatherError):
+        heat_wave(2)
+
+
+def test_heat_stored_over_a_heat_wave_warms_the_nights_and_raises_cooling(town) -> None:
+    from geodata.weather import heat_wave
+    from models.heat.heat_wave import run_heat_wave
+
+    wave = heat_wave(3)
+    res = run_heat_wave(town, wave, cooling=True)
+    core = HeatEngine(town).core
+    night_core = [float(a[core].mean()) for a in res.night_air_c]
+    assert night_core == sorted(night_core) and night_core[-1] > night_core[0] + 1.0  # the wave warms up by 3 K
+    assert (res.uhi_night_k > 0).all()
+    assert res.tropical_nights.max() >= 1 and res.tropical_nights.shape == town.grid.shape
+    assert res.residents_with_tropical_nights > 0
+    assert res.cooling_kwh_per_day is not None and res.cooling_kwh_per_day[-1] > res.cooling_kwh_per_day[0]
+    # heat stored by hotter preceding days warms the night more than cooler preceding days
+    h, day = res.night_hours[-1], wave[-1]
+    mean = float(day.air_temp_c.mean())
+    after_hot = HeatEngine(town, weather=day, deep_air_c=mean + 2.0).compute([], hours=(h,)).fields["air_temp_c"][0]
+    after_cool = HeatEngine(town, weather=day, deep_air_c=mean - 2.0).compute([], hours=(h,)).fields["air_temp_c"][0]
+    assert after_hot[core].mean() > after_cool[core].mean() + 0.02

@@ -69,13 +69,15 @@ FIELDS = ("utci_c", "tmrt_c", "surface_temp_c", "air_temp_c", "sunlit")
 @dataclass
 class BuildingCooling:
     """Cooling demand of each building over the design day (kWh, (n,), 0 for uses not cooled), the
-    district total, the hourly outdoor air at the facades and indoor air (24, n), degrees C."""
+    district total, the hourly outdoor air at the facades and indoor air (24, n), degrees C, and the
+    buildings' mass temperature at the end of the day (n,)."""
 
     cooling_kwh: np.ndarray
     district_kwh: float
     outdoor_c: np.ndarray
     indoor_c: np.ndarray
     cooled: np.ndarray
+    mass_end_c: np.ndarray
 
 
 @dataclass
@@ -122,7 +124,10 @@ def _dilate(w: Window, up: int, down: int, left: int, right: int, shape: tuple[i
 class HeatEngine:
     """Heat simulation of one District under one Weather; see the module docstring."""
 
-    def __init__(self, district: District, *, weather: Weather | None = None, params: HeatParams | None = None):
+    def __init__(self, district: District, *, weather: Weather | None = None, params: HeatParams | None = None,
+                 deep_air_c: float | None = None):
+        """``deep_air_c``: mean air temperature of the preceding days that the deep ground and walls
+        are restored toward (a heat wave's stored heat); default the day's own mean."""
         self.district = district
         self.params = params or HeatParams.default()
         ensure_init(self.params.arch)
@@ -138,8 +143,9 @@ class HeatEngine:
                                                 min_elevation_deg=p["min_sun_elevation_deg"])
         self.daylight = self.sun.daylight_hours()
         self.classes = self._class_tables()
-        self.forcing = self._forcing()
-        self.energy_kwargs = energy_kwargs(p, self.weather)
+        self.deep_air_c = deep_air_c
+        self.forcing = hourly_forcing(self.weather, self.sun, p, deep_air_c)
+        self.energy_kwargs = energy_kwargs(p, self.weather, deep_air_c)
         self.t_deep_c = float(self.energy_kwargs["t_deep_c"])
         self.qh_rural, self.ts_rural = self._rural_reference()
         self.tau_s = ventilation_times(self.weather.air_temp_c, self.weather.wind_speed_m_s, self.ts_rural,
@@ -160,8 +166,8 @@ class HeatEngine:
     def _class_tables(self) -> dict[str, np.ndarray]:
         return class_tables(self.params)
 
-    def _forcing(self) -> dict[str, np.ndarray]:
-        return hourly_forcing(self.weather, self.sun, self.params)
+    def _mean_air(self) -> float:
+        return float(np.mean(self.weather.air_temp_c)) if self.deep_air_c is None else float(self.deep_air_c)
 
     def _rural_reference(self) -> tuple[np.ndarray, np.ndarray]:
         """QH and surface temperature (24,) of open fields in full sun under the open sky: the rural
@@ -169,8 +175,7 @@ class HeatEngine:
         out = surface_energy_day(np.ones((24, 1, 1), np.float32) * (self.sun.dni_w_m2 > 0)[:, None, None],
                                  np.ones((1, 1), np.float32), np.full((1, 1), SURFACE["field"], np.uint8),
                                  self.classes, self.forcing, hours=tuple(range(24)), fluxes=True,
-                                 **dict(self.energy_kwargs, t_deep_c=float(np.mean(self.weather.air_temp_c))
-                                        + self.params["rural_deep_offset_k"]))
+                                 **dict(self.energy_kwargs, t_deep_c=self._mean_air() + self.params["rural_deep_offset_k"]))
         return out["q_h"][:, 0, 0].copy(), out["surface_temp_c"][:, 0, 0].copy()
 
     def _building_waste_heat(self) -> np.ndarray:
@@ -340,10 +345,13 @@ class HeatEngine:
         return self._coarse_excess(st, qf, range(24), sums)
 
     def building_cooling(self, interventions: Sequence[Intervention] = (), *,
-                         anthropogenic_heat_w_m2: np.ndarray | None = None) -> BuildingCooling:
+                         anthropogenic_heat_w_m2: np.ndarray | None = None,
+                         mass_start_c: np.ndarray | None = None) -> BuildingCooling:
         """Each building's cooling demand over the design day (5R1C, ``models.heat.building_energy``)
         for the scenario District + ``interventions``: outdoor air from the twin's air temperature at
-        the building's facades at every hour, sunlight on facades and roof as the twin shades them."""
+        the building's facades at every hour, sunlight on facades and roof as the twin shades them.
+        Without ``mass_start_c`` (n,) the day is repeated until periodic; with it, the buildings' mass
+        starts there (the previous day's ``mass_end_c``, for consecutive days)."""
         hours = self._state.hours if self._state is not None else (15,)
         self.compute(interventions, hours=hours, anthropogenic_heat_w_m2=anthropogenic_heat_w_m2)
         st = self._state
@@ -378,10 +386,11 @@ class HeatEngine:
                               roof_absorptance=roof_abs)
         internal = env.floor_area_m2 * self.params["building_waste_heat_w_m2_floor"]
         res = rc5_hourly(env, outdoor, internal[None, :], solar, cooling_setpoint_c=self.params["cooling_setpoint_c"],
-                         spin_up_repeats=int(self.params["building_spin_up_days"]))
+                         spin_up_repeats=int(self.params["building_spin_up_days"]) if mass_start_c is None else 0,
+                         mass_start_c=mass_start_c)
         kwh = res.cooling_w.sum(axis=0) / 1000.0 * env.cooled
         return BuildingCooling(cooling_kwh=kwh, district_kwh=float(kwh.sum()), outdoor_c=outdoor.astype(np.float32),
-                               indoor_c=res.air_c.astype(np.float32), cooled=env.cooled)
+                               indoor_c=res.air_c.astype(np.float32), cooled=env.cooled, mass_end_c=res.mass_c[-1].copy())
 
     def _crown_sensible_heat(self, h: int) -> float:
         """Sensible heat (W/m2) a tree crown gives the air at instant ``h``: a share of its net

@@ -46,7 +46,8 @@ def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
     }
 
 
-def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams) -> np.ndarray:
+def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams,
+                       deep_air_c: float | None = None) -> np.ndarray:
     """Mean temperature (24,) of the walls around a street, with the heat they store by day and give
     back at night: a force-restore wall surface (capacity of a brick wall over its diurnal damping
     depth, restored toward the daily mean air temperature plus ``deep_ground_offset_k``) absorbing
@@ -65,7 +66,7 @@ def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams) -> n
     hc = 5.7 + 3.8 * u
     cap = float(storage_capacity(np.array([p["wall_vol_heat_capacity_j_m3k"]]), np.array([p["wall_conductivity_w_mk"]]))[0])
     omega = 2.0 * math.pi / 86400.0
-    t_deep = float(ta.mean()) + p["deep_ground_offset_k"]
+    t_deep = (float(ta.mean()) if deep_air_c is None else deep_air_c) + p["deep_ground_offset_k"]
     eps, sigma, n_sub = p["wall_emissivity"], 5.670374419e-8, 4
     dt = 3600.0 / n_sub
     tw = t_deep
@@ -110,18 +111,22 @@ def wall_area_density(dsm_m: np.ndarray, building: np.ndarray, cell_m: float) ->
     return out / np.float32(cell_m)
 
 
-def hourly_forcing(weather: Weather, sun: SunHours, params: HeatParams) -> dict[str, np.ndarray]:
-    """The (24,) forcing arrays of ``sim_kernels.energy.surface_energy_day``."""
+def hourly_forcing(weather: Weather, sun: SunHours, params: HeatParams,
+                   deep_air_c: float | None = None) -> dict[str, np.ndarray]:
+    """The (24,) forcing arrays of ``sim_kernels.energy.surface_energy_day``; ``deep_air_c`` the mean
+    air temperature the deep ground and walls are restored toward (default: the day's mean)."""
     f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
     return {"direct_horizontal_w_m2": sun.direct_horizontal_w_m2, "diffuse_w_m2": f32(sun.dhi_w_m2),
             "longwave_sky_w_m2": f32(sun.longwave_sky_w_m2), "air_temp_c": f32(weather.air_temp_c),
-            "wall_temp_c": wall_temperature_c(weather, sun, params), "wind_m_s": f32(np.maximum(weather.wind_speed_m_s, 0.5))}
+            "wall_temp_c": wall_temperature_c(weather, sun, params, deep_air_c), "wind_m_s": f32(np.maximum(weather.wind_speed_m_s, 0.5))}
 
 
-def energy_kwargs(params: HeatParams, weather: Weather) -> dict:
-    """Keyword arguments of ``surface_energy_day`` from the parameters and the day's weather."""
+def energy_kwargs(params: HeatParams, weather: Weather, deep_air_c: float | None = None) -> dict:
+    """Keyword arguments of ``surface_energy_day`` from the parameters and the day's weather; the
+    deep ground is restored toward ``deep_air_c`` (default: the day's mean air) plus an offset."""
     p = params
-    return dict(t_deep_c=float(np.mean(weather.air_temp_c)) + p["deep_ground_offset_k"], wall_albedo=p["wall_albedo"],
+    deep = float(np.mean(weather.air_temp_c)) if deep_air_c is None else float(deep_air_c)
+    return dict(t_deep_c=deep + p["deep_ground_offset_k"], wall_albedo=p["wall_albedo"],
                 wall_emissivity=p["wall_emissivity"], h_free_w_m2k=p["free_convection_w_m2k"],
                 n_sub=int(p["substeps_per_hour"]), spin_up_days=int(p["spin_up_days"]))
 
