@@ -178,7 +178,7 @@ async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edit
         t_wait = time.monotonic()
         while time.monotonic() - t_wait < 300 and min(c.latest["heat"] for c in clients) < 0:
             await asyncio.sleep(0.2)
-        k = 0
+        k = 1000 * n_clients  # intervention ids stay unique over the client counts of one run
         for kind in kinds:
             lat, lat_kpi, lat_traffic, acks, nbytes, cpu, misses, page_lat = [], [], [], [], [], [], 0, []
             for _ in range(edits):

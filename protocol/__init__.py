@@ -64,6 +64,7 @@ __all__ = [
     "encode_array",
     "decode_array",
     "quantise_u16",
+    "apply_field_frame",
     "UserInfo",
     "InterventionEntry",
     "ScenarioState",
@@ -454,6 +455,8 @@ class FieldFrame(_Msg, frozen=True, tag="field"):
 
     ``values`` has shape (window.rows, window.cols); when ``full`` the window is the whole grid. A
     partial frame applies on top of the frame of ``base_version``; clients that lack it re-subscribe.
+    A sparse partial frame carries ``cells``: (n,) uint32 row-major indices inside ``window`` of the
+    cells that changed, and ``values`` (n,) holds their new values; every other cell keeps its value.
     """
 
     scenario_version: Version
@@ -465,6 +468,7 @@ class FieldFrame(_Msg, frozen=True, tag="field"):
     grid: GridInfo
     window: Window
     values: NDArray
+    cells: NDArray | None = None
 
 
 class EdgeFrame(_Msg, frozen=True, tag="edges"):
@@ -625,12 +629,42 @@ def decode_server(data: bytes) -> ServerMessage:
         raise ProtocolError("bad_message", f"Nachricht ist kein gültiges msgpack: {exc}", f"Message is not valid msgpack: {exc}") from None
     for nd in _arrays_of(msg):
         decode_array(nd, dequantise=False)  # checks byte length against dtype and shape
+    if isinstance(msg, FieldFrame) and msg.cells is not None:
+        _check_sparse(msg)
     return msg
+
+
+def _check_sparse(fr: FieldFrame) -> None:
+    cells = decode_array(fr.cells, dequantise=False) if fr.cells is not None else None
+    n_win = fr.window.rows * fr.window.cols
+    if (cells is None or fr.full or cells.ndim != 1 or cells.dtype.kind != "u" or list(fr.values.shape) != [len(cells)]
+            or (len(cells) and int(cells.max()) >= n_win)):
+        raise ProtocolError("bad_array", "Geänderte Zellen passen nicht zu Fenster und Werten",
+                            "Changed cells do not match the window and the values")
+
+
+def apply_field_frame(base: np.ndarray | None, fr: FieldFrame) -> np.ndarray:
+    """The (rows, cols) float32 field after ``fr``: a full frame's values, or ``base`` (the field of
+    ``fr.base_version``, left unchanged) with the frame's window or sparse cells written over a copy."""
+    vals = decode_array(fr.values)
+    if fr.full:
+        return np.asarray(vals, np.float32).reshape(fr.grid.rows, fr.grid.cols).copy()
+    if base is None:
+        raise ValueError("a partial frame needs the field of its base version")
+    out = np.array(base, dtype=np.float32, copy=True)
+    w = fr.window
+    if fr.cells is not None:
+        _check_sparse(fr)
+        idx = decode_array(fr.cells, dequantise=False).astype(np.int64)
+        out[w.row0 + idx // w.cols, w.col0 + idx % w.cols] = vals
+    else:
+        out[w.row0:w.row0 + w.rows, w.col0:w.col0 + w.cols] = vals.reshape(w.rows, w.cols)
+    return out
 
 
 def _arrays_of(msg: Any) -> list[NDArray]:
     if isinstance(msg, FieldFrame):
-        return [msg.values]
+        return [msg.values] + ([msg.cells] if msg.cells is not None else [])
     if isinstance(msg, EdgeFrame):
         return [msg.flow_veh_h, msg.vc_ratio, msg.speed_kmh]
     if isinstance(msg, AgentFrame):

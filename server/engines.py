@@ -5,6 +5,15 @@ computation (costs), keeps the engine's state for one scenario (so that the engi
 see successive intervention lists of the same scenario), and turns a result into KPIs, arrays for
 exports and :mod:`protocol` frames. Adapters are created in the service's worker thread only:
 that thread owns Taichi.
+
+Each engine declares what it reads (:data:`ENGINE_INPUTS`): the intervention kinds it applies and the
+engines whose results it takes (traffic's vehicle heat enters heat, heat's UTCI enters access). The
+runner reruns an engine only when those inputs changed and otherwise re-stamps its last output with the
+new version (:func:`restamp`), so that every frame still names the version it is valid for.
+
+Heat fields travel as partial frames of the cells whose quantised value changed (:func:`field_frames`):
+their window when that is smaller, else the changed cells alone (a sparse frame), each paired with the
+full frame for clients that lack the base version.
 """
 
 from __future__ import annotations
@@ -13,15 +22,42 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
 import protocol as p
 from geodata.district import District
-from geodata.interventions import HEAT_KINDS, Intervention, intervention_cost_eur
+from geodata.interventions import HEAT_KINDS, KINDS, ROAD_KINDS, Intervention, intervention_cost_eur
 
-__all__ = ["EngineOutput", "available_engines", "make_adapter", "grid_info", "design_day_info", "ENGINE_ORDER"]
+__all__ = ["EngineOutput", "available_engines", "make_adapter", "grid_info", "design_day_info", "ENGINE_ORDER",
+           "ENGINE_INPUTS", "inputs_signature", "restamp", "field_frames"]
 
 ENGINE_ORDER = ("costs", "traffic", "heat", "access")  # traffic heat feeds heat, heat feeds access
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    """What an engine's result depends on: the intervention kinds it applies (None: every kind), the
+    engines whose results it takes, and whether it depends on the hours asked for."""
+
+    kinds: frozenset[str] | None
+    upstream: tuple[str, ...] = ()
+    hourly: bool = False
+
+
+ENGINE_INPUTS: dict[str, EngineInputs] = {
+    "costs": EngineInputs(None),
+    "traffic": EngineInputs(ROAD_KINDS),
+    "heat": EngineInputs(HEAT_KINDS, ("traffic",), hourly=True),  # vehicle heat as anthropogenic heat
+    "access": EngineInputs(frozenset(KINDS) - HEAT_KINDS - ROAD_KINDS, ("heat",), hourly=True),  # UTCI on walks
+}
+
+
+def inputs_signature(name: str, interventions: list[Intervention]) -> bytes:
+    """The interventions engine ``name`` applies, in order, as bytes: equal bytes, equal inputs."""
+    kinds = ENGINE_INPUTS[name].kinds if name in ENGINE_INPUTS else None
+    mine = [o for o in interventions if kinds is None or o.__struct_config__.tag in kinds]  # type: ignore[attr-defined]
+    return msgspec.msgpack.encode(mine)
 # field layers of the heat engine that are streamed (units in their names)
 HEAT_LAYERS = ("utci_c", "tmrt_c", "air_temp_c", "surface_temp_c")
 
@@ -35,6 +71,64 @@ class EngineOutput:
     fields: dict[str, tuple[tuple[int, ...], np.ndarray]] = field(default_factory=dict)  # layer -> (hours, (H, rows, cols))
     edges: dict[str, np.ndarray] = field(default_factory=dict)  # per-road arrays (L,)
     stops_quality: np.ndarray | None = None
+    computed_version: int = -1  # the version whose inputs produced it (older when re-stamped)
+
+
+def _empty_partial(full: p.FieldFrame, version: int, base: int) -> p.FieldFrame:
+    return p.FieldFrame(version, base, full.layer, full.unit, full.hour, False, full.grid, p.Window(0, 0, 0, 0),
+                        p.encode_array(np.zeros(0, "<u2")), cells=p.encode_array(np.zeros(0, "<u4")))
+
+
+def restamp(out: EngineOutput, version: int) -> EngineOutput:
+    """``out`` (unchanged results) for ``version``: every frame names the new version; a field pair's
+    partial frame changes no cell on top of the version ``out`` was last sent for."""
+    frames: list[Any] = []
+    for f in out.frames:
+        if isinstance(f, tuple):
+            part, full = f
+            frames.append((_empty_partial(full, version, part.scenario_version),
+                           msgspec.structs.replace(full, scenario_version=version)))
+        elif isinstance(f, p.FieldFrame) and f.full:
+            frames.append((_empty_partial(f, version, f.scenario_version),
+                           msgspec.structs.replace(f, scenario_version=version)))
+        elif hasattr(f, "scenario_version"):
+            frames.append(msgspec.structs.replace(f, scenario_version=version))
+        else:
+            frames.append(f)
+    return EngineOutput(kpis=out.kpis, frames=frames, fields=out.fields, edges=out.edges,
+                        stops_quality=out.stops_quality, computed_version=out.computed_version)
+
+
+def field_frames(version: int, layer: str, unit: str, hour: int, g: p.GridInfo, values: np.ndarray,
+                 base: tuple[int, np.ndarray] | None) -> tuple[Any, np.ndarray]:
+    """The frame(s) of one field and its quantised raw values (rows, cols) uint16.
+
+    Without ``base`` (version, raw values it was sent with): a full frame. With it: (partial, full),
+    the partial holding only the cells whose quantised value changed, as their window or, when smaller,
+    as a sparse list of cells; None instead of a pair when the change covers most of the grid."""
+    q = p.quantise_u16(values)
+    raw = np.frombuffer(q.data, "<u2").reshape(values.shape)
+    full = p.FieldFrame(version, -1, layer, unit, hour, True, g, p.Window(0, 0, g.rows, g.cols), q)
+    if base is None or base[1].shape != raw.shape:
+        return full, raw
+    idx = np.flatnonzero(base[1] != raw)
+    if len(idx) == 0:
+        return (_empty_partial(full, version, base[0]), full), raw
+    rr, cc = np.divmod(idx, g.cols)
+    r0, r1, c0, c1 = int(rr.min()), int(rr.max()) + 1, int(cc.min()), int(cc.max()) + 1
+    h, w = r1 - r0, c1 - c0
+    if 6 * len(idx) < 2 * h * w:  # index (4 bytes) and value (2 bytes) per cell against the window
+        cells = ((rr - r0) * w + (cc - c0)).astype("<u4")
+        part = p.FieldFrame(version, base[0], layer, unit, hour, False, g, p.Window(r0, c0, h, w),
+                            p.NDArray("<u2", [len(idx)], raw.reshape(-1)[idx].tobytes(), q.scale, q.offset, q.nodata),
+                            cells=p.encode_array(cells))
+    elif h * w <= 0.5 * raw.size:
+        part = p.FieldFrame(version, base[0], layer, unit, hour, False, g, p.Window(r0, c0, h, w),
+                            p.NDArray("<u2", [h, w], np.ascontiguousarray(raw[r0:r1, c0:c1]).tobytes(),
+                                      q.scale, q.offset, q.nodata))
+    else:
+        return full, raw
+    return (part, full), raw
 
 
 def grid_info(d: District) -> p.GridInfo:
@@ -94,7 +188,7 @@ class HeatAdapter:
 
         self.engine = HeatEngine(district)
         self.last_version: int | None = None
-        self.last_hours: tuple[int, ...] = ()
+        self.last_raw: dict[tuple[str, int], np.ndarray] = {}  # (layer, hour) -> quantised values last sent
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
                 progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
@@ -106,35 +200,26 @@ class HeatAdapter:
         ctx["heat"] = res
         progress("heat", 0.9)
         g = grid_info(self.district)
-        base = self.last_version if self.last_hours == tuple(res.hours) else None
         frames: list[Any] = []
         fields: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
+        raws: dict[tuple[str, int], np.ndarray] = {}
         for layer in HEAT_LAYERS:
             if layer not in res.fields:
                 continue
             arr = np.asarray(res.fields[layer], dtype=np.float32)
             fields[layer] = (tuple(res.hours), arr)
             for hi, hour in enumerate(res.hours):
-                full = p.FieldFrame(version, -1, layer, "°C", int(hour), True, g, p.Window(0, 0, g.rows, g.cols),
-                                    p.quantise_u16(arr[hi]))
-                part = _partial(full, arr[hi], res.changed_window, base)
-                frames.append((part, full) if part is not None else full)
-        self.last_version, self.last_hours = version, tuple(res.hours)
+                old = self.last_raw.get((layer, int(hour)))
+                base = (self.last_version, old) if old is not None and self.last_version is not None else None
+                frame, raws[(layer, int(hour))] = field_frames(version, layer, "°C", int(hour), g, arr[hi], base)
+                frames.append(frame)
+        self.last_version, self.last_raw = version, raws
         return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, fields=fields)
 
-
-def _partial(full: p.FieldFrame, arr: np.ndarray, window: Any, base: int | None) -> p.FieldFrame | None:
-    """A frame of only the changed window (row0, row1, col0, col1), applicable on top of the frame of
-    ``base``; None when there is no base or the window is most of the grid."""
-    if window is None or base is None:
-        return None
-    r0, r1, c0, c1 = (int(v) for v in window)
-    r0, c0 = max(r0, 0), max(c0, 0)
-    r1, c1 = min(r1, arr.shape[0]), min(c1, arr.shape[1])
-    if r1 <= r0 or c1 <= c0 or (r1 - r0) * (c1 - c0) > 0.5 * arr.size:
-        return None
-    return p.FieldFrame(full.scenario_version, base, full.layer, full.unit, full.hour, False, full.grid,
-                        p.Window(r0, c0, r1 - r0, c1 - c0), p.quantise_u16(arr[r0:r1, c0:c1]))
+    def restamp(self, out: EngineOutput, version: int) -> EngineOutput:
+        """The last output for ``version`` (nothing it reads changed); later partial frames build on it."""
+        self.last_version = version
+        return restamp(out, version)
 
 
 class TrafficAdapter:

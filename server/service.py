@@ -4,9 +4,11 @@ every engine (:mod:`server.worker`; the cost engine alone runs in the thread).
 Two kinds of jobs:
 
 - **live** jobs compute what the scenario's viewers see: the shown hour (15:00, the hour of the KPIs)
-  plus the hours subscribed (a bounded number, :data:`MAX_LIVE_HOURS`). They are debounced per
-  scenario (a burst of edits becomes one job); a newer version supersedes a queued one and cancels a
-  running one between engine steps; every frame names the scenario version it was computed for.
+  plus the hours subscribed (a bounded number, :data:`MAX_LIVE_HOURS`). An edit of a scenario whose
+  results are shown runs at once; a burst of edits becomes one job (a newer version takes the queued
+  one's place and its turn; the first computation of a scenario waits ``debounce_s`` for more edits);
+  a newer version cancels a running one between engine steps; every frame names the scenario version
+  it was computed for. Engines whose inputs an edit did not change are not rerun (:mod:`server.worker`).
 - **export** jobs compute one field at other hours for one request: only the engines it needs, on
   their own engine state (so they never disturb the incremental path of the live engines), after every
   due live job, cancelled when a live job arrives or their waiter gives up. Their results are
@@ -117,6 +119,7 @@ class SimulationService:
         self.jobs_failed = 0
         self.worker_restarts = 0
         self.executed: list[tuple[str, int, tuple[int, ...], bool, tuple[str, ...]]] = []  # (scenario, version, hours, live, engines)
+        self.computed: list[tuple[str, int, str]] = []  # (scenario, version, engine) of engines that ran (not re-stamped)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -157,9 +160,14 @@ class SimulationService:
                     job.due = min(job.due, time.monotonic())
             else:
                 hours_all = tuple(sorted(set(hours) | (set(old.hours) if old and old.version == version else set())))
+                if wait or (old is None and any(k[0] == scenario_id for k in self._cache)):
+                    due = time.monotonic()  # results are shown: a single edit runs at once
+                elif old is not None:
+                    due = old.due  # a burst: the newest version takes the queued one's turn
+                else:
+                    due = time.monotonic() + self.debounce_s
                 job = _Job(scenario_id, version, district, list(interventions), hours_all,
-                           due=time.monotonic() + (0.0 if wait else self.debounce_s), waited=wait,
-                           engines=tuple(self.engine_names))
+                           due=due, waited=wait, engines=tuple(self.engine_names))
                 if old is not None:
                     old.cancelled = True
                     old.superseded_by = job  # its waiters follow the newer job
@@ -350,6 +358,8 @@ class SimulationService:
                 return
             _, name, out = ev
             res.outputs[name] = out
+            if out.computed_version == job.version:
+                self.computed.append((job.scenario_id, job.version, name))
             if job.live:
                 for f in out.frames:
                     self.publish(job.scenario_id, f)

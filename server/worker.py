@@ -25,7 +25,7 @@ import protocol as p
 from geodata.district import District
 from geodata.interventions import Intervention
 from models.privacy import publish_count, publish_kpis
-from server.engines import EngineOutput, make_adapter
+from server.engines import ENGINE_INPUTS, EngineInputs, EngineOutput, inputs_signature, make_adapter, restamp
 
 __all__ = ["EngineRunner", "WorkerProcess", "Cancelled", "WorkerFailed", "published_output"]
 
@@ -72,12 +72,28 @@ def published_output(name: str, version: int, out: EngineOutput) -> EngineOutput
     return out
 
 
+class _Last:
+    """What an engine last computed for one adapter set: its inputs, its output and what it handed on."""
+
+    __slots__ = ("sig", "hours", "upstream", "stamp", "out", "ctx")
+
+    def __init__(self, sig: bytes, hours: tuple[int, ...], upstream: dict[str, int], stamp: int,
+                 out: EngineOutput, ctx: dict[str, Any]) -> None:
+        self.sig, self.hours, self.upstream, self.stamp, self.out, self.ctx = sig, hours, upstream, stamp, out, ctx
+
+
 class EngineRunner:
-    """Runs the named engines in order for a job; keeps engine state per (scenario, district)."""
+    """Runs the named engines in order for a job; keeps engine state per (scenario, district).
+
+    An engine whose inputs (:data:`server.engines.ENGINE_INPUTS`: its intervention kinds, the results
+    of its upstream engines, the hours when it is hourly) are those of its last run is not run again:
+    its last output is re-stamped with the job's version."""
 
     def __init__(self, engine_names: list[str]) -> None:
         self.engine_names = engine_names
         self._adapters: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._last: dict[tuple[str, str], dict[str, _Last]] = {}
+        self._stamp = 0
 
     def _adapters_for(self, scenario_id: str, district: District, engines: tuple[str, ...] = (),
                       purpose: str = "live") -> dict[str, Any]:
@@ -92,7 +108,7 @@ class EngineRunner:
             if name not in ad:
                 ad[name] = make_adapter(name, district)
             while len(self._adapters) > 4:  # engines hold district-sized state
-                self._adapters.popitem(last=False)
+                self._last.pop(self._adapters.popitem(last=False)[0], None)
         self._adapters.move_to_end(key)
         order = [n for n in self.engine_names if n in (engines or self.engine_names)]
         return {n: ad[n] for n in order}
@@ -102,19 +118,41 @@ class EngineRunner:
             engines: tuple[str, ...] = (), purpose: str = "live") -> None:
         """Emit ("progress", Progress) and ("engine", name, EngineOutput) events; raise Cancelled."""
         adapters = self._adapters_for(scenario_id, district, engines, purpose)
+        key = (scenario_id if purpose == "live" else "", f"{district.name}:{purpose}")
+        last = self._last.setdefault(key, {})
         ctx: dict[str, Any] = {}  # results one engine hands to the next (traffic heat, UTCI)
+        stamps: dict[str, int] = {}  # engine -> the computation whose output this job uses
         n = len(adapters)
+        hours = tuple(hours)
         for i, (name, adapter) in enumerate(adapters.items()):
             if cancelled():
                 raise Cancelled()
+            spec = ENGINE_INPUTS.get(name, EngineInputs(None, hourly=True))
+            sig = inputs_signature(name, interventions)
+            upstream = {u: stamps[u] for u in spec.upstream if u in stamps}
+            prev = last.get(name)
+            if (prev is not None and prev.sig == sig and prev.upstream == upstream
+                    and (not spec.hourly or prev.hours == hours)):
+                ctx.update(prev.ctx)
+                stamps[name] = prev.stamp
+                prev.out = adapter.restamp(prev.out, version) if hasattr(adapter, "restamp") else restamp(prev.out, version)
+                emit(("engine", name, prev.out))
+                continue
             engine = name if name in ("heat", "traffic", "access") else "compare"
 
             def progress(stage: str, frac: float, _i: int = i, _engine: str = engine) -> None:
                 emit(("progress", p.Progress(version, _engine, stage, min(1.0, (_i + frac) / n))))  # type: ignore[arg-type]
 
             progress(name, 0.0)
+            before = set(ctx)
+            last.pop(name, None)  # an engine that fails half-way keeps no claim to its inputs
             out = adapter.compute(interventions, version, hours, progress, ctx)
-            emit(("engine", name, published_output(name, version, out)))
+            out.computed_version = version
+            out = published_output(name, version, out)
+            self._stamp += 1
+            stamps[name] = self._stamp
+            last[name] = _Last(sig, hours, upstream, self._stamp, out, {k: v for k, v in ctx.items() if k not in before})
+            emit(("engine", name, out))
 
 
 def _worker_main(conn: Any, cancel: Any, engine_names: list[str], arch: str) -> None:

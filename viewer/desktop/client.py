@@ -105,9 +105,7 @@ def apply_field(fields: dict[tuple[str, int], FieldState], msg: p.FieldFrame) ->
     if msg.full:
         full = vals.reshape(msg.grid.rows, msg.grid.cols).copy()
     elif old is not None and old.version == msg.base_version:
-        full = old.values_c.copy()
-        w = msg.window
-        full[w.row0:w.row0 + w.rows, w.col0:w.col0 + w.cols] = vals
+        full = p.apply_field_frame(old.values_c, msg)  # its window or its changed cells over a copy
     else:
         return False
     if old is None or msg.scenario_version >= old.version:

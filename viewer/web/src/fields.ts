@@ -1,7 +1,8 @@
 // Result rasters as the client keeps them: one full grid per layer name, updated by full frames and
-// by partial windows that apply on top of the version they were computed against.
+// by partial frames (a window, or the changed cells of a window) that apply on top of the version they
+// were computed against.
 
-import { toFloat32 } from "./arrays";
+import { decodeArray, toFloat32 } from "./arrays";
 import type { FieldFrame, GridInfo } from "./protocol.gen";
 
 export interface FieldState {
@@ -31,7 +32,8 @@ export function sampleField(f: FieldState, x: number, y: number): number {
 
 /**
  * Apply a frame to the store. A full frame replaces the layer; a partial one needs the layer at
- * `base_version` and writes its window. Frames older than what the store holds are dropped.
+ * `base_version` and writes its window, or with `cells` only the listed cells of its window.
+ * Frames older than what the store holds are dropped.
  */
 export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame): ApplyResult {
   const key = fr.layer;
@@ -39,7 +41,10 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
   if (cur && fr.scenario_version < cur.version && cur.hour === fr.hour) return "stale";
   const win = toFloat32(fr.values);
   const w = fr.window;
-  if (win.length !== w.rows * w.cols) throw new Error(`field ${fr.layer}: window does not match values`);
+  const cells = fr.cells ? decodeArray(fr.cells) : null;
+  if (cells) {
+    if (fr.full || cells.length !== win.length) throw new Error(`field ${fr.layer}: cells do not match values`);
+  } else if (win.length !== w.rows * w.cols) throw new Error(`field ${fr.layer}: window does not match values`);
   if (fr.full) {
     store.set(key, { layer: fr.layer, unit: fr.unit, hour: fr.hour, version: fr.scenario_version, grid: fr.grid, values: win });
     return "applied";
@@ -47,8 +52,18 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
   if (!cur || cur.version !== fr.base_version || cur.hour !== fr.hour || cur.grid.cols !== fr.grid.cols) return "needs_full";
   const values = new Float32Array(cur.values);
   const cols = cur.grid.cols;
-  for (let r = 0; r < w.rows; r++) {
-    values.set(win.subarray(r * w.cols, (r + 1) * w.cols), (w.row0 + r) * cols + w.col0);
+  if (cells) {
+    const n = w.rows * w.cols;
+    for (let i = 0; i < cells.length; i++) {
+      const k = cells[i];
+      if (k >= n) throw new Error(`field ${fr.layer}: cell outside its window`);
+      const r = Math.floor(k / w.cols);
+      values[(w.row0 + r) * cols + w.col0 + (k - r * w.cols)] = win[i];
+    }
+  } else {
+    for (let r = 0; r < w.rows; r++) {
+      values.set(win.subarray(r * w.cols, (r + 1) * w.cols), (w.row0 + r) * cols + w.col0);
+    }
   }
   store.set(key, { ...cur, version: fr.scenario_version, values });
   return "applied";

@@ -167,7 +167,7 @@ export interface Facility {
   poi_index?: number;  // default -1
 }
 
-/** A raster result (e.g. ``utci_c``) for ``hour``: the whole grid, or the ``window`` that changed. ``values`` has shape (window.rows, window.cols); when ``full`` the window is the whole grid. A partial frame applies on top of the frame of ``base_version``; clients that lack it re-subscribe. */
+/** A raster result (e.g. ``utci_c``) for ``hour``: the whole grid, or the ``window`` that changed. ``values`` has shape (window.rows, window.cols); when ``full`` the window is the whole grid. A partial frame applies on top of the frame of ``base_version``; clients that lack it re-subscribe. A sparse partial frame carries ``cells``: (n,) uint32 row-major indices inside ``window`` of the cells that changed, and ``values`` (n,) holds their new values; every other cell keeps its value. */
 export interface FieldFrame {
   t: "field";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
@@ -179,6 +179,7 @@ export interface FieldFrame {
   grid: GridInfo;
   window: Window;
   values: NDArray;
+  cells?: NDArray | null;  // default null
 }
 
 export interface GreenRoof {
