@@ -47,14 +47,13 @@ INDICATORS: dict[str, Indicator] = {i["key"]: i for i in (
     _ind("share_80plus", "Anteil 80 Jahre und älter", "share aged 80+", "%", "%", True),
     _ind("old_age_ratio", "Altenquotient (65+ je 100 im Erwerbsalter)", "old-age ratio (65+ per 100 of working age)"),
     _ind("density_per_km2", "Einwohner je km²", "inhabitants per km²", "je km²", "per km²"),
-    _ind("share_65plus_no_stop", "Anteil 65+ ohne Haltestelle (Klasse D oder besser) in 600 m",
-         "share 65+ without a stop (class D or better) within 600 m", "%", "%", True),
-    _ind("share_under18_no_stop", "Anteil unter 18 ohne Haltestelle (Klasse D oder besser) in 600 m",
-         "share under 18 without a stop (class D or better) within 600 m", "%", "%", True),
-    _ind("mean_stop_distance_m", "mittlere Entfernung zur nächsten Haltestelle", "mean distance to the next stop",
-         "m", "m"),
-    _ind("mean_hospital_distance_km", "mittlere Entfernung zum nächsten Krankenhaus",
-         "mean distance to the next hospital", "km", "km"),
+    _ind("share_deficit_65plus", "Anteil 65+ ohne gute Haltestelle (Klasse D oder besser) in 600 m",
+         "share 65+ without a good stop (class D or better) within 600 m", "%", "%", True),
+    _ind("share_deficit_under18", "Anteil unter 18 ohne gute Haltestelle in 600 m",
+         "share under 18 without a good stop within 600 m", "%", "%", True),
+    _ind("mean_walk_stop_m", "mittlerer Fußweg zur nächsten Haltestelle", "mean walk to the next stop", "m", "m"),
+    _ind("mean_hospital_km", "mittlere Entfernung zum nächsten Krankenhaus", "mean distance to the next hospital",
+         "km", "km"),
 )}
 
 

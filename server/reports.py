@@ -13,6 +13,7 @@ the same inputs give the same bytes).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import os
@@ -24,23 +25,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
-from shapely.geometry import mapping
 
 from geodata.crs import reproject_xy
 from models.forecast.demand import SERVICES, UNITS, capacities_from_features
 from models.forecast.service import ForecastRun, base_from_shared, forecast, housing_for, published_demand
 from models.privacy import UNDER_LABEL, publish_count
+from models.region.access import RegionAccess, region_access
 from models.region.build import build_region
-from models.region.model import AGE65PLUS, AGE_COLUMNS, UNDER18, Region
+from models.region.bundle import load_region, region_dir
+from models.region.model import AGE_COLUMNS, Region
+from models.region.views import gemeinden_geojson
 from server import charts
 
 __all__ = ["RegionView", "region_view", "load_region_view", "load_forecast", "capacity_vs_demand", "report_content", "report_pdf", "report_png",
            "report_csv", "draw_chart", "ReportError", "KEY_FIGURES", "SERVICES"]
 
 KEY_FIGURES = ("population_2019", "area_km2", "density_per_km2", "share_under18", "share_65plus", "share_80plus",
-               "old_age_ratio")
-_WORKING = tuple(c for c in AGE_COLUMNS if c not in UNDER18 + AGE65PLUS)  # 18-64
+               "old_age_ratio", "share_deficit_65plus", "share_deficit_under18", "mean_walk_stop_m", "mean_hospital_km")
 A4_IN = (8.27, 11.69)
 _DRAWING = threading.Lock()  # pyplot's figure manager is not thread-safe; routes run in a thread pool
 
@@ -74,36 +77,23 @@ class RegionView:
                           f"no municipality {ags} in {self.kreis.get('name', self.name)}")
 
 
-def _published(counts: Mapping[str, float], area_km2: float) -> dict[str, Any]:
-    total = float(sum(counts[c] for c in AGE_COLUMNS))
-    u18 = float(sum(counts[c] for c in UNDER18))
-    o65 = float(sum(counts[c] for c in AGE65PLUS))
-    work = float(sum(counts[c] for c in _WORKING))
-    out: dict[str, Any] = {c: publish_count(counts[c]) for c in AGE_COLUMNS}
-    out.update({
-        "population_2019": publish_count(total),
-        "area_km2": round(area_km2, 1),
-        "density_per_km2": round(total / area_km2, 0) if area_km2 > 0 else None,
-        "share_under18": round(u18 / total, 4) if total else None,
-        "share_65plus": round(o65 / total, 4) if total else None,
-        "share_80plus": round(counts["age_80_plus"] / total, 4) if total else None,
-        "old_age_ratio": round(100.0 * o65 / work, 1) if work else None,
-    })
-    return out
+def _kreis_props(region: Region, access: RegionAccess) -> dict[str, Any]:
+    """The Kreis' published figures, by the very function that publishes each Gemeinde's (the Kreis as
+    one area: the sums of its Gemeinden and the Kreis' access figures)."""
+    sums = {c: float(region.gemeinden[c].sum()) for c in ("population_2019", "area_km2", *AGE_COLUMNS)}
+    row = pd.DataFrame([{"ags": region.kreis_ags, "name": region.kreis_name, "kind": "Kreis", **sums}])
+    acc = pd.DataFrame([{**access.kreis, "ags": region.kreis_ags}])
+    one = dataclasses.replace(region, gemeinden=row, gemeinde_shapes={region.kreis_ags: region.kreis_outline})
+    fc = gemeinden_geojson(one, dataclasses.replace(access, gemeinden=acc))
+    return dict(fc["features"][0]["properties"])
 
 
 def region_view(region: Region) -> RegionView:
-    """The published view of a :class:`Region` (Gemeinde outlines simplified to 20 m)."""
-    feats = []
-    for _, g in region.gemeinden.sort_values("name").iterrows():
-        shape = region.gemeinde_shapes[g["ags"]].simplify(20.0)
-        ll = shapely.transform(shape, lambda a: np.column_stack(reproject_xy(a[:, 0], a[:, 1], region.epsg, 4326)))
-        props = {"ags": str(g["ags"]), "name": str(g["name"]), "kind": str(g["kind"])}
-        props.update(_published({c: float(g[c]) for c in AGE_COLUMNS}, float(g["area_km2"])))
-        feats.append({"type": "Feature", "properties": props, "geometry": mapping(ll)})
-    totals = {c: float(region.gemeinden[c].sum()) for c in AGE_COLUMNS}
-    kreis = {"ags": region.kreis_ags, "name": region.kreis_name, "kind": "Kreis"}
-    kreis.update(_published(totals, float(region.gemeinden["area_km2"].sum())))
+    """The published view of a :class:`Region`: each Gemeinde exactly as the region API publishes it
+    (:func:`models.region.views.gemeinden_geojson`), the Kreis by the same function, the map layers."""
+    access = region_access(region)
+    feats = sorted(gemeinden_geojson(region, access)["features"], key=lambda f: str(f["properties"]["name"]))
+    kreis = _kreis_props(region, access)
     man = region.manifest or {}
     sources = [{"title": _SOURCE_TITLES.get(str(x.get("key", "")), str(x.get("key", ""))),
                 "licence": str(x.get("licence", ""))} for x in man.get("sources", []) if isinstance(x, Mapping)]
@@ -178,10 +168,20 @@ def _method_lines(method: Any) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=2)
-def load_region_view(shared_data: str) -> RegionView:
-    """The view of the region built from the open data below ``shared_data`` (cached per process)."""
-    return region_view(build_region(shared_data))
+def load_region_view(shared_data: str, data_dir: str | None = None, name: str = "burgenlandkreis") -> RegionView:
+    """The view of the region: from its bundle in ``data_dir`` (``twin region build``; what the region API
+    serves) when there is one, else built from the open data below ``shared_data``. Cached per source."""
+    if data_dir is not None:
+        manifest = region_dir(data_dir, name) / "manifest.json"
+        if manifest.is_file():
+            return _view_of(("bundle", str(Path(data_dir).resolve()), name, manifest.stat().st_mtime_ns))
+    return _view_of(("shared", shared_data, name, 0))
+
+
+@lru_cache(maxsize=4)
+def _view_of(key: tuple[str, str, str, int]) -> RegionView:
+    kind, where, name, _ = key
+    return region_view(load_region(name, where) if kind == "bundle" else build_region(where))
 
 
 @lru_cache(maxsize=2)
@@ -259,9 +259,12 @@ def _fmt_value(key: str, v: Any) -> str:
         return f"{100.0 * float(v):.1f} %".replace(".", ",")
     if key == "area_km2":
         return f"{float(v):.1f} km²".replace(".", ",")
+    unit = f" {ind['unit_de']}" if ind and ind["unit_de"] in ("m", "km") else ""
+    if key == "mean_walk_stop_m":
+        return f"{float(v):,.0f}".replace(",", ".") + unit
     if isinstance(v, float) and not float(v).is_integer():
-        return f"{v:.1f}".replace(".", ",")
-    return f"{int(v):,}".replace(",", ".")
+        return f"{v:.1f}".replace(".", ",") + unit
+    return f"{int(v):,}".replace(",", ".") + unit
 
 
 def _key_rows(props: Mapping[str, Any], kreis: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -296,7 +299,8 @@ def report_content(view: RegionView, ags: str | None, run: ForecastRun | None = 
         props = view.feature(ags)["properties"]
         chart_list = [
             charts.age_structure(props, view.kreis, source=_SOURCE),
-            charts.indicators_vs_kreis(props, view.kreis, ["share_under18", "share_65plus", "share_80plus"], source=_SOURCE),
+            charts.indicators_vs_kreis(props, view.kreis, ["share_under18", "share_65plus", "share_80plus",
+                                                           "share_deficit_65plus", "share_deficit_under18"], source=_SOURCE),
             charts.ranking(feats, "share_65plus", highlight_ags=ags, source=_SOURCE),
         ]
     if run is not None:
@@ -468,8 +472,7 @@ def _page_sources(plt: Any, view: RegionView, content: Mapping[str, Any], create
     lines += [
         "  • Altersgruppen je Gemeinde: das Muster des Zensus 2011 (100-m-Gitter) auf die Kreistabelle 2019 skaliert;",
         "    für einzelne Gemeinden liegt hier keine amtliche Altersstatistik vor.",
-        "  • Altenquotient: Personen 65+ je 100 Personen von 18 bis 64 Jahren (die Altersgruppen des Modells;",
-        "    die amtliche Abgrenzung 20–64 ergibt etwas höhere Werte).",
+        "  • Altenquotient: Personen 65+ je 100 Personen von 20 bis 64 Jahren (18–19 als 2 der 12 Jahrgänge 18–29).",
         "  • Personenzahlen sind auf 5 gerundet; 1 bis 4 Personen werden als „unter 5“ ausgewiesen (Datenschutz).",
     ]
     import textwrap

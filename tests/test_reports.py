@@ -32,7 +32,12 @@ pytestmark = pytest.mark.timeout(120)
 def client(tmp_path_factory):
     shared_data("burgenlandkreis_admin_boundaries_vg5000")
     shared_data("zensus2011_grid_burgenlandkreis")
-    app, _ = make_app(Path(tmp_path_factory.mktemp("reports")))
+    from models.region.build import build_region
+    from models.region.bundle import write_region
+
+    data = Path(tmp_path_factory.mktemp("reports"))
+    write_region(build_region(shared_data()), data)  # the bundle that /api/regions serves and the reports read
+    app, _ = make_app(data)
     with TestClient(app) as c:
         yield c
 
@@ -114,9 +119,12 @@ def test_report_numbers_equal_the_region_api(client) -> None:
         pytest.skip("the region API (/api/regions) is not served by this build")
     props = next(f["properties"] for f in r.json()["features"] if f["properties"]["ags"] == NAUMBURG)
     content = client.get("/api/reports/burgenlandkreis/content", params={"ags": NAUMBURG}).json()
+    compared = 0
     for row in content["key_figures"]:
         if row["key"] in props:
-            assert row["value"] == pytest.approx(props[row["key"]], rel=1e-9, abs=1e-9), row["key"]
+            assert row["value"] == props[row["key"]], row["key"]
+            compared += 1
+    assert compared >= 15
 
 
 def test_chart_specs_are_consistent(client) -> None:

@@ -36,11 +36,13 @@ AgsQuery = Annotated[str | None, Query(pattern=r"^\d{8}$", description="AGS of a
 REGIONS = ("burgenlandkreis",)
 
 
-def _view(region: str) -> RegionView:
+def _view(region: str, request: Request) -> RegionView:
+    """The region's published view: from its bundle in the data folder (what /api/regions serves) or,
+    without one, built from the open data."""
     if region not in REGIONS:
         raise Denied(f"Region {region!r} unbekannt", f"unknown region {region!r}", status=404, code="not_found")
     try:
-        return load_region_view(default_shared_data())
+        return load_region_view(default_shared_data(), str(request.app.state.twin.settings.data), region)
     except (OSError, ValueError) as exc:  # DataError is a ValueError
         raise Denied(f"Regionsdaten nicht verfügbar: {exc}", f"region data unavailable: {exc}", status=503,
                      code="unavailable") from None
@@ -67,17 +69,17 @@ def _name(view: RegionView, ags: str | None) -> str:
 
 
 @router.get("/reports/{region}/content", summary="Key figures and chart specs / Kennzahlen und Diagramme")
-def content(region: RegionPath, ags: AgsQuery = None) -> dict[str, Any]:
-    view = _view(region)
+def content(region: RegionPath, request: Request, ags: AgsQuery = None) -> dict[str, Any]:
+    view = _view(region, request)
     _checked(view, ags)
     return report_content(view, ags, _run(region))
 
 
 @router.get("/reports/{region}/map", summary="The region view's map / Karte der Regionsansicht")
-def region_map(region: RegionPath, res: Annotated[str, Query(pattern="^(1km|100m)$")] = "1km") -> Response:
+def region_map(region: RegionPath, request: Request, res: Annotated[str, Query(pattern="^(1km|100m)$")] = "1km") -> Response:
     """Gemeinden (GeoJSON, lon/lat, published indicators), the inhabited grid at ``res`` (published persons
     and persons 80+), stops with their service class and hospitals, in one document."""
-    view = _view(region)
+    view = _view(region, request)
     body = {"region": view.name, "kreis": view.kreis, "data_date": view.data_date,
             "gemeinden": {"type": "FeatureCollection", "features": view.features},
             "grid": view.extra["grid"][res], "stops": view.extra["stops"], "hospitals": view.extra["hospitals"]}
@@ -87,8 +89,8 @@ def region_map(region: RegionPath, res: Annotated[str, Query(pattern="^(1km|100m
 
 @router.get("/reports/{region}/report.pdf", summary="Report as PDF / Bericht als PDF",
             responses={200: {"content": {"application/pdf": {}}}})
-def pdf(region: RegionPath, ags: AgsQuery = None) -> Response:
-    view = _view(region)
+def pdf(region: RegionPath, request: Request, ags: AgsQuery = None) -> Response:
+    view = _view(region, request)
     _checked(view, ags)
     return Response(report_pdf(view, ags, run=_run(region)), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="bericht-{_name(view, ags)}.pdf"'})
@@ -96,16 +98,16 @@ def pdf(region: RegionPath, ags: AgsQuery = None) -> Response:
 
 @router.get("/reports/{region}/report.png", summary="Report's first page as PNG / erste Seite als PNG",
             responses={200: {"content": {"image/png": {}}}})
-def png(region: RegionPath, ags: AgsQuery = None) -> Response:
-    view = _view(region)
+def png(region: RegionPath, request: Request, ags: AgsQuery = None) -> Response:
+    view = _view(region, request)
     _checked(view, ags)
     return Response(report_png(view, ags), media_type="image/png")
 
 
 @router.get("/reports/{region}/report.csv", summary="Key figures as CSV / Kennzahlen als CSV",
             responses={200: {"content": {"text/csv": {}}}})
-def csv(region: RegionPath, ags: AgsQuery = None) -> Response:
-    view = _view(region)
+def csv(region: RegionPath, request: Request, ags: AgsQuery = None) -> Response:
+    view = _view(region, request)
     _checked(view, ags)
     return Response(report_csv(view, ags), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="kennzahlen-{_name(view, ags)}.csv"'})
@@ -120,7 +122,7 @@ def capacity(region: RegionPath, request: Request, user: UserDep,
     """A department layer's capacities (``field`` summed per Gemeinde) against the forecast demand of
     ``service`` in ``year``: rows per Gemeinde with the gap (capacity - demand; negative: places missing),
     the Kreis' sums over the Gemeinden with a capacity, and the chart spec."""
-    view = _view(region)
+    view = _view(region, request)
     if service not in SERVICES:
         raise Denied(f"Leistung {service!r} unbekannt ({', '.join(SERVICES)})", f"unknown service {service!r}",
                      status=422, code="invalid")

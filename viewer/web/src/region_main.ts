@@ -16,7 +16,8 @@ const IDLE_S = Math.max(5, Number(q.get("idle") ?? 90));
 const token = new URLSearchParams(location.hash.replace(/^#/, "")).get("token") ?? localStorage.getItem("landtwin.token") ?? "";
 setRLang(q.get("lang") === "en" ? "en" : "de");
 
-const INDICATORS = ["share_65plus", "share_80plus", "share_under18", "old_age_ratio", "population_2019", "density_per_km2"];
+const INDICATORS = ["share_65plus", "share_80plus", "share_under18", "old_age_ratio", "share_deficit_65plus",
+  "share_deficit_under18", "mean_hospital_km", "population_2019", "density_per_km2"];
 const IND_LABEL: Record<string, { de: string; en: string }> = {
   share_65plus: { de: "Anteil 65+", en: "share 65+" },
   share_80plus: { de: "Anteil 80+", en: "share 80+" },
@@ -24,8 +25,11 @@ const IND_LABEL: Record<string, { de: string; en: string }> = {
   old_age_ratio: { de: "Altenquotient", en: "old-age ratio" },
   population_2019: { de: "Einwohner 2019", en: "inhabitants 2019" },
   density_per_km2: { de: "Einwohner je km²", en: "inhabitants per km²" },
+  share_deficit_65plus: { de: "65+ ohne gute Haltestelle", en: "65+ without a good stop" },
+  share_deficit_under18: { de: "unter 18 ohne gute Haltestelle", en: "under 18 without a good stop" },
+  mean_hospital_km: { de: "Weg zum Krankenhaus (km)", en: "distance to hospital (km)" },
 };
-const PERCENT = new Set(["share_65plus", "share_80plus", "share_under18"]);
+const PERCENT = new Set(["share_65plus", "share_80plus", "share_under18", "share_deficit_65plus", "share_deficit_under18"]);
 
 interface MapDoc {
   region: string;
@@ -69,7 +73,7 @@ function byAgs(ags: string): Feature | undefined {
 
 function fmtInd(key: string, v: unknown): string {
   if (typeof v !== "number") return rt("under5");
-  return PERCENT.has(key) ? `${num(100 * v, 1)} %` : num(v, key === "old_age_ratio" ? 1 : 0);
+  return PERCENT.has(key) ? `${num(100 * v, 1)} %` : num(v, key === "old_age_ratio" || key.endsWith("_km") ? 1 : 0);
 }
 
 let breaks: number[] = [0, 1];
