@@ -167,3 +167,33 @@ def test_views_publish_only_safe_counts():
         assert p["suppressed"] == any(p[c] is None for c in AGE_COLUMNS + ("population_2019",))
         for c in AGE_COLUMNS:
             assert p[c] is None or p[c] % 5 == 0
+
+
+def test_region_scenario_edits():
+    from geodata.interventions import InterventionError, decode_intervention
+    from models.region.scenario import decode_region_interventions, evaluate, region_kpis
+
+    r = synthetic_region(8, n_cells=150, n_stops=4)
+    ox, oy = r.local_origin_m
+    assert ox == 690_000 and oy == 5_660_000
+    for kind in ("stops", "zone"):
+        p = propose(r, budget=2, kind=kind, method="milp")
+        objs = decode_region_interventions(p.interventions, r)  # the proposal is a valid scenario edit list
+        after = evaluate(r, objs)
+        assert after.kreis["deficit_65plus"] + after.kreis["deficit_under18"] == pytest.approx(p.deficit_after)
+        kp = region_kpis(after)
+        assert check_published(kp) == [] and kp["deficit_65plus"] is None or kp["deficit_65plus"] % 5 == 0
+    bad = [
+        {"kind": "tree", "id": "t", "xy_local_m": [10.0, 10.0]},
+        {"kind": "new_stop", "id": "s", "xy_local_m": [-50_000.0, 10.0]},
+        {"kind": "on_demand_zone", "id": "z", "polygon_local_m": [[0, 0], [10, 10], [0, 10], [10, 0]]},
+        {"kind": "on_demand_zone", "id": "z", "polygon_local_m": [[-90000, -90000], [-80000, -90000], [-80000, -80000]]},
+    ]
+    for b in bad:
+        with pytest.raises(InterventionError) as exc:
+            decode_region_interventions([b], r)
+        assert exc.value.de and exc.value.en
+    dup = [{"kind": "new_stop", "id": "s", "xy_local_m": [100.0, 100.0]}] * 2
+    with pytest.raises(InterventionError):
+        decode_region_interventions(dup, r)
+    assert decode_intervention(dup[0]).id == "s"

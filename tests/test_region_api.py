@@ -87,6 +87,16 @@ def test_region_proposals(client):
     assert len(doc["features"]) == 3 and doc["summary"]["persons_covered"] > 0
     assert all(i["kind"] == "on_demand_zone" for i in doc["interventions"])
     _no_small_counts(doc)
+    ev = client.post("/api/regions/burgenlandkreis/evaluate", json={"interventions": doc["interventions"]})
+    assert ev.status_code == 200
+    evj = ev.json()
+    _no_small_counts(evj)
+    assert evj["kpis_after"]["deficit_65plus"] < evj["kpis_before"]["deficit_65plus"]
+    bad = client.post("/api/regions/burgenlandkreis/evaluate",
+                      json={"interventions": [{"kind": "new_stop", "id": "s", "xy_local_m": [-900000.0, 0.0]}]})
+    assert bad.status_code == 422 and "Kreis" in bad.json()["message_de"]
+    bad = client.post("/api/regions/burgenlandkreis/evaluate", json={"interventions": [{"kind": "tree", "id": "t"}]})
+    assert bad.status_code == 422
     s = client.get("/api/regions/burgenlandkreis/proposals?budget=2&kind=stops").json()
     assert len(s["features"]) == 2 and s["summary"]["persons_covered"] >= s["summary"]["greedy_persons_covered"]
     _no_small_counts(s)
@@ -106,5 +116,6 @@ def test_region_in_openapi(client):
     paths = client.get("/api/openapi.json").json()["paths"]
     for p in ("/api/regions", "/api/regions/{name}", "/api/regions/{name}/gemeinden.geojson",
               "/api/regions/{name}/grid.geojson", "/api/regions/{name}/stops.geojson",
-              "/api/regions/{name}/hospitals.geojson", "/api/regions/{name}/access", "/api/regions/{name}/proposals"):
+              "/api/regions/{name}/hospitals.geojson", "/api/regions/{name}/access", "/api/regions/{name}/proposals",
+              "/api/regions/{name}/evaluate"):
         assert p in paths, p

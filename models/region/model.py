@@ -10,6 +10,7 @@ older. Their names are stable (the forecast reads them as the base of its cohort
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,13 @@ class Region:
     @property
     def epsg(self) -> int:
         return int(self.crs.split(":")[1])
+
+    @property
+    def local_origin_m(self) -> tuple[float, float]:
+        """Origin of the region's local frame (scenario edits, ``xy_local_m``): the south-west corner of the
+        Kreis' bounding box rounded down to whole kilometres, in the working CRS."""
+        w, s, _e, _n = self.kreis_outline.bounds
+        return float(math.floor(w / 1000.0) * 1000.0), float(math.floor(s / 1000.0) * 1000.0)
 
     @property
     def population_2019(self) -> float:

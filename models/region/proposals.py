@@ -36,8 +36,8 @@ MILP_MAX_PAIRS = 3_000_000
 @dataclass
 class RegionProposal:
     """kind (stops | zone); items: name, x_m, y_m (stop or zone centre), polygon (zone, working CRS),
-    persons_covered (marginal, in order of choice); interventions as scenario edits (coordinates in the
-    working CRS); deficits before and after (unpublished floats)."""
+    persons_covered (marginal, in order of choice); interventions as scenario edits (``xy_local_m`` in the
+    region's local frame, :attr:`Region.local_origin_m`); deficits before and after (unpublished floats)."""
 
     kind: str
     items: list[dict[str, Any]]
@@ -131,6 +131,7 @@ def propose(region: Region, *, budget: int, kind: str = "stops", method: str = "
     ordered = _order_by_gain(w, cover, idx) if idx.size else []
     settle = region.cells["settlement"].to_numpy()
     near = cKDTree(region.cells[["x_m", "y_m"]].to_numpy(float))
+    ox, oy = region.local_origin_m
     items, interventions, extra, zones = [], [], [], []
     for n, (j, gain) in enumerate(ordered, start=1):
         x, y = float(cent[j, 0]), float(cent[j, 1])
@@ -139,15 +140,16 @@ def propose(region: Region, *, budget: int, kind: str = "stops", method: str = "
             name = f"Neue Haltestelle {place}"
             items.append({"rank": n, "name": name, "x_m": x, "y_m": y, "persons_covered": gain})
             extra.append(ExtraStop(x, y, str(a["new_stop_class"]), name))
-            interventions.append(encode_intervention(NewStop(id=f"region_stop_{n}", name=name[:100], xy_local_m=(x, y))))
+            interventions.append(encode_intervention(NewStop(id=f"region_stop_{n}", name=name[:100],
+                                                             xy_local_m=(x - ox, y - oy))))
         else:
             name = f"Rufbus-Zone {place}"
             poly = polys[j]
             coords = [(float(px), float(py)) for px, py in list(poly.exterior.coords)[:-1]]
             items.append({"rank": n, "name": name, "x_m": x, "y_m": y, "polygon": coords, "persons_covered": gain})
             zones.append(poly)
-            interventions.append(encode_intervention(OnDemandZone(id=f"region_zone_{n}", label=name[:100],
-                                                                  polygon_local_m=coords)))
+            interventions.append(encode_intervention(OnDemandZone(
+                id=f"region_zone_{n}", label=name[:100], polygon_local_m=[(px - ox, py - oy) for px, py in coords])))
     after = region_access(region, extra_stops=extra, zones=zones) if ordered else before
     d_before = float(before.kreis["deficit_65plus"] + before.kreis["deficit_under18"])
     d_after = float(after.kreis["deficit_65plus"] + after.kreis["deficit_under18"])

@@ -57,7 +57,9 @@ def info_json(region: Region) -> dict[str, Any]:
         method["population"] = pop
     return {**info, "base_year": m.get("base_year"), "method": method,
             "sources": [{k: s.get(k) for k in ("key", "licence", "sha256")} for s in m.get("sources", [])],
-            "content_hash": m.get("content_hash", ""), "privacy": {"min_count": 5, "round_to": 5, **_SUPPRESSED}}
+            "content_hash": m.get("content_hash", ""),
+            "interventions_frame": {"crs": region.crs, "origin_e_m": region.local_origin_m[0],
+                                    "origin_n_m": region.local_origin_m[1]}, "privacy": {"min_count": 5, "round_to": 5, **_SUPPRESSED}}
 
 
 def _feature(geom: Any, props: dict[str, Any]) -> dict[str, Any]:
@@ -164,5 +166,6 @@ def proposal_geojson(region: Region, proposal: Any) -> dict[str, Any]:
                "deficit_persons_before": publish_count(proposal.deficit_before),
                "deficit_persons_after": publish_count(proposal.deficit_after),
                "runtime_s": round(proposal.runtime_s, 3), "notes": proposal.notes,
-               "coordinates_of_interventions": region.crs}
+               "interventions_frame": {"crs": region.crs, "origin_e_m": region.local_origin_m[0],
+                                        "origin_n_m": region.local_origin_m[1]}}
     return _fc(feats, summary=summary, interventions=proposal.interventions, **_SUPPRESSED)

@@ -13,11 +13,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from geodata.sources import DataError
 from models.region import Region, load_region, region_dir, region_names
 from models.region.access import RegionAccess, region_access
 from models.region.bundle import NAME_PATTERN
+from models.region.scenario import decode_region_interventions, evaluate, region_kpis
 from models.region.views import (
     access_json,
     gemeinden_geojson,
@@ -153,3 +155,21 @@ def proposals(name: RegionName, twin: TwinDep,
         return proposal_geojson(e.region, propose(e.region, budget=budget, kind=kind, base=e.access))
 
     return _body(e, ("proposals", budget, kind), make, "application/geo+json")
+
+
+class RegionEdits(BaseModel):
+    """Region edits to evaluate: ``new_stop`` and ``on_demand_zone`` interventions in the region's local frame
+    (metres from ``interventions_frame`` of the proposals / the region info)."""
+
+    interventions: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
+
+
+@router.post("/{name}/evaluate", summary="Access with new stops / on-demand zones applied (a scenario draft)",
+             responses=_JSON)
+def evaluate_edits(name: RegionName, body: RegionEdits, twin: TwinDep) -> Response:
+    e = _loaded(twin, name)
+    objs = decode_region_interventions(body.interventions, e.region)
+    after = evaluate(e.region, objs)
+    out = {"kpis_before": region_kpis(e.access), "kpis_after": region_kpis(after), "access": access_json(after),
+           "interventions": len(objs)}
+    return Response(json.dumps(out, ensure_ascii=False), media_type="application/json")
