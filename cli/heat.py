@@ -1,6 +1,7 @@
 """``twin heat``, ``twin svf``, ``twin shadows``, ``twin tmrt``: the heat simulation from the command line.
 
-- ``twin heat NAME [--scenario FILE] [--hour 15] [--weather FILE] --out DIR [--json]`` computes a
+- ``twin heat NAME [--scenario FILE] [--hour 15] [--weather FILE] [--wind-speed M/S] [--energy]
+  [--heat-wave-days N] --out DIR [--json]`` computes a
   district bundle (or ``sample``) with a scenario's heat interventions and writes the fields as
   GeoTIFFs, the KPIs as JSON and a PNG map of UTCI with a legend.
 - ``twin svf --dsm FILE [--cdsm FILE] [--dem FILE] --out FILE.tif`` sky view factor of any projected DSM.
@@ -40,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     hp.add_argument("--sample-size-km", type=float, default=2.0, help="size of the 'sample' district (default 2)")
     hp.add_argument("--out", required=True, help="output folder")
     hp.add_argument("--json", action="store_true", help="print a one-line JSON summary")
+    hp.add_argument("--energy", action="store_true",
+                    help="Kühlbedarf der Gebäude (5R1C) / buildings' cooling demand over the day: buildings_cooling.csv")
+    hp.add_argument("--wind-speed", type=float, default=None, help="constant 10 m wind speed in m/s instead of the weather's")
+    hp.add_argument("--heat-wave-days", type=int, default=None,
+                    help="Hitzewelle von N Tagen (3-14) / heat wave of N days ending on the design day: tropical_nights.tif")
     hp.set_defaults(func=run_heat)
     for name, helptext in (("svf", "Himmelssichtfaktor / sky view factor"), ("shadows", "Schatten / shadows"),
                            ("tmrt", "mittlere Strahlungstemperatur und UTCI / mean radiant temperature and UTCI")):
@@ -272,12 +278,31 @@ def run_heat(args: argparse.Namespace) -> int:
     district = load_district(args)
     lon, _ = district.frame.origin_lonlat()
     weather = _weather(args.weather, lon)
+    if args.wind_speed is not None:
+        if not 0.0 <= args.wind_speed <= 40.0:
+            raise CliError("--wind-speed 0..40 m/s")
+        from dataclasses import replace
+
+        weather = replace(weather, wind_speed_m_s=np.full(24, float(args.wind_speed)))
+    if args.heat_wave_days is not None and not 3 <= args.heat_wave_days <= 14:
+        raise CliError("--heat-wave-days 3..14")
     params = HeatParams.default(arch=args.arch or "cpu")
     engine = HeatEngine(district, weather=weather, params=params)
     try:
         res = engine.compute(interventions, hours=(args.hour,))
+        cooling = engine.building_cooling(interventions) if args.energy else None
     except HeatEditError as exc:
         raise CliError(str(exc)) from None
+    if cooling is not None:
+        res.kpis["cooling_demand_kwh_day"] = cooling.district_kwh
+    wave = None
+    if args.heat_wave_days is not None:
+        from geodata.weather import heat_wave
+        from models.heat.heat_wave import run_heat_wave
+
+        wave = run_heat_wave(district, heat_wave(args.heat_wave_days), interventions, params=params)
+        res.kpis["tropical_nights_max"] = float(wave.tropical_nights.max())
+        res.kpis["residents_with_tropical_nights"] = wave.residents_with_tropical_nights
 
     def write(folder: Path) -> None:
         for name in ("utci_c", "tmrt_c", "surface_temp_c", "air_temp_c", "sunlit"):
@@ -291,12 +316,29 @@ def run_heat(args: argparse.Namespace) -> int:
                                                       "interventions": len(interventions), "kpis": res.kpis,
                                                       "timings_s": res.timings_s}, indent=1, ensure_ascii=False))
         _png_map(folder / f"utci_{args.hour:02d}.png", res.fields["utci_c"][0], args.hour, district, district.name)
+        if cooling is not None:
+            b = district.buildings
+            lines = ["building_id,use,floor_area_m2,cooling_kwh_day,cooling_kwh_m2_day"]
+            for i in range(len(b.height_m)):
+                fa = float(engine.envelope.floor_area_m2[i])
+                kwh = float(cooling.cooling_kwh[i])
+                lines.append(f"{int(b.building_id[i])},{b.use[i]},{fa:.1f},{kwh:.3f},{kwh / max(fa, 1.0):.4f}")
+            (folder / "buildings_cooling.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if wave is not None:
+            res.fields["tropical_nights"] = wave.tropical_nights.astype(np.float32)
+            write_field_geotiff(res, "tropical_nights", None, district, str(folder / "tropical_nights.tif"))
+            (folder / "heat_wave.json").write_text(json.dumps({
+                "days": list(wave.days), "night_hours": list(wave.night_hours),
+                "uhi_night_k": [round(float(v), 3) for v in wave.uhi_night_k],
+                "residents_with_tropical_nights": wave.residents_with_tropical_nights}, indent=1))
 
     out = atomic_dir(args.out, write)
     k = res.kpis
     print_summary(args, {"out": str(out), "hour": args.hour, "utci_mean_c": round(k["utci_mean_c"], 2),
                     "utci_p95_c": round(k["utci_p95_c"], 2), "air_temp_mean_c": round(k["air_temp_mean_c"], 2),
                     "utci_diff_to_baseline_k": round(k["utci_diff_to_baseline_k"], 3), "cost_eur": k["cost_eur"],
-                    "seconds": round(res.timings_s["total"], 2)})
+                    "seconds": round(res.timings_s["total"], 2),
+                    **{n: round(k[n], 3) for n in ("uhi_core_open_k", "cooling_demand_kwh_day", "tropical_nights_max",
+                                                   "residents_with_tropical_nights") if n in k}})
     sys.stdout.flush()
     return 0

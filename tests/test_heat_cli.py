@@ -123,3 +123,22 @@ def test_bad_input_is_refused_and_writes_nothing(tmp_path: Path, dsm, capsys) ->
                  str(tmp_path / "t")]) == 2
     assert "gap" in capsys.readouterr().err and not (tmp_path / "t").exists()
     assert main(["shadows", "--dsm", str(d), "--out", str(tmp_path / "s.tif")]) == 2
+
+
+def test_heat_at_night_with_energy_heat_wave_and_wind(tmp_path: Path, capsys) -> None:
+    district = heat_district(size_m=120.0)
+    write_bundle(district, tmp_path / "data" / "districts" / "hv", tiles=False)
+    out = tmp_path / "out"
+    assert main(["--data-dir", str(tmp_path / "data"), "heat", "hv", "--hour", "4", "--energy", "--heat-wave-days", "3",
+                 "--out", str(out), "--json"]) == 0
+    s = _json_line(capsys)
+    assert s["hour"] == 4 and s["cooling_demand_kwh_day"] > 0 and s["tropical_nights_max"] >= 0
+    names = {p.name for p in out.iterdir()}
+    assert {"air_temp_c_04.tif", "buildings_cooling.csv", "tropical_nights.tif", "heat_wave.json"} <= names
+    rows = (out / "buildings_cooling.csv").read_text().splitlines()
+    assert rows[0].startswith("building_id,") and len(rows) == 1 + len(district.buildings.height_m)
+    kpis = json.loads((out / "kpis.json").read_text())["kpis"]
+    assert kpis["kpi_hour"] == 4 and kpis["cooling_demand_kwh_day"] == pytest.approx(s["cooling_demand_kwh_day"], rel=1e-3)
+    assert main(["--data-dir", str(tmp_path / "data"), "heat", "hv", "--wind-speed", "-1", "--out", str(tmp_path / "w")]) == 2
+    assert main(["--data-dir", str(tmp_path / "data"), "heat", "hv", "--heat-wave-days", "40", "--out", str(tmp_path / "w")]) == 2
+    assert not (tmp_path / "w").exists()
