@@ -242,3 +242,27 @@ def test_town_twin_saved_view_restores_scenario_layers_camera_and_hour(browser, 
         assert watch.errors == []
     finally:
         ctx.close()
+
+
+def test_region_proposals_drawn_and_accepted_as_a_draft(browser, web_server) -> None:
+    from models.region.build import build_region
+    from models.region.bundle import region_dir, write_region
+
+    if not (region_dir(web_server.data, "burgenlandkreis") / "manifest.json").exists():
+        write_region(build_region(shared_data()), web_server.data)  # what `twin region build` writes
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?grid=off")
+    try:
+        page.fill("#pbudget", "3")
+        page.click("#prop-go")
+        page.wait_for_function("__region.proposals.drawn === 3", timeout=120000)
+        assert page.locator('#rmap-dept [data-layer="proposals"] circle').count() == 3
+        assert page.locator(".prop-list li").count() == 3
+        page.click("#prop-accept")
+        page.wait_for_function("__region.proposals.accepted", timeout=60000)
+        rows = page.locator("#prop-eval tbody tr")
+        assert rows.count() >= 3
+        before, after = (int(t.replace(".", "")) for t in rows.nth(0).locator("td").all_inner_texts()[1:3])
+        assert after < before  # fewer people 65+ without a good stop
+        assert watch.errors == []
+    finally:
+        ctx.close()

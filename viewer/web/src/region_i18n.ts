@@ -62,6 +62,19 @@ const DE = {
   field: "Feld mit Kapazitäten",
   year: "Jahr",
   compare_demand: "Mit Bedarf vergleichen",
+  proposals: "Vorschläge für den ÖPNV",
+  prop_stops: "Haltestellen",
+  prop_zones: "Rufbus-Zonen",
+  prop_budget: "Anzahl",
+  prop_compute: "Vorschlagen",
+  prop_wait: "Berechne die beste Auswahl …",
+  prop_missing: "Das Regionsmodell ist nicht gebaut (twin region build)",
+  prop_covered: "Neu gut angebunden",
+  prop_greedy: "einfache Auswahl",
+  prop_deficit: "Menschen ohne gute Haltestelle",
+  prop_accept: "Als Entwurf übernehmen und bewerten",
+  before: "vorher",
+  after: "nachher",
 };
 
 type Key = keyof typeof DE;
@@ -126,6 +139,19 @@ const EN: Record<Key, string> = {
   field: "Field with capacities",
   year: "Year",
   compare_demand: "Compare with demand",
+  proposals: "Public transport proposals",
+  prop_stops: "Stops",
+  prop_zones: "On-demand zones",
+  prop_budget: "Number",
+  prop_compute: "Propose",
+  prop_wait: "Computing the best choice …",
+  prop_missing: "The region model is not built (twin region build)",
+  prop_covered: "Newly well served",
+  prop_greedy: "simple choice",
+  prop_deficit: "People without a good stop",
+  prop_accept: "Accept as a draft and evaluate",
+  before: "before",
+  after: "after",
 };
 
 let lang: RLang = "de";

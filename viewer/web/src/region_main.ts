@@ -49,7 +49,7 @@ const state = {
   ready: false, firstRenderMs: -1, indicator: q.get("ind") ?? "share_65plus", grid: (q.get("grid") ?? "1km") as "off" | "1km" | "100m",
   gridMode: (q.get("gm") ?? "persons") as "persons" | "80plus", stops: q.get("stops") !== "0", hospitals: q.get("hosp") !== "0",
   selected: q.get("ags") as string | null, layers: new Set((q.get("layers") ?? "").split(",").filter(Boolean)),
-  panelOpen: false, charts: [] as string[], question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
+  panelOpen: false, charts: [] as string[], proposals: 0, accepted: false, question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
 };
 if (!INDICATORS.includes(state.indicator)) state.indicator = "share_65plus";
 let doc: MapDoc | null = null;
@@ -127,7 +127,12 @@ function renderLayerList(): void {
       <label><input type="checkbox" id="gm80" ${state.gridMode === "80plus" ? "checked" : ""}>${rt("grid_80plus")}</label></fieldset>
     <fieldset class="choices"><label><input type="checkbox" id="lstops" ${state.stops ? "checked" : ""}>${rt("stops")}</label>
       <label><input type="checkbox" id="lhosp" ${state.hospitals ? "checked" : ""}>${rt("hospitals")}</label></fieldset>
-    <fieldset class="choices"><legend>${rt("dept_layers")}</legend>${dept}</fieldset>`;
+    <fieldset class="choices"><legend>${rt("dept_layers")}</legend>${dept}</fieldset>
+    <fieldset class="choices" id="prop-box"><legend>${rt("proposals")}</legend>
+      <div class="seg"><label><input type="radio" name="pkind" value="stops" checked>${rt("prop_stops")}</label>
+      <label><input type="radio" name="pkind" value="zone">${rt("prop_zones")}</label></div>
+      <label>${rt("prop_budget")} <input id="pbudget" type="number" min="1" max="20" value="5" class="num"></label>
+      <button id="prop-go" class="btn small" type="button">${rt("prop_compute")}</button></fieldset>`;
   ($("ind") as HTMLSelectElement).addEventListener("change", (e) => { state.indicator = (e.target as HTMLSelectElement).value; applyIndicator(); saveView(); });
   for (const r of Array.from(document.querySelectorAll<HTMLInputElement>('input[name="grid"]'))) {
     r.addEventListener("change", () => { state.grid = r.value as typeof state.grid; void applyGrid(); saveView(); });
@@ -135,6 +140,10 @@ function renderLayerList(): void {
   ($("gm80") as HTMLInputElement).addEventListener("change", (e) => { state.gridMode = (e.target as HTMLInputElement).checked ? "80plus" : "persons"; void applyGrid(); saveView(); });
   ($("lstops") as HTMLInputElement).addEventListener("change", (e) => { state.stops = (e.target as HTMLInputElement).checked; drawPoints(); saveView(); });
   ($("lhosp") as HTMLInputElement).addEventListener("change", (e) => { state.hospitals = (e.target as HTMLInputElement).checked; drawPoints(); saveView(); });
+  $("prop-go").addEventListener("click", () => {
+    const kind = document.querySelector<HTMLInputElement>('input[name="pkind"]:checked')?.value ?? "stops";
+    void showProposals(kind, Math.min(20, Math.max(1, Number(($("pbudget") as HTMLInputElement).value) || 5)));
+  });
   for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>("button[data-cap]"))) {
     b.addEventListener("click", () => openCapacity(deptLayers.find((l) => l.layer_id === b.dataset.cap)!));
   }
@@ -249,6 +258,53 @@ async function showCapacity(layer: string, service: string, field: string, year:
     out.textContent = String((e as Error).message);
   }
 }
+
+interface Proposal { features: Feature[]; summary: Record<string, unknown>; interventions: unknown[] }
+
+/** The region's optimised proposals (new stops or Rufbus zones) as a layer, then accepted as a draft and evaluated. */
+async function showProposals(kind: string, budget: number): Promise<void> {
+  state.selected = null;
+  map.setSelected(null);
+  $("rpanel-title").textContent = rt("proposals");
+  $("rpanel-body").innerHTML = `<p>${rt("prop_wait")}</p>`;
+  $("rpanel").hidden = false;
+  state.panelOpen = true;
+  state.charts = [];
+  let p: Proposal;
+  try {
+    p = await getJSON<Proposal>(`/api/regions/${REGION}/proposals?budget=${budget}&kind=${kind}`);
+  } catch (e) {
+    $("rpanel-body").innerHTML = `<p>${rt("prop_missing")} (${esc((e as Error).message)})</p>`;
+    return;
+  }
+  state.proposals = p.features.length;
+  map.drawLayer("proposals", p.features, () => "#e69f00");
+  const s = p.summary;
+  const n = (v: unknown): string => (typeof v === "number" ? num(v) : rt("under5"));
+  $("rpanel-body").innerHTML = `<p>${rt("prop_covered")}: <b>${n(s.persons_covered)}</b> (${rt("prop_greedy")}: ${n(s.greedy_persons_covered)})</p>
+    <p>${rt("prop_deficit")}: ${n(s.deficit_persons_before)} → <b>${n(s.deficit_persons_after)}</b></p>
+    <ol class="prop-list">${p.features.map((f) => `<li>${esc(String(f.properties.name))} – ${n(f.properties.persons_covered)} ${rt("persons")}</li>`).join("")}</ol>
+    <button id="prop-accept" class="btn primary">${rt("prop_accept")}</button><div id="prop-eval" aria-live="polite"></div>`;
+  $("prop-accept").addEventListener("click", async () => {
+    const r = await fetch(`/api/regions/${REGION}/evaluate`, { method: "POST", headers: { "Content-Type": "application/json",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ interventions: p.interventions }) });
+    if (!r.ok) { $("prop-eval").textContent = `${rt("load_failed")}: ${r.status}`; return; }
+    const ev = (await r.json()) as { kpis_before: Record<string, number | null>; kpis_after: Record<string, number | null> };
+    const rows = ["deficit_65plus", "deficit_under18", "share_served", "mean_walk_good_stop_m"].filter((k) => k in ev.kpis_before);
+    const f = (k: string, v: number | null): string => (v === null ? rt("under5") : k.startsWith("share") ? `${num(100 * v, 1)} %` : num(v));
+    $("prop-eval").innerHTML = `<table class="cap-table"><thead><tr><th></th><th>${rt("before")}</th><th>${rt("after")}</th></tr></thead><tbody>`
+      + rows.map((k) => `<tr><td>${esc(KPI_LABEL[k]?.[rlang() === "en" ? 1 : 0] ?? k)}</td><td>${f(k, ev.kpis_before[k])}</td><td>${f(k, ev.kpis_after[k])}</td></tr>`).join("")
+      + "</tbody></table>";
+    state.accepted = true;
+  });
+}
+
+const KPI_LABEL: Record<string, [string, string]> = {
+  deficit_65plus: ["65+ ohne gute Haltestelle", "65+ without a good stop"],
+  deficit_under18: ["unter 18 ohne gute Haltestelle", "under 18 without a good stop"],
+  share_served: ["Anteil gut angebunden", "share well served"],
+  mean_walk_good_stop_m: ["Fußweg zur guten Haltestelle (m)", "walk to a good stop (m)"],
+};
 
 function twinFor(ags: string): District | undefined {
   const f = byAgs(ags);
@@ -486,6 +542,7 @@ window.addEventListener("error", (e) => state.errors.push(String(e.message)));
   get charts() { return state.charts.slice(); },
   get indicator() { return state.indicator; },
   get question() { return state.question; },
+  get proposals() { return { drawn: state.proposals, accepted: state.accepted }; },
   get nearest() { return state.nearest; },
   get resets() { return state.resets; },
   get errors() { return state.errors.slice(); },
