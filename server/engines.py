@@ -60,6 +60,7 @@ def inputs_signature(name: str, interventions: list[Intervention]) -> bytes:
     return msgspec.msgpack.encode(mine)
 # field layers of the heat engine that are streamed (units in their names)
 HEAT_LAYERS = ("utci_c", "tmrt_c", "air_temp_c", "surface_temp_c")
+HEAT_ENERGY_LIVE_MAX_CELLS = 250_000  # districts up to 1 x 1 km at 2 m get the cooling demand on every edit
 
 
 @dataclass
@@ -189,6 +190,9 @@ class HeatAdapter:
         self.engine = HeatEngine(district)
         self.last_version: int | None = None
         self.last_raw: dict[tuple[str, int], np.ndarray] = {}  # (layer, hour) -> quantised values last sent
+        # buildings' cooling demand (a full day of air and 5R1C) in the live loop only on smaller districts
+        self.energy = district.grid.rows * district.grid.cols <= HEAT_ENERGY_LIVE_MAX_CELLS
+        self.base_cooling_kwh: float | None = None
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
                 progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
@@ -198,6 +202,12 @@ class HeatAdapter:
         qf = traffic.anthropogenic_heat_w_m2(self.district.grid) if traffic is not None else None
         res = self.engine.compute(heat_only, hours=tuple(hours), anthropogenic_heat_w_m2=qf)
         ctx["heat"] = res
+        if self.energy:
+            if self.base_cooling_kwh is None:
+                self.base_cooling_kwh = self.engine.building_cooling([], anthropogenic_heat_w_m2=qf).district_kwh
+            kwh = self.engine.building_cooling(heat_only, anthropogenic_heat_w_m2=qf).district_kwh
+            res.kpis["cooling_demand_kwh_day"] = kwh
+            res.kpis["cooling_demand_diff_to_baseline_kwh"] = kwh - self.base_cooling_kwh
         progress("heat", 0.9)
         g = grid_info(self.district)
         frames: list[Any] = []
