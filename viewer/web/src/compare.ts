@@ -150,6 +150,7 @@ export class Compare {
       }
     }
     const groups: Array<[TextKey, RegExp]> = [
+      ["kpi_heat_island", /^uhi_core_open_k$|^tropical_night|^cooling_demand_kwh/],
       ["kpi_travel", /travel|_min$/],
       ["kpi_deficits", /deficit/],
       ["kpi_costs", /cost|_eur$/],
