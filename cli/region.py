@@ -159,14 +159,10 @@ def run_propose(args: argparse.Namespace) -> int:
     prop = propose(region, budget=args.budget, kind=args.kind, method=args.method)
     gj = proposal_geojson(region, prop)
     if args.out:
-        import os
-        import tempfile
+        from geodata.files import atomic_file
 
-        target = Path(args.out)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(gj, fh, ensure_ascii=False)
-        os.replace(tmp, target)
+        text = json.dumps(gj, ensure_ascii=False)
+        atomic_file(Path(args.out), lambda tmp: tmp.write_text(text, encoding="utf-8"))
     s = gj["summary"]
     _print(gj if args.json else s, args.json,
            [f"{args.kind}: {len(gj['features'])} Vorschläge / proposals ({s['method']}, {s['status']})",

@@ -296,3 +296,15 @@ def test_service_classes_from_gtfs_departures(region, shared_copy, tmp_path):
     with pytest.raises(DataError):
         (tmp_path / "gtfs" / "trips.txt").unlink()
         build_region(shared_copy, gtfs=feed)
+
+
+def test_cli_propose_writes_geojson(region, tmp_path, capsys):
+    data = tmp_path / "data"
+    write_region(region, data, "bk")
+    out = tmp_path / "p.geojson"
+    assert _twin("--data-dir", str(data), "region", "propose", "bk", "--budget", "2", "--kind", "zone",
+                 "--out", str(out), "--json") == 0
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert check_published(doc) == [] and len(doc["features"]) == 2
+    assert json.loads(out.read_text(encoding="utf-8")) == doc
+    assert _twin("--data-dir", str(data), "region", "propose", "bk", "--budget", "0") == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SHARED_DATA, shared_data
 from fastapi.testclient import TestClient
@@ -75,6 +76,20 @@ def test_region_endpoints(client):
     assert {f["properties"]["service_class"] for f in stops["features"]} <= set("ABCDEF")
     hosp = client.get("/api/regions/burgenlandkreis/hospitals.geojson").json()
     assert sum(f["properties"]["in_kreis"] for f in hosp["features"]) == 5
+    places = client.get("/api/regions/burgenlandkreis/settlements.geojson").json()
+    zeitz = [f for f in places["features"] if f["properties"]["name"] == "Zeitz"]
+    assert len(zeitz) == 1 and zeitz[0]["properties"]["gemeinde"] == "Zeitz"
+    _no_small_counts(places)
+    tif = client.get("/api/regions/burgenlandkreis/grid.tif?res=100m&quantity=age_80_plus")
+    assert tif.status_code == 200 and tif.headers["content-type"] == "image/tiff"
+    from rasterio.io import MemoryFile
+
+    with MemoryFile(tif.content) as mem, mem.open() as src:
+        arr = src.read(1)
+        assert src.crs.to_epsg() == 3035 and src.res == (100.0, 100.0)
+    vals = arr[np.isfinite(arr)]
+    assert vals.size > 1000 and ((vals == 0) | ((vals >= 5) & (vals % 5 == 0))).all()
+    assert client.get("/api/regions/burgenlandkreis/grid.tif?quantity=secret").status_code == 422
     acc = client.get("/api/regions/burgenlandkreis/access").json()
     assert len(acc["gemeinden"]) == 33 and "kreis" in acc and acc["assumptions"]["deficit_max_walk_m"] == 600
     _no_small_counts(acc)
@@ -117,5 +132,5 @@ def test_region_in_openapi(client):
     for p in ("/api/regions", "/api/regions/{name}", "/api/regions/{name}/gemeinden.geojson",
               "/api/regions/{name}/grid.geojson", "/api/regions/{name}/stops.geojson",
               "/api/regions/{name}/hospitals.geojson", "/api/regions/{name}/access", "/api/regions/{name}/proposals",
-              "/api/regions/{name}/evaluate"):
+              "/api/regions/{name}/evaluate", "/api/regions/{name}/settlements.geojson", "/api/regions/{name}/grid.tif"):
         assert p in paths, p

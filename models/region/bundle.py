@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import shapely
 
+from geodata.files import atomic_dir
 from geodata.sources import DataError, sha256_of
 from models.region.model import Region
 
@@ -67,10 +65,8 @@ def write_region(region: Region, data_dir: str | Path, name: str | None = None) 
     """Write ``region`` to ``<data_dir>/regions/<name>/`` (replacing an older bundle) and return the folder."""
     name = name or region.name
     root = region_dir(data_dir, name)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root.parent))
-    os.chmod(tmp, 0o755)
-    try:
+
+    def write(tmp: Path) -> None:
         for attr, fname in _TABLES.items():
             getattr(region, attr).to_csv(tmp / fname, index=False)
         shapes = {"kreis": shapely.to_wkt(region.kreis_outline, rounding_precision=2),
@@ -87,16 +83,8 @@ def write_region(region: Region, data_dir: str | Path, name: str | None = None) 
         manifest.setdefault("content_hash", content_hash(region.manifest))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n",
                                            encoding="utf-8")
-        old = None
-        if root.exists():
-            old = root.with_name(f".{name}.old-{os.getpid()}")
-            os.replace(root, old)
-        os.replace(tmp, root)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic_dir(root, write)
     return root
 
 

@@ -169,3 +169,54 @@ def proposal_geojson(region: Region, proposal: Any) -> dict[str, Any]:
                "interventions_frame": {"crs": region.crs, "origin_e_m": region.local_origin_m[0],
                                         "origin_n_m": region.local_origin_m[1]}}
     return _fc(feats, summary=summary, interventions=proposal.interventions, **_SUPPRESSED)
+
+
+def settlements_geojson(region: Region) -> dict[str, Any]:
+    """Settlements (named clusters of inhabited cells) as points at their population-weighted centre, with
+    the Gemeinde and the published number of persons: the gazetteer for searching places by name."""
+    lon, lat = reproject_xy(region.settlements["x_m"].to_numpy(float), region.settlements["y_m"].to_numpy(float),
+                            region.epsg, 4326)
+    gname = dict(zip(region.gemeinden["ags"], region.gemeinden["name"]))
+    feats = []
+    for i, s in enumerate(region.settlements.itertuples(index=False)):
+        props = published_row({"name": s.settlement, "ags": s.ags, "gemeinde": gname.get(s.ags, ""),
+                               "population_2019": float(s.persons), "cells": int(s.cells)})
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(float(lon[i]), 6),
+                                                                                        round(float(lat[i]), 6)]},
+                      "properties": props})
+    return _fc(feats, base_year=2019, **_SUPPRESSED)
+
+
+def grid_raster(region: Region, res: str, column: str) -> tuple[np.ndarray, tuple[float, float, float], int]:
+    """One published count per cell of the INSPIRE grid (EPSG:3035) as a float32 raster: (array (rows, cols),
+    row 0 at the north; (west, north, cell size) of the upper-left corner in EPSG:3035 metres; EPSG code).
+    NaN where the count is suppressed (1-4 persons) and where no one lives."""
+    from models.privacy import publish_counts
+
+    if res not in ("100m", "1km"):
+        raise ValueError("res muss 100m oder 1km sein / res must be 100m or 1km")
+    cols_ok = (*AGE_COLUMNS, "population_2019", "under18", "age_65_plus")
+    if column not in cols_ok:
+        raise ValueError(f"unbekannte Größe {column!r} / unknown quantity (one of {', '.join(cols_ok)})")
+    size = 100.0 if res == "100m" else 1000.0
+    c = region.cells
+    if column == "population_2019":
+        v = c[list(AGE_COLUMNS)].to_numpy(float).sum(axis=1)
+    elif column == "under18":
+        v = c[list(UNDER18)].to_numpy(float).sum(axis=1)
+    elif column == "age_65_plus":
+        v = c[list(AGE65PLUS)].to_numpy(float).sum(axis=1)
+    else:
+        v = c[column].to_numpy(float)
+    x0 = np.floor(c["x_3035"].to_numpy() / size) * size
+    y0 = np.floor(c["y_3035"].to_numpy() / size) * size
+    west, north = float(x0.min()), float(y0.max() + size)
+    col = np.round((x0 - west) / size).astype(np.int64)
+    row = np.round((north - size - y0) / size).astype(np.int64)
+    acc = np.zeros((int(row.max()) + 1, int(col.max()) + 1))
+    np.add.at(acc, (row, col), v)
+    has = np.zeros(acc.shape, bool)
+    has[row, col] = True
+    out = publish_counts(acc).astype(np.float32)
+    out[~has] = np.nan
+    return out, (west, north, size), 3035

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from geodata.files import geotiff_bytes
 from geodata.sources import DataError
 from models.region import Region, load_region, region_dir, region_names
 from models.region.access import RegionAccess, region_access
@@ -24,8 +25,10 @@ from models.region.views import (
     access_json,
     gemeinden_geojson,
     grid_geojson,
+    grid_raster,
     hospitals_geojson,
     info_json,
+    settlements_geojson,
     stops_geojson,
 )
 from server.api.deps import TwinDep
@@ -118,6 +121,37 @@ def grid(name: RegionName, twin: TwinDep,
          res: Annotated[Literal["1km", "100m"], Query(description="cell size: 1km or 100m")] = "1km") -> Response:
     e = _loaded(twin, name)
     return _body(e, ("grid", res), lambda: grid_geojson(e.region, res, e.access), "application/geo+json")
+
+
+@router.get("/{name}/settlements.geojson", summary="Settlements (named places) with published persons (WGS84)",
+            responses=_GEO)
+def settlements(name: RegionName, twin: TwinDep) -> Response:
+    e = _loaded(twin, name)
+    return _body(e, "settlements", lambda: settlements_geojson(e.region), "application/geo+json")
+
+
+@router.get("/{name}/grid.tif", summary="One published count per grid cell as a GeoTIFF (EPSG:3035, NaN = none or "
+            "under 5)", responses={200: {"content": {"image/tiff": {}}}})
+def grid_tif(name: RegionName, twin: TwinDep,
+             res: Annotated[Literal["1km", "100m"], Query(description="cell size")] = "100m",
+             quantity: Annotated[Literal["population_2019", "under18", "age_65_plus", "age_0_9", "age_10_17",
+                                         "age_18_29", "age_30_49", "age_50_64", "age_65_79", "age_80_plus"],
+                                 Query(description="persons of this group")] = "population_2019") -> Response:
+    e = _loaded(twin, name)
+
+    def make() -> bytes:
+        arr, (west, north, size), epsg = grid_raster(e.region, res, quantity)
+        return geotiff_bytes(arr, crs=epsg, transform=(size, 0.0, west, 0.0, -size, north), nodata=float("nan"),
+                             names=[quantity], tags={"quantity": quantity, "base_year": "2019", "unit": "persons",
+                                                     "privacy": "0 or >= 5, rounded to 5; NaN = none or under 5"})
+
+    with e.lock:
+        key = ("tif", res, quantity)
+        body = e.bodies.get(key)
+        if body is None:
+            body = make()
+            e.bodies[key] = body
+    return Response(body, media_type="image/tiff")
 
 
 @router.get("/{name}/stops.geojson", summary="Stops with products and service classes (WGS84)", responses=_GEO)
