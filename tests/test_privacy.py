@@ -61,3 +61,26 @@ def test_engine_output_is_aggregate_only(taichi_cpu) -> None:
     for v in res.building_time_min.values():
         assert v.shape[0] == len(eng.district.buildings) != n_persons
     json.dumps(res.deficit_areas)
+
+
+def test_every_engine_output_leaves_with_published_counts() -> None:
+    """The boundary (server.worker.published_output): KPIs, the KPI frame and the deficit areas of an
+    access frame carry published counts only (1-4 suppressed, others rounded to 5)."""
+    import protocol as p
+    from server.engines import EngineOutput
+    from server.worker import published_output
+
+    z = p.encode_array(np.zeros(1, np.float32))
+    areas = [p.DeficitArea("age65_no_car", (5.0, 5.0), 3, 12.0, "a", (0, 0, 10, 10), {"doctor": 2}),
+             p.DeficitArea("under18", (5.0, 5.0), 17, 12.0, "b", (0, 0, 10, 10), {"doctor": 6, "school": 4})]
+    out = EngineOutput(kpis={"persons_age65_no_car": 3.0, "deficit_under18_doctor": 12.0, "mean_time_min_doctor": 7.5,
+                             "share_beyond_threshold_doctor": 0.25},
+                       frames=[p.AccessFrame(4, z, z, areas), p.KpiFrame(4, "access", {"persons_age65_no_car": 3.0})])
+    res = published_output("access", 4, out)
+    assert res.kpis == {"persons_age65_no_car": None, "deficit_under18_doctor": 10, "mean_time_min_doctor": 7.5,
+                        "share_beyond_threshold_doctor": 0.25}
+    kpi_frames = [f for f in res.frames if isinstance(f, p.KpiFrame)]
+    assert len(kpi_frames) == 1 and kpi_frames[0].values == res.kpis
+    (access,) = [f for f in res.frames if isinstance(f, p.AccessFrame)]
+    assert [(a.area_id, a.persons, a.deficit_persons) for a in access.deficits] == [("b", 15, {"doctor": 5})]
+    assert p.decode_server(p.encode(kpi_frames[0])).values["persons_age65_no_car"] is None  # travels as nil

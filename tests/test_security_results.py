@@ -29,6 +29,8 @@ from server.service import SimulationService
 from server.storage import Storage
 from server.worker import WorkerFailed
 
+pytestmark = pytest.mark.timeout(300)  # sockets read without a time limit of their own
+
 TREES = [{"kind": "tree", "id": f"t{i}", "xy_local_m": xy, "height_m": 15, "crown_diameter_m": 10}
          for i, xy in enumerate(([70, 70], [80, 70], [90, 70]))]
 
