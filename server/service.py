@@ -83,6 +83,7 @@ class _Job:
     error: BaseException | None = None
     superseded_by: _Job | None = None
     result: ResultSet | None = None
+    waiters: int = 0  # export requests waiting for this job
 
     @property
     def key(self) -> tuple:
@@ -185,9 +186,10 @@ class SimulationService:
         return self._await(job, timeout)
 
     def export(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
-               hour: int, engine: str, *, timeout: float = 120.0) -> ResultSet:
+               hour: int, engine: str, *, timeout: float = 120.0, cancel: threading.Event | None = None) -> ResultSet:
         """Results at ``hour`` alone for one export: stored, or computed with only the engines that
-        ``engine`` needs, never published. Raises :class:`Superseded` when live work took its place."""
+        ``engine`` needs, never published. Raises :class:`Superseded` when live work took its place or
+        ``cancel`` was set (the client went away); the job stops when its last waiter leaves."""
         hours = (int(hour),)
         found = self.stored_export(scenario_id, version, hour, engine)
         if found is not None:
@@ -197,16 +199,20 @@ class SimulationService:
             job = _Job(scenario_id, version, district, list(interventions), hours, due=time.monotonic(),
                        waited=True, live=False, engines=needs)
             job = self._pending.setdefault(job.key, job)
+            job.waiters += 1
             self._cond.notify_all()
         try:
-            return self._await(job, timeout)
-        except TimeoutError:
-            with self._cond:  # the waiter leaves: the export is cancelled
-                job.cancelled = True
-                if self._pending.get(job.key) is job:
-                    del self._pending[job.key]
-                if self._running is job and self._process is not None:
-                    self._process.cancel.set()
+            return self._await(job, timeout, cancel)
+        except (TimeoutError, Superseded):
+            with self._cond:  # the last waiter leaves: the export is cancelled
+                job.waiters -= 1
+                if job.waiters <= 0 and not job.done.is_set():
+                    job.cancelled = True
+                    if self._pending.get(job.key) is job:
+                        del self._pending[job.key]
+                        job.done.set()
+                    if self._running is job and self._process is not None:
+                        self._process.cancel.set()
             raise
 
     def wait_live(self, scenario_id: str, version: int, timeout: float) -> ResultSet | None:
@@ -234,10 +240,15 @@ class SimulationService:
                 return found
         return None
 
-    def _await(self, job: _Job, timeout: float) -> ResultSet:
+    def _await(self, job: _Job, timeout: float, cancel: threading.Event | None = None) -> ResultSet:
         deadline = time.monotonic() + timeout
         while True:
-            if not job.done.wait(max(0.0, deadline - time.monotonic())):
+            left = deadline - time.monotonic()
+            if not job.done.wait(max(0.0, left if cancel is None else min(left, 0.2))):
+                if cancel is not None and cancel.is_set():
+                    raise Superseded(f"{job.scenario_id} v{job.version}: cancelled by its client")
+                if time.monotonic() < deadline:
+                    continue
                 raise TimeoutError(f"results of {job.scenario_id} v{job.version} not ready in {timeout} s")
             if job.superseded_by is not None:
                 job = job.superseded_by

@@ -10,6 +10,7 @@ import asyncio
 import collections
 import logging
 import secrets
+import threading
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,8 @@ class Twin:
         raise NotReady("Die Ergebnisse werden gerade berechnet, bitte gleich erneut abrufen",
                        "The results are being computed, please ask again shortly")
 
-    def field(self, scenario_id: str, layer: str, hour: int, *, public: bool) -> np.ndarray:
+    def field(self, scenario_id: str, layer: str, hour: int, *, public: bool,
+              cancel: threading.Event | None = None) -> np.ndarray:
         """The ``layer`` field (rows, cols) of the current version at ``hour``: from the shown results
         when they hold that hour, else from an export's stored result, else (never for ``public``)
         computed for that hour alone; what the scenario's viewers see is never replaced."""
@@ -142,7 +144,7 @@ class Twin:
             else:
                 try:
                     found = self.service.export(scenario_id, m.version, self.districts.get(m.row.district),
-                                                list(m.interventions()), hour, "heat", timeout=60.0)
+                                                list(m.interventions()), hour, "heat", timeout=60.0, cancel=cancel)
                 except Superseded:
                     raise NotReady("Die Berechnung musste einer Änderung weichen, bitte erneut abrufen",
                                    "The computation gave way to an edit, please ask again") from None

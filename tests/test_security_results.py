@@ -295,3 +295,43 @@ def test_a_hidden_comment_is_never_sent_again(tmp_path: Path) -> None:
         assert secret not in c.get(f"/api/scenarios/{sid}/comments").text
         assert secret not in c.get(f"/api/scenarios/{sid}/exports/comments.geojson").text
         assert secret in msgspec.json.encode(c.get(f"/api/scenarios/{sid}/comments", headers=h).json()).decode()
+
+
+def test_an_export_stops_when_its_client_goes_away(tmp_path: Path) -> None:
+    _need("traffic", "heat")
+    from server.service import Superseded
+
+    st = Storage(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sink = Sink()
+    svc = SimulationService(st, sink, engines=["costs", "traffic", "heat"], debounce_s=0.0)
+    svc.start()
+    district = tiny_district()
+    cancel = threading.Event()
+    got: list = []
+
+    def client() -> None:
+        t0 = time.monotonic()
+        try:
+            got.append(svc.export("s", 1, district, [], 3, "heat", cancel=cancel))
+        except Superseded as exc:
+            got.append(exc)
+        got.append(time.monotonic() - t0)
+
+    try:
+        th = threading.Thread(target=client)
+        th.start()
+        time.sleep(0.3)  # queued or running (the worker process is still starting)
+        cancel.set()
+        th.join(10)
+        assert not th.is_alive() and isinstance(got[0], Superseded) and got[1] < 5.0
+        deadline = time.monotonic() + 60
+        while not svc.idle():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert svc.stored_export("s", 1, 3, "heat") is None  # nothing was finished for nobody
+        assert not sink.msgs  # and nothing published
+        res = svc.export("s", 1, district, [], 3, "heat", timeout=120.0)  # asked again, it is computed
+        assert res.hours == (3,) and "heat" in res.outputs
+    finally:
+        svc.stop()
+        st.dispose()

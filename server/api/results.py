@@ -8,10 +8,13 @@ computed), within a read budget per visitor and address. Person counts are publi
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import ScenarioIdPath, TwinDep, UserDep, VisitorDep, kpi_table
 from server.api.errors import ERROR_RESPONSES
@@ -50,11 +53,26 @@ def kpis_as_csv(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visit
 
 
 @router.get("/exports/fields/{layer}.tif", summary="GeoTIFF of a field at an hour (district UTM CRS)", responses=_TIFF)
-def field_tif(scenario_id: ScenarioIdPath, layer: Layer, twin: TwinDep, user: UserDep, visitor: VisitorDep,
-              hour: Annotated[int, Query(ge=0, le=23)] = 15) -> Response:
-    arr = twin.field(scenario_id, layer, hour, public=_public(twin, user, visitor))
-    d = twin.districts.get(twin.manager.model(scenario_id).row.district)
-    return Response(field_geotiff(d, arr, name=layer, unit="degC" if layer.endswith("_c") else ""), media_type="image/tiff")
+async def field_tif(scenario_id: ScenarioIdPath, layer: Layer, request: Request, twin: TwinDep, user: UserDep,
+                    visitor: VisitorDep, hour: Annotated[int, Query(ge=0, le=23)] = 15) -> Response:
+    public = _public(twin, user, visitor)
+    cancel = threading.Event()  # set when the client goes away: a computation for it stops
+    task = asyncio.ensure_future(run_in_threadpool(lambda: twin.field(scenario_id, layer, hour, public=public, cancel=cancel)))
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            if not task.done() and await request.is_disconnected():
+                cancel.set()
+        arr = task.result()
+    finally:
+        if not task.done():  # this request was cancelled itself
+            cancel.set()
+
+    def tif() -> bytes:
+        d = twin.districts.get(twin.manager.model(scenario_id).row.district)
+        return field_geotiff(d, arr, name=layer, unit="degC" if layer.endswith("_c") else "")
+
+    return Response(await run_in_threadpool(tif), media_type="image/tiff")
 
 
 @router.get("/compare/{other_id}/fields/{layer}.tif", summary="GeoTIFF of B - A for a field at an hour", responses=_TIFF)
