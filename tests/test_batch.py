@@ -6,6 +6,7 @@ import json
 import os
 import signal
 
+import pandas as pd
 import pytest
 from heat_fixtures import heat_district
 
@@ -14,6 +15,7 @@ from geodata.bundle import write_bundle
 from geodata.interventions import Tree
 from geodata.scenario_file import read_scenario_file
 from models.batch.evaluate import STATUS_OK
+from models.batch.report import rank_rows
 from models.batch.run import run_batch
 from models.batch.variants import BatchSpecError, expand_sweep, parse_variants
 
@@ -45,10 +47,6 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-def _numbers(table):
-    return table.drop(columns=["seconds"])
 
 
 def test_sweep_expands_every_combination_and_rejects_bad_specs():
@@ -90,12 +88,6 @@ def test_failing_variant_is_reported_and_the_rest_ranked(local_run, district):
     assert summary["failed"] == 1 and summary["best"] == good.iloc[0]["name"]
 
 
-def test_ray_gives_the_same_ranked_table(local_run, district, variants, ray_cluster, tmp_path):
-    res = run_batch(district, variants, tmp_path / "ray", use_ray=True, workers=2, progress=False)
-    assert res.backend == "ray"
-    assert _numbers(res.table).equals(_numbers(local_run.table))
-
-
 def test_cancelled_batch_leaves_no_output(district, variants, tmp_path):
     """SIGTERM (as KeyboardInterrupt) mid-batch: the workers stop, no new output and no temporary folder
     remain, an older batch in the same place is left as it was."""
@@ -120,25 +112,35 @@ def data_dir(district, tmp_path_factory):
     return root
 
 
-def test_cli_batch_on_ray_and_its_errors(data_dir, ray_cluster, tmp_path, capsys):
+def test_twin_batch_on_ray_writes_the_same_ranked_table_as_the_process_pool(local_run, data_dir, ray_cluster,
+                                                                             tmp_path, capsys):
     spec = tmp_path / "sweep.json"
-    spec.write_text(json.dumps({**SWEEP, "grid": {"x": [20.0, 100.0], "h": [12.0]}}))
+    spec.write_text(json.dumps(SWEEP))
     out = tmp_path / "out"
     rc = main(["batch", "heatville", "--sweep", str(spec), "--ray", "auto", "--out", str(out), "--no-progress",
                "--json", "--data-dir", str(data_dir)])
     assert rc == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["variants"] == 2 and line["failed"] == 0 and line["best"] == "baum_x=100_h=12"
-    assert line["backend"] == "ray"
-    assert (out / "ranked.csv").read_text().splitlines()[1].startswith("1,baum_x=100_h=12,ok")
+    assert line["backend"] == "ray" and line["variants"] == 4 and line["failed"] == 1
+    on_ray = pd.read_csv(out / "ranked.csv").drop(columns="seconds")
+    on_pool = pd.read_csv(local_run.out / "ranked.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(on_ray, on_pool, check_exact=True)
+    assert on_ray.iloc[0]["name"] == line["best"] == "baum_x=100_h=12"
+
+
+def test_twin_batch_refuses_bad_input(data_dir, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
+    spec = tmp_path / "sweep.json"
+    spec.write_text(json.dumps(SWEEP))
     for argv in (["--variants", str(bad)], ["--variants", str(tmp_path / "missing.json")],
-                 ["--sweep", str(spec), "--hours", "25"], ["--sweep", str(spec), "--rank-by", "nonsense"]):
-        assert main(["batch", "heatville", *argv, "--workers", "1", "--out", str(tmp_path / "x"), "--no-progress",
+                 ["--sweep", str(spec), "--hours", "25"], ["--sweep", str(spec), "--workers", "0"]):
+        assert main(["batch", "heatville", *argv, "--out", str(tmp_path / "x"), "--no-progress",
                      "--data-dir", str(data_dir)]) == 2
         assert "/" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    with pytest.raises(KeyError, match="not computed"):
+        rank_rows([{"name": "a", "status": STATUS_OK, "error": "", "cost_eur": 1.0}], "nonsense")
 
 
 def test_optimised_trees_cool_stressed_residents_more_than_the_street_rule(data_dir, tmp_path, capsys):
@@ -174,3 +176,27 @@ def test_stop_set_search_starts_from_the_milp_and_writes_a_draft(tmp_path, capsy
                   for g in ("age65_no_car", "under18"))
     assert removed == line["deficit_removed_persons"]
     assert main(["optimise-stop-set", "grid", "--stops", "0", "--out", str(out), "--data-dir", str(root)]) == 2
+
+
+def test_traffic_and_transit_variants_use_their_warm_engines():
+    """In one process: road and stop variants get traffic and access KPIs, the warm engines are built once
+    and left unchanged by the variants (the same variant twice gives the same numbers)."""
+    from access_world import grid_district
+
+    from models.batch.evaluate import Evaluator
+    from models.batch.variants import parse_variants
+
+    ev = Evaluator(grid_district(n=9, n_stops=2, residents_per_building=8, seed=1))
+    closed, stop = parse_variants([
+        {"name": "zu", "interventions": [{"kind": "road_closure", "id": "c", "edge_index": 4}]},
+        {"name": "halt", "interventions": [{"kind": "new_stop", "id": "s", "xy_local_m": [450.0, 450.0]}]}])
+    a = ev.evaluate(closed)
+    warm = ev.traffic_engine()
+    b = ev.evaluate(closed)
+    assert ev.traffic_engine() is warm
+    assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    assert any(k.startswith("traffic_") for k in a) and not any(k.startswith("heat_") for k in a)
+    s = ev.evaluate(stop)
+    assert any(k.startswith("access_deficit_") for k in s) and not any(k.startswith("traffic_") for k in s)
+    bad = ev.evaluate_json({"name": "x", "interventions": [{"kind": "road_closure", "id": "c", "edge_index": 99999}]})
+    assert bad["status"] != STATUS_OK and "99999" in bad["error"]
