@@ -3,7 +3,8 @@
 - ``twin region build NAME [--shared-data DIR] [--gemeinde-table CSV] [--gtfs FEED]`` builds the region from
   the open data (``../shared/data`` beside the project by default) and writes ``<data>/regions/NAME/``.
 - ``twin region info NAME [--json]``: Gemeinden, population 2019, inhabited cells, stops, hospitals.
-- ``twin region access NAME [--json]``: deficits and distances per Gemeinde and for the Kreis.
+- ``twin region access NAME [--json] [--osm FILE]``: deficits and distances per Gemeinde and for the Kreis
+  (walking along the streets of an OSM extract where given).
 - ``twin region propose NAME --budget N [--kind stops|zone] [--json]``: optimised new stops or on-demand zones.
 
 Every person count printed passes through ``models.privacy`` (0, "unter 5", or rounded to 5). Bad input ends
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = rs.add_parser("access", help="Erreichbarkeit und Defizite / access and deficits")
     a.add_argument("name")
     a.add_argument("--json", action="store_true")
+    a.add_argument("--osm", default=None, help="OSM extract (.osm.pbf/.osm): walking distances along its streets")
     a.set_defaults(func=run_access)
     p = rs.add_parser("propose", help="Vorschläge: Haltestellen oder Rufbus-Zonen / proposals: stops or on-demand zones")
     p.add_argument("name")
@@ -135,10 +137,17 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_access(args: argparse.Namespace) -> int:
+    from geodata.sources import DataError
     from models.region.access import region_access
+    from models.region.network import read_walk_network
     from models.region.views import access_json
 
-    out = access_json(region_access(_load(args)))
+    region = _load(args)
+    try:
+        net = read_walk_network(args.osm, region.epsg) if args.osm else None
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    out = access_json(region_access(region, network=net))
     lines = [f"{'Gemeinde':28s} {'65+ ohne':>9s} {'u18 ohne':>9s} {'Anteil 65+':>10s} {'Weg Halt m':>10s} {'KH km':>6s}"]
     for g in [*out["gemeinden"], {**out["kreis"], "name": "Kreis"}]:
         lines.append(f"{g['name'][:28]:28s} {_fmt(g['deficit_65plus']):>9s} {_fmt(g['deficit_under18']):>9s} "

@@ -235,6 +235,10 @@ def test_cli_bad_input_writes_nothing(shared_copy, tmp_path, capsys):
     assert "Spalten fehlen" in err and "missing columns" in err
     assert not (data / "regions").exists() or list((data / "regions").iterdir()) == []
     assert _twin("--data-dir", str(data), "region", "info", "nothere") == 2
+    (tmp_path / "x.osm").write_text("<osm><node", encoding="utf-8")
+    write_region(build_region(SHARED_DATA), data, "ok")
+    assert _twin("--data-dir", str(data), "region", "access", "ok", "--osm", str(tmp_path / "x.osm")) == 2
+    assert "corrupt" in capsys.readouterr().err
     assert _twin("--data-dir", str(data), "region", "build", "../evil", "--shared-data", str(shared_copy)) == 2
     shutil.rmtree(shared_copy)
     assert _twin("--data-dir", str(data), "region", "build", "bk", "--shared-data", str(shared_copy)) == 2

@@ -197,3 +197,59 @@ def test_region_scenario_edits():
     with pytest.raises(InterventionError):
         decode_region_interventions(dup, r)
     assert decode_intervention(dup[0]).id == "s"
+
+
+def _osm_file(path, points_xy, ways):
+    """A small OSM XML file: nodes at working-CRS points (EPSG:25832), ways as (highway, [node index, ...])."""
+    from geodata.crs import reproject_xy
+
+    xy = np.asarray(points_xy, float)
+    lon, lat = reproject_xy(xy[:, 0], xy[:, 1], 25832, 4326)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
+    for i, (lo, la) in enumerate(zip(lon, lat), start=1):
+        lines.append(f'<node id="{i}" version="1" lat="{la:.9f}" lon="{lo:.9f}"/>')
+    for w, (hw, nodes) in enumerate(ways, start=1):
+        lines.append(f'<way id="{w}" version="1">' + "".join(f'<nd ref="{n + 1}"/>' for n in nodes)
+                     + f'<tag k="highway" v="{hw}"/></way>')
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_walk_along_osm_network(tmp_path):
+    """An L-shaped street from the stop, a motorway shortcut pedestrians may not use: walking distances
+    follow the L; cells far from any street keep the straight-line estimate."""
+    from models.region.network import read_walk_network
+
+    r = synthetic_region(10, n_cells=3, n_stops=1)
+    x0, y0 = 690_000.0, 5_660_000.0
+    p0 = (x0 + 1000, y0 + 1000)
+    r.stops.loc[0, ["x_m", "y_m", "service_class", "interval_min", "service_kind"]] = [p0[0], p0[1], "D", 30.0, "bus"]
+    east = [(x0 + 1000 + 100 * k, y0 + 1000) for k in range(21)]           # 2 km east
+    north = [(x0 + 3000, y0 + 1000 + 100 * k) for k in range(1, 21)]      # then 2 km north
+    pts = east + north
+    osm = _osm_file(tmp_path / "l.osm", pts, [("residential", list(range(len(pts)))),
+                                               ("motorway", [0, len(pts) - 1])])
+    net = read_walk_network(osm, 25832)
+    cells = [(x0 + 3000 + 40, y0 + 3000), (x0 + 2000, y0 + 1000 + 30), (x0 + 7000, y0 + 3900)]
+    r.cells.loc[:, ["x_m", "y_m"]] = np.asarray(cells)
+    acc = region_access(r, network=net)
+    detour = assumptions()["detour_factor_walk"]
+    want = [40 + 4000, 30 + 1000, np.hypot(cells[2][0] - p0[0], cells[2][1] - p0[1]) * detour]
+    np.testing.assert_allclose(acc.cells["walk_good_stop_m"].to_numpy(), want, atol=0.05)
+    np.testing.assert_allclose(acc.cells["walk_stop_m"].to_numpy(), want, atol=0.05)
+    assert acc.assumptions["walk_distances"].startswith("OSM")
+    plain = region_access(r)
+    assert plain.cells["walk_good_stop_m"].iloc[1] == pytest.approx(np.hypot(1000, 30) * detour)
+
+
+def test_osm_without_walkable_roads_is_refused(tmp_path):
+    from geodata.sources import DataError
+    from models.region.network import read_walk_network
+
+    osm = _osm_file(tmp_path / "m.osm", [(690_000.0, 5_660_000.0), (691_000.0, 5_660_000.0)], [("motorway", [0, 1])])
+    with pytest.raises(DataError, match="walkable"):
+        read_walk_network(osm, 25832)
+    (tmp_path / "bad.osm").write_text("<osm><node", encoding="utf-8")
+    with pytest.raises(DataError):
+        read_walk_network(tmp_path / "bad.osm", 25832)

@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 from models.people.quality import DISTANCE_BANDS_M, quality_table
 from models.region.model import AGE65PLUS, AGE_COLUMNS, UNDER18, Region
+from models.region.network import WalkNetwork, network_walk_m
 from models.region.service import CLASSES, assumptions, class_rank, classes_from_interval
 
 __all__ = ["RegionAccess", "region_access", "ExtraStop", "served_mask"]
@@ -59,10 +60,13 @@ def _nearest(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def served_mask(cell_xy: np.ndarray, good_stop_xy: np.ndarray, zones: Sequence[Any], *, max_walk_m: float,
-                detour: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                detour: float, network: WalkNetwork | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(served, walk_good_stop_m, in_zone) for cells (N, 2): a good stop within ``max_walk_m`` walking
-    (straight line x ``detour``) or inside one of ``zones`` (shapely polygons, working CRS)."""
+    (along ``network`` where given, else straight line x ``detour``) or inside one of ``zones`` (shapely
+    polygons, working CRS)."""
     walk = _nearest(cell_xy, good_stop_xy) * detour
+    if network is not None:
+        walk = network_walk_m(network, cell_xy, good_stop_xy, walk)
     in_zone = np.zeros(cell_xy.shape[0], bool)
     for z in zones:
         in_zone |= shapely.intersects_xy(z, cell_xy[:, 0], cell_xy[:, 1])  # the edge counts as inside
@@ -125,11 +129,12 @@ def _summary(df: pd.DataFrame) -> dict[str, float]:
 
 
 def region_access(region: Region, *, extra_stops: Sequence[ExtraStop] = (), zones: Sequence[Any] = (),
-                  removed_stops: Sequence[str] = ()) -> RegionAccess:
+                  removed_stops: Sequence[str] = (), network: WalkNetwork | None = None) -> RegionAccess:
     """Accessibility of every inhabited cell and the deficits per Gemeinde and for the Kreis.
 
     extra_stops : new stops (proposals, edits); zones : on-demand zones (shapely polygons, working CRS);
     removed_stops : stop_ids to leave out. Stops outside the Kreis count too (people near the border use them).
+    network : walking network from an OSM extract (``models.region.network``); straight line x detour without.
     """
     a = assumptions()
     detour_walk, detour_road = float(a["detour_factor_walk"]), float(a["detour_factor_road"])
@@ -147,10 +152,13 @@ def region_access(region: Region, *, extra_stops: Sequence[ExtraStop] = (), zone
         cls = np.concatenate([cls, [e.service_class for e in extra_stops]])
     good = np.array([class_rank(str(c)) <= min_rank for c in cls], bool)
     served, walk_good, in_zone = served_mask(cxy, sxy[good], zones, max_walk_m=float(a["deficit_max_walk_m"]),
-                                             detour=detour_walk)
+                                             detour=detour_walk, network=network)
+    walk_any = _nearest(cxy, sxy) * detour_walk
+    if network is not None:
+        walk_any = network_walk_m(network, cxy, sxy, walk_any)
     out = pd.DataFrame({
         "ags": cells["ags"].to_numpy(),
-        "walk_stop_m": _nearest(cxy, sxy) * detour_walk,
+        "walk_stop_m": walk_any,
         "walk_good_stop_m": walk_good,
         "area_class": _area_class(cxy, sxy, cat),
         "in_zone": in_zone,
@@ -169,4 +177,5 @@ def region_access(region: Region, *, extra_stops: Sequence[ExtraStop] = (), zone
     kreis = {"ags": region.kreis_ags, "name": region.kreis_name, **_summary(out)}
     used = {k: a[k] for k in ("detour_factor_walk", "detour_factor_road", "deficit_max_walk_m", "deficit_min_class")}
     used["classes_estimated"] = bool(region.stops["class_estimated"].all())
+    used["walk_distances"] = f"OSM {network.source}" if network is not None else "straight line x detour factor"
     return RegionAccess(out, gem, kreis, used)
