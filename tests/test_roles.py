@@ -37,6 +37,7 @@ ROUTES = {
     ("POST", "/api/layers/{layer_id}/versions"): (None, "refused"),
     ("PATCH", "/api/layers/{layer_id}"): ({"visibility": "public"}, "refused"),
     ("POST", "/api/regions/{region}/forecast"): ({"to": 2030, "interventions": []}, "stateless"),  # computes, stores nothing
+    ("POST", "/api/regions/{name}/evaluate"): ({"interventions": []}, "stateless"),  # computes, stores nothing
 }
 
 
@@ -79,7 +80,7 @@ def test_anonymous_roles_cannot_change_official_scenarios(world, role: str, rout
     c, twin, sid, cid = world
     body, rule = ROUTES[route]
     method, path = route
-    url = path.format(scenario_id=sid, object_id="t1", comment_id=cid, user_id="abc", layer_id="x1", region="nowhere")
+    url = path.format(scenario_id=sid, object_id="t1", comment_id=cid, user_id="abc", layer_id="x1", region="nowhere", name="nowhere")
     if method == "DELETE":
         url += "?base_revision=1"
     before = _snapshot(twin, sid)
