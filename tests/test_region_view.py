@@ -210,7 +210,13 @@ def test_town_twin_shows_the_effect_of_a_tree_where_it_stands(browser, web_serve
         assert eff["text"] == f"hier {max(1, round(-eff['peakK']))} °C kühler"
         assert abs(eff["xy"][0] - px) < 25 and abs(eff["xy"][1] - py) < 25  # shown where it happened
         label = page.locator("#edit-effect")
-        assert label.is_visible() and label.inner_text() == eff["text"]
+        assert label.is_visible() and label.inner_text().startswith(eff["text"])
+        # while it shows, the ramp spans the visible part's range (a few degrees, not the district's 26)
+        lo, hi = eff["rampLocal"]
+        assert 2 <= hi - lo < 26 and f"{round(lo)}–{round(hi)} °C" in label.inner_text()
+        assert page.evaluate("__viewer.app.drape.uDrapeB.value.userData.localRamp === true")
+        page.wait_for_function("!__viewer.app.drape.uDrapeB.value.userData.localRamp", timeout=15000)  # then back
+        assert not label.is_visible()
         assert watch.errors == []
     finally:
         ctx.close()

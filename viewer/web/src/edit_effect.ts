@@ -1,17 +1,24 @@
 // The effect of one's own edit where it happened: when the felt-temperature field (UTCI) of a version
 // that follows this client's edit arrives, the cells that changed by at least half a degree light up for
 // a few seconds and a label at their centre says it in words ("hier 6 °C kühler"); the largest change
-// counts, as the visitor sees it under the new tree. Tested end to end in tests/test_region_view.py.
+// counts, as the visitor sees it under the new tree. While it shows, the colour ramp of the felt
+// temperature spans the range of the visible part of the town (a few degrees), not the whole district's,
+// so that the cooler cells stand out; the label names that range. Tested in tests/test_region_view.py.
 
 import * as THREE from "three";
 import type { App } from "./app";
+import { fieldToRgba, RAMPS, rampColour } from "./colormap";
+import { rgbaTexture } from "./drape";
 import type { FieldState } from "./fields";
 
 export const EFFECT_MIN_K = 0.5; // smaller changes are not shown (within the model's noise between hours)
 const SHOW_S = 6;
 const GLOW_S = 3;
 
-export interface EffectInfo { cells: number; peakK: number; meanK: number; xy: [number, number]; text: string; version: number }
+export interface EffectInfo {
+  cells: number; peakK: number; meanK: number; xy: [number, number]; text: string; version: number;
+  rampLocal: [number, number] | null; // the colour ramp's range while the effect shows (°C), null: unchanged
+}
 
 export class EditEffect {
   last: EffectInfo | null = null;
@@ -19,6 +26,7 @@ export class EditEffect {
   private points: THREE.Points | null = null;
   private readonly label: HTMLElement;
   private shownAt = 0;
+  private localTex: THREE.Texture | null = null;
 
   constructor(private readonly app: App) {
     this.label = document.createElement("div");
@@ -63,8 +71,10 @@ export class EditEffect {
     const en = this.app.params.lang === "en";
     const k = Math.max(1, Math.round(Math.abs(peak)));
     const text = peak < 0 ? (en ? `here ${k} °C cooler` : `hier ${k} °C kühler`) : (en ? `here ${k} °C warmer` : `hier ${k} °C wärmer`);
-    this.last = { cells: cells.length, peakK: peak, meanK: sum / cells.length, xy: [wx / w, wy / w], text, version: after.version };
+    this.last = { cells: cells.length, peakK: peak, meanK: sum / cells.length, xy: [wx / w, wy / w], text, version: after.version,
+      rampLocal: null };
     this.show(cells, after);
+    this.localRamp(after, en);
   }
 
   private show(cells: number[], f: FieldState): void {
@@ -93,6 +103,51 @@ export class EditEffect {
     this.app.view.invalidate(false);
   }
 
+  /** Colour the felt temperature over the visible part's range (2nd to 98th percentile) while the effect shows. */
+  private localRamp(f: FieldState, en: boolean): void {
+    if (this.app.raster !== "utci" || this.app.compare !== "off" || !this.last) return;
+    const g = f.grid;
+    const cam = this.app.view.camera;
+    const t = this.app.view.controls.target;
+    const half = cam.position.distanceTo(t) * Math.tan((cam.fov * Math.PI) / 360);
+    const [tx, ty] = [t.x, -t.z];
+    const c0 = Math.max(0, Math.floor((tx - half * cam.aspect - g.west_m) / g.cell_m));
+    const c1 = Math.min(g.cols - 1, Math.floor((tx + half * cam.aspect - g.west_m) / g.cell_m));
+    const north = g.south_m + g.rows * g.cell_m;
+    const r0 = Math.max(0, Math.floor((north - (ty + half)) / g.cell_m));
+    const r1 = Math.min(g.rows - 1, Math.floor((north - (ty - half)) / g.cell_m));
+    const vals: number[] = [];
+    const step = Math.max(1, Math.floor(Math.sqrt(((r1 - r0 + 1) * (c1 - c0 + 1)) / 40000)));
+    for (let r = r0; r <= r1; r += step) for (let c = c0; c <= c1; c += step) {
+      const v = f.values[r * g.cols + c];
+      if (Number.isFinite(v)) vals.push(v);
+    }
+    if (vals.length < 10) return;
+    vals.sort((a, b) => a - b);
+    let lo = vals[Math.floor(vals.length * 0.02)];
+    let hi = vals[Math.floor(vals.length * 0.98)];
+    if (hi - lo < 2) { const m = (lo + hi) / 2; lo = m - 1; hi = m + 1; }
+    const ramp = { ...RAMPS.utci, lo, hi };
+    const tex = rgbaTexture(fieldToRgba(f.values, g.rows, g.cols, (v) => rampColour(ramp, v)), g.rows, g.cols);
+    tex.userData.localRamp = true;
+    this.app.drape.uDrapeA.value = tex;
+    this.app.drape.uDrapeB.value = tex;
+    this.localTex?.dispose();
+    this.localTex = tex;
+    this.last.rampLocal = [lo, hi];
+    const range = `${Math.round(lo)}–${Math.round(hi)} °C`;
+    this.label.textContent = `${this.last.text} · ${en ? `colours for ${range} in view` : `Farben für ${range} im Bild`}`;
+    this.app.view.invalidate(false);
+  }
+
+  private endLocalRamp(): void {
+    if (!this.localTex) return;
+    const shown = this.app.drape.uDrapeB.value === this.localTex;
+    this.localTex.dispose();
+    this.localTex = null;
+    if (shown) this.app.refreshRaster();
+  }
+
   private clear(): void {
     if (!this.points) return;
     this.app.view.scene.remove(this.points);
@@ -107,6 +162,7 @@ export class EditEffect {
     if (age > SHOW_S) {
       this.label.hidden = true;
       this.clear();
+      this.endLocalRamp();
       return false;
     }
     if (this.points) {
