@@ -218,6 +218,7 @@ def test_cli_build_info_access(shared_copy, tmp_path, capsys):
         assert k in info
     assert info["population_2019"] % 5 == 0 and abs(info["population_2019"] - _destatis_total()) <= 2.5
     assert check_published(info) == []
+    assert info["old_age_ratio_2019"] == pytest.approx(50.6, abs=0.05)  # SOURCE.md: Altenquotient 2019 = 50.6
     assert _twin("--data-dir", str(data), "region", "access", "bk", "--json") == 0
     acc = json.loads(capsys.readouterr().out)
     assert len(acc["gemeinden"]) == 33 and check_published(acc) == []

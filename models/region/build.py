@@ -98,7 +98,8 @@ def _kreis_targets_2019(ages: dict[str, float], plus80: float) -> dict[str, floa
     over65 = band(65, 200)
     if plus80 > over65:
         raise DataError(None, "80+ größer als 65+ in den Bevölkerungstabellen", "80+ larger than 65+ in the population tables")
-    return {"age_0_9": band(0, 10), "age_10_17": band(10, 18), "age_18_29": band(18, 30), "age_30_49": band(30, 50),
+    return {"share_18_19_of_18_29": band(18, 20) / band(18, 30) if band(18, 30) > 0 else 2.0 / 12.0,
+            "age_0_9": band(0, 10), "age_10_17": band(10, 18), "age_18_29": band(18, 30), "age_30_49": band(30, 50),
             "age_50_64": band(50, 65), "age_65_79": over65 - plus80, "age_80_plus": plus80}
 
 
@@ -230,6 +231,7 @@ def build_region(shared_data_dir: str | Path, *, gemeinde_table: str | Path | No
     step("Bevölkerung 2019 / population 2019", 0.35)
     targets = _kreis_targets_2019(read_kreis_ages(files["kreis_ages_2019"], kreis_ags),
                                   read_kreis_80plus(files["kreis_80plus_2019"], kreis_ags))
+    share_18_19 = targets.pop("share_18_19_of_18_29")
     cells = pd.DataFrame({
         "cell_id": [f"100mN{int(y) // 100}E{int(x) // 100}" for x, y in zip(z["x_3035"], z["y_3035"])],
         "x_m": xm, "y_m": ym, "x_3035": z["x_3035"].to_numpy(), "y_3035": z["y_3035"].to_numpy(),
@@ -324,6 +326,7 @@ def build_region(shared_data_dir: str | Path, *, gemeinde_table: str | Path | No
                       "are expectations, published only rounded to 5 and from 5 up.",
                 "factors_2011_to_2019": {f"factor_{k}": v for k, v in factors.items()},
                 "kreis_targets_2019": targets,
+                "share_18_19_of_18_29": share_18_19,
                 "calibrated_to_gemeinde_table": gemeinde_table is not None,
                 "gemeinde_table": str(gemeinde_table) if gemeinde_table is not None else None,
                 "notes": table_notes,

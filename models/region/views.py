@@ -45,10 +45,25 @@ def published_row(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _share_18_19(region: Region) -> float:
+    pop = region.manifest.get("method", {}).get("population", {})
+    return float(pop.get("share_18_19_of_18_29", 2.0 / 12.0)) if isinstance(pop, dict) else 2.0 / 12.0
+
+
+def old_age_ratio(ages: dict[str, float], share_18_19: float) -> float | None:
+    """Persons 65+ per 100 aged 20-64 (the Altenquotient); 18-19 year olds are taken out of 18-29 by the
+    Kreis' 2019 share of 18-19 within 18-29."""
+    working = (ages["age_18_29"] * (1.0 - share_18_19) + ages["age_30_49"] + ages["age_50_64"])
+    return 100.0 * sum(ages[c] for c in AGE65PLUS) / working if working > 0 else None
+
+
 def info_json(region: Region) -> dict[str, Any]:
     """The region's summary with its method, assumptions and sources (counts published)."""
     info = region.info()
     info["population_2019"] = publish_count(info["population_2019"])
+    kreis_ages = {c: float(region.gemeinden[c].sum()) for c in AGE_COLUMNS}
+    ratio = old_age_ratio(kreis_ages, _share_18_19(region))
+    info["old_age_ratio_2019"] = round(ratio, 2) if ratio is not None else None
     m = region.manifest
     method = dict(m.get("method", {}))
     if isinstance(method.get("population"), dict):
@@ -74,17 +89,17 @@ def gemeinden_geojson(region: Region, access: RegionAccess) -> dict[str, Any]:
     """Gemeinden with population by age, shares, old-age ratio and access indicators (WGS84)."""
     acc = access.gemeinden.set_index("ags")
     feats = []
+    share = _share_18_19(region)
     for g in region.gemeinden.itertuples(index=False):
         pop = float(g.population_2019)
         ages = {c: float(getattr(g, c)) for c in AGE_COLUMNS}
         u18, o65 = sum(ages[c] for c in UNDER18), sum(ages[c] for c in AGE65PLUS)
-        working = pop - u18 - o65 - ages["age_18_29"] * (2.0 / 12.0)  # persons 20-64: 18-19 are 2 of the 12 years 18-29
         a = acc.loc[g.ags].to_dict()
         props = {"ags": g.ags, "name": g.name, "kind": g.kind, "area_km2": round(float(g.area_km2), 2),
                  "population_2019": pop, **ages,
                  "share_under18": u18 / pop if pop else 0.0, "share_65plus": o65 / pop if pop else 0.0,
                  "share_80plus": ages["age_80_plus"] / pop if pop else 0.0,
-                 "old_age_ratio": 100.0 * o65 / working if working > 0 else None,
+                 "old_age_ratio": old_age_ratio(ages, share),
                  "density_per_km2": pop / float(g.area_km2) if g.area_km2 else None,
                  **{k: v for k, v in a.items() if k not in ("name", "population_2019")}}
         feats.append(_feature(to_lonlat(region.gemeinde_shapes[g.ags], region.epsg), published_row(props)))
