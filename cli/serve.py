@@ -12,6 +12,7 @@ that planner and kiosk tokens can be issued (``twin token issue``).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,26 @@ def _bootstrap(app: object, district: str) -> None:
         write_secret(token_file, token + "\n")
 
 
+def _baseline(app: object, district: str) -> None:
+    """The live results of the district's scenarios (stored ones are found, missing ones computed now),
+    so that the first viewer gets its heat layer at once; a progress bar while they compute."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    twin = app.state.twin  # type: ignore[attr-defined]
+    rows = [r for r in twin.storage.list_scenarios(district=district, include_archived=False) if r.kind == "official"]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("Berechne den Bestand / computing the baseline", total=len(rows))
+        for r in rows:
+            try:
+                m = twin.manager.model(r.scenario_id)
+                twin.service.start()
+                twin.service.request(m.scenario_id, m.version, twin.districts.get(district), list(m.interventions()),
+                                     twin.hours_for(m.scenario_id), wait=True, timeout=900.0)
+            except Exception as exc:  # noqa: BLE001 - the server still starts; the viewers get it when done
+                print(f"  Bestand noch nicht fertig / baseline not ready yet: {exc}", flush=True)
+            bar.advance(task)
+
+
 def serve(data: Path, db_url: str | None, district: str | None, host: str, port: int, arch: str | None) -> int:
     import uvicorn
 
@@ -92,11 +113,13 @@ def serve(data: Path, db_url: str | None, district: str | None, host: str, port:
     settings, name = prepare(data, db_url, district)
     if arch:
         settings = type(settings)(data=settings.data, db_url=settings.db_url, arch=arch)
+    os.environ.setdefault("LANDTWIN_KERNEL_CACHE", str(settings.data / "kernel-cache"))  # compiled once per machine
     try:
         app = create_app(settings)
     except StorageError as exc:
         raise CliError(str(exc)) from None
     _bootstrap(app, name)
+    _baseline(app, name)
     base = f"http://{host}:{port}/"
     print(f"landtwin: {base}  (Gebiet / district: {name}; API: {base}api/docs)", flush=True)
     print(f"  Bürger / citizens: {base}?mode=citizen   Kiosk: {base}?mode=kiosk#token=<twin token issue --role kiosk>",

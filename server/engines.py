@@ -260,6 +260,7 @@ class TrafficAdapter:
 
 
 _CLASS_CODE = {c: i for i, c in enumerate("ABCDEF")}
+ACCESS_MIN_STEP = 0.1  # quantisation of travel times on the wire (minutes); unreachable is missing
 
 
 class AccessAdapter:
@@ -286,8 +287,10 @@ class AccessAdapter:
         q = np.array([_CLASS_CODE.get(str(v), 5) for v in np.asarray(res.stop_quality)], np.uint8)
         bclass = np.array([_CLASS_CODE.get(str(v), 6) for v in np.asarray(res.building_class)], np.uint8)
         deficits = self._deficits(res.deficit_areas, doctor)
-        frames: list[Any] = [p.AccessFrame(version, p.encode_array(doctor), p.encode_array(q), deficits, categories=cats,
-                                           building_time_by_category_min=p.encode_array(by_cat),
+        minutes = {"scale": ACCESS_MIN_STEP, "offset": 0.0}  # travel times in 0.1 min steps (half the bytes)
+        frames: list[Any] = [p.AccessFrame(version, p.quantise_u16(doctor, **minutes), p.encode_array(q), deficits,
+                                           categories=cats,
+                                           building_time_by_category_min=p.quantise_u16(by_cat, **minutes),
                                            building_class=p.encode_array(bclass))]
         if res.agents is not None:
             t_s = float(hours[0]) * 3600.0

@@ -2,6 +2,9 @@
 
 ``ensure_init(arch)`` is called by whoever runs kernels (the simulation service, the CLI, tests);
 kernels themselves never initialise Taichi and hold no module-level fields.
+
+Compiled kernels are kept between runs (Taichi's offline cache); ``$LANDTWIN_KERNEL_CACHE`` names the
+folder (the server puts it in its data folder, so that a fresh machine compiles once, not per start).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import threading
 
 import taichi as ti
 
-__all__ = ["ensure_init", "current_arch"]
+__all__ = ["ensure_init", "current_arch", "KERNEL_CACHE_ENV"]
+
+KERNEL_CACHE_ENV = "LANDTWIN_KERNEL_CACHE"  # folder of compiled kernels (inherited by worker processes)
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -41,6 +46,10 @@ def ensure_init(arch: str | None = None) -> str:
         kwargs = {"offline_cache": True, "log_level": ti.WARN, "default_fp": ti.f32, "random_seed": 0}
         if threads:
             kwargs["cpu_max_num_threads"] = threads
+        cache = os.environ.get(KERNEL_CACHE_ENV, "").strip()
+        if cache:
+            os.makedirs(cache, exist_ok=True)
+            kwargs["offline_cache_file_path"] = cache
         ti.init(arch=getattr(ti, _ARCHES[wanted]), **kwargs)
         got = str(ti.lang.impl.current_cfg().arch).split(".")[-1]
         actual = "cpu" if got in ("x64", "arm64") else got

@@ -200,3 +200,19 @@ def test_a_single_edit_of_a_shown_scenario_does_not_wait_for_the_debounce(tmp_pa
     finally:
         svc.stop()
         st.dispose()
+
+
+def test_compiled_kernels_are_kept_in_the_named_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "k.py"
+    script.write_text("import sys\nsys.path.insert(0, sys.argv[1])\nfrom sim_kernels.runtime import ensure_init\n"
+                      "ensure_init('cpu')\nimport taichi as ti\n\n\n@ti.kernel\ndef f() -> ti.i32:\n    return 3\n\n\n"
+                      "print(f())\n")
+    cache = tmp_path / "data" / "kernel-cache"
+    env = {**__import__("os").environ, "LANDTWIN_KERNEL_CACHE": str(cache)}
+    out = subprocess.run([sys.executable, str(script), str(Path(__file__).resolve().parents[1])], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("3"), out.stderr[-2000:]
+    assert any(cache.glob("*.tic")), "no compiled kernel in the cache folder"
