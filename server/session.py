@@ -1,7 +1,8 @@
 """One websocket session at ``/ws/scenarios/{scenario_id}``: hello, welcome, then messages both ways.
 
 The receive loop decodes each binary frame with :func:`protocol.decode_client` (size limit,
-strict schema), checks the rate limit and the role, and dispatches; database work runs in a worker
+strict schema), checks the rate limit and the role (a token is checked again before every edit, so a
+revoked kiosk or planner token stops working at once), and dispatches; database work runs in a worker
 thread so the event loop never blocks. A separate sender task drains the connection's latest-wins
 outbox. See the module docstring of :mod:`protocol` for the session sequence.
 """
@@ -107,6 +108,11 @@ async def serve_websocket(twin: Twin, ws: WebSocket, scenario_id: str) -> None:
             except p.ProtocolError as exc:
                 twin.hub.send(conn, None, _err(exc.code, exc.de, exc.en))
                 continue
+            if hello.token and isinstance(msg, p.EDIT_MESSAGES) and not await asyncio.to_thread(
+                    twin.storage.lookup_token, hello.token):  # revoked or expired meanwhile: the session ends
+                await _close(ws, "unauthorised", "Der Zugangsschlüssel wurde widerrufen oder ist abgelaufen",
+                             "The access token was revoked or has expired")
+                break
             await _dispatch(twin, conn, district, msg)
     except (WebSocketDisconnect, RuntimeError):
         pass

@@ -137,7 +137,14 @@ def test_tokens_expire_and_can_be_revoked(world) -> None:
     assert listed[r["user_id"]]["role"] == "planner" and "token" not in listed[r["user_id"]]
     assert c.get("/api/tokens", headers=h).status_code == 403
     assert c.delete(f"/api/tokens/{r['user_id']}", headers=h).status_code == 403
-    assert c.delete(f"/api/tokens/{r['user_id']}", headers=admin).json()["revoked_utc"]
+    with c.websocket_connect(f"/ws/scenarios/{sid}") as ws:  # a session open when the token is revoked
+        ws.send_bytes(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, role="planner", token=r["token"])))
+        assert p.decode_server(ws.receive_bytes()).can_edit
+        assert c.delete(f"/api/tokens/{r['user_id']}", headers=admin).json()["revoked_utc"]
+        ws.send_bytes(p.encode(p.AddIntervention(1, Tree(id="late", xy_local_m=(80.0, 80.0)))))
+        while not isinstance(got := p.decode_server(ws.receive_bytes()), p.ErrorMessage):
+            assert not isinstance(got, p.EditApplied)
+    assert got.code == "unauthorised" and "late" not in {e["intervention"]["id"] for e in c.get(f"/api/scenarios/{sid}").json()["interventions"]}
     r2 = c.post(f"/api/scenarios/{sid}/fork", json={"name": "x"}, headers=h)
     assert r2.status_code == 401 and r2.json()["message_de"]
     assert c.delete(f"/api/tokens/{r['user_id']}", headers=admin).status_code == 404
