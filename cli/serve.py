@@ -104,7 +104,10 @@ def _baseline(app: object, district: str) -> None:
             bar.advance(task)
 
 
-def serve(data: Path, db_url: str | None, district: str | None, host: str, port: int, arch: str | None) -> int:
+def serve(data: Path, db_url: str | None, district: str | None, host: str, port: int, arch: str | None, *,
+          baseline: bool = False) -> int:
+    """Serve ``district``; with ``baseline`` its official scenario's live results are there (stored or
+    computed now) before the server says it is ready."""
     import uvicorn
 
     from server.app import create_app
@@ -119,7 +122,8 @@ def serve(data: Path, db_url: str | None, district: str | None, host: str, port:
     except StorageError as exc:
         raise CliError(str(exc)) from None
     _bootstrap(app, name)
-    _baseline(app, name)
+    if baseline:
+        _baseline(app, name)
     base = f"http://{host}:{port}/"
     print(f"landtwin: {base}  (Gebiet / district: {name}; API: {base}api/docs)", flush=True)
     print(f"  Bürger / citizens: {base}?mode=citizen   Kiosk: {base}?mode=kiosk#token=<twin token issue --role kiosk>",
@@ -144,6 +148,6 @@ def run_demo(args: argparse.Namespace) -> int:
     data = data_dir(args.data_dir)
     ensure_sample_bundle(data)
     ensure_region_bundle(data)
-    return serve(data, None, SAMPLE_NAME, "127.0.0.1", args.port, args.arch)
+    return serve(data, None, SAMPLE_NAME, "127.0.0.1", args.port, args.arch, baseline=True)
 
 
