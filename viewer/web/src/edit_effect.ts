@@ -27,6 +27,7 @@ export class EditEffect {
   private readonly label: HTMLElement;
   private shownAt = 0;
   private localTex: THREE.Texture | null = null;
+  private localRange: [number, number] | null = null;
 
   constructor(private readonly app: App) {
     this.label = document.createElement("div");
@@ -43,6 +44,9 @@ export class EditEffect {
 
   /** Called with a field before and after a frame was applied to it. */
   onField(before: FieldState | undefined, after: FieldState | undefined): void {
+    // the app redraws the drape on every frame: keep the local ramp while the effect shows
+    const utci = this.app.fields.get("utci_c");
+    if (this.localTex && this.localRange && utci) this.applyLocal(utci, ...this.localRange);
     if (this.app.ownEdits < this.seenOwn) this.seenOwn = this.app.ownEdits; // a kiosk reset
     if (!before || !after || after.layer !== "utci_c" || after.version <= before.version) return;
     if (this.app.ownEdits <= this.seenOwn) return; // someone else's edit, or no edit at all
@@ -127,6 +131,15 @@ export class EditEffect {
     let lo = vals[Math.floor(vals.length * 0.02)];
     let hi = vals[Math.floor(vals.length * 0.98)];
     if (hi - lo < 2) { const m = (lo + hi) / 2; lo = m - 1; hi = m + 1; }
+    this.applyLocal(f, lo, hi);
+    this.last.rampLocal = [lo, hi];
+    const range = `${Math.round(lo)}–${Math.round(hi)} °C`;
+    this.label.textContent = `${this.last.text} · ${en ? `colours for ${range} in view` : `Farben für ${range} im Bild`}`;
+    this.app.view.invalidate(false);
+  }
+
+  private applyLocal(f: FieldState, lo: number, hi: number): void {
+    const g = f.grid;
     const ramp = { ...RAMPS.utci, lo, hi };
     const tex = rgbaTexture(fieldToRgba(f.values, g.rows, g.cols, (v) => rampColour(ramp, v)), g.rows, g.cols);
     tex.userData.localRamp = true;
@@ -134,13 +147,12 @@ export class EditEffect {
     this.app.drape.uDrapeB.value = tex;
     this.localTex?.dispose();
     this.localTex = tex;
-    this.last.rampLocal = [lo, hi];
-    const range = `${Math.round(lo)}–${Math.round(hi)} °C`;
-    this.label.textContent = `${this.last.text} · ${en ? `colours for ${range} in view` : `Farben für ${range} im Bild`}`;
+    this.localRange = [lo, hi];
     this.app.view.invalidate(false);
   }
 
   private endLocalRamp(): void {
+    this.localRange = null;
     if (!this.localTex) return;
     const shown = this.app.drape.uDrapeB.value === this.localTex;
     this.localTex.dispose();
