@@ -68,6 +68,37 @@ def synthetic(size: int, seed: int, trees: bool) -> tuple[np.ndarray, np.ndarray
     return dsm, dem, cdsm
 
 
+def exact_svf(dsm: np.ndarray, cells: np.ndarray, *, n_az: int = 360, step: float = 0.05) -> np.ndarray:
+    """Sky view factor of ``cells`` (k, 2) with the DSM's cells as square prisms, by marching each of
+    ``n_az`` rays in steps of ``step`` cells to the grid edge (the slow, obvious reference)."""
+    rows, cols = dsm.shape
+    d = np.arange(step, float(np.hypot(rows, cols)), step)
+    out = np.empty(len(cells))
+    for i, (r, c) in enumerate(cells):
+        acc = 0.0
+        for k in range(n_az):
+            a = 2 * np.pi * (k + 0.5) / n_az
+            y, x = (r + 0.5) - d * np.cos(a), (c + 0.5) + d * np.sin(a)
+            ok = (y >= 0) & (y < rows) & (x >= 0) & (x < cols)
+            h = dsm[np.floor(y[ok]).astype(int), np.floor(x[ok]).astype(int)] - dsm[r, c]
+            t = float(np.max(np.maximum(h, 0.0) / d[ok])) if ok.any() else 0.0
+            acc += 1.0 / (1.0 + t * t)
+        out[i] = acc / n_az
+    return out
+
+
+def solweig_ground_excess_k(sun, hours: list[int], tg_k: float = 0.37, t_start_k: float = -3.41,
+                            t_max_lst: float = 15.0) -> dict[int, float]:
+    """Sunlit ground temperature above the air in SOLWEIG's empirical daytime wave (Lindberg et al.
+    2016, cobble-stone parameters shipped with UMEP): amplitude tg_k * max sun altitude + t_start,
+    a quarter sine from sunrise to ``t_max_lst`` o'clock of the clock the hours are given in."""
+    el = np.asarray(sun.elevation_deg, float)
+    up = int(np.argmax(el > 0))
+    sunrise = up - 1 + (-el[up - 1]) / (el[up] - el[up - 1])
+    amp = tg_k * float(el.max()) + t_start_k
+    return {h: float(amp * np.sin((h - sunrise) / (t_max_lst - sunrise) * np.pi / 2)) for h in hours}
+
+
 def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, transform: Affine, epsg: int,
              args: argparse.Namespace, work: Path) -> dict:
     from geodata.crs import reproject_xy
@@ -122,6 +153,12 @@ def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, tran
     inner = np.zeros_like(ground)
     inner[2:-2, 2:-2] = True
     svf_rmse = float(np.sqrt(np.mean((svf - peer["svf"])[ground & inner] ** 2)))
+    # both against the exact geometry of square-prism cells, on a sample of ground cells
+    cand = np.argwhere(ground & inner)
+    pick = cand[np.random.default_rng(1).choice(len(cand), min(args.exact_cells, len(cand)), replace=False)]
+    exact = exact_svf(dsm, pick)
+    svf_bias_ours = float(np.mean(svf[pick[:, 0], pick[:, 1]] - exact))
+    svf_bias_umep = float(np.mean(peer["svf"][pick[:, 0], pick[:, 1]] - exact))
     tmrt_on_rasters(dsm[:16, :16], cell_m=1.0, lonlat=(float(lon[0]), float(lat[0])), weather=weather,
                     hours=day_hours, ground_m=dem[:16, :16], params=params, utci=False)  # compile the kernels first
     t0 = time.perf_counter()
@@ -137,16 +174,23 @@ def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, tran
                             tmrt_ours=fields["tmrt_c"], sunlit_ours=fields["sunlit"], svf_ours=fields["svf"],
                             svf_ours_buildings=svf, svf_umep=peer["svf"],
                             **{k: peer[k] for k in peer.files if k.startswith("tmrt_")})
+    ground_ours, ground_solweig = [], []
+    wave = solweig_ground_excess_k(sun, list(day_hours))
     for k, h in enumerate(day_hours):
         key = f"tmrt_{h:02d}"
         if h in compare and key in peer.files:
             tm_ours.append(float(fields["tmrt_c"][k][open_ground].mean()))
             tm_theirs.append(float(peer[key][open_ground].mean()))
+            lit = open_ground & (fields["sunlit"][k] > 0.5)
+            ground_ours.append(round(float(fields["surface_temp_c"][k][lit].mean() - weather.air_temp_c[h]), 1) if lit.any() else None)
+            ground_solweig.append(round(wave[h], 1))
     return {
         "case": name, "cells": int(dsm.size), "positions": len(positions),
         "shadow_agreement_min": min(agree), "shadow_agreement_mean": float(np.mean(agree)),
         "svf_rmse_ground": svf_rmse, "tmrt_mean_ours_c": float(np.mean(tm_ours)), "tmrt_mean_umep_c": float(np.mean(tm_theirs)),
         "tmrt_hourly_diff_k": [round(a - b, 2) for a, b in zip(tm_ours, tm_theirs)],
+        "svf_bias_vs_exact_ours": svf_bias_ours, "svf_bias_vs_exact_umep": svf_bias_umep,
+        "sunlit_ground_minus_air_ours_k": ground_ours, "sunlit_ground_minus_air_solweig_wave_k": ground_solweig,
         "shadow_s_ours": t_shadow, "shadow_s_umep": peer_t["shadow_each"], "svf_s_ours": t_svf, "svf_s_umep": peer_t["svf"],
         "day_s_ours": our_day, "day_s_umep": peer_t["solweig_day"], "umep_process_s": umep_wall,
         "day_hours": len(day_hours), "our_timings_s": timings,
@@ -159,6 +203,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=500)
     ap.add_argument("--day", default="2023-07-15")
     ap.add_argument("--cases", default="synthetic,synthetic_trees,athens", help="comma-separated cases")
+    ap.add_argument("--exact-cells", type=int, default=200, help="ground cells of the exact-geometry SVF check")
     ap.add_argument("--keep", default=None, help="folder to keep both sides' hourly Tmrt and SVF per case (npz)")
     args = ap.parse_args()
     if not (PEER / "bin" / "python").exists():
@@ -191,9 +236,12 @@ def report(r: dict) -> None:
         print(f"\n[{r['case']}] {r['cells']} cells, {r['positions']} sun positions compared, {r['day_hours']} daylight hours")
         print(f"  shadow agreement   min {100 * r['shadow_agreement_min']:.2f} %  mean {100 * r['shadow_agreement_mean']:.2f} %  (target >= 98 %)")
         print(f"  SVF RMSE (ground)  {r['svf_rmse_ground']:.4f}  (target <= 0.03)")
+        print(f"  SVF bias vs exact prism geometry: landtwin {r['svf_bias_vs_exact_ours']:+.4f}  UMEP {r['svf_bias_vs_exact_umep']:+.4f}")
         d = r["tmrt_mean_ours_c"] - r["tmrt_mean_umep_c"]
         print(f"  mean Tmrt          landtwin {r['tmrt_mean_ours_c']:.2f} °C  UMEP {r['tmrt_mean_umep_c']:.2f} °C  diff {d:+.2f} K  (target |diff| <= 2 K)")
         print(f"    hourly diffs (K) {r['tmrt_hourly_diff_k']}")
+        print(f"    sunlit open ground minus air (K): landtwin {r['sunlit_ground_minus_air_ours_k']}")
+        print(f"                      SOLWEIG's empirical wave {r['sunlit_ground_minus_air_solweig_wave_k']}")
         print(f"  one shadow         landtwin {r['shadow_s_ours']:.3f} s  UMEP {r['shadow_s_umep']:.3f} s")
         print(f"  SVF                landtwin {r['svf_s_ours']:.2f} s  UMEP {r['svf_s_umep']:.2f} s  ratio {r['svf_s_umep'] / r['svf_s_ours']:.1f}x")
         print(f"  SOLWEIG-like day   landtwin {r['day_s_ours']:.2f} s  UMEP {r['day_s_umep']:.2f} s  ratio {r['day_s_umep'] / r['day_s_ours']:.1f}x  (target >= 5x)")

@@ -160,6 +160,7 @@ class HeatEngine:
         self.core, self.open_land = core_and_open(district.building_index >= 0, district.grid.cell_m)
         self.coolest_hour = int(np.argmin(self.weather.air_temp_c))
         self._state: EngineState | None = None
+        self._static_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._baseline: dict[tuple[int, ...], dict[str, float]] = {}
 
     # ---- set-up --------------------------------------------------------------------------------
@@ -298,10 +299,12 @@ class HeatEngine:
         surface sensible heat at those hours, plus crowns, walls and waste heat."""
         p, g = self.params, self.district.grid
         f = self._air_factor()
-        count = self._block_sum(np.ones(g.shape, np.float32))
+        if self._static_sums is None:  # the grid's cell counts, walls and buildings' waste heat do not change
+            self._static_sums = tuple(self._block_sum(a) for a in (np.ones(g.shape, np.float32), self.wall_density,
+                                                                    self.building_heat_w_m2))
+        count, walls, building_heat = self._static_sums
         can = self._block_sum((st.surf.canopy_m > 0).astype(np.float32))
-        qf_sum = self._block_sum(self.building_heat_w_m2 if qf is None else self.building_heat_w_m2 + qf)
-        walls = self._block_sum(self.wall_density)
+        qf_sum = building_heat if qf is None else building_heat + self._block_sum(qf)
         thetas = np.empty((len(hours), *count.shape), np.float32)
         for k, h in enumerate(hours):
             q = (qh_sums[k] + np.float32(self._crown_sensible_heat(h)) * can + qf_sum
