@@ -99,7 +99,7 @@ def region_view(region: Region) -> RegionView:
                 "licence": str(x.get("licence", ""))} for x in man.get("sources", []) if isinstance(x, Mapping)]
     method_list = _method_lines(man.get("method") or {})
     extra = {"grid": {res: _grid(region, res) for res in ("1km", "100m")}, "stops": _stops(region),
-             "hospitals": _hospitals(region)}
+             "hospitals": _hospitals(region), "places": _places(region)}
     return RegionView(region.name, kreis, feats, sources, method_list, "31.12.2019", extra)
 
 
@@ -130,6 +130,18 @@ def _stops(region: Region) -> dict[str, Any]:
     return {"columns": ["lon", "lat", "name", "service_class", "class_estimated"],
             "stops": [[round(float(r.lon), 6), round(float(r.lat), 6), str(r.name), str(r.service_class),
                        bool(r.class_estimated)] for r in s.itertuples()]}
+
+
+def _places(region: Region) -> dict[str, Any]:
+    """The named settlements (places for the search): name, lon, lat of the population-weighted centre, AGS
+    of their Gemeinde. Numbered parts of a place ("Schnaudertal 4") are left out."""
+    st = region.settlements
+    keep = ~st["settlement"].astype(str).str.contains(r" \d+$", regex=True)
+    st = st[keep]
+    lon, lat = reproject_xy(st["x_m"].to_numpy(), st["y_m"].to_numpy(), region.epsg, 4326)
+    return {"columns": ["name", "lon", "lat", "ags"],
+            "places": [[str(n), round(float(a), 5), round(float(b), 5), str(g)]
+                       for n, a, b, g in zip(st["settlement"], lon, lat, st["ags"])]}
 
 
 def _hospitals(region: Region) -> dict[str, Any]:

@@ -61,6 +61,10 @@ def test_choropleth_grid_panel_and_search(browser, web_server) -> None:
         page.fill("#rsearch", "Atlantis")
         page.press("#rsearch", "Enter")
         assert page.locator("#rsearch-msg").inner_text() == "Kein Ort gefunden"
+        # a village finds its place and its Gemeinde
+        page.fill("#rsearch", "Kayna")
+        page.press("#rsearch", "Enter")
+        page.wait_for_function(f"__region.found === 'Kayna (Zeitz)' && __region.selected === '{ZEITZ}'", timeout=20000)
         # the 100 m grid, coloured by people over 80
         page.check('input[name="grid"][value="100m"]')
         page.check("#gm80")

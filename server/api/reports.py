@@ -82,7 +82,8 @@ def region_map(region: RegionPath, request: Request, res: Annotated[str, Query(p
     view = _view(region, request)
     body = {"region": view.name, "kreis": view.kreis, "data_date": view.data_date,
             "gemeinden": {"type": "FeatureCollection", "features": view.features},
-            "grid": view.extra["grid"][res], "stops": view.extra["stops"], "hospitals": view.extra["hospitals"]}
+            "grid": view.extra["grid"][res], "stops": view.extra["stops"], "hospitals": view.extra["hospitals"],
+            "places": view.extra["places"]}
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json",
                     headers={"Cache-Control": "max-age=300"})
 

@@ -39,6 +39,7 @@ interface MapDoc {
   grid: Grid;
   stops: { stops: [number, number, string, string, boolean][] };
   hospitals: { hospitals: [number, number, string][] };
+  places?: { places: [string, number, number, string][] };
 }
 interface Content { ags: string; name: string; kind: string; data_date: string; key_figures: { key: string; label: { de: string; en: string }; text: string; kreis_text: string }[]; charts: ChartSpec[] }
 interface District { name: string; summary: { centre_lonlat: [number, number] } }
@@ -49,7 +50,7 @@ const state = {
   ready: false, firstRenderMs: -1, indicator: q.get("ind") ?? "share_65plus", grid: (q.get("grid") ?? "1km") as "off" | "1km" | "100m",
   gridMode: (q.get("gm") ?? "persons") as "persons" | "80plus", stops: q.get("stops") !== "0", hospitals: q.get("hosp") !== "0",
   selected: q.get("ags") as string | null, layers: new Set((q.get("layers") ?? "").split(",").filter(Boolean)),
-  panelOpen: false, charts: [] as string[], proposals: 0, accepted: false, question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
+  panelOpen: false, charts: [] as string[], proposals: 0, accepted: false, found: null as string | null, question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
 };
 if (!INDICATORS.includes(state.indicator)) state.indicator = "share_65plus";
 let doc: MapDoc | null = null;
@@ -357,14 +358,21 @@ function closePanel(): void {
   state.charts = [];
 }
 
-function search(text: string): string | null {
+/** A Gemeinde or a named place (village, part of a town): its AGS and, for a place, its position. */
+function search(text: string): { ags: string; at: [number, number] | null; name: string } | null {
   const s = text.trim().toLowerCase();
   if (!s || !doc) return null;
   const fs = doc.gemeinden.features;
-  const hit = fs.find((f) => String(f.properties.name).toLowerCase() === s)
-    ?? fs.find((f) => String(f.properties.name).toLowerCase().startsWith(s))
-    ?? fs.find((f) => String(f.properties.name).toLowerCase().includes(s));
-  return hit ? String(hit.properties.ags) : null;
+  const name = (f: Feature): string => String(f.properties.name).toLowerCase();
+  const places = doc.places?.places ?? [];
+  const gem = fs.find((f) => name(f) === s) ?? fs.find((f) => name(f).startsWith(s));
+  if (gem) return { ags: String(gem.properties.ags), at: null, name: String(gem.properties.name) };
+  const place = places.find((p) => p[0].toLowerCase() === s) ?? places.find((p) => p[0].toLowerCase().startsWith(s));
+  if (place) return { ags: place[3], at: [place[1], place[2]], name: place[0] };
+  const gem2 = fs.find((f) => name(f).includes(s));
+  if (gem2) return { ags: String(gem2.properties.ags), at: null, name: String(gem2.properties.name) };
+  const place2 = places.find((p) => p[0].toLowerCase().includes(s));
+  return place2 ? { ags: place2[3], at: [place2[1], place2[2]], name: place2[0] } : null;
 }
 
 function saveView(): void {
@@ -439,9 +447,16 @@ function applyTexts(): void {
 function bindPage(): void {
   $("rsearch-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const ags = search(($("rsearch") as HTMLInputElement).value);
-    $("rsearch-msg").textContent = ags ? "" : rt("no_match");
-    if (ags) void select(ags, true);
+    const hit = search(($("rsearch") as HTMLInputElement).value);
+    $("rsearch-msg").textContent = hit ? "" : rt("no_match");
+    state.found = hit?.name ?? null;
+    if (!hit) return;
+    void select(hit.ags, hit.at === null);
+    if (hit.at) {
+      const [lon, lat] = hit.at;
+      map.fit(lon - 0.03, lat - 0.02, lon + 0.03, lat + 0.02, 0, freeArea());
+      map.drawLink(hit.at, hit.at, hit.name);
+    }
   });
   $("rpanel-close").addEventListener("click", () => void select(null));
   $("rzoom-in").addEventListener("click", () => map.zoom(1.5));
@@ -542,6 +557,7 @@ window.addEventListener("error", (e) => state.errors.push(String(e.message)));
   get charts() { return state.charts.slice(); },
   get indicator() { return state.indicator; },
   get question() { return state.question; },
+  get found() { return state.found; },
   get proposals() { return { drawn: state.proposals, accepted: state.accepted }; },
   get nearest() { return state.nearest; },
   get resets() { return state.resets; },
