@@ -84,13 +84,19 @@ def test_saved_view_restores_the_state(browser, web_server) -> None:
         page.check('input[name="grid"][value="off"]')
         page.evaluate(f"document.querySelector('#rmap-gemeinden path[data-ags=\"{NAUMBURG}\"]').dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true}}))")
         page.wait_for_function("__region.panelOpen")
+        page.click("#rlang-en")
+        assert page.locator("#rlayers-title").inner_text().lower() == "layers"
+        assert page.evaluate("document.documentElement.lang") == "en" and "Old" not in page.locator("#rpanel-title").inner_text()
+        page.wait_for_function("__region.panelOpen && document.querySelector('#rpanel .rchart figcaption').textContent.startsWith('Age')")
         link = page.url
+        assert "lang=en" in link
         assert "ind=old_age_ratio" in link and f"ags={NAUMBURG}" in link and "grid=off" in link
         ctx2, page2, watch2 = open_region(browser, link)
         try:
             page2.wait_for_function("__region.panelOpen")
             assert page2.evaluate("[__region.indicator, __region.selected, __region.drawn.grid, __region.drawn.gridCells]") == \
                 ["old_age_ratio", NAUMBURG, "off", 0]
+            assert page2.evaluate("__region.lang") == "en"
             assert watch2.errors == []
         finally:
             ctx2.close()
