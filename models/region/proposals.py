@@ -1,7 +1,7 @@
 """Optimised proposals for the region: new stops or on-demand (Rufbus) zones that serve the most persons
 65+ and under 18 who have no stop of class D or better within a 600 m walk.
 
-The maximal-covering model of the town level (:func:`models.people.optimise.solve_milp`, HiGHS, with the
+The maximal-covering model of the town level (:func:`models.people.covering.solve_milp`, HiGHS, with the
 greedy heuristic alongside; the better of the two is proposed, so never worse than greedy) is set up on
 the region's cells: demand ``w_i`` = deficit persons of cell ``i``; for stops, the candidates are the
 centres of the cells with a deficit and candidate ``j`` covers cell ``i`` when the walk (straight line times
@@ -23,7 +23,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geodata.interventions import NewStop, OnDemandZone, encode_intervention
-from models.people.optimise import solve_greedy, solve_milp
+from models.people.covering import solve_greedy, solve_milp
 from models.region.access import ExtraStop, region_access
 from models.region.model import Region
 from models.region.service import assumptions
