@@ -19,6 +19,9 @@ class DistrictMissing(KeyError):
         super().__init__(name)
         self.de = f"Gebiet {name!r} ist nicht vorhanden"
         self.en = f"District {name!r} does not exist"
+        if isinstance(name, str) and name.startswith("region:"):  # a region scenario has no town views
+            self.de = f"{name!r} ist ein Kreis-Szenario: diese Ansicht gibt es nur für Orte"
+            self.en = f"{name!r} is a region scenario: this view exists for towns only"
 
     def __str__(self) -> str:
         return f"{self.de} / {self.en}"

@@ -22,6 +22,7 @@ from geodata.interventions import (
     validate_against,
 )
 from server.districts import DistrictCatalog
+from server.region_subject import LoadedRegion, RegionCatalog, is_region_subject
 from server.roles import (
     BUDGETS,
     Budgets,
@@ -69,6 +70,7 @@ class ScenarioManager:
         self.storage = storage
         self.budgets = budgets
         self.districts = districts
+        self.regions = RegionCatalog(districts.root.parent)  # subjects 'region:<name>'
         self._models: dict[str, ScenarioModel] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -116,7 +118,7 @@ class ScenarioManager:
                interventions: list[dict[str, Any]] | None = None, parent_id: str = "") -> ScenarioModel:
         if kind != "sandbox" and not may_create(user):
             raise Denied("Nur Planer und Admins legen Szenarien an", "Only planners and admins create scenarios")
-        d = self.districts.get(district)
+        d = self.subject(district)
         base = []
         for item in interventions or []:
             obj = self._validated(item, d)
@@ -204,11 +206,18 @@ class ScenarioManager:
             self._commit_locked(m, rec)
             return m
 
+    def subject(self, name: str) -> Any:
+        """What a scenario edits: a town district, or a region for ``region:<name>``."""
+        return self.regions.get(name) if is_region_subject(name) else self.districts.get(name)
+
     # --- edits --------------------------------------------------------------------------------------
     def _validated(self, item: Intervention | dict[str, Any], district: Any) -> Intervention:
         data = encode_intervention(item) if not isinstance(item, dict) else item
         obj = decode_intervention(data)  # schema and geometry
-        validate_against(obj, district)  # inside the district, existing objects
+        if isinstance(district, LoadedRegion):
+            district.validate(obj)  # a region edit inside the Kreis
+        else:
+            validate_against(obj, district)  # inside the district, existing objects
         return obj
 
     def edit(self, user: User, session_id: str, sid: str, msg: Any) -> tuple[ScenarioModel, EditRecord]:
@@ -222,7 +231,7 @@ class ScenarioManager:
         obj = None
         if isinstance(msg, (p.AddIntervention, p.UpdateIntervention)):
             check_edit_budget(user, row, 0, msg.intervention, adds=False, budgets=self.budgets)
-            obj = self._validated(msg.intervention, self.districts.get(row.district))
+            obj = self._validated(msg.intervention, self.subject(row.district))
         author = _author(user, session_id)
         with self._lock(sid):
             for attempt in range(3):
@@ -261,6 +270,8 @@ class ScenarioManager:
         from geodata.apply_transit import apply_transit, network_from_district
         from geodata.interventions import HEAT_KINDS, ROAD_KINDS, TRANSIT_KINDS
 
+        if is_region_subject(m.row.district):
+            return  # region edits are checked one by one by _validated and always apply
         district = self.districts.get(m.row.district)
         new = decode_intervention(rec.payload) if rec.payload is not None and rec.op != "reset" else None
         after = [o for o in m.interventions() if o.id != rec.object_id]

@@ -20,6 +20,7 @@ from geodata.district import District
 from server.districts import DistrictCatalog
 from server.engines import available_engines
 from server.hub import Connection, Hub
+from server.region_subject import is_region_subject
 from server.roles import BUDGETS, Budgets, Denied, RateLimiter, VisitorIds
 from server.scenario import ScenarioModel
 from server.scenarios import NotFound, ScenarioManager, applied_message, state_to_protocol
@@ -101,6 +102,8 @@ class Twin:
         return tuple(sorted({SHOWN_HOUR, *(h for h, _ in counts.most_common(MAX_LIVE_HOURS - 1))}))
 
     def request_results(self, m: ScenarioModel, *, wait: bool = False) -> Any:
+        if is_region_subject(m.row.district):  # the region's access model, here (no simulation worker), when asked
+            return self.manager.regions.results(m.scenario_id, m.version, m.row.district, list(m.interventions())) if wait else None
         self.service.start()  # idempotent; normally started by the lifespan
         district = self.districts.get(m.row.district)
         return self.service.request(m.scenario_id, m.version, district, list(m.interventions()),
@@ -114,6 +117,8 @@ class Twin:
         """The current version's results at the shown hour (15:00): stored ones, else computed now
         (``compute``) or NotReady (a live computation is started, the client asks again)."""
         m = self.manager.model(scenario_id)
+        if is_region_subject(m.row.district):  # cheap, once per version, bounded by the edits: for everyone
+            return self.request_results(m, wait=True)
         res = self.service.cached(scenario_id, m.version)
         if res is not None:
             return res

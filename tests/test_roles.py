@@ -38,6 +38,8 @@ ROUTES = {
     ("PATCH", "/api/layers/{layer_id}"): ({"visibility": "public"}, "refused"),
     ("POST", "/api/regions/{region}/forecast"): ({"to": 2030, "interventions": []}, "stateless"),  # computes, stores nothing
     ("POST", "/api/regions/{name}/evaluate"): ({"interventions": []}, "stateless"),  # computes, stores nothing
+    ("POST", "/api/regions/{name}/scenarios"): ({"name": "n"}, "refused"),
+    ("POST", "/api/regions/{name}/proposals/accept"): ({"scenario_id": "abc", "budget": 1}, "refused"),
 }
 
 

@@ -61,7 +61,7 @@ def add_comment(scenario_id: ScenarioIdPath, body: CommentCreate, visitor: Visit
     if body.scenario_version > m.version:
         raise Denied(f"Version {body.scenario_version} gibt es noch nicht (aktuell {m.version})",
                      f"Version {body.scenario_version} does not exist yet (current {m.version})", status=422, code="invalid")
-    d = twin.districts.get(m.row.district)
+    d = twin.manager.subject(m.row.district)  # a town, or a region (its grid: the Kreis)
     if not bool(d.grid.inside([body.xyz_local_m[0]], [body.xyz_local_m[1]])[0]):
         raise Denied("Der Punkt liegt außerhalb des Gebiets", "The point is outside the district", status=422, code="invalid")
     _limit(twin, visitor, user)

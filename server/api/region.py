@@ -7,18 +7,17 @@ Every person count in these responses is published through ``models.privacy`` (0
 from __future__ import annotations
 
 import json
-import pathlib
-import threading
 from typing import Annotated, Any, Literal
 
+import msgspec
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+import protocol as p
 from geodata.files import geotiff_bytes
-from geodata.sources import DataError
-from models.region import Region, load_region, region_dir, region_names
-from models.region.access import RegionAccess, region_access
+from geodata.interventions import decode_intervention
+from models.region import region_names
 from models.region.bundle import NAME_PATTERN
 from models.region.scenario import decode_region_interventions, evaluate, region_kpis
 from models.region.views import (
@@ -31,9 +30,13 @@ from models.region.views import (
     settlements_geojson,
     stops_geojson,
 )
-from server.api.deps import TwinDep
+from server.api.deps import TwinDep, UserDep
 from server.api.errors import ERROR_RESPONSES
-from server.scenarios import NotFound
+from server.api.schemas import ScenarioOut
+from server.region_subject import LoadedRegion, RegionMissing, subject_name
+from server.roles import Denied, edit_denied, may_edit
+from server.scenario import ScenarioModel
+from server.scenarios import state_to_protocol
 from server.twin import Twin
 
 router = APIRouter(prefix="/regions", tags=["regions"], responses=ERROR_RESPONSES)
@@ -42,45 +45,12 @@ _GEO = {200: {"content": {"application/geo+json": {}}}}
 _JSON = {200: {"content": {"application/json": {}}}}
 
 
-class _Loaded:
-    """A loaded region with its access result and the encoded responses, valid while the bundle is unchanged."""
-
-    def __init__(self, region: Region, stamp: int) -> None:
-        self.region = region
-        self.stamp = stamp
-        self.access: RegionAccess = region_access(region)
-        self.bodies: dict[Any, bytes] = {}
-        self.lock = threading.Lock()
+def _loaded(twin: Twin, name: str) -> LoadedRegion:
+    """The region (loaded once, reloaded when its bundle changes); 404 when absent or damaged."""
+    return twin.manager.regions.get(name)
 
 
-_cache: dict[str, _Loaded] = {}
-_cache_lock = threading.Lock()
-
-
-def _loaded(twin: Twin, name: str) -> _Loaded:
-    data = pathlib.Path(twin.settings.data)
-    try:
-        folder = region_dir(data, name)
-    except DataError:
-        folder = None
-    manifest = folder / "manifest.json" if folder is not None else None
-    if manifest is None or not manifest.is_file():
-        raise NotFound(f"Region {name!r} gibt es nicht (twin region build {name})", f"Region {name!r} does not exist")
-    stamp = manifest.stat().st_mtime_ns
-    key = str(folder.resolve())
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and hit.stamp == stamp:
-            return hit
-        try:
-            loaded = _Loaded(load_region(name, data), stamp)
-        except DataError as exc:
-            raise NotFound(f"Region {name!r} ist beschädigt: {exc.de}", f"Region {name!r} is damaged: {exc.en}") from None
-        _cache[key] = loaded
-        return loaded
-
-
-def _body(entry: _Loaded, key: Any, make: Any, media: str) -> Response:
+def _body(entry: LoadedRegion, key: Any, make: Any, media: str) -> Response:
     with entry.lock:
         body = entry.bodies.get(key)
         if body is None:
@@ -95,7 +65,7 @@ def list_regions(twin: TwinDep) -> Response:
     for name in region_names(twin.settings.data):
         try:
             info = info_json(_loaded(twin, name).region)
-        except NotFound:
+        except RegionMissing:
             continue
         out.append({k: info[k] for k in ("name", "kreis", "ags", "gemeinden", "population_2019", "cells_100m_inhabited",
                                          "stops_in_district", "hospitals_in_district", "base_year")})
@@ -178,11 +148,12 @@ def access(name: RegionName, twin: TwinDep) -> Response:
 def proposals(name: RegionName, twin: TwinDep,
               budget: Annotated[int, Query(ge=1, le=50, description="number of new stops or zones")] = 5,
               kind: Annotated[Literal["stops", "zone"], Query(description="stops or zone")] = "stops") -> Response:
-    e = _loaded(twin, name)
+    return _proposal_response(_loaded(twin, name), budget, kind)
 
+
+def _proposal_response(e: LoadedRegion, budget: int, kind: str) -> Response:
     def make() -> dict[str, Any]:
-        # the solver module pulls in the people engine (and with it Taichi): imported on first use only,
-        # so that the server's main process does not load Taichi at start
+        # the solver module (models.people.covering) is Taichi-free; imported on first use all the same
         from models.region.proposals import propose
         from models.region.views import proposal_geojson
 
@@ -207,3 +178,67 @@ def evaluate_edits(name: RegionName, body: RegionEdits, twin: TwinDep) -> Respon
     out = {"kpis_before": region_kpis(e.access), "kpis_after": region_kpis(after), "access": access_json(after),
            "interventions": len(objs)}
     return Response(json.dumps(out, ensure_ascii=False), media_type="application/json")
+
+
+# --- the region as a scenario subject -----------------------------------------------------------------
+class RegionScenarioCreate(BaseModel):
+    """A scenario of the region (subject ``region:<name>``): new stops and on-demand zones, edited, forked,
+    compared (``/api/scenarios/{id}/compare/{other}``), undone and commented like a town's scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["official", "draft"] = "official"
+    interventions: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
+
+
+class ProposalAccept(BaseModel):
+    """Accept the optimised proposal of ``budget`` and ``kind`` (as ``GET /proposals`` shows it) into a
+    region scenario: each stop or zone becomes one edit (undone one by one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")
+    budget: int = Field(5, ge=1, le=50)
+    kind: Literal["stops", "zone"] = "stops"
+
+
+def _scenario_out(m: ScenarioModel) -> ScenarioOut:
+    r = m.row
+    state = msgspec.to_builtins(state_to_protocol(m))
+    return ScenarioOut(scenario_id=r.scenario_id, name=r.name, district=r.district, kind=r.kind,  # type: ignore[arg-type]
+                       status=r.status, parent_id=r.parent_id, version=m.version,  # type: ignore[arg-type]
+                       created_utc=r.created_utc, interventions=state["interventions"])
+
+
+@router.post("/{name}/scenarios", response_model=ScenarioOut, status_code=201,
+             summary="Create a region scenario (planners, admins) / Kreis-Szenario anlegen")
+def create_region_scenario(name: RegionName, body: RegionScenarioCreate, twin: TwinDep, user: UserDep) -> ScenarioOut:
+    m = twin.manager.create(user, name=body.name, district=subject_name(name), kind=body.kind,
+                            interventions=body.interventions)  # the role first, then the region (404)
+    return _scenario_out(m)
+
+
+@router.post("/{name}/proposals/accept", response_model=ScenarioOut,
+             summary="Accept an optimised proposal into a region scenario / Vorschlag ins Szenario übernehmen")
+def accept_proposal(name: RegionName, body: ProposalAccept, twin: TwinDep, user: UserDep) -> ScenarioOut:
+    if user.role not in ("admin", "planner"):
+        raise Denied("Nur Planer und Admins übernehmen Vorschläge in Szenarien",
+                     "Only planners and admins accept proposals into scenarios")
+    e = _loaded(twin, name)
+    row = twin.manager.row(body.scenario_id)
+    if row.district != subject_name(e.name):
+        raise Denied(f"Szenario {body.scenario_id!r} gehört nicht zur Region {e.name!r}",
+                     f"Scenario {body.scenario_id!r} does not belong to region {e.name!r}", status=422, code="invalid")
+    if not may_edit(user, row):
+        raise edit_denied(user, row)
+    doc = json.loads(_proposal_response(e, body.budget, body.kind).body)
+    session = f"rest-{user.user_id or user.role}"
+    for item in doc["interventions"]:
+        obj = decode_intervention(item)
+        taken = set(twin.manager.model(body.scenario_id).objects)
+        k = 2
+        base_id = obj.id
+        while obj.id in taken:  # accepted twice: the same place again under a new id
+            obj = msgspec.structs.replace(obj, id=f"{base_id}_{k}")
+            k += 1
+        twin.manager.edit(user, session, body.scenario_id, p.AddIntervention(request_id=0, intervention=obj))
+    return _scenario_out(twin.manager.model(body.scenario_id))

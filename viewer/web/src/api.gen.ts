@@ -147,6 +147,25 @@ export interface ModerationIn {
   answer?: string | null;
 }
 
+/** Accept the optimised proposal of ``budget`` and ``kind`` (as ``GET /proposals`` shows it) into a region scenario: each stop or zone becomes one edit (undone one by one). */
+export interface ProposalAccept {
+  scenario_id: string;  // minLength 1, maxLength 32, pattern ^[A-Za-z0-9]+$
+  budget?: number;  // minimum 1.0, maximum 50.0, default 5
+  kind?: "stops" | "zone";  // default "stops"
+}
+
+/** Region edits to evaluate: ``new_stop`` and ``on_demand_zone`` interventions in the region's local frame (metres from ``interventions_frame`` of the proposals / the region info). */
+export interface RegionEdits {
+  interventions?: Array<Record<string, unknown>>;  // maxItems 200
+}
+
+/** A scenario of the region (subject ``region:<name>``): new stops and on-demand zones, edited, forked, compared (``/api/scenarios/{id}/compare/{other}``), undone and commented like a town's scenario. */
+export interface RegionScenarioCreate {
+  name: string;  // minLength 1, maxLength 200
+  kind?: "official" | "draft";  // default "official"
+  interventions?: Array<Record<string, unknown>>;  // maxItems 200
+}
+
 export interface ScenarioCreate {
   name: string;  // minLength 1, maxLength 200
   district: string;  // pattern ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$
@@ -253,6 +272,32 @@ export interface ApiOperations {
   "GET /api/layers/{layer_id}/versions": { response: Array<LayerVersionOut> };
   /** Upload a new version / neue Version hochladen */
   "POST /api/layers/{layer_id}/versions": { response: LayerOut };
+  /** All regions / alle Regionen */
+  "GET /api/regions": { response: unknown };
+  /** One region: key figures, method, sources / Kennzahlen, Methode, Quellen */
+  "GET /api/regions/{name}": { response: unknown };
+  /** Access and deficits per Gemeinde and for the Kreis / Erreichbarkeit und Defizite */
+  "GET /api/regions/{name}/access": { response: unknown };
+  /** Access with new stops / on-demand zones applied (a scenario draft) */
+  "POST /api/regions/{name}/evaluate": { body: RegionEdits; response: unknown };
+  /** Gemeinden with population by age and access indicators (WGS84) */
+  "GET /api/regions/{name}/gemeinden.geojson": { response: unknown };
+  /** Inhabited grid cells (100 m or 1 km) with published counts (WGS84) */
+  "GET /api/regions/{name}/grid.geojson": { response: unknown };
+  /** One published count per grid cell as a GeoTIFF (EPSG:3035, NaN = none or under 5) */
+  "GET /api/regions/{name}/grid.tif": { response: unknown };
+  /** Hospital sites in and around the region (WGS84) */
+  "GET /api/regions/{name}/hospitals.geojson": { response: unknown };
+  /** Optimised new stops or on-demand zones (max covering, HiGHS) as GeoJSON */
+  "GET /api/regions/{name}/proposals": { response: unknown };
+  /** Accept an optimised proposal into a region scenario / Vorschlag ins Szenario übernehmen */
+  "POST /api/regions/{name}/proposals/accept": { body: ProposalAccept; response: ScenarioOut };
+  /** Create a region scenario (planners, admins) / Kreis-Szenario anlegen */
+  "POST /api/regions/{name}/scenarios": { body: RegionScenarioCreate; response: ScenarioOut };
+  /** Settlements (named places) with published persons (WGS84) */
+  "GET /api/regions/{name}/settlements.geojson": { response: unknown };
+  /** Stops with products and service classes (WGS84) */
+  "GET /api/regions/{name}/stops.geojson": { response: unknown };
   /** Baseline forecast / Basisprognose */
   "GET /api/regions/{region}/forecast": { response: Record<string, unknown> };
   /** Forecast of a draft scenario / Prognose eines Entwurfs */
