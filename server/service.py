@@ -84,6 +84,7 @@ class _Job:
     superseded_by: _Job | None = None
     result: ResultSet | None = None
     waiters: int = 0  # export requests waiting for this job
+    callbacks: list[Callable[[ResultSet | None], None]] = field(default_factory=list)  # called when it ends
 
     @property
     def key(self) -> tuple:
@@ -215,6 +216,29 @@ class SimulationService:
                         self._process.cancel.set()
             raise
 
+    def export_later(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
+                     hour: int, engine: str, then: Callable[[ResultSet | None], None], *,
+                     max_pending: int | None = None) -> bool:
+        """Like :meth:`export` without waiting: ``then(result or None)`` is called from the service's
+        thread when the job ends (at once when the result is there). With ``max_pending``, nothing is
+        queued (False) while that many exports are queued already."""
+        found = self.stored_export(scenario_id, version, hour, engine)
+        if found is not None:
+            then(found)
+            return True
+        hours = (int(hour),)
+        needs = tuple(e for e in self.engine_names if e in EXPORT_ENGINES.get(engine, (engine,)))
+        with self._cond:
+            job = _Job(scenario_id, version, district, list(interventions), hours, due=time.monotonic(),
+                       waited=True, live=False, engines=needs)
+            if job.key not in self._pending and max_pending is not None and \
+                    sum(not j.live for j in self._pending.values()) >= max_pending:
+                return False
+            job = self._pending.setdefault(job.key, job)
+            job.callbacks.append(then)
+            self._cond.notify_all()
+        return True
+
     def wait_live(self, scenario_id: str, version: int, timeout: float) -> ResultSet | None:
         """Wait up to ``timeout`` for the queued or running live job of ``version`` (or one that
         superseded it) without changing its priority; its results at the shown hour, or None."""
@@ -325,6 +349,11 @@ class SimulationService:
                 with self._cond:
                     self._running = None
                 job.done.set()
+                for callback in job.callbacks:
+                    try:
+                        callback(job.result)
+                    except Exception:  # noqa: BLE001 - a receiver's failure is not the job's
+                        log.exception("result callback failed")
 
     def _next_due_locked(self) -> _Job | None:
         while not self._stop:

@@ -28,7 +28,9 @@ from server.service import MAX_LIVE_HOURS, SHOWN_HOUR, ResultSet, SimulationServ
 from server.settings import Settings
 from server.storage import EditRecord, Storage, write_secret
 
-__all__ = ["Twin", "NotReady"]
+__all__ = ["Twin", "NotReady", "MAX_PUBLIC_EXPORTS"]
+
+MAX_PUBLIC_EXPORTS = 4  # hour computations public clients may have queued at once (on the whole server)
 
 log = logging.getLogger("landtwin.twin")
 
@@ -168,11 +170,7 @@ class Twin:
         res = self.service.cached(conn.scenario_id, m.version, hours)
         if res is None:
             if "heat" in conn.layers and conn.hour not in self.hours_for(conn.scenario_id):
-                # a rare hour: computed once for a token holder; the public gets stored results only
-                res = (self.service.stored_export(conn.scenario_id, m.version, conn.hour, "heat") if conn.user.is_anonymous
-                       else self._hour_for_one(m, conn.hour))
-                if res is not None:
-                    self._send_frames(conn, [f for f in res.frames() if isinstance(f, (p.FieldFrame, tuple))])
+                self._rare_hour(conn, m, district)
                 res = self.service.cached(conn.scenario_id, m.version)  # the other layers: the shown results
             if res is None:
                 self.request_results(m)  # on their way to everyone on the scenario
@@ -186,12 +184,19 @@ class Twin:
             if conn.wants(full) and loop is not None:
                 loop.call_soon_threadsafe(self.hub.send_frame, conn, full)
 
-    def _hour_for_one(self, m: ScenarioModel, hour: int) -> ResultSet | None:
-        try:
-            return self.service.export(m.scenario_id, m.version, self.districts.get(m.row.district),
-                                       list(m.interventions()), hour, "heat", timeout=60.0)
-        except (Superseded, TimeoutError):
-            return None
+    def _rare_hour(self, conn: Connection, m: ScenarioModel, district: District) -> None:
+        """A subscribed hour outside the live hours: its fields computed once, for that hour alone, at
+        low priority (live work first; never more than :data:`MAX_PUBLIC_EXPORTS` queued for public
+        clients), sent to this connection when ready, stored for everyone after."""
+        hour = conn.hour
+
+        def deliver(res: ResultSet | None) -> None:
+            if res is None or conn.closed or conn.hour != hour:
+                return
+            self._send_frames(conn, [f for f in res.frames() if isinstance(f, (p.FieldFrame, tuple))])
+
+        self.service.export_later(conn.scenario_id, m.version, district, list(m.interventions()), hour, "heat", deliver,
+                                  max_pending=MAX_PUBLIC_EXPORTS if conn.user.is_anonymous else None)
 
     async def kiosk_reset_loop(self) -> None:
         """Reset kiosk sandboxes that nobody touched for ``kiosk_idle_s`` seconds; remove expired ones."""

@@ -335,3 +335,29 @@ def test_an_export_stops_when_its_client_goes_away(tmp_path: Path) -> None:
     finally:
         svc.stop()
         st.dispose()
+
+
+def test_a_rare_hour_is_computed_once_for_that_hour_alone_at_low_priority(tmp_path: Path) -> None:
+    _need("traffic", "heat")
+    app, tokens = make_app(tmp_path, engines=["costs", "traffic", "heat"])
+    h = auth(tokens["planner"])
+    with TestClient(app) as c:
+        twin = app.state.twin
+        sid = c.post("/api/scenarios", json={"name": "Amtlich", "district": "tiny"}, headers=h).json()["scenario_id"]
+        c.post(f"/api/scenarios/{sid}/interventions", json={"intervention": TREES[0]}, headers=h)
+        shown = c.get(f"/api/scenarios/{sid}/results/kpis", headers=h).json()
+        n_jobs = len(twin.service.executed)
+        with c.websocket_connect(f"/ws/scenarios/{sid}") as ws:  # an anonymous visitor's hour slider
+            ws.send_bytes(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION)))
+            p.decode_server(ws.receive_bytes())
+            ws.send_bytes(p.encode(p.Subscribe(layers=["heat"], hour=9)))
+            while not isinstance(f := p.decode_server(ws.receive_bytes()), p.FieldFrame) or f.hour != 9:
+                pass
+        assert f.scenario_version == 1 and f.layer == "utci_c"
+        assert twin.service.executed[n_jobs:] == [(sid, 1, (9,), False, ("traffic", "heat"))]
+        assert twin.hours_for(sid) == (15,)  # the visitor's hour is not added to every edit's work
+        after = c.get(f"/api/scenarios/{sid}/results/kpis", headers=h).json()
+        assert after["kpis"]["heat"]["kpi_hour"] == 15.0 and after["kpis"] == shown["kpis"]
+        # stored now: the next visitor on that hour (and an anonymous export) costs nothing
+        assert c.get(f"/api/scenarios/{sid}/exports/fields/utci_c.tif?hour=9").status_code == 200
+        assert len(twin.service.executed) == n_jobs + 1
