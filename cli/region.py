@@ -1,7 +1,8 @@
 """``twin region``: the whole Kreis as a model.
 
-- ``twin region build NAME [--shared-data DIR] [--gemeinde-table CSV] [--gtfs FEED]`` builds the region from
-  the open data (``../shared/data`` beside the project by default) and writes ``<data>/regions/NAME/``.
+- ``twin region build NAME [--shared-data DIR] [--gemeinde-table CSV] [--gtfs FEED] [--osm FILE]`` builds the
+  region from the open data (``../shared/data`` beside the project by default) and writes ``<data>/regions/NAME/``
+  (with the OSM extract's walking network, used by access and proposals, when given).
 - ``twin region info NAME [--json]``: Gemeinden, population 2019, inhabited cells, stops, hospitals.
 - ``twin region access NAME [--json] [--osm FILE]``: deficits and distances per Gemeinde and for the Kreis
   (walking along the streets of an OSM extract where given).
@@ -37,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--shared-data", default=None, help="open data folder (default ../shared/data)")
     b.add_argument("--gemeinde-table", default=None, help="official Gemeinde population CSV (ags, population, age_*)")
     b.add_argument("--gtfs", default=None, help="GTFS feed (folder or .zip) for service classes by departures")
+    b.add_argument("--osm", default=None, help="OSM extract (.osm.pbf/.osm): its walking network kept in the bundle, "
+                   "walks along its streets in access and proposals")
     b.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     b.set_defaults(func=run_build)
     i = rs.add_parser("info", help="Kennzahlen / key figures")
@@ -60,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_and_write(name: str, data: Path, shared: Path, *, gemeinde_table: str | None = None, gtfs: str | None = None,
-                    show_progress: bool = True) -> Any:
+                    show_progress: bool = True, osm: str | None = None) -> Any:
     """Build the region and write its bundle, with a progress bar; CliError for bad input."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -76,7 +79,7 @@ def build_and_write(name: str, data: Path, shared: Path, *, gemeinde_table: str 
             def step(msg: str, frac: float) -> None:
                 bar.update(task, completed=frac, description=f"Region {name}: {msg}")
 
-            region = build_region(shared, gemeinde_table=gemeinde_table, gtfs=gtfs, progress=step)
+            region = build_region(shared, gemeinde_table=gemeinde_table, gtfs=gtfs, progress=step, osm=osm)
             region.name = name
             write_region(region, data, name)
     except DataError as exc:
@@ -120,7 +123,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     shared = Path(args.shared_data) if args.shared_data else default_shared_data()
     region = build_and_write(args.name, data_dir(args.data_dir), shared, gemeinde_table=args.gemeinde_table,
-                             gtfs=args.gtfs, show_progress=not args.json)
+                             gtfs=args.gtfs, show_progress=not args.json, osm=args.osm)
     info = info_json(region)
     _print({k: info[k] for k in ("name", "gemeinden", "population_2019", "cells_100m_inhabited", "stops_in_district",
                                  "hospitals_in_district", "settlements")}, args.json,

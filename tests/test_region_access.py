@@ -253,3 +253,80 @@ def test_osm_without_walkable_roads_is_refused(tmp_path):
     (tmp_path / "bad.osm").write_text("<osm><node", encoding="utf-8")
     with pytest.raises(DataError):
         read_walk_network(tmp_path / "bad.osm", 25832)
+
+
+def _street_grid(tmp_path, x0: float, y0: float, n: int = 9, step: float = 500.0):
+    """A street grid of n x n nodes ``step`` apart with every other east-west street missing, as an OSM file."""
+    pts = [(x0 + step * i, y0 + step * j) for j in range(n) for i in range(n)]
+    ways = [("residential", [j * n + i for j in range(n)]) for i in range(n)]  # north-south streets
+    ways += [("residential", [j * n + i for i in range(n)]) for j in range(0, n, 2)]  # east-west, every other one
+    return _osm_file(tmp_path / "grid.osm", pts, ways)
+
+
+def test_network_cover_against_brute_force(tmp_path):
+    """Candidate j covers point i along the streets: the ball-limited search equals full Dijkstra from every
+    candidate over the whole network; points off the network keep the straight-line fallback."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+
+    from models.region.network import MAX_JOIN_M, network_cover, read_walk_network
+
+    x0, y0 = 690_000.0, 5_660_000.0
+    net = read_walk_network(_street_grid(tmp_path, x0, y0), 25832)
+    rng = np.random.default_rng(3)
+    pts = np.column_stack([x0 - 200 + rng.random(150) * 4600, y0 - 200 + rng.random(150) * 4600])
+    pts[:5] = [[x0 + 9000.0, y0 + k * 300.0] for k in range(5)]  # far off the network
+    cand = pts[rng.choice(150, 25, replace=False)]
+    limit = 900.0
+    straight = np.hypot(*(pts[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)) * 1.3 <= limit
+    got = network_cover(net, pts, cand, limit, sp.csr_matrix(straight)).toarray()
+    tree = cKDTree(net.node_xy)
+    p_d, p_n = tree.query(pts)
+    c_d, c_n = tree.query(cand)
+    full = dijkstra(net.graph, directed=True, indices=c_n)  # (J, N) over the whole network
+    want = np.zeros_like(straight)
+    for i in range(len(pts)):
+        for j in range(len(cand)):
+            if p_d[i] > MAX_JOIN_M or c_d[j] > MAX_JOIN_M:
+                want[i, j] = straight[i, j]
+            else:
+                want[i, j] = c_d[j] + full[j, p_n[i]] + p_d[i] <= limit
+    assert want.sum() > 20 and (want != straight).any()  # the streets matter here
+    np.testing.assert_array_equal(got, want)
+
+
+def test_region_bundle_keeps_the_osm_network(tmp_path):
+    """A region with an OSM walking network: written and read back exactly; access and the proposals'
+    coverage use it without being told."""
+    from models.region import load_region, write_region
+    from models.region.network import network_cover, read_walk_network
+
+    r = synthetic_region(5, n_cells=150, n_stops=6)
+    x0, y0 = 690_000.0, 5_660_000.0
+    net = read_walk_network(_street_grid(tmp_path, x0, y0, n=17), 25832)
+    r.network = net
+    write_region(r, tmp_path / "data", "netz")
+    back = load_region("netz", tmp_path / "data", verify=True)
+    assert back.network is not None and back.network.source == net.source
+    np.testing.assert_array_equal(back.network.node_xy, net.node_xy)
+    assert (back.network.graph != net.graph).nnz == 0
+    acc = region_access(back)
+    assert acc.assumptions["walk_distances"].startswith("OSM")
+    assert acc.kreis == region_access(r, network=net).kreis
+    plain = r
+    plain.network = None
+    assert region_access(plain).kreis != acc.kreis
+    w = back.cells[["age_65_79", "age_80_plus"]].to_numpy().sum(axis=1)
+    cover, cxy, _ = coverage(back, "stops", w)
+    straight, _, _ = coverage(plain, "stops", w)
+    assert (cover != straight).nnz > 0
+    expect = network_cover(net, cxy, cxy, float(assumptions()["deficit_max_walk_m"]), straight)
+    assert (cover != expect).nnz == 0
+    # a damaged network file is refused with a clear message
+    from geodata.sources import DataError
+
+    (tmp_path / "data" / "regions" / "netz" / "walk_network.npz").write_bytes(b"not a numpy archive")
+    with pytest.raises(DataError) as exc:
+        load_region("netz", tmp_path / "data")
+    assert exc.value.de and exc.value.en

@@ -182,3 +182,31 @@ def test_region_proposals_and_scenarios_do_not_load_taichi(tmp_path: Path, regio
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     assert doc["statuses"] == [200, 200, 200]
     assert doc["taichi"] is False and doc["kernels"] == []
+
+
+def test_build_with_osm_keeps_the_network_and_the_server_walks_along_it(tmp_path, capsys):
+    """``twin region build --osm``: the extract's walking network in the bundle (its source in the manifest);
+    the server's access figures then walk along its streets. A bad extract writes nothing."""
+    from test_region_access import _street_grid
+
+    from cli.main import main
+
+    shared_data("zensus2011_grid_burgenlandkreis")
+    data = tmp_path / "data"
+    (tmp_path / "bad.osm").write_text("<osm><node", encoding="utf-8")
+    assert main(["--data-dir", str(data), "region", "build", "bk", "--shared-data", str(SHARED_DATA),
+                 "--osm", str(tmp_path / "bad.osm"), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.osm" in err and "beschädigt" in err and "corrupt" in err
+    assert not (data / "regions" / "bk").exists()
+    osm = _street_grid(tmp_path, 676_000.0, 5_665_000.0, n=13, step=400.0)  # streets around Naumburg
+    assert main(["--data-dir", str(data), "region", "build", "bk", "--shared-data", str(SHARED_DATA),
+                 "--osm", str(osm), "--json"]) == 0
+    capsys.readouterr()
+    manifest = json.loads((data / "regions" / "bk" / "manifest.json").read_text(encoding="utf-8"))
+    assert [s["key"] for s in manifest["sources"]][-1] == "osm" and "walk_network.npz" in manifest["files"]
+    assert "OSM" in manifest["method"]["road_network"]
+    app, _tokens = make_app(data)
+    with TestClient(app) as c:
+        acc = _ok(c.get("/api/regions/bk/access"))
+    assert acc["assumptions"]["walk_distances"].startswith("OSM")

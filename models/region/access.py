@@ -134,8 +134,11 @@ def region_access(region: Region, *, extra_stops: Sequence[ExtraStop] = (), zone
 
     extra_stops : new stops (proposals, edits); zones : on-demand zones (shapely polygons, working CRS);
     removed_stops : stop_ids to leave out. Stops outside the Kreis count too (people near the border use them).
-    network : walking network from an OSM extract (``models.region.network``); straight line x detour without.
+    network : walking network from an OSM extract (``models.region.network``); the region's own (built with
+        ``--osm``) when not given; straight line x detour without either.
     """
+    if network is None:
+        network = region.network  # stored in the bundle when built with an OSM extract
     a = assumptions()
     detour_walk, detour_road = float(a["detour_factor_walk"]), float(a["detour_factor_road"])
     min_rank = class_rank(a["deficit_min_class"])

@@ -178,11 +178,13 @@ def _centres(settlements: pd.DataFrame) -> pd.DataFrame:
 
 def build_region(shared_data_dir: str | Path, *, gemeinde_table: str | Path | None = None,
                  progress: Progress | None = None, gtfs: str | Path | None = None,
-                 name: str = "burgenlandkreis") -> Region:
+                 name: str = "burgenlandkreis", osm: str | Path | None = None) -> Region:
     """The Region from the files below ``shared_data_dir`` (layout :data:`SOURCES`).
 
     gemeinde_table : optional official CSV (``ags``, ``population`` [, AGE_COLUMNS]) to calibrate to.
     gtfs : optional GTFS feed (folder or .zip): stop classes by the ARE method from its departures.
+    osm : optional OSM extract (.osm.pbf / .osm): its walking network is kept with the region, and walks
+        go along its streets (access, proposals) where it reaches.
     progress : called with (step, fraction done) as the build goes.
     Raises DataError for any bad input; nothing is written.
     """
@@ -352,7 +354,20 @@ def build_region(shared_data_dir: str | Path, *, gemeinde_table: str | Path | No
     if gtfs is not None:
         manifest["sources"].append({"key": "gtfs", "path": str(gtfs), "sha256": sha256_of(gtfs) if Path(gtfs).is_file()
                                     else "", "licence": "see the feed (DELFI: CC BY 4.0)"})
+    network = None
+    if osm is not None:
+        from models.region.network import MAX_JOIN_M, read_walk_network
+
+        step("Straßennetz / walking network", 0.95)
+        network = read_walk_network(osm, epsg)
+        manifest["sources"].append({"key": "osm", "path": str(osm), "sha256": sha256_of(osm),
+                                    "licence": "ODbL 1.0, © OpenStreetMap contributors"})
+        manifest["method"]["road_network"] = (
+            f"Fußwege entlang der Straßen des OSM-Auszugs ({network.n_nodes} Knoten, ohne Autobahnen und "
+            f"Kraftfahrstraßen); weiter als {MAX_JOIN_M:.0f} m vom Netz Luftlinie mal Umwegfaktor / walks along the "
+            f"streets of the OSM extract ({network.n_nodes} nodes, motorways and trunk roads excluded); farther than "
+            f"{MAX_JOIN_M:.0f} m from it straight line times the detour factor")
     step("fertig / done", 1.0)
     return Region(name=name, crs=f"EPSG:{epsg}", kreis_ags=kreis_ags, kreis_name=kreis_name, kreis_outline=outline,
                   gemeinden=gdf, gemeinde_shapes=shapes, cells=cells, settlements=settlements, stops=stops,
-                  hospitals=hosp, centres=_centres(settlements), manifest=manifest)
+                  hospitals=hosp, centres=_centres(settlements), manifest=manifest, network=network)

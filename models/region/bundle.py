@@ -7,6 +7,7 @@ Layout::
     gemeinden.csv    one row per Gemeinde (AGS as text)
     cells.csv.gz     inhabited 100 m cells
     settlements.csv  stops.csv  hospitals.csv  centres.csv
+    walk_network.npz walking network of an OSM extract (only when built with one)
     shapes.json      Kreis outline and Gemeinde outlines as WKT in the working CRS
 
 The folder is assembled under a temporary name beside its final place and renamed at the end, so a
@@ -34,6 +35,7 @@ __all__ = ["write_region", "load_region", "region_dir", "region_names", "content
 FORMAT = "landtwin-region"
 FORMAT_VERSION = 1
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NETWORK = "walk_network.npz"
 _TABLES = {"gemeinden": "gemeinden.csv", "cells": "cells.csv.gz", "settlements": "settlements.csv",
            "stops": "stops.csv", "hospitals": "hospitals.csv", "centres": "centres.csv"}
 _TEXT = {"ags": str, "stop_id": str, "id": str, "cell_id": str, "parent": str, "ifopt": str, "name": str,
@@ -72,6 +74,10 @@ def write_region(region: Region, data_dir: str | Path, name: str | None = None) 
         shapes = {"kreis": shapely.to_wkt(region.kreis_outline, rounding_precision=2),
                   "gemeinden": {a: shapely.to_wkt(g, rounding_precision=2) for a, g in region.gemeinde_shapes.items()}}
         (tmp / "shapes.json").write_text(json.dumps(shapes), encoding="utf-8")
+        if region.network is not None:
+            from models.region.network import save_walk_network
+
+            save_walk_network(region.network, tmp / _NETWORK)
         files = {p.name: sha256_of(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "crs": region.crs,
@@ -123,7 +129,12 @@ def load_region(name: str, data_dir: str | Path, *, verify: bool = False) -> Reg
         st[c] = st[c].astype(str).str.lower().eq("true")
     tables["hospitals"]["in_kreis"] = tables["hospitals"]["in_kreis"].astype(str).str.lower().eq("true")
     st["products"] = st["products"].fillna("").astype(str)
+    network = None
+    if _NETWORK in m.get("files", {}):
+        from models.region.network import load_walk_network
+
+        network = load_walk_network(root / _NETWORK)
     return Region(name=m["name"], crs=m["crs"], kreis_ags=m["kreis"]["ags"], kreis_name=m["kreis"]["name"],
                   kreis_outline=shapely.from_wkt(shapes["kreis"]),
                   gemeinde_shapes={a: shapely.from_wkt(w) for a, w in shapes["gemeinden"].items()},
-                  manifest=m, **tables)
+                  manifest=m, network=network, **tables)

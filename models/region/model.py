@@ -63,6 +63,7 @@ class Region:
     hospitals: pd.DataFrame
     centres: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
+    network: Any = None  # walking network of an OSM extract (models.region.network.WalkNetwork), or None
 
     @property
     def epsg(self) -> int:

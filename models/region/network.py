@@ -22,7 +22,8 @@ from geodata.crs import reproject_xy
 from geodata.osm import collect_osm
 from geodata.sources import DataError
 
-__all__ = ["WalkNetwork", "read_walk_network", "network_walk_m", "MAX_JOIN_M", "NOT_WALKABLE"]
+__all__ = ["WalkNetwork", "read_walk_network", "network_walk_m", "save_walk_network", "load_walk_network",
+           "network_cover", "MAX_JOIN_M", "NOT_WALKABLE"]
 
 MAX_JOIN_M = 300.0
 NOT_WALKABLE = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
@@ -109,3 +110,69 @@ def network_walk_m(net: WalkNetwork, point_xy: np.ndarray, stop_xy: np.ndarray, 
     use = (p_d <= MAX_JOIN_M) & np.isfinite(walk)
     out[use] = walk[use]
     return out
+
+
+def save_walk_network(net: WalkNetwork, path: str | Path) -> None:
+    """Write ``net`` as a NumPy archive (no pickled objects) to ``path``."""
+    g = net.graph.tocsr()
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, node_xy=net.node_xy.astype(float), data=g.data.astype(float),
+                            indices=g.indices.astype(np.int64), indptr=g.indptr.astype(np.int64),
+                            source=np.array(net.source))
+
+
+def load_walk_network(path: str | Path) -> WalkNetwork:
+    """Read a network written by :func:`save_walk_network`; DataError when unreadable or inconsistent."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            xy = np.asarray(z["node_xy"], float)
+            n = xy.shape[0]
+            g = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(n, n))
+            source = str(z["source"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(path, f"Straßennetz unlesbar ({exc})", f"walking network unreadable ({exc})") from exc
+    if xy.ndim != 2 or xy.shape[1] != 2 or not np.isfinite(xy).all() or (g.data < 0).any():
+        raise DataError(path, "Straßennetz beschädigt", "walking network damaged")
+    return WalkNetwork(xy, g, source)
+
+
+def network_cover(net: WalkNetwork, point_xy: np.ndarray, cand_xy: np.ndarray, max_walk_m: float,
+                  fallback: sp.csr_matrix) -> sp.csr_matrix:
+    """(P, J) bool: candidate ``j`` within ``max_walk_m`` of point ``i`` along the network (joins to the
+    nearest nodes count as straight walks). Pairs whose point or candidate lies farther than MAX_JOIN_M from
+    the network keep their entry of ``fallback`` (straight line times the detour factor)."""
+    pts = np.asarray(point_xy, float).reshape(-1, 2)
+    cand = np.asarray(cand_xy, float).reshape(-1, 2)
+    n_p, n_j = pts.shape[0], cand.shape[0]
+    if n_p == 0 or n_j == 0:
+        return sp.csr_matrix((n_p, n_j), dtype=bool)
+    tree = cKDTree(net.node_xy)
+    p_d, p_n = tree.query(pts)
+    c_d, c_n = tree.query(cand)
+    p_ok, c_ok = p_d <= MAX_JOIN_M, c_d <= MAX_JOIN_M
+    rows_l, cols_l = [], []
+    fb = sp.csc_matrix(fallback, dtype=bool)
+    off_net = np.nonzero(~p_ok)[0]
+    by_node: dict[int, list[int]] = {}
+    for i in np.nonzero(p_ok)[0].tolist():
+        by_node.setdefault(int(p_n[i]), []).append(i)
+    for j in range(n_j):
+        if not c_ok[j] or c_d[j] > max_walk_m:
+            ii = fb[:, j].nonzero()[0]  # a candidate off the network: the straight-line estimate
+            rows_l.append(ii)
+            cols_l.append(np.full(ii.size, j))
+            continue
+        budget = max_walk_m - float(c_d[j])
+        # a path of length <= budget stays within that distance of its start: the ball's subgraph suffices
+        ball = np.asarray(tree.query_ball_point(net.node_xy[c_n[j]], budget), np.int64)
+        start = int(np.nonzero(ball == c_n[j])[0][0])
+        dist = dijkstra(net.graph[ball][:, ball], directed=True, indices=start, limit=budget)
+        hit = [i for k in np.nonzero(np.isfinite(dist))[0].tolist() for i in by_node.get(int(ball[k]), ())
+               if dist[k] + p_d[i] <= budget]
+        ii = np.asarray(hit, np.int64)
+        if off_net.size:  # points off the network: the straight-line estimate
+            ii = np.concatenate([ii, np.intersect1d(fb[:, j].nonzero()[0], off_net)])
+        rows_l.append(ii)
+        cols_l.append(np.full(ii.size, j))
+    rows, cols = np.concatenate(rows_l), np.concatenate(cols_l)
+    return sp.csr_matrix((np.ones(rows.size, bool), (rows, cols)), shape=(n_p, n_j))

@@ -4,8 +4,9 @@
 The maximal-covering model of the town level (:func:`models.people.covering.solve_milp`, HiGHS, with the
 greedy heuristic alongside; the better of the two is proposed, so never worse than greedy) is set up on
 the region's cells: demand ``w_i`` = deficit persons of cell ``i``; for stops, the candidates are the
-centres of the cells with a deficit and candidate ``j`` covers cell ``i`` when the walk (straight line times
-the detour factor) is within the deficit distance; for zones, the candidates are squares of ``zone_size_m``
+centres of the cells with a deficit and candidate ``j`` covers cell ``i`` when the walk (along the streets of
+the region's OSM network where it reaches, else straight line times the detour factor) is within the deficit
+distance; for zones, the candidates are squares of ``zone_size_m``
 around the settlements with a deficit, covering the cells inside. New stops are assumed served at class
 ``new_stop_class``, zones at ``zone_counts_as_class`` (``assets/region_access.json``). Every proposal is
 evaluated again by :func:`models.region.access.region_access`.
@@ -26,6 +27,7 @@ from geodata.interventions import NewStop, OnDemandZone, encode_intervention
 from models.people.covering import solve_greedy, solve_milp
 from models.region.access import ExtraStop, region_access
 from models.region.model import Region
+from models.region.network import network_cover
 from models.region.service import assumptions
 
 __all__ = ["RegionProposal", "coverage", "best_cover", "propose", "MILP_MAX_PAIRS"]
@@ -67,6 +69,8 @@ def coverage(region: Region, kind: str, weights: np.ndarray) -> tuple[sp.csr_mat
         rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(need.size)])
         cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(need.size)])
         cover = sp.csr_matrix((np.ones(rows.size, bool), (rows, cols)), shape=(need.size, need.size))
+        if region.network is not None:  # walks along the streets of the bundle's OSM extract where it reaches
+            cover = network_cover(region.network, cxy, cxy, float(a["deficit_max_walk_m"]), cover)
         return cover, cxy, []
     if kind == "zone":
         half = float(a["zone_size_m"]) / 2.0
