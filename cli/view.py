@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -56,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--fps", type=int, default=8, help="film: frames per second (default 8)")
     sp.add_argument("--window-shot", default=None,
                     help="window mode: save a screenshot to this PNG once the field is shown, then close")
+    sp.add_argument("--state-file", default=None,
+                    help="window mode: keep the viewer's state (versions, camera, pick, edits) in this JSON file")
     sp.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for results")
     sp.set_defaults(func=run_view)
 
@@ -256,6 +259,7 @@ def _film(client: Any, args: argparse.Namespace, layer: str, overlays: tuple[str
     from rendercanvas.offscreen import RenderCanvas
 
     from viewer.desktop.app import DesktopApp
+    from viewer.desktop.client import ClientError
     from viewer.desktop.film import FilmError, write_film
 
     if layer in ("diff", "access"):
@@ -264,8 +268,14 @@ def _film(client: Any, args: argparse.Namespace, layer: str, overlays: tuple[str
                      overlays=overlays, lang=args.lang)
     fields = {}
     for h in hours:
-        app.set_hour(h)
-        fields[h] = client.wait_field(app.field_name(), h, min_version=client.version, timeout_s=args.timeout).values_c
+        if h != app.hour:
+            app.set_hour(h)
+        try:  # hours outside the live ones may be computed at low priority: ask once more before giving up
+            got = client.wait_field(app.field_name(), h, min_version=client.version, timeout_s=args.timeout / 2)
+        except ClientError:
+            app.set_hour(h)
+            got = client.wait_field(app.field_name(), h, min_version=client.version, timeout_s=args.timeout / 2)
+        fields[h] = got.values_c
     try:
         path, n = write_film(app, args.film, fields, steps_per_hour=args.steps_per_hour, fps=args.fps)
     except FilmError as exc:
@@ -290,12 +300,22 @@ def _window(client: Any, compare: Any, args: argparse.Namespace, layer: str, ove
     if args.window_shot:
         _wait_data(app, args.timeout)
     gfx.OrbitController(app.camera, register_events=app.renderer)
+    app.track_hover = bool(args.state_file)
     app.connect_events()
     draws = [0]
+    last = [""]
 
     def draw() -> None:
         app.draw()
         draws[0] += 1
+        if args.state_file:
+            text = json.dumps(app.state(), ensure_ascii=False)
+            if text != last[0]:
+                last[0] = text
+                path = Path(args.state_file)
+                tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+                tmp.write_text(text, encoding="utf-8")
+                tmp.replace(path)
         if args.window_shot and app.shown_version >= 0 and draws[0] >= 3:
             app.save_screenshot(args.window_shot)
             canvas.close()

@@ -209,6 +209,33 @@ def test_every_layer_matches_its_reference_picture(served: WebServer, tmp_path: 
 
 
 @pytest.mark.window
+def test_film_of_the_day_plays_and_changes_with_the_heat(served: WebServer, tmp_path: Path) -> None:
+    _need_adapter()
+    if shutil.which("ffprobe") is None:
+        pytest.skip("ffprobe is missing: apt-get install ffmpeg (scripts/system-deps.sh)")
+    import imageio.v2 as iio
+
+    film = tmp_path / "day.mp4"
+    sid = _fork(served, "Film")
+    r = subprocess.run([TWIN, "view", "--url", served.url, "--scenario", sid, "--film", str(film),
+                        "--layer", "surface_temp", "--hours", "8-12", "--steps-per-hour", "3", "--fps", "6",
+                        "--size", "320x192", "--timeout", "300"], capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(film)],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert stream["codec_name"] == "h264" and stream["pix_fmt"] == "yuv420p"
+    assert (stream["width"], stream["height"]) == (320, 192) and int(stream["nb_read_frames"]) == 4 * 3 + 1
+    frames = [np.asarray(f, dtype=float) for f in iio.mimread(film, format="FFMPEG")]
+    assert len(frames) == 13
+    first_last = np.abs(frames[0] - frames[-1]).mean()
+    steps = [np.abs(a - b).mean() for a, b in zip(frames, frames[1:], strict=False)]
+    assert first_last > 8.0  # the ground heats up from 8 to 12 h
+    assert max(steps) < 0.6 * first_last  # in smooth steps, not jumps
+
+
+@pytest.mark.window
 def test_picture_after_partial_updates_equals_a_fresh_clients(served: WebServer, tmp_path: Path) -> None:
     _need_adapter()
     sid = _fork(served, "Teilbilder")
@@ -426,32 +453,6 @@ def test_two_scenarios_side_by_side_and_their_difference(served: WebServer, tmp_
         b.close()
 
 
-@pytest.mark.window
-def test_film_of_the_day_plays_and_changes_with_the_heat(served: WebServer, tmp_path: Path) -> None:
-    _need_adapter()
-    if shutil.which("ffprobe") is None:
-        pytest.skip("ffprobe is missing: apt-get install ffmpeg (scripts/system-deps.sh)")
-    import imageio.v2 as iio
-
-    film = tmp_path / "day.mp4"
-    r = subprocess.run([TWIN, "view", "--url", served.url, "--scenario", served.extra["baseline"], "--film", str(film),
-                        "--layer", "surface_temp", "--hours", "8-12", "--steps-per-hour", "3", "--fps", "6",
-                        "--size", "320x192"], capture_output=True, text=True, env=ENV, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(film)],
-                           capture_output=True, text=True, timeout=60)
-    assert probe.returncode == 0, probe.stderr
-    stream = json.loads(probe.stdout)["streams"][0]
-    assert stream["codec_name"] == "h264" and stream["pix_fmt"] == "yuv420p"
-    assert (stream["width"], stream["height"]) == (320, 192) and int(stream["nb_read_frames"]) == 4 * 3 + 1
-    frames = [np.asarray(f, dtype=float) for f in iio.mimread(film, format="FFMPEG")]
-    assert len(frames) == 13
-    first_last = np.abs(frames[0] - frames[-1]).mean()
-    steps = [np.abs(a - b).mean() for a, b in zip(frames, frames[1:], strict=False)]
-    assert first_last > 8.0  # the ground heats up from 8 to 12 h
-    assert max(steps) < 0.6 * first_last  # in smooth steps, not jumps
-
-
 def test_the_district_is_served_by_an_embedded_server_when_asked(tmp_path: Path) -> None:
     _need_adapter()
     data = tmp_path / "own"
@@ -488,3 +489,143 @@ def test_twin_view_writes_a_picture_and_a_real_window_under_xvfb(served: WebServ
     assert r.returncode == 0, r.stderr[-2000:]
     assert _near_colours(np.asarray(Image.open(shot)), HEAT_STRESS.colours, 40) > 0.2
 
+
+
+# --- a real window under Xvfb ---------------------------------------------------------------------------
+class _Window:
+    """``twin view`` in a window on its own Xvfb screen, driven by xdotool; its state file says what it did."""
+
+    def __init__(self, served: WebServer, sid: str, tmp: Path) -> None:
+        self.xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self.xvfb.stdout is not None
+        self.env = {**ENV, "DISPLAY": f":{self.xvfb.stdout.readline().decode().strip()}"}
+        self.state_path = tmp / "state.json"
+        token = tmp / "token.txt"
+        token.write_text(served.planner_token)
+        self.log = open(tmp / "window.log", "wb")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen([TWIN, "view", "--url", served.url, "--scenario", sid, "--token-file", str(token),
+                                      "--size", "480x300", "--state-file", str(self.state_path)],
+                                     env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.wid = ""
+        self.wait(lambda s: s["shown_version"] >= 0, "first picture", 120)
+        self.wid = self.xdo("search", "--sync", "--name", "landtwin").split()[0]
+        self.xdo("windowfocus", "--sync", self.wid)
+
+    def xdo(self, *args: str) -> str:
+        r = subprocess.run(["xdotool", *args], capture_output=True, text=True, env=self.env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return {}
+
+    def wait(self, pred: Any, what: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            s = self.state()
+            if s and pred(s):
+                return s
+            if self.proc.poll() is not None or (s and s.get("closed")):
+                break
+            time.sleep(0.03)
+        self.log.flush()
+        raise AssertionError(f"window: no {what}; state {self.state()}; log {(self.log.name and Path(self.log.name).read_text()[-1500:])}")
+
+    def move(self, x: float, y: float) -> None:
+        self.xdo("mousemove", "--window", self.wid, str(int(x)), str(int(y)))
+
+    def hover(self, x: float, y: float) -> dict[str, Any]:
+        self.move(x, y)
+        return self.wait(lambda s: s.get("hover") and s["hover"]["xy_px"] == [int(x), int(y)], "hover")["hover"]
+
+    def click(self, x: float, y: float) -> None:
+        self.move(x, y)
+        self.xdo("click", "1")
+
+    def key(self, name: str) -> None:
+        self.xdo("key", "--window", self.wid, name)
+
+    def close(self) -> None:
+        for p in (self.proc, self.xvfb):
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.log.close()
+
+
+@pytest.mark.window
+@pytest.mark.timeout(300)
+def test_a_real_window_rotates_edits_with_every_tool_inspects_and_undoes(served: WebServer, tmp_path: Path) -> None:
+    _need_adapter()
+    if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
+        pytest.skip("Xvfb or xdotool missing: apt-get install xvfb xdotool (scripts/system-deps.sh)")
+    sid = _fork(served, "Fenster")
+    win = _Window(served, sid, tmp_path)
+    try:
+        cam0 = win.state()["camera"]
+        win.move(240, 150)  # a drag orbits the camera
+        win.xdo("mousedown", "1")
+        for x in range(250, 330, 10):
+            win.move(x, 150)
+        win.xdo("mouseup", "1")
+        win.wait(lambda s: s["camera"] != cam0, "rotation")
+        # what lies where: hover over a grid of points
+        ground, roofs, roads = [], [], {}
+        for y in range(100, 230, 16):
+            for x in range(110, 380, 18):
+                h = win.hover(x, y)
+                if h["building_id"] >= 0:
+                    roofs.append((x, y, h["building_id"]))
+                elif h["edge_index"] >= 0:
+                    roads.setdefault(h["edge_index"], (x, y))
+                elif h["ground"]:
+                    ground.append((x, y))
+            if len(ground) >= 4 and roofs and len(roads) >= 2:
+                break
+        assert len(ground) >= 4 and roofs and len(roads) >= 2, (len(ground), len(roofs), len(roads))
+        (ea, ra), (eb, rb) = list(roads.items())[:2]
+        corners = [xy for xy in ((150, 115), (330, 115), (240, 225), (170, 215), (320, 215), (240, 100))
+                   if win.hover(*xy)["ground"]]  # a wide area on the district, around some streets
+        assert len(corners) >= 3, corners
+        plan = [("1", [ground[0]], "tree"), ("9", [ground[1]], "new_stop"), ("5", [roofs[0][:2]], "green_roof"),
+                ("6", [ra], "road_closure"), ("7", [rb], "speed_limit"), ("8", [ground[0], ground[-1]], "bus_line"),
+                ("0", corners[:3], "on_demand_zone")]
+        for key, clicks, kind in plan:
+            n = len(win.state()["requests"])
+            win.key(key)
+            for x, y in clicks:
+                win.click(x, y)
+            if len(clicks) > 1:
+                win.key("Return")
+            s = win.wait(lambda s, n=n: len(s["requests"]) > n and str(s["requests"][-1]) in {**s["applied"], **s["rejected"]},
+                         f"edit {kind}", 120)
+            got = s["applied"].get(str(s["requests"][-1]))
+            assert got is not None and got["op"] == "add", (kind, s["rejected"])
+            assert got["kind"] == kind
+        on_server = served.api(f"/api/scenarios/{sid}/interventions", token=served.planner_token)
+        kinds = [e["intervention"]["kind"] for e in on_server]
+        assert kinds[-len(plan):] == [k for _, _, k in plan]
+        # inspection: the clicked building's id and values
+        win.key("i")
+        win.click(*roofs[0][:2])
+        s = win.wait(lambda s: s["pick"] is not None and s["pick"]["building_id"] >= 0, "inspection")
+        assert s["pick"]["building_id"] == roofs[0][2] and f"Gebäude {roofs[0][2]}" in s["pick"]["lines"][0]
+        assert s["pick"]["value"] is not None
+        # undo takes the last edit away on the server
+        n = len(s["requests"])
+        win.key("z")
+        s = win.wait(lambda s: len(s["requests"]) > n and str(s["requests"][-1]) in s["applied"], "undo")
+        assert s["applied"][str(s["requests"][-1])]["cause"] == "undo"
+        left = served.api(f"/api/scenarios/{sid}/interventions", token=served.planner_token)
+        assert len(left) == len(on_server) - 1 and all(e["intervention"]["kind"] != "on_demand_zone"
+                                                       for e in left[-len(plan) + 1:])
+    finally:
+        win.close()

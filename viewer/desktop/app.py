@@ -283,6 +283,9 @@ class DesktopApp:
         self._down: tuple[float, float] | None = None
         self._last_frame: np.ndarray | None = None
         self._override: tuple[np.ndarray, float] | None = None
+        self.track_hover = False
+        self._hover_at: tuple[float, float] | None = None
+        self.hover: dict[str, Any] | None = None
         self.day, self.utc_offset_h = design_day(client.welcome)
 
         self.tileset, layers = load_tiles(client.base_url, district)
@@ -792,6 +795,8 @@ class DesktopApp:
         """Canvas events: a click (press and release within 4 px) inspects or uses the tool; keys as in
         the module's description."""
         kind = event.get("event_type")
+        if kind == "pointer_move" and self.track_hover:
+            self._hover_at = (float(event["x"]), float(event["y"]))
         if kind == "pointer_down" and event.get("button") == 1:
             self._down = (float(event["x"]), float(event["y"]))
         elif kind == "pointer_up" and self._down is not None:
@@ -842,7 +847,37 @@ class DesktopApp:
             self.cycle_mode()
 
     def connect_events(self) -> None:
-        self.canvas.add_event_handler(self.handle_event, "pointer_down", "pointer_up", "key_down")
+        self.canvas.add_event_handler(self.handle_event, "pointer_down", "pointer_up", "pointer_move", "key_down")
+
+    def state(self) -> dict[str, Any]:
+        """What the viewer shows and did, as plain data (written by ``twin view --state-file`` for
+        scripts): versions, camera, layer, tool, the inspected pick, what lies under the pointer, and the
+        fate of every edit request sent."""
+        if self._hover_at is not None and (self.hover is None or self.hover["xy_px"] != list(self._hover_at)):
+            got = self.hit_at(*self._hover_at)
+            self.hover = {"xy_px": list(self._hover_at), "ground": got is not None,
+                          "building_id": got[0].building_id if got else -1,
+                          "edge_index": got[0].edge_index if got else -1}
+        c = self.client
+        pick = None
+        if self.pick is not None:
+            pick = {"row": self.pick.row, "col": self.pick.col, "building_id": self.pick.building_id,
+                    "edge_index": self.pick.edge_index, "value": _finite(self.pick.value_c),
+                    "values": {k: _finite(v) for k, v in self.pick.values.items()},
+                    "lines": self.pick.lines(self.layer, self.lang)}
+        return {
+            "version": c.version, "shown_version": self.shown_version, "layer": self.layer, "hour": self.hour,
+            "mode": self.mode, "overlays": sorted(self.overlays), "tool": self.tool.tool if self.tool else None,
+            "camera": [round(float(v), 3) for v in self.camera.local.position],
+            "pick": pick, "hover": self.hover, "requests": list(self.requests),
+            "applied": {str(r): {"op": a.op, "cause": a.cause, "object_id": a.object_id,
+                                 "kind": a.intervention.__struct_config__.tag if a.intervention is not None else None}
+                        for r, a in list(c.applied.items())},
+            "rejected": {str(r): f"{x.message_de} / {x.message_en}" for r, x in list(c.rejected.items())},
+            "errors": [f"{e.code}: {e.message_en} ({e.request_id})" for e in list(c.errors)[-5:]],
+            "closed": c.closed_reason, "counts": dict(c.counts),
+            "messages": self.messages[-5:],
+        }
 
 
 def _points_geometry(pos: np.ndarray, rgb: np.ndarray | None = None) -> Any:
@@ -855,6 +890,10 @@ def _points_geometry(pos: np.ndarray, rgb: np.ndarray | None = None) -> Any:
         return gfx.Geometry(positions=pos)
     cols = np.concatenate([np.asarray(rgb, np.float32), np.ones((len(rgb), 1), np.float32)], 1)
     return gfx.Geometry(positions=pos, colors=cols)
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
 
 
 def _ascii(text: str) -> str:

@@ -183,7 +183,9 @@ class TwinClient:
     def start(self, timeout_s: float = 20.0) -> p.Welcome:
         """Open the socket, say Hello and wait for Welcome (raises ClientError when refused)."""
         try:
-            self._cm = connect(self.ws_url, max_size=1 << 26, open_timeout=timeout_s)
+            # a busy server (a long computation on a loaded machine) may answer pings late: allow 2 minutes
+            self._cm = connect(self.ws_url, max_size=1 << 26, open_timeout=timeout_s, ping_interval=30,
+                               ping_timeout=120)
             self._ws = self._cm.__enter__()  # the connection as a context, closed in close()
         except (OSError, TimeoutError) as exc:
             raise ClientError(f"Verbindung zu {self.ws_url} fehlgeschlagen ({exc}) / connection failed") from None
