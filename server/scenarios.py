@@ -177,6 +177,7 @@ class ScenarioManager:
                 raise Denied("Nur Sandbox-Kopien werden entfernt", "Only sandbox copies are removed")
             self.storage.delete_scenario(sid)
             self._models.pop(sid, None)
+            self.regions.drop(sid)
 
     def remove_expired(self, now: str | None = None) -> list[str]:
         """Remove expired sandboxes with their edits and results; returns their ids."""

@@ -68,6 +68,8 @@ def test_region_scenario_edit_undo_fork_compare_comment(app_tokens, region, base
         assert a["district"] == f"region:{NAME}" and a["version"] == 0
         sid = a["scenario_id"]
         assert sid in [s["scenario_id"] for s in _ok(c.get("/api/scenarios", headers=planner))]
+        listed = _ok(c.get(f"/api/scenarios?district=region:{NAME}", headers=planner))
+        assert [s["scenario_id"] for s in listed] == [sid]
         assert _kpis(c, sid) == base_kpis  # public too: the region's figures need no simulation worker
 
         # a proposal's first stop added as an edit: the key figures change by its evaluated amount

@@ -40,7 +40,8 @@ def scenario_out(m: ScenarioModel) -> ScenarioOut:
 @router.get("", response_model=list[ScenarioListItem], summary="List scenarios / Szenarien auflisten")
 def list_scenarios(
     twin: TwinDep, user: UserDep,
-    district: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+    district: Annotated[str | None, Query(pattern="^(region:)?" + NAME_PATTERN[1:],
+                                          description="a district, or region:<name>")] = None,
     include_archived: bool = False,
 ) -> list[ScenarioListItem]:
     rows = twin.storage.list_scenarios(district=district, include_archived=include_archived)
