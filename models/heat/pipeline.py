@@ -54,7 +54,9 @@ def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams,
     the direct beam averaged over the four orientations (mean of max(cos, 0) = 1/pi) and half the
     diffuse light and of the light the ground reflects (albedo 0.2), exchanging long wave with the
     sky (half its view) and the ground at air temperature (the other half), and convection
-    (Juerges: 5.7 + 3.8 u W/m2K). Integrated implicitly (15 min steps) until the day repeats."""
+    (Juerges: 5.7 + 3.8 u W/m2K). Integrated implicitly (15 min steps) until the day repeats. By day
+    the walls are no cooler than the instantaneous balance of their sunlit surface layer (the direct
+    beam against convection and long-wave exchange at air temperature), which answers within the hour."""
     p = params
     ta = np.asarray(weather.air_temp_c, float)
     u = np.asarray(weather.wind_speed_m_s, float)
@@ -84,7 +86,11 @@ def wall_temperature_c(weather: Weather, sun: SunHours, params: HeatParams,
                 f0 = a_j + 0.5 * eps * (ls_j + sigma * tak**4) - eps * sigma * tk**4 - hc_j * (tw - ta_j)
                 df = -4.0 * eps * sigma * tk**3 - hc_j
                 tw = (cap * tw / dt + cap * omega * t_deep + f0 - df * tw) / (cap / dt + cap * omega - df)
-    return out.astype(np.float32)
+    # a sunlit surface layer answers within the hour: no cooler than its instantaneous balance in the sun
+    # (direct beam over the four orientations against convection and linearised long wave to air temperature)
+    h_inst = hc + 4.0 * eps * sigma * (ta + 273.15) ** 3
+    instant = ta + (1.0 - p["wall_albedo"]) * sun.dni_w_m2 * np.cos(el) / math.pi / h_inst
+    return np.maximum(out, instant).astype(np.float32)
 
 
 def wall_sensible_heat_w_m2(weather: Weather, wall_temp_c: np.ndarray) -> np.ndarray:
