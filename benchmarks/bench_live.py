@@ -107,7 +107,8 @@ class Client:
         self.heat: dict[int, float] = {}  # version -> first time a utci_c frame of >= that version arrived
         self.kpi: dict[int, float] = {}
         self.traffic: dict[int, float] = {}
-        self.latest = {"heat": -1, "kpi": -1, "traffic": -1}
+        self.done: dict[int, float] = {}  # version -> when the server said its results were all sent
+        self.latest = {"heat": -1, "kpi": -1, "traffic": -1, "done": -1}
         self.errors: list[str] = []
 
     def note(self, kind: str, version: int, t: float) -> None:
@@ -147,6 +148,8 @@ async def run_client(port: int, sid: str, c: Client, ready: asyncio.Event, count
                 c.note("kpi", msg.scenario_version, t)
             elif isinstance(msg, p.EdgeFrame):
                 c.note("traffic", msg.scenario_version, t)
+            elif isinstance(msg, p.Progress) and msg.stage == "done":
+                c.note("done", msg.scenario_version, t)
             elif isinstance(msg, p.ErrorMessage):
                 c.errors.append(msg.message_en)
 
@@ -225,7 +228,9 @@ async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edit
                         lat_traffic.append((max(tt + heat_t) - t0) * 1000.0)  # volumes and the heat they cause
                 if pages:
                     page_lat.append(await asyncio.to_thread(_wait_pages, pages, version, t0, timeout_s))
-                await asyncio.sleep(0.3)  # late frames of this edit count towards its bytes
+                while time.monotonic() < deadline and not all(c.first_at_least("done", version) for c in clients):
+                    await asyncio.sleep(0.005)  # every frame of this edit (access comes after heat) counts
+                await asyncio.sleep(0.1)
                 nbytes.append(float(np.mean([c.bytes - b for c, b in zip(clients, b0)])))
                 cpu.append(cpu_seconds(server_pid) - c0)
                 await asyncio.sleep(0.5)
