@@ -6,7 +6,8 @@ without a GPU that is Mesa's lavapipe, the CPU rasteriser; with a GPU, wgpu take
 asserts nothing:
 
 - time from connecting to the first picture with the UTCI drape (tiles, terrain, building triangles);
-- frame time of the drape alone, with the road, vehicle and people overlays, and while the camera orbits;
+- frame time of the drape alone (supersampled as for pictures, and at pixel_scale 1 as in the window),
+  with the road, vehicle and people overlays, and while the camera orbits (the rest at pixel_scale 1);
 - frame time right after a field update that touches a small window (the texture is updated in place)
   and after a full update.
 
@@ -112,7 +113,9 @@ def main() -> None:
             print(f"district {args.size_km} km, {g.rows} x {g.cols} cells of {g.cell_m} m; "
                   f"{len(app.building_tris):,} building triangles; picture {args.width} x {args.height}")
             print(f"{'connect to first picture (tiles, terrain, drape)':<44} {first_s:7.2f} s")
-            print(_fmt("drape, still camera", _times(app, args.frames)))
+            print(_fmt("drape, still camera (supersampled, pictures)", _times(app, args.frames)))
+            app.renderer.pixel_scale = 1.0
+            print(_fmt("drape, still camera (window: pixel_scale 1)", _times(app, args.frames)))
 
             def orbit(k: int) -> None:
                 pos = np.asarray(app.camera.local.position)

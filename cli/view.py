@@ -296,7 +296,7 @@ def _window(client: Any, compare: Any, args: argparse.Namespace, layer: str, ove
     canvas = RenderCanvas(size=size, title=f"landtwin: {args.district} ({layer}, {args.hour} h)",
                           update_mode="continuous", max_fps=20)
     app = DesktopApp(client, args.district, canvas, layer=layer, hour=args.hour, overlays=overlays, compare=compare,
-                     lang=args.lang)
+                     lang=args.lang, pixel_scale=1.0)  # fluid interaction first; pictures (--png) are supersampled
     if args.window_shot:
         _wait_data(app, args.timeout)
     gfx.OrbitController(app.camera, register_events=app.renderer)

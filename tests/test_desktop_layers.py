@@ -164,6 +164,28 @@ def test_drape_corners_lie_on_coarse_terrain_triangles() -> None:
     assert np.isfinite(h2).all() and np.allclose(h2, 5.0)
 
 
+def test_a_coarse_drape_never_sinks_below_the_terrain() -> None:
+    from viewer.desktop.app import _drape_geometry, drape_step
+
+    grid = p.GridInfo(rows=50, cols=40, cell_m=2.0, west_m=0.0, south_m=0.0)
+    assert drape_step(grid, 7.8125) == 3 and drape_step(grid, 1.0) == 1 and drape_step(grid, 100.0) == 8
+    ridge = _plane_terrain(7.8125, 125.0, (0.0, 0.0), 100.0)
+    ridge.positions[:, 1] += np.abs(ridge.positions[:, 0] - 41.0).astype(np.float32) * -0.5  # a ridge at 41 m east
+    fine = corner_heights(grid, [ridge])
+    geo = _drape_geometry(grid, fine, 3)
+    pos = geo["positions"]
+    assert set(np.unique(pos[:, 0])) >= {0.0, 80.0} and set(np.unique(-pos[:, 2])) >= {0.0, 100.0}  # edges kept
+    assert geo["texcoords"].min() == 0.0 and geo["texcoords"].max() == 1.0
+    # the drape's surface (linear between its corners) lies above the terrain at every fine corner
+    x, north = np.meshgrid(np.arange(41) * 2.0, np.arange(51) * 2.0)
+    from scipy.interpolate import griddata
+
+    surf = griddata(np.stack([pos[:, 0], -pos[:, 2]], 1), pos[:, 1], (x, north), method="linear")
+    ground = fine[::-1]  # rows of corner heights run from north to south
+    assert np.nanmin(surf - ground) > 0.0
+    assert np.nanmax(surf - ground) < 4.0  # and close to it
+
+
 def test_rays_meet_the_nearest_building_triangle() -> None:
     tris = np.array([[[0, 10, 0], [10, 10, 0], [0, 10, -10]], [[0, 5, 0], [10, 5, 0], [0, 5, -10]]], float)
     ids = np.array([7, 9])

@@ -62,7 +62,7 @@ from viewer.desktop.scene_objects import LayerArrays, oblique_camera_pose, pygfx
 from viewer.desktop.terrain import corner_heights, height_at
 from viewer.desktop.tools import TOOL_KEYS, TOOLS, Hit, ToolSession
 
-__all__ = ["DesktopApp", "Pick", "drape_heights", "load_tiles", "design_day"]
+__all__ = ["DesktopApp", "Pick", "drape_heights", "drape_step", "load_tiles", "design_day"]
 
 DRAPE_LIFT_M = 0.8  # the field floats this high above the terrain (no z-fighting with roads)
 OVERLAY_LIFT_M = 2.0
@@ -169,16 +169,32 @@ def drape_heights(grid: Any, terrain: list[LayerArrays]) -> np.ndarray:
     return corner_heights(grid, terrain)
 
 
-def _drape_geometry(grid: Any, heights: np.ndarray) -> dict[str, np.ndarray]:
-    """Positions, texture coordinates and triangles of a (rows+1) x (cols+1) corner mesh."""
-    r, c = np.meshgrid(np.arange(grid.rows + 1), np.arange(grid.cols + 1), indexing="ij")
+def drape_step(grid: Any, terrain_step_m: float) -> int:
+    """Cells per drape quad: the drape's mesh need not be finer than the terrain it lies on (its texture
+    keeps one texel per cell), at most 8."""
+    return int(np.clip(np.floor(terrain_step_m / grid.cell_m + 1e-9), 1, 8))
+
+
+def _drape_geometry(grid: Any, heights: np.ndarray, step: int = 1) -> dict[str, np.ndarray]:
+    """Positions, texture coordinates and triangles of a corner mesh every ``step`` cells (the last row
+    and column of corners always included). A coarse corner takes the highest fine corner within half a
+    step around it, so the drape never sinks below the terrain between its corners."""
+    rr = np.unique(np.r_[np.arange(0, grid.rows + 1, step), grid.rows])
+    cc = np.unique(np.r_[np.arange(0, grid.cols + 1, step), grid.cols])
+    h = heights
+    if step > 1:
+        from scipy.ndimage import maximum_filter
+
+        h = maximum_filter(heights, size=step + 1, mode="nearest")
+    r, c = np.meshgrid(rr, cc, indexing="ij")
     x = grid.west_m + c * grid.cell_m
     north = grid.south_m + (grid.rows - r) * grid.cell_m
-    pos = np.stack([x, heights + DRAPE_LIFT_M, -north], axis=-1).reshape(-1, 3).astype(np.float32)
+    pos = np.stack([x, h[r, c] + DRAPE_LIFT_M, -north], axis=-1).reshape(-1, 3).astype(np.float32)
     uv = np.stack([c / grid.cols, r / grid.rows], axis=-1).reshape(-1, 2).astype(np.float32)
-    i = (r[:-1, :-1] * (grid.cols + 1) + c[:-1, :-1]).ravel()
-    w = grid.cols + 1
-    tris = np.concatenate([np.stack([i, i + w, i + 1], 1), np.stack([i + 1, i + w, i + w + 1], 1)])
+    nr, nc = len(rr), len(cc)
+    ii, jj = np.meshgrid(np.arange(nr - 1), np.arange(nc - 1), indexing="ij")
+    i = (ii * nc + jj).ravel()
+    tris = np.concatenate([np.stack([i, i + nc, i + 1], 1), np.stack([i + 1, i + nc, i + nc + 1], 1)])
     return {"positions": pos, "texcoords": uv, "indices": tris.astype(np.uint32)}
 
 
@@ -261,7 +277,7 @@ class DesktopApp:
 
     def __init__(self, client: TwinClient, district: str, canvas: Any, *, layer: str = "utci", hour: int = 15,
                  overlays: tuple[str, ...] = (), screenshot_dir: Path | str = ".", compare: TwinClient | None = None,
-                 lang: str = "de", subscribe: bool = True) -> None:
+                 lang: str = "de", subscribe: bool = True, pixel_scale: float | None = None) -> None:
         os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences a harmless loader warning on servers
         import pygfx as gfx
 
@@ -289,10 +305,13 @@ class DesktopApp:
         self.day, self.utc_offset_h = design_day(client.welcome)
 
         self.tileset, layers = load_tiles(client.base_url, district)
-        self.renderer = gfx.renderers.WgpuRenderer(canvas)
+        # pixel_scale 2 (pygfx's default on plain screens) supersamples: smoother pictures, 3-4x the work
+        self.renderer = gfx.renderers.WgpuRenderer(canvas, pixel_scale=pixel_scale)
         self.heights = drape_heights(self.grid, [ly for ly in layers if ly.name == "terrain"])
         self.building_tris, self.building_ids = building_triangles(layers)
-        self.drape_geometry = gfx.Geometry(**_drape_geometry(self.grid, self.heights))
+        steps = [float(t.get("terrain_step_m", self.grid.cell_m)) for t in self.tileset.get("tiles", [])]
+        self.drape_step = drape_step(self.grid, min(steps) if steps else self.grid.cell_m)
+        self.drape_geometry = gfx.Geometry(**_drape_geometry(self.grid, self.heights, self.drape_step))
         epsg = int(self.tileset.get("epsg", 25832))
         origin = tuple(self.tileset.get("origin_utm_m", (0.0, 0.0)))
         root = f"{client.base_url}/api/districts/{district}"
