@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
@@ -27,6 +27,7 @@ from server.api import forecast as forecast_api
 from server.api import layers as layers_api
 from server.api import region as region_api
 from server.api import reports as reports_api
+from server.api.deps import VISITOR_COOKIE, set_visitor_cookie
 from server.api.errors import install_error_handlers
 from server.session import serve_websocket
 from server.settings import Settings
@@ -81,6 +82,16 @@ def create_app(settings: Settings, **twin_options: Any) -> FastAPI:
     )
     app.state.twin = twin
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def visitor_cookie(request: Request, call_next: Any) -> Any:
+        """A new visitor's signed id reaches the browser also from routes that return their own Response."""
+        response = await call_next(request)
+        cookie = getattr(request.state, "visitor_cookie", None)
+        if cookie and not any(h == b"set-cookie" and VISITOR_COOKIE.encode() in v for h, v in response.raw_headers):
+            set_visitor_cookie(response, cookie)
+        return response
+
     for mod in (health, districts, scenarios, interventions, results, comments):
         app.include_router(mod.router, prefix="/api")
     app.include_router(layers_api.router, prefix="/api")

@@ -134,3 +134,14 @@ def test_region_in_openapi(client):
               "/api/regions/{name}/hospitals.geojson", "/api/regions/{name}/access", "/api/regions/{name}/proposals",
               "/api/regions/{name}/evaluate", "/api/regions/{name}/settlements.geojson", "/api/regions/{name}/grid.tif"):
         assert p in paths, p
+
+
+def test_anonymous_computations_are_budgeted(client):
+    """Evaluating edits costs a computation: anonymous visitors get 429 once their budget of public reads is
+    spent (a planner's token is not limited this way)."""
+    body = {"interventions": []}
+    codes = [client.post("/api/regions/burgenlandkreis/evaluate", json=body).status_code for _ in range(40)]
+    assert codes[0] == 200
+    assert 429 in codes, codes
+    r = client.post("/api/regions/burgenlandkreis/evaluate", json=body)
+    assert r.status_code == 429 and "Too many requests" in r.text

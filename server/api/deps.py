@@ -18,7 +18,7 @@ from server.roles import Denied, User, authenticate
 from server.twin import Twin
 
 __all__ = ["TwinDep", "UserDep", "VisitorDep", "Visitor", "ScenarioIdPath", "client_key", "kpi_table",
-           "VISITOR_COOKIE"]
+           "VISITOR_COOKIE", "set_visitor_cookie"]
 
 VISITOR_COOKIE = "landtwin_visitor"
 
@@ -58,6 +58,10 @@ class Visitor:
         return f"{self.key}|{self.ip}"
 
 
+def set_visitor_cookie(response: Response, cookie: str) -> None:
+    response.set_cookie(VISITOR_COOKIE, cookie, max_age=30 * 86400, httponly=True, samesite="strict")
+
+
 def current_visitor(request: Request, response: Response, user: Annotated[User, Depends(current_user)]) -> Visitor:
     twin = get_twin(request)
     ip = client_key(request)
@@ -69,7 +73,9 @@ def current_visitor(request: Request, response: Response, user: Annotated[User, 
             raise Denied("Zu viele neue Besucher von dieser Adresse, bitte später erneut",
                          "Too many new visitors from this address, please retry later", status=429, code="rate_limited")
         vid, cookie = twin.visitors.issue()
-        response.set_cookie(VISITOR_COOKIE, cookie, max_age=30 * 86400, httponly=True, samesite="strict")
+        set_visitor_cookie(response, cookie)
+        # a route that returns its own Response drops ``response``'s headers: the app's middleware adds it then
+        request.state.visitor_cookie = cookie
     return Visitor(f"v:{vid}", ip)
 
 

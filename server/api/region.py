@@ -30,7 +30,7 @@ from models.region.views import (
     settlements_geojson,
     stops_geojson,
 )
-from server.api.deps import TwinDep, UserDep
+from server.api.deps import TwinDep, UserDep, VisitorDep
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import ScenarioOut
 from server.region_subject import LoadedRegion, RegionMissing, subject_name
@@ -145,9 +145,11 @@ def access(name: RegionName, twin: TwinDep) -> Response:
 
 @router.get("/{name}/proposals", summary="Optimised new stops or on-demand zones (max covering, HiGHS) as GeoJSON",
             responses=_GEO)
-def proposals(name: RegionName, twin: TwinDep,
+def proposals(name: RegionName, twin: TwinDep, user: UserDep, visitor: VisitorDep,
               budget: Annotated[int, Query(ge=1, le=50, description="number of new stops or zones")] = 5,
               kind: Annotated[Literal["stops", "zone"], Query(description="stops or zone")] = "stops") -> Response:
+    if user.is_anonymous:  # a solve costs seconds: anonymous visitors within their budget of public reads
+        twin.allow_read(visitor.budget_key, visitor.ip)
     return _proposal_response(_loaded(twin, name), budget, kind)
 
 
@@ -171,7 +173,9 @@ class RegionEdits(BaseModel):
 
 @router.post("/{name}/evaluate", summary="Access with new stops / on-demand zones applied (a scenario draft)",
              responses=_JSON)
-def evaluate_edits(name: RegionName, body: RegionEdits, twin: TwinDep) -> Response:
+def evaluate_edits(name: RegionName, body: RegionEdits, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> Response:
+    if user.is_anonymous:  # computed on request: anonymous visitors within their budget of public reads
+        twin.allow_read(visitor.budget_key, visitor.ip)
     e = _loaded(twin, name)
     objs = decode_region_interventions(body.interventions, e.region)
     after = evaluate(e.region, objs)
