@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -356,6 +357,7 @@ def first_layer(timeout_s: float = 1800.0) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
     print(json.dumps({"start_to_ready_s": round(t_ready - t0, 1), "ready_to_first_heat_layer_s": round(t_field - t_ready, 2),
                       "target_s": 15.0, "target_met": t_field - t_ready <= 15.0}))
     return 0
@@ -401,6 +403,7 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
     print(f"district: sample {args.size_km} km at {args.cell_m} m ({setup['cells']:,} cells), all engines")
     print(f"{'edit':<13}{'clients':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'kpi p95':>9}{'ack p50':>9}{'KB/client':>11}"
           f"{'cpu s':>8}{'missed':>8}  target")
