@@ -204,7 +204,8 @@ class HeatAdapter:
         ctx["heat"] = res
         if self.energy:
             if self.base_cooling_kwh is None:
-                self.base_cooling_kwh = self.engine.building_cooling([], anthropogenic_heat_w_m2=qf).district_kwh
+                # the baseline as the engine's own: the district without interventions and without traffic heat
+                self.base_cooling_kwh = self.engine.building_cooling([], anthropogenic_heat_w_m2=None).district_kwh
             kwh = self.engine.building_cooling(heat_only, anthropogenic_heat_w_m2=qf).district_kwh
             res.kpis["cooling_demand_kwh_day"] = kwh
             res.kpis["cooling_demand_diff_to_baseline_kwh"] = kwh - self.base_cooling_kwh

@@ -65,7 +65,9 @@ class Envelope:
         h_ms = 9.1 * a_m
         h_op = self.u_wall * self.wall_area_m2.sum(axis=1) + self.u_roof * self.roof_area_m2
         h_em = 1.0 / (1.0 / np.maximum(h_op, 1e-6) - 1.0 / h_ms)
-        return {"h_ve": RHO_C_AIR * self.volume_m3 * self.air_changes_per_h / 3600.0,
+        # a building too small to hold a grid cell has no volume: a tiny ventilation conductance keeps the
+        # network solvable (its floor area is taken as 1 m², so its demand stays negligible)
+        return {"h_ve": np.maximum(RHO_C_AIR * self.volume_m3 * self.air_changes_per_h / 3600.0, 1e-6),
                 "h_w": self.u_window * self.window_area_m2.sum(axis=1), "h_is": 3.45 * a_t, "h_ms": h_ms,
                 "h_em": h_em, "c_m": self.heat_capacity_j_m2k * a_f, "a_m": a_m, "a_t": a_t, "a_f": a_f}
 
