@@ -134,23 +134,28 @@ def render_ts() -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(target: Path, text: str, argv: list[str] | None, script: str, description: str) -> int:
+    """The command line of a generator: write ``text`` to ``target`` atomically, or with ``--check`` exit 1
+    when the committed file differs from it."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--check", action="store_true", help="exit 1 when the generated file is stale")
     args = ap.parse_args(argv)
-    text = render_ts()
     if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != text:
-            print(f"{TARGET} is stale: run .venv/bin/python scripts/gen_protocol_ts.py")
+            print(f"{target} is stale: run .venv/bin/python scripts/{script}")
             return 1
         return 0
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    tmp = TARGET.with_suffix(".tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
-    tmp.replace(TARGET)
-    print(f"wrote {TARGET.relative_to(ROOT)}")
+    tmp.replace(target)
+    print(f"wrote {target.relative_to(ROOT)}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(TARGET, render_ts(), argv, "gen_protocol_ts.py", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
