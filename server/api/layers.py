@@ -18,6 +18,7 @@ from geodata.dept_layers import LIMITS, make_style, parse_upload, raster_preview
 from geodata.sources import DataError
 from server.api.deps import TwinDep, UserDep
 from server.api.errors import ERROR_RESPONSES, error_response
+from server.api.schemas import from_record
 from server.layer_store import (
     LayerRow,
     LayerStore,
@@ -35,25 +36,8 @@ router = APIRouter(tags=["layers"], responses=ERROR_RESPONSES)
 LayerIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$", description="layer id")]
 
 
-class LayerVersionOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: int
-    format: str
-    filename: str
-    source: str
-    licence: str
-    data_date: str
-    update_cycle: str
-    description: str
-    fields: list[dict[str, str]]
-    feature_count: int
-    geometry_types: list[str]
-    bbox_lonlat: list[float]
-    source_epsg: int
-    style: dict[str, Any]
-    raster_info: dict[str, Any] | None
-    uploaded_utc: str
-    uploaded_by: str
+LayerVersionOut = from_record(LayerVersion, exclude=("layer_id",), name="LayerVersionOut",
+                              doc="One stored version of a layer: its file, metadata, fields, extent and style.")
 
 
 class LayerOut(BaseModel):

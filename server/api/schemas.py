@@ -7,6 +7,7 @@ component (see ``server.app._openapi``).
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from typing import Annotated, Any, Literal
@@ -84,6 +85,17 @@ def from_protocol(struct: type[msgspec.Struct], *, only: tuple[str, ...] | None 
         model.__doc__ = doc or struct.__doc__
         _DERIVED[key] = model
     return _DERIVED[key]
+
+
+def from_record(cls: type, *, exclude: tuple[str, ...] = (), name: str | None = None,
+                doc: str | None = None) -> type[BaseModel]:
+    """The REST model of a stored record (a dataclass of the server): same fields and types, derived
+    instead of written out a second time; ``exclude`` fields the route shows elsewhere."""
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(cls) if f.name not in exclude}
+    model = create_model(name or cls.__name__, __base__=_Strict, __module__=__name__, **fields)
+    model.__doc__ = doc or cls.__doc__
+    return model
 
 
 class ErrorOut(_Strict):

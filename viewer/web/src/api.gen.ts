@@ -122,6 +122,7 @@ export interface LayerPatch {
   shared_with?: Array<string> | null;
 }
 
+/** One stored version of a layer: its file, metadata, fields, extent and style. */
 export interface LayerVersionOut {
   version: number;
   format: string;
