@@ -27,10 +27,7 @@ import collections
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,33 +36,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_server_load import rss_mb  # noqa: E402  (one RSS helper)
+from benchmarks.live_server import HOST, open_spots, rss_mb, run_app, sample_app, served  # noqa: E402
 
 TOKEN = "bench-abuse-planner"
-HOST = "127.0.0.1"  # loopback only
 
 
 def serve(data: Path, port: int, engines: str, size_km: float, cell_m: float) -> None:
     """Server mode (runs in the child process)."""
-    import uvicorn
-
-    from geodata.sample import build_sample_district
-    from server.app import create_app
-    from server.roles import User
-    from server.settings import Settings
-
-    district = build_sample_district(size_km=size_km, seed=0, cell_m=cell_m)
-    settings = Settings(data=data, db_url=f"sqlite:///{data / 'bench.sqlite'}", arch="cpu")
-    app = create_app(settings, districts=[district], engines=engines.split(",") if engines != "all" else None)
-    twin = app.state.twin
-    twin.storage.add_token(TOKEN, role="planner", department="Umwelt", name="Bench")
-    m = twin.manager.create(User("planner", "Umwelt"), name="Amtlich", district=district.name)
-    free = np.argwhere((district.building_index < 0) & (district.surface_class != 6))
-    rng = np.random.default_rng(0)
-    pick = free[rng.choice(len(free), size=600, replace=False)]
-    xs, ys = district.grid.rowcol_to_xy(pick[:, 0], pick[:, 1])
-    (data / "setup.json").write_text(json.dumps({"scenario_id": m.scenario_id, "spots": np.c_[xs, ys].tolist()}))
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
+    app, district, sid = sample_app(data, token=TOKEN, scenario_name="Amtlich", size_km=size_km, cell_m=cell_m,
+                                    engines=engines)
+    spots = open_spots(district, 600, np.random.default_rng(0))
+    (data / "setup.json").write_text(json.dumps({"scenario_id": sid, "spots": spots}))
+    run_app(app, port)
 
 
 class _Head:
@@ -274,27 +256,15 @@ def main() -> int:
     if not (1 <= args.editors <= 200 and 0 <= args.abusers <= 100 and 0 < args.minutes <= 30 and 0 < args.quiet_minutes <= 30):
         print("editors 1..200, abusers 0..100, minutes 0..30 / bounded by design", file=sys.stderr)
         return 2
-    data = Path(tempfile.mkdtemp(prefix="landtwin-abuse-"))
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port = s.getsockname()[1]
-    log = data / "server.log"
-    cmd = [sys.executable, __file__, "--serve", str(data), str(port), "--engines", args.engines,
-           "--size-km", str(args.size_km), "--cell-m", str(args.cell_m)]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=fh, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 300
-        while not (data / "setup.json").exists() or not _port_open(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print(f"server did not start:\n{log.read_text()[-2000:]}", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        setup = json.loads((data / "setup.json").read_text())
-        res = asyncio.run(run(args, port, setup["scenario_id"], setup["spots"], proc.pid))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        with served(__file__, ["--engines", args.engines, "--size-km", str(args.size_km), "--cell-m", str(args.cell_m)],
+                    prefix="landtwin-abuse-", log_output=True) as srv:
+            res = asyncio.run(run(args, srv.port, srv.setup["scenario_id"], srv.setup["spots"], srv.proc.pid))
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    log = srv.log
+    assert log is not None
     text = log.read_text(errors="replace")
     res["server_log_tracebacks"] = text.count("Traceback")
     res["engines"] = args.engines
@@ -305,14 +275,6 @@ def main() -> int:
           and res["server_log_tracebacks"] == 0 and res["lost_acknowledged_edits"] == 0)
     print(f"target p95 within 1.5x of quiet, memory growth < 10 %, 0 server errors, 0 lost edits: {'met' if ok else 'NOT met'}")
     return 0
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

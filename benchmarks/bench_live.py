@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,63 +39,30 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.live_server import cpu_seconds, free_port, open_spots, port_open, run_app, sample_app, served  # noqa: E402
+
 TOKEN = "bench-live-planner"
 TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("unseal", 20): 300, ("unseal", 50): 150, ("road_closure", 20): 1000}
 
 
 # ---- server side (child process) ------------------------------------------------------------------
 def serve(data: Path, port: int, size_km: float, cell_m: float) -> None:
-    import uvicorn
+    from geodata.district import DRIVABLE_CLASSES, SURFACE
 
-    from geodata.district import SURFACE
-    from geodata.sample import build_sample_district
-    from server.app import create_app
-    from server.roles import User
-    from server.settings import Settings
-
-    district = build_sample_district(size_km=size_km, seed=0, cell_m=cell_m)
-    settings = Settings(data=data, db_url=f"sqlite:///{data / 'live.sqlite'}", arch="cpu")
-    app = create_app(settings, districts=[district], job_timeout_s=900.0)  # a slow first baseline must not be stopped
-    twin = app.state.twin
-    twin.storage.add_token(TOKEN, role="planner", department="Umwelt", name="Bench")
-    m = twin.manager.create(User("planner", "Umwelt"), name="Live", district=district.name)
+    # a slow first baseline must not be stopped
+    app, district, sid = sample_app(data, token=TOKEN, scenario_name="Live", size_km=size_km, cell_m=cell_m,
+                                    job_timeout_s=900.0)
     rng = np.random.default_rng(0)
-    free = np.argwhere((district.building_index < 0) & (district.surface_class != SURFACE["water"]))
-    pick = free[rng.choice(len(free), size=200, replace=False)]
-    xs, ys = district.grid.rowcol_to_xy(pick[:, 0], pick[:, 1])
+    spots = open_spots(district, 200, rng)
     # yards: 20 x 20 m squares of sealed ground without buildings
-    sealed = np.argwhere((district.building_index < 0) & np.isin(district.surface_class,
-                                                                   [SURFACE["asphalt"], SURFACE["paving"]]))
-    ypick = sealed[rng.choice(len(sealed), size=40, replace=False)]
-    yx, yy = district.grid.rowcol_to_xy(ypick[:, 0], ypick[:, 1])
+    yards = open_spots(district, 40, rng, classes=[SURFACE["asphalt"], SURFACE["paving"]])
     roads = district.roads
-    from geodata.district import DRIVABLE_CLASSES
-
     drivable = np.isin(np.asarray(roads.road_class), list(DRIVABLE_CLASSES))
     busy = [int(i) for i in np.argsort(-roads.lanes.astype(float) * roads.length_m * drivable)[:40]]
     (data / "setup.json").write_text(json.dumps({
-        "scenario_id": m.scenario_id, "spots": np.c_[xs, ys].tolist(), "yards": np.c_[yx, yy].tolist(),
-        "roads": busy, "cells": int(district.grid.rows * district.grid.cols)}))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of the server process and its children (the simulation worker)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            pids += [int(c) for c in (task / "children").read_text().split()]
-    except OSError:
-        pass
-    total = 0.0
-    for q in set(pids):
-        try:
-            f = Path(f"/proc/{q}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(f[11]) + int(f[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
+        "scenario_id": sid, "spots": spots, "yards": yards, "roads": busy,
+        "cells": int(district.grid.rows * district.grid.cols)}))
+    run_app(app, port)
 
 
 # ---- clients --------------------------------------------------------------------------------------
@@ -301,14 +267,6 @@ def _close_pages(pages) -> None:
 
 
 # ---- driver ---------------------------------------------------------------------------------------
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 def first_layer(timeout_s: float = 1800.0) -> int:
     """``twin demo`` in a fresh data folder: time to "ready", then to the first UTCI field at a viewer."""
     import threading
@@ -319,9 +277,7 @@ def first_layer(timeout_s: float = 1800.0) -> int:
     import protocol as p
 
     data = Path(tempfile.mkdtemp(prefix="landtwin-demo-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     twin = Path(sys.executable).with_name("twin")
     t0 = time.monotonic()
     proc = subprocess.Popen([str(twin), "--data-dir", str(data), "--arch", "cpu", "demo", "--port", str(port)],
@@ -341,7 +297,7 @@ def first_layer(timeout_s: float = 1800.0) -> int:
             print("twin demo did not say it was ready", file=sys.stderr)
             return 1
         t_ready = time.monotonic()
-        while not _port_open(port):
+        while not port_open(port):
             time.sleep(0.05)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/scenarios?district=sample", timeout=60) as r:
             sid = next(s["scenario_id"] for s in json.loads(r.read()) if s["kind"] == "official")
@@ -380,30 +336,19 @@ def main() -> int:
     if args.serve:
         serve(Path(args.serve[0]), int(args.serve[1]), args.size_km, args.cell_m)
         return 0
-    data = Path(tempfile.mkdtemp(prefix="landtwin-live-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, __file__, "--serve", str(data), str(port), "--size-km", str(args.size_km),
-           "--cell-m", str(args.cell_m)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     rows: list[dict] = []
     try:
-        deadline = time.monotonic() + 300
-        while not (data / "setup.json").exists() or not _port_open(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print("server did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        setup = json.loads((data / "setup.json").read_text())
-        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-        for n in [int(x) for x in args.clients.split(",")]:
-            rows += asyncio.run(measure(port, setup, n, kinds, args.edits, proc.pid, args.timeout_s, args.browsers))
-            print(json.dumps(rows[-len(kinds):]), flush=True)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(data, ignore_errors=True)
+        with served(__file__, ["--size-km", str(args.size_km), "--cell-m", str(args.cell_m)], prefix="landtwin-live-",
+                    remove=True) as srv:
+            setup = srv.setup
+            kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+            for n in [int(x) for x in args.clients.split(",")]:
+                rows += asyncio.run(measure(srv.port, setup, n, kinds, args.edits, srv.proc.pid, args.timeout_s,
+                                            args.browsers))
+                print(json.dumps(rows[-len(kinds):]), flush=True)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(f"district: sample {args.size_km} km at {args.cell_m} m ({setup['cells']:,} cells), all engines")
     print(f"{'edit':<13}{'clients':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'kpi p95':>9}{'ack p50':>9}{'KB/client':>11}"
           f"{'cpu s':>8}{'missed':>8}  target")

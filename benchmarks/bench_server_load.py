@@ -13,11 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,50 +22,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.live_server import open_spots, rss_mb, run_app, sample_app, served  # noqa: E402
+
 TOKEN = "bench-planner-token"
 
 
 def serve(data: Path, port: int, engines: str, size_km: float, cell_m: float) -> None:
     """Server mode (runs in the child process)."""
-    import uvicorn
-
-    from geodata.sample import build_sample_district
-    from server.app import create_app
-    from server.settings import Settings
-
-    district = build_sample_district(size_km=size_km, seed=0, cell_m=cell_m)
-    settings = Settings(data=data, db_url=f"sqlite:///{data / 'bench.sqlite'}", arch="cpu")
-    app = create_app(settings, districts=[district], engines=engines.split(",") if engines != "all" else None)
-    twin = app.state.twin
-    twin.storage.add_token(TOKEN, role="planner", department="Umwelt", name="Bench")
-    from server.roles import User
-
-    m = twin.manager.create(User("planner", "Umwelt"), name="Last", district=district.name)
-    free = np.argwhere((district.building_index < 0) & (district.surface_class != 6))
-    rng = np.random.default_rng(0)
-    pick = free[rng.choice(len(free), size=400, replace=False)]
-    xs, ys = district.grid.rowcol_to_xy(pick[:, 0], pick[:, 1])
-    (data / "setup.json").write_text(json.dumps({"scenario_id": m.scenario_id, "spots": np.c_[xs, ys].tolist()}))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server process and its children (the simulation worker), MB."""
-    total = 0.0
-    pids = [pid]
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            pids += [int(c) for c in (task / "children").read_text().split()]
-    except OSError:
-        pass
-    for q in pids:
-        try:
-            for line in Path(f"/proc/{q}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-    return total
+    app, district, sid = sample_app(data, token=TOKEN, scenario_name="Last", size_km=size_km, cell_m=cell_m,
+                                    engines=engines)
+    spots = open_spots(district, 400, np.random.default_rng(0))
+    (data / "setup.json").write_text(json.dumps({"scenario_id": sid, "spots": spots}))
+    run_app(app, port)
 
 
 class Stats:
@@ -212,40 +176,20 @@ def main() -> int:
     if args.serve:
         serve(Path(args.serve[0]), int(args.serve[1]), args.engines, args.size_km, args.cell_m)
         return 0
-    data = Path(tempfile.mkdtemp(prefix="landtwin-load-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, __file__, "--serve", str(data), str(port), "--engines", args.engines,
-           "--size-km", str(args.size_km), "--cell-m", str(args.cell_m)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        deadline = time.monotonic() + 300
-        while not (data / "setup.json").exists() or not _port_open(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print("server did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        setup = json.loads((data / "setup.json").read_text())
-        res = asyncio.run(run(port, setup["scenario_id"], setup["spots"], args.clients, args.seconds, proc.pid,
-                              args.warmup_s))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        with served(__file__, ["--engines", args.engines, "--size-km", str(args.size_km), "--cell-m", str(args.cell_m)],
+                    prefix="landtwin-load-") as srv:
+            res = asyncio.run(run(srv.port, srv.setup["scenario_id"], srv.setup["spots"], args.clients, args.seconds,
+                                  srv.proc.pid, args.warmup_s))
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     res["engines"] = args.engines
     res["district"] = f"sample {args.size_km} km at {args.cell_m} m"
     print(json.dumps(res, indent=2))
     ok = res["edit_to_all_ms"].get("p95", 1e9) <= 300 and res["rss_growth_pct"] < 10 and res["errors"] == 0
     print(f"target p95 <= 300 ms, memory growth < 10 %, zero errors: {'met' if ok else 'NOT met'}")
     return 0
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":
