@@ -129,6 +129,8 @@ def serve(data: Path, db_url: str | None, district: str | None, host: str, port:
     print(f"  Bürger / citizens: {base}?mode=citizen   Kiosk: {base}?mode=kiosk#token=<twin token issue --role kiosk>",
           flush=True)
     print(f"  Planung / planners: {base}#token=<{settings.data / 'admin-token.txt'}>", flush=True)
+    if any((settings.data / "regions").glob("*/manifest.json")):
+        print(f"  Region (Kreis): {base}region.html#token=<{settings.data / 'admin-token.txt'}>", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
     return 0
 

@@ -122,6 +122,24 @@ def test_drill_down_to_the_sample_town_and_back(browser, web_server) -> None:
         ctx.close()
 
 
+def test_a_planner_stays_signed_in_from_the_region_into_the_town_and_back(browser, web_server) -> None:
+    """The token leaves the address bar when read, and is kept for the tab: the drill-down still edits."""
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?ags={NAUMBURG}#token={web_server.planner_token}")
+    try:
+        assert "token" not in page.url
+        page.wait_for_function("__region.panelOpen")
+        page.click("#open-twin")
+        page.wait_for_function("window.__viewer && window.__viewer.ready && window.__viewer.scenarioId !== ''", timeout=90000)
+        assert "token" not in page.url
+        assert page.evaluate("__viewer.canEdit") is True
+        page.click("#back-to-region")
+        page.wait_for_function(READY, timeout=90000)
+        assert "token" not in page.url
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
 def test_kiosk_questions_by_touch_and_reset(browser, web_server) -> None:
     ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?mode=kiosk&idle=5", width=1080, height=1920,
                                    touch=True)

@@ -6,6 +6,8 @@ import type { RasterId } from "./ui";
 
 export type Mode = "planner" | "citizen" | "kiosk";
 
+const TOKEN_KEY = "landtwin.token"; // sessionStorage: this tab only
+
 export interface Params {
   mode: Mode;
   lang: Lang;
@@ -19,10 +21,8 @@ export interface Params {
 
 export function readParams(loc: Location = window.location): Params {
   const q = new URLSearchParams(loc.search);
-  const h = new URLSearchParams(loc.hash.replace(/^#/, ""));
   const mode = (q.get("mode") ?? "planner") as Mode;
-  const token = h.get("token") ?? q.get("token") ?? localStorage.getItem("landtwin.token") ?? "";
-  if (h.has("token") || q.has("token")) dropTokenFromAddress(loc, q, h);
+  const token = readToken(loc);
   return {
     mode: mode === "citizen" || mode === "kiosk" ? mode : "planner",
     lang: q.get("lang") === "en" ? "en" : "de",
@@ -34,6 +34,21 @@ export function readParams(loc: Location = window.location): Params {
     compare: q.get("compare") ?? "",
   };
 }
+
+/** The access token: from the address (then removed from it and kept for this tab, so that moving between
+ * the region view and a town's twin keeps a planner or a paired kiosk signed in), else the tab's kept one. */
+export function readToken(loc: Location = window.location): string {
+  const q = new URLSearchParams(loc.search);
+  const h = new URLSearchParams(loc.hash.replace(/^#/, ""));
+  const given = h.get("token") ?? q.get("token");
+  if (given !== null) {
+    dropTokenFromAddress(loc, q, h);
+    try { sessionStorage.setItem(TOKEN_KEY, given); } catch { /* storage disabled: the token lives in this page only */ }
+    return given;
+  }
+  try { return sessionStorage.getItem(TOKEN_KEY) ?? ""; } catch { return ""; }
+}
+
 
 /** Remove the token from the address bar (and the history entry) once it has been read, so that it
  * is not left on screen, in bookmarks or in a shared link. */

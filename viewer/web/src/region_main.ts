@@ -2,6 +2,7 @@
 // layers, reports, the drill-down into a town's 3D twin, saved views (the address holds the view), and
 // the kiosk start screen (?mode=kiosk): a few questions by touch, then the town twin; it resets itself.
 
+import { readToken } from "./params";
 import { renderChart, type ChartSpec } from "./region_charts";
 import { bi, num, rlang, rt, setRLang, type RLang } from "./region_i18n";
 import {
@@ -13,7 +14,7 @@ const q = new URLSearchParams(location.search);
 const REGION = (q.get("region") ?? "burgenlandkreis").replace(/[^a-z0-9_-]/g, "");
 const MODE = q.get("mode") === "kiosk" ? "kiosk" : q.get("mode") === "citizen" ? "citizen" : "planner";
 const IDLE_S = Math.max(5, Number(q.get("idle") ?? 90));
-const token = new URLSearchParams(location.hash.replace(/^#/, "")).get("token") ?? localStorage.getItem("landtwin.token") ?? "";
+const token = readToken();
 setRLang(q.get("lang") === "en" ? "en" : "de");
 
 const INDICATORS = ["share_65plus", "share_80plus", "share_under18", "old_age_ratio", "share_deficit_65plus",
