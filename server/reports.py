@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import io
 import os
+import textwrap
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -359,7 +360,7 @@ def draw_chart(ax: Any, spec: Mapping[str, Any], lang: str = "de") -> None:
             ax.plot([], [], color=ref["colour"], lw=2, label=ref["label"][lang])
             ax.barh([], [], color=spec["series"][0]["colour"], label=spec["series"][0]["label"][lang])
             ax.legend(fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
-        ax.set_yticks(y, cats)
+        ax.set_yticks(y, [textwrap.fill(c, 32) for c in cats])  # long indicator names on two lines, not cut off
         ax.invert_yaxis()
         ax.set_xlabel(spec["unit"][lang], fontsize=7)
     elif kind == "columns":
@@ -487,8 +488,6 @@ def _page_sources(plt: Any, view: RegionView, content: Mapping[str, Any], create
         "  • Altenquotient: Personen 65+ je 100 Personen von 20 bis 64 Jahren (18–19 als 2 der 12 Jahrgänge 18–29).",
         "  • Personenzahlen sind auf 5 gerundet; 1 bis 4 Personen werden als „unter 5“ ausgewiesen (Datenschutz).",
     ]
-    import textwrap
-
     y = 0.92
     for ln in lines:
         for part in textwrap.wrap(ln, 110, subsequent_indent="    ") or [""]:
