@@ -12,7 +12,8 @@ the best trees, and heat of a district larger than memory.
   maximal-covering MILP and searches (Optuna) the stop set that removes the most stop deficits of
   persons 65+ without a car and under 18, measured with the full access model; a scenario draft.
 - ``twin heat-tiles NAME [--scenario FILE] [--hours 15] --max-memory 4G [--tile-cells N] --out DIR`` runs
-  the heat model's radiation fields tile by tile in bounded memory and writes Cloud-Optimised GeoTIFFs.
+  the heat model tile by tile in bounded memory (shadows, sky view, surface, Tmrt; then air temperature
+  from one coarse solve and UTCI) and writes Cloud-Optimised GeoTIFFs with a manifest (tiled.json).
 
 Bad input exits with status 2 and one message (German / English); nothing is left half-written.
 """

@@ -13,7 +13,14 @@ from cli.main import main
 from geodata.bundle import write_bundle
 from geodata.interventions import Tree
 from models.heat.engine import HeatEngine, HeatParams
-from models.heat.tiled import TiledHeatError, bytes_per_cell, plan_tiles, run_tiled
+from models.heat.tiled import (
+    TiledHeatError,
+    air_and_utci,
+    bytes_per_cell,
+    plan_tiles,
+    read_manifest,
+    run_tiled,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -56,6 +63,28 @@ def test_stitched_tiles_equal_the_untiled_run(tiled, untiled, district):
         assert structure.get("LAYOUT") == "COG"
         assert crs.to_epsg() == district.frame.epsg
         assert transform.a == district.grid.cell_m
+
+
+def test_stitched_air_and_utci_equal_the_untiled_run(tiled, untiled):
+    """The coarse air field solved once from the stitched sums, then air and UTCI tile by tile."""
+    for name, atol in (("air_temp_c", 1e-4), ("utci_c", 1e-4)):
+        arr, structure, *_ = _read(tiled.out, name)
+        ref = untiled.fields[name]
+        assert arr.shape == ref.shape and structure.get("LAYOUT") == "COG"
+        np.testing.assert_allclose(arr, ref, rtol=0, atol=atol, err_msg=name)
+    air, *_ = _read(tiled.out, "air_temp_c")
+    assert np.ptp(air[1]) > 0.05  # the air field varies: trees and buildings, not one number
+    man = read_manifest(tiled.out)
+    assert man["hours"] == list(HOURS) and {"air_temp_c", "utci_c", "tmrt_c"} <= set(man["layers"])
+    assert set(tiled.files) == {f"{x}.tif" for x in man["layers"]}
+    assert not [p.name for p in tiled.out.iterdir() if p.name.startswith(".")]
+
+
+def test_air_and_utci_refuse_a_folder_of_another_district(tiled, tmp_path):
+    with pytest.raises(TiledHeatError, match="not the output of a tiled run"):
+        air_and_utci(heat_district(240.0), tmp_path)
+    with pytest.raises(TiledHeatError, match="does not match"):
+        air_and_utci(heat_district(200.0), tiled.out)
 
 
 def test_a_too_narrow_halo_is_wrong(district, untiled, tmp_path):

@@ -295,15 +295,20 @@ class HeatEngine:
 
     def _coarse_excess(self, st: EngineState, qf: np.ndarray | None, hours: Sequence[int],
                        qh_sums: Sequence[np.ndarray]) -> np.ndarray:
+        return self.air_from_sums(qh_sums, hours, st.surf.canopy_m, qf)
+
+    def air_from_sums(self, qh_sums: Sequence[np.ndarray], hours: Sequence[int], canopy_m: np.ndarray,
+                      qf: np.ndarray | None = None) -> np.ndarray:
         """Excess air temperature (len(hours), rc, cc) on the coarse grid from the block sums of the
-        surface sensible heat at those hours, plus crowns, walls and waste heat."""
+        surface sensible heat at those hours, plus crowns (of ``canopy_m``, the scenario's canopy),
+        walls and waste heat. Public for runs that compute the surface elsewhere (tile by tile)."""
         p, g = self.params, self.district.grid
         f = self._air_factor()
         if self._static_sums is None:  # the grid's cell counts, walls and buildings' waste heat do not change
             self._static_sums = tuple(self._block_sum(a) for a in (np.ones(g.shape, np.float32), self.wall_density,
                                                                     self.building_heat_w_m2))
         count, walls, building_heat = self._static_sums
-        can = self._block_sum((st.surf.canopy_m > 0).astype(np.float32))
+        can = self._block_sum((canopy_m > 0).astype(np.float32))
         qf_sum = building_heat if qf is None else building_heat + self._block_sum(qf)
         thetas = np.empty((len(hours), *count.shape), np.float32)
         for k, h in enumerate(hours):
@@ -423,6 +428,16 @@ class HeatEngine:
             rows_i = theta[i0r] * (1 - wr) + theta[i1r] * wr
             out[k] = self.forcing["air_temp_c"][h] + (rows_i[:, i0c] * (1 - wc) + rows_i[:, i1c] * wc)
         return out
+
+    def air_window(self, thetas: np.ndarray, hours: Sequence[int], window: Window) -> np.ndarray:
+        """Air temperature (len(hours), r1 - r0, c1 - c0) of the cells of ``window`` from the coarse excess
+        ``thetas`` of ``air_from_sums``: the same interpolation as ``compute``, window by window."""
+        return self._upsample(thetas, tuple(hours), window, self._air_factor())
+
+    def utci_at(self, air_temp_c: np.ndarray, tmrt_c: np.ndarray, hour: int) -> np.ndarray:
+        """UTCI of air temperature and Tmrt fields at ``hour`` under the engine's weather."""
+        return utci_field(air_temp_c, tmrt_c, float(self.weather.wind_speed_m_s[hour]), _vapour_hpa(self.weather, hour),
+                          self.params)
 
     def _utci(self, st: EngineState, window: Window | None) -> None:
         r0, r1, c0, c1 = window if window is not None else (0, self.district.grid.rows, 0, self.district.grid.cols)

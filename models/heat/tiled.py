@@ -12,11 +12,14 @@ sees everything it would see in an untiled run:
 
 So ``sunlit``, ``svf``, ``surface_temp_c`` and ``tmrt_c`` equal the untiled run to float rounding.
 The near-surface air temperature is different: the air model is one advection-diffusion solve over the
-whole district on a coarse grid, spin-up from the rural reference, whose sources combine the surface
-flux with wall and building heat inside ``HeatEngine``; its domain of dependence spans the whole
-district, so no halo short of the whole district makes a tile's air exact. The tiled run writes the
-coarse-grid sum of the surface's sensible heat flux (``q_h_air_grid``), exact, for that solve; air
-temperature and UTCI are not stitched here.
+whole district on a coarse grid, whose sources combine the surface flux with crown, wall and building
+heat inside ``HeatEngine``; its domain of dependence spans the whole district, so no halo short of the
+whole district makes a tile's air exact. So the tiles add the surface's sensible heat flux into the
+coarse-grid sums (``q_h_air_grid``, exact because tile cores lie on whole air cells), and
+``air_and_utci`` then solves the coarse air field once from those sums (``HeatEngine.air_from_sums``,
+the same solve as the untiled run; the coarse grid is ``air_cell_m`` wide, a few hundred KiB even for a
+10 x 10 km town) and, tile by tile, interpolates it onto the cells (``air_temp_c``) and computes UTCI from
+it and the written Tmrt (``utci_c``). Both equal the untiled run to float rounding.
 
 Memory: the District's rasters (about 17 bytes a cell) stay in memory; a tile's pipeline state is about
 ``bytes_per_cell(n_hours)`` per tile cell. ``plan_tiles`` chooses the largest tile whose state fits the
@@ -25,6 +28,7 @@ budget left under ``max_memory_bytes``.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import resource
@@ -47,9 +51,13 @@ from models.heat.pipeline import shade, sky_view, surface_and_tmrt
 from models.heat.state import PipelineState
 
 __all__ = ["TilePlan", "TiledResult", "halo_cells", "bytes_per_cell", "plan_tiles", "run_tiled", "peak_rss_bytes",
-           "TiledHeatError"]
+           "TiledHeatError", "air_and_utci", "read_manifest", "LAYERS", "MANIFEST"]
 
 FIELDS = ("sunlit", "svf", "surface_temp_c", "tmrt_c")
+AIR_FIELDS = ("air_temp_c", "utci_c")
+LAYERS = (*FIELDS, *AIR_FIELDS, "q_h_air_grid")
+MANIFEST = "tiled.json"
+UTCI_BLOCK_CELLS = 1 << 20  # UTCI in blocks of this many cells (its polynomial's temporaries)
 MIN_CORE = 16
 
 
@@ -148,68 +156,105 @@ class TiledResult:
 
 
 class _Writers:
-    """Tiled GeoTIFFs written window by window, converted to COGs at the end."""
+    """Tiled GeoTIFFs written window by window (hidden names), converted to COGs at the end."""
 
-    def __init__(self, folder: Path, district: District, hours: tuple[int, ...], air_shape: tuple[int, int],
-                 air_cell_m: float) -> None:
+    def __init__(self, folder: Path, district: District) -> None:
+        from rasterio.transform import Affine
+
+        self.folder = folder
+        self.transform = Affine(*district.grid.affine_utm(district.frame))
+        self.crs = f"EPSG:{district.frame.epsg}"
+        self.shape = district.grid.shape
+        self.ds: dict[str, object] = {}
+
+    def open(self, name: str, descriptions: Sequence[str], *, shape: tuple[int, int] | None = None,
+             cell_m: float | None = None) -> None:
         import rasterio
         from rasterio.transform import Affine
 
-        g = district.grid
-        self.folder = folder
-        t = Affine(*g.affine_utm(district.frame))
-        common = dict(driver="GTiff", tiled=True, blockxsize=256, blockysize=256, dtype="float32",
-                      crs=f"EPSG:{district.frame.epsg}", BIGTIFF="IF_SAFER")
-        self.ds = {}
-        for name in FIELDS:
-            n = 1 if name == "svf" else len(hours)
-            self.ds[name] = rasterio.open(folder / f".{name}.tif", "w", height=g.rows, width=g.cols, count=n,
-                                          transform=t, **common)
-            for b in range(n):
-                self.ds[name].set_band_description(b + 1, name if name == "svf" else f"{name} {hours[b]:02d}:00")
-        ta = Affine(air_cell_m, 0.0, t.c, 0.0, -air_cell_m, t.f)
-        self.air = rasterio.open(folder / ".q_h_air_grid.tif", "w", height=air_shape[0], width=air_shape[1],
-                                 count=len(hours), transform=ta, **common)
-        self.q_air = np.zeros((len(hours), *air_shape), np.float64)
+        t = self.transform
+        if cell_m is not None:
+            t = Affine(cell_m, 0.0, t.c, 0.0, -cell_m, t.f)
+        rows, cols = shape or self.shape
+        ds = rasterio.open(self.folder / f".{name}.tif", "w", driver="GTiff", tiled=True, blockxsize=256,
+                           blockysize=256, dtype="float32", crs=self.crs, BIGTIFF="IF_SAFER", height=rows, width=cols,
+                           count=len(descriptions), transform=t)
+        for b, text in enumerate(descriptions):
+            ds.set_band_description(b + 1, text)
+        self.ds[name] = ds
 
     def write(self, name: str, arr: np.ndarray, w: tuple[int, int, int, int]) -> None:
         from rasterio.windows import Window
 
         win = Window(w[2], w[0], w[3] - w[2], w[1] - w[0])
         a = arr if arr.ndim == 3 else arr[None]
-        self.ds[name].write(np.ascontiguousarray(a, np.float32), window=win)
+        self.ds[name].write(np.ascontiguousarray(a, np.float32), window=win)  # type: ignore[attr-defined]
+
+    def write_all(self, name: str, arr: np.ndarray) -> None:
+        self.ds[name].write(np.ascontiguousarray(arr, np.float32))  # type: ignore[attr-defined]
 
     def finish(self) -> list[str]:
+        """Close every file and convert it into a COG under its own name; the names written."""
         from rasterio.shutil import copy as rio_copy
 
-        self.air.write(self.q_air.astype(np.float32))
         out = []
-        for name, ds in [*self.ds.items(), ("q_h_air_grid", self.air)]:
-            ds.close()
+        for name, ds in self.ds.items():
+            ds.close()  # type: ignore[attr-defined]
             src = self.folder / f".{name}.tif"
-            rio_copy(src, self.folder / f"{name}.tif", driver="COG", compress="DEFLATE", predictor=3,
+            rio_copy(src, self.folder / f".{name}.cog.tif", driver="COG", compress="DEFLATE", predictor=3,
                      overview_resampling="average", BIGTIFF="IF_SAFER")
             src.unlink()
+            os.replace(self.folder / f".{name}.cog.tif", self.folder / f"{name}.tif")
             out.append(f"{name}.tif")
+        self.ds = {}
         return out
 
     def close(self) -> None:
-        for ds in [*self.ds.values(), self.air]:
-            if not ds.closed:
-                ds.close()
+        for name, ds in self.ds.items():
+            if not ds.closed:  # type: ignore[attr-defined]
+                ds.close()  # type: ignore[attr-defined]
+            (self.folder / f".{name}.tif").unlink(missing_ok=True)
+            (self.folder / f".{name}.cog.tif").unlink(missing_ok=True)
+
+
+def _band_names(name: str, hours: Sequence[int]) -> list[str]:
+    return [name] if name == "svf" else [f"{name} {h:02d}:00" for h in hours]
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a tiled run's folder (hours, grid, layers); ``TiledHeatError`` if absent or broken."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TiledHeatError(f"{path} fehlt: kein Ergebnis einer Kachelrechnung",
+                             f"{path} missing: not the output of a tiled run") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TiledHeatError(f"{path} nicht lesbar ({exc})", f"{path} unreadable") from None
+    if not isinstance(data, dict) or not isinstance(data.get("hours"), list) or not isinstance(data.get("layers"), list):
+        raise TiledHeatError(f"{path}: unerwarteter Inhalt", f"{path}: unexpected content")
+    return data
+
+
+def _write_manifest(folder: Path, data: dict) -> None:
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)
 
 
 def run_tiled(district: District, out: str | Path, *, interventions: Sequence[Intervention] = (),
               hours: Sequence[int] = (15,), weather: Weather | None = None, params: HeatParams | None = None,
               max_memory_bytes: int | None = None, core_cells: int | None = None, halo_cells_override: int | None = None,
-              on_tile: Callable[[int, int], None] | None = None) -> TiledResult:
+              air: bool = True, on_tile: Callable[[int, int], None] | None = None) -> TiledResult:
     """Run the District (with ``interventions``) tile by tile and write ``sunlit``, ``svf``,
-    ``surface_temp_c``, ``tmrt_c`` (one band per hour) and ``q_h_air_grid`` (W/m2 summed over each
-    air cell) as COGs into the folder ``out``, all at once.
+    ``surface_temp_c``, ``tmrt_c`` (one band per hour), ``q_h_air_grid`` (W/m2 summed over each air cell)
+    and, with ``air``, ``air_temp_c`` and ``utci_c`` (``air_and_utci``) as COGs into the folder ``out``,
+    with a manifest ``tiled.json``, all at once.
 
     ``max_memory_bytes`` bounds the process's resident memory by the tile size (see ``plan_tiles``);
     ``core_cells`` fixes the tile core instead; ``halo_cells_override`` replaces the computed halo (for
-    tests that show a too-narrow halo is wrong). ``on_tile(done, total)`` after each tile.
+    tests that show a too-narrow halo is wrong). ``on_tile(done, total)`` after each tile (the air and
+    UTCI pass counts its tiles too).
     """
     t0 = time.perf_counter()
     hrs = tuple(int(h) for h in hours)
@@ -218,7 +263,7 @@ def run_tiled(district: District, out: str | Path, *, interventions: Sequence[In
     p = params or HeatParams.default()
     eng = HeatEngine(district, weather=weather, params=p)  # the sun, forcing and class tables of the untiled run
     sun, classes, forcing, energy, daylight = eng.sun, eng.classes, eng.forcing, eng.energy_kwargs, eng.daylight
-    del eng
+    del eng  # its district-sized tables are rebuilt for the air pass, after the tiles have gone
     surf = apply_heat_interventions(district, interventions, park_tree_height_m=p["park_tree_height_m"],
                                     park_tree_crown_m=p["park_tree_crown_m"])
     g = district.grid
@@ -231,11 +276,16 @@ def run_tiled(district: District, out: str | Path, *, interventions: Sequence[In
     plan = plan_tiles(g.shape, halo, len(hrs), max_memory_bytes=max_memory_bytes, core=core_cells, align=f_air,
                       in_use_bytes=_rss_bytes() + 64 * 2**20)
     air_shape = (-(-g.rows // f_air), -(-g.cols // f_air))
+    tiles = plan.tiles()
+    total = len(tiles) * (2 if air else 1)
 
     def write(folder: Path) -> list[str]:
-        wr = _Writers(folder, district, hrs, air_shape, f_air * cell)
+        wr = _Writers(folder, district)
         try:
-            tiles = plan.tiles()
+            for name in FIELDS:
+                wr.open(name, _band_names(name, hrs))
+            wr.open("q_h_air_grid", _band_names("q_h_air_grid", hrs), shape=air_shape, cell_m=f_air * cell)
+            q_air = np.zeros((len(hrs), *air_shape), np.float64)
             for i, w in enumerate(tiles):
                 pw = plan.padded(w)
                 sl = (slice(pw[0], pw[1]), slice(pw[2], pw[3]))
@@ -253,18 +303,87 @@ def run_tiled(district: District, out: str | Path, *, interventions: Sequence[In
                 wr.write("svf", st.svf[core], w)
                 wr.write("surface_temp_c", st.energy.surface_temp_c[:, core[0], core[1]], w)
                 wr.write("tmrt_c", st.tmrt[:, core[0], core[1]], w)
-                _add_air_sums(wr.q_air, st.energy.q_h[:, core[0], core[1]], w, f_air)
+                _add_air_sums(q_air, st.energy.q_h[:, core[0], core[1]], w, f_air)
                 del st, top, trunk, tsurf
                 if on_tile is not None:
-                    on_tile(i + 1, len(tiles))
+                    on_tile(i + 1, total)
+            wr.write_all("q_h_air_grid", q_air)
             files.extend(wr.finish())
         finally:
             wr.close()
+        layers = [f.removesuffix(".tif") for f in files]
+        _write_manifest(folder, {"district": district.name, "hours": list(hrs), "rows": g.rows, "cols": g.cols,
+                                 "cell_m": cell, "epsg": district.frame.epsg, "air_cell_m": f_air * cell,
+                                 "tile_core_cells": plan.core, "halo_cells": plan.halo, "layers": layers,
+                                 "interventions": len(interventions)})
+        if air:
+            files.extend(air_and_utci(district, folder, interventions=interventions, weather=weather, params=p,
+                                      core_cells=plan.core, surfaces=surf,
+                                      on_tile=None if on_tile is None else lambda i, n: on_tile(len(tiles) + i, total)))
         return files
 
     files: list[str] = []
     target = atomic_dir(out, write)
     return TiledResult(target, plan, hrs, time.perf_counter() - t0, g.rows * g.cols, peak_rss_bytes(), files)
+
+
+def air_and_utci(district: District, folder: str | Path, *, interventions: Sequence[Intervention] = (),
+                 weather: Weather | None = None, params: HeatParams | None = None, core_cells: int | None = None,
+                 surfaces: HeatSurfaces | None = None,
+                 on_tile: Callable[[int, int], None] | None = None) -> list[str]:
+    """Air temperature and UTCI of a tiled run's folder (written by ``run_tiled`` for the same District,
+    ``interventions``, ``weather`` and ``params``): the coarse air field is solved once from the stitched
+    sums ``q_h_air_grid``, then ``air_temp_c`` and ``utci_c`` (one band per hour) are computed and written
+    tile by tile (cores of ``core_cells``, default the run's), as COGs, each file renamed into place when
+    complete, and the manifest updated. Returns the names written.
+
+    Memory: the coarse field, one tile's air, Tmrt and UTCI, and UTCI's temporaries in blocks of
+    ``UTCI_BLOCK_CELLS`` cells."""
+    import rasterio
+    from rasterio.windows import Window
+
+    folder = Path(folder)
+    man = read_manifest(folder)
+    hrs = tuple(int(h) for h in man["hours"])
+    g = district.grid
+    if (man.get("rows"), man.get("cols"), man.get("cell_m")) != (g.rows, g.cols, g.cell_m):
+        raise TiledHeatError(f"{folder}: Raster passt nicht zum Gebiet {district.name}",
+                             f"{folder}: grid does not match the district {district.name}")
+    p = params or HeatParams.default()
+    if surfaces is None:
+        surfaces = apply_heat_interventions(district, interventions, park_tree_height_m=p["park_tree_height_m"],
+                                            park_tree_crown_m=p["park_tree_crown_m"])
+    eng = HeatEngine(district, weather=weather, params=p)
+    with rasterio.open(folder / "q_h_air_grid.tif") as src:
+        sums = src.read().astype(np.float32)
+    thetas = eng.air_from_sums(list(sums), hrs, surfaces.canopy_m)
+    del sums
+    plan = TilePlan(g.rows, g.cols, int(core_cells or man.get("tile_core_cells") or max(g.rows, g.cols)), 0)
+    tiles = plan.tiles()
+    wr = _Writers(folder, district)
+    try:
+        for name in AIR_FIELDS:
+            wr.open(name, _band_names(name, hrs))
+        with rasterio.open(folder / "tmrt_c.tif") as tmrt_src:
+            for i, w in enumerate(tiles):
+                air = eng.air_window(thetas, hrs, w)
+                wr.write("air_temp_c", air, w)
+                tmrt = tmrt_src.read(window=Window(w[2], w[0], w[3] - w[2], w[1] - w[0]))
+                utci = np.empty_like(air)
+                n_rows = max(1, UTCI_BLOCK_CELLS // max(w[3] - w[2], 1))
+                for k, h in enumerate(hrs):
+                    for r in range(0, w[1] - w[0], n_rows):
+                        utci[k, r:r + n_rows] = eng.utci_at(air[k, r:r + n_rows], tmrt[k, r:r + n_rows], h)
+                wr.write("utci_c", utci, w)
+                del air, tmrt, utci
+                if on_tile is not None:
+                    on_tile(i + 1, len(tiles))
+        written = wr.finish()
+    finally:
+        wr.close()
+    man["layers"] = [*[x for x in man["layers"] if x not in AIR_FIELDS], *AIR_FIELDS]
+    _write_manifest(folder, man)
+    return written
 
 
 def _add_air_sums(acc: np.ndarray, q_h: np.ndarray, w: tuple[int, int, int, int], f: int) -> None:
