@@ -65,6 +65,7 @@ __all__ = [
     "decode_array",
     "quantise_u16",
     "apply_field_frame",
+    "apply_access_frame",
     "UserInfo",
     "InterventionEntry",
     "ScenarioState",
@@ -516,7 +517,12 @@ class AccessFrame(_Msg, frozen=True, tag="access"):
     """Access results per building (N,) and stop (S,): ``building_time_min`` minutes to the nearest
     doctor by walk and public transport (inf: unreachable); ``stop_quality`` class codes 0=A .. 5=F;
     with ``categories`` (C,), ``building_time_by_category_min`` (C, N); ``building_class`` (N,) the
-    ÖV-Güteklasse code of each building (0=A .. 5=F, 6 none); and deficit areas."""
+    ÖV-Güteklasse code of each building (0=A .. 5=F, 6 none); and deficit areas.
+
+    A partial frame (``buildings`` given) applies on top of the frame of ``base_version``: ``buildings``
+    (n,) uint32 are the indices of the buildings whose values changed, and the per-building arrays hold
+    only theirs ((n,), (C, n)); stops, categories and deficit areas are always complete. Clients that
+    lack the base version re-subscribe (:func:`apply_access_frame`)."""
 
     scenario_version: Version
     building_time_min: NDArray
@@ -525,6 +531,8 @@ class AccessFrame(_Msg, frozen=True, tag="access"):
     categories: list[str] = []
     building_time_by_category_min: NDArray | None = None
     building_class: NDArray | None = None
+    base_version: int = -1
+    buildings: NDArray | None = None
 
 
 class KpiFrame(_Msg, frozen=True, tag="kpis"):
@@ -631,6 +639,8 @@ def decode_server(data: bytes) -> ServerMessage:
         decode_array(nd, dequantise=False)  # checks byte length against dtype and shape
     if isinstance(msg, FieldFrame) and msg.cells is not None:
         _check_sparse(msg)
+    if isinstance(msg, AccessFrame) and msg.buildings is not None:
+        _check_access_partial(msg)
     return msg
 
 
@@ -662,6 +672,59 @@ def apply_field_frame(base: np.ndarray | None, fr: FieldFrame) -> np.ndarray:
     return out
 
 
+def _check_access_partial(fr: AccessFrame) -> int:
+    """The number of buildings a partial access frame changes; ProtocolError when its arrays disagree."""
+    idx = decode_array(fr.buildings, dequantise=False) if fr.buildings is not None else None
+    n = -1 if idx is None or idx.ndim != 1 or idx.dtype.kind != "u" else len(idx)
+    ok = (n >= 0 and list(fr.building_time_min.shape) == [n]
+          and (fr.building_class is None or list(fr.building_class.shape) == [n])
+          and (fr.building_time_by_category_min is None
+               or list(fr.building_time_by_category_min.shape) == [len(fr.categories), n]))
+    if not ok:
+        raise ProtocolError("bad_array", "Geänderte Gebäude passen nicht zu den Werten",
+                            "Changed buildings do not match the values")
+    return n
+
+
+def apply_access_frame(base: AccessFrame | None, fr: AccessFrame) -> AccessFrame | None:
+    """The complete access frame after ``fr``: ``fr`` itself when complete, else ``base`` (the complete
+    frame of ``fr.base_version``) with the changed buildings' values written over copies; None when
+    ``base`` is not that version or does not fit (the client re-subscribes for a complete frame)."""
+    if fr.buildings is None:
+        return fr
+    n = _check_access_partial(fr)
+    if (base is None or base.buildings is not None or base.scenario_version != fr.base_version
+            or base.categories != fr.categories):
+        return None
+    idx = decode_array(fr.buildings, dequantise=False).astype(np.int64)
+    total = int(base.building_time_min.shape[0]) if base.building_time_min.shape else 0
+    if (n and int(idx.max()) >= total) or any(
+            (getattr(base, k) is None) != (getattr(fr, k) is None)
+            for k in ("building_time_by_category_min", "building_class")):
+        return None
+
+    def merged(old: NDArray | None, new: NDArray | None, axis_cols: bool) -> NDArray | None:
+        if old is None or new is None:
+            return None
+        if (old.dtype, old.scale, old.offset, old.nodata) != (new.dtype, new.scale, new.offset, new.nodata):
+            raise ProtocolError("bad_array", "Teilbild passt nicht zum Basisbild", "Partial frame does not match its base")
+        a = decode_array(old, dequantise=False).copy()
+        v = decode_array(new, dequantise=False)
+        if axis_cols:
+            if a.ndim != 2 or a.shape[0] != v.shape[0]:
+                raise ProtocolError("bad_array", "Teilbild passt nicht zum Basisbild", "Partial frame does not match its base")
+            a[:, idx] = v
+        else:
+            a[idx] = v
+        return NDArray(old.dtype, list(a.shape), a.tobytes(), old.scale, old.offset, old.nodata)
+
+    bt = merged(base.building_time_min, fr.building_time_min, False)
+    assert bt is not None
+    return AccessFrame(fr.scenario_version, bt, fr.stop_quality, fr.deficits, fr.categories,
+                       merged(base.building_time_by_category_min, fr.building_time_by_category_min, True),
+                       merged(base.building_class, fr.building_class, False))
+
+
 def _arrays_of(msg: Any) -> list[NDArray]:
     if isinstance(msg, FieldFrame):
         return [msg.values] + ([msg.cells] if msg.cells is not None else [])
@@ -671,7 +734,7 @@ def _arrays_of(msg: Any) -> list[NDArray]:
         return [a for a in (msg.xy_local_m, msg.heading_rad, msg.mode) if a is not None]
     if isinstance(msg, AccessFrame):
         return [a for a in (msg.building_time_min, msg.stop_quality, msg.building_time_by_category_min,
-                            msg.building_class) if a is not None]
+                            msg.building_class, msg.buildings) if a is not None]
     return []
 
 

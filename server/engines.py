@@ -30,7 +30,7 @@ from geodata.district import District
 from geodata.interventions import HEAT_KINDS, KINDS, ROAD_KINDS, Intervention, intervention_cost_eur
 
 __all__ = ["EngineOutput", "available_engines", "make_adapter", "grid_info", "design_day_info", "ENGINE_ORDER",
-           "ENGINE_INPUTS", "inputs_signature", "restamp", "field_frames"]
+           "ENGINE_INPUTS", "inputs_signature", "restamp", "field_frames", "access_frames"]
 
 ENGINE_ORDER = ("costs", "traffic", "heat", "access")  # traffic heat feeds heat, heat feeds access
 
@@ -75,9 +75,52 @@ class EngineOutput:
     computed_version: int = -1  # the version whose inputs produced it (older when re-stamped)
 
 
-def _empty_partial(full: p.FieldFrame, version: int, base: int) -> p.FieldFrame:
+def _empty_partial(full: Any, version: int, base: int) -> Any:
+    """A partial frame of ``version`` on top of ``base`` that changes nothing (a field or access frame)."""
+    if isinstance(full, p.AccessFrame):
+        return _access_partial(full, version, base, np.zeros(0, np.int64))
     return p.FieldFrame(version, base, full.layer, full.unit, full.hour, False, full.grid, p.Window(0, 0, 0, 0),
                         p.encode_array(np.zeros(0, "<u2")), cells=p.encode_array(np.zeros(0, "<u4")))
+
+
+def _take(nd: p.NDArray | None, idx: np.ndarray) -> p.NDArray | None:
+    """The entries ``idx`` of the last axis of a wire array, with its scale, offset and nodata."""
+    if nd is None:
+        return None
+    a = np.ascontiguousarray(p.decode_array(nd, dequantise=False)[..., idx])
+    return p.NDArray(nd.dtype, list(a.shape), a.tobytes(), nd.scale, nd.offset, nd.nodata)
+
+
+def _access_partial(full: p.AccessFrame, version: int, base: int, idx: np.ndarray) -> p.AccessFrame:
+    return p.AccessFrame(version, _take(full.building_time_min, idx), full.stop_quality,  # type: ignore[arg-type]
+                         full.deficits, full.categories, _take(full.building_time_by_category_min, idx),
+                         _take(full.building_class, idx), base_version=base,
+                         buildings=p.encode_array(idx.astype("<u4")))
+
+
+def access_frames(full: p.AccessFrame, base: tuple[int, p.AccessFrame] | None) -> Any:
+    """``full`` alone, or (partial, full) with the partial holding only the buildings whose values
+    differ from ``base`` (version, complete frame it was sent with), when that is smaller."""
+    if base is None:
+        return full
+    old = base[1]
+    arrays = ("building_time_min", "building_time_by_category_min", "building_class")
+    shapes = [(getattr(old, k).shape if getattr(old, k) is not None else None,
+               getattr(full, k).shape if getattr(full, k) is not None else None) for k in arrays]
+    if old.categories != full.categories or any(a != b for a, b in shapes):
+        return full
+    n = int(full.building_time_min.shape[0]) if full.building_time_min.shape else 0
+    changed = np.zeros(n, bool)
+    for k in arrays:
+        a, b = getattr(old, k), getattr(full, k)
+        if a is not None:
+            x, y = p.decode_array(a, dequantise=False), p.decode_array(b, dequantise=False)
+            changed |= (x != y).reshape(-1, n).any(axis=0)
+    idx = np.flatnonzero(changed)
+    per = sum(getattr(full, k).data.__len__() for k in arrays if getattr(full, k) is not None) / max(n, 1)
+    if len(idx) * (per + 4) >= 0.5 * n * per:
+        return full  # most buildings changed: the complete frame alone
+    return (_access_partial(full, full.scenario_version, base[0], idx), full)
 
 
 def restamp(out: EngineOutput, version: int) -> EngineOutput:
@@ -89,7 +132,7 @@ def restamp(out: EngineOutput, version: int) -> EngineOutput:
             part, full = f
             frames.append((_empty_partial(full, version, part.scenario_version),
                            msgspec.structs.replace(full, scenario_version=version)))
-        elif isinstance(f, p.FieldFrame) and f.full:
+        elif (isinstance(f, p.FieldFrame) and f.full) or (isinstance(f, p.AccessFrame) and f.buildings is None):
             frames.append((_empty_partial(f, version, f.scenario_version),
                            msgspec.structs.replace(f, scenario_version=version)))
         elif hasattr(f, "scenario_version"):
@@ -274,6 +317,7 @@ class AccessAdapter:
         self.engine = AccessEngine(district, seed=0)
         cx = [fp.centroid for fp in district.buildings.footprints]
         self.building_xy = np.array([[c.x, c.y] for c in cx], float).reshape(-1, 2)
+        self.last: tuple[int, p.AccessFrame] | None = None  # the version and complete frame last sent
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
                 progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
@@ -289,10 +333,11 @@ class AccessAdapter:
         bclass = np.array([_CLASS_CODE.get(str(v), 6) for v in np.asarray(res.building_class)], np.uint8)
         deficits = self._deficits(res.deficit_areas, doctor)
         minutes = {"scale": ACCESS_MIN_STEP, "offset": 0.0}  # travel times in 0.1 min steps (half the bytes)
-        frames: list[Any] = [p.AccessFrame(version, p.quantise_u16(doctor, **minutes), p.encode_array(q), deficits,
-                                           categories=cats,
-                                           building_time_by_category_min=p.quantise_u16(by_cat, **minutes),
-                                           building_class=p.encode_array(bclass))]
+        full = p.AccessFrame(version, p.quantise_u16(doctor, **minutes), p.encode_array(q), deficits, categories=cats,
+                             building_time_by_category_min=p.quantise_u16(by_cat, **minutes),
+                             building_class=p.encode_array(bclass))
+        frames: list[Any] = [access_frames(full, self.last)]  # the buildings whose times changed, when fewer
+        self.last = (version, full)
         if res.agents is not None:
             t_s = float(hours[0]) * 3600.0
             xy = np.asarray(res.agents.positions_at(t_s), np.float32).reshape(-1, 2)
@@ -300,6 +345,12 @@ class AccessAdapter:
             frames.append(p.AgentFrame(version, "people", t_s, p.encode_array(xy), mode=p.encode_array(mode)))
         return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items() if _is_number(v)}, frames=frames,
                             stops_quality=q)
+
+    def restamp(self, out: EngineOutput, version: int) -> EngineOutput:
+        """The last output for ``version`` (nothing it reads changed); later partial frames build on it."""
+        if self.last is not None:
+            self.last = (version, self.last[1])
+        return restamp(out, version)
 
     def _deficits(self, areas: list[dict[str, Any]], doctor_min: np.ndarray) -> list[p.DeficitArea]:
         out = []

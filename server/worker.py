@@ -21,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 import protocol as p
 from geodata.district import District
 from geodata.interventions import Intervention
@@ -61,10 +63,11 @@ def published_output(name: str, version: int, out: EngineOutput) -> EngineOutput
     for f in out.frames:
         if isinstance(f, p.KpiFrame):
             continue
-        if isinstance(f, p.AccessFrame):
-            areas = [d for d in (_published_deficit(a) for a in f.deficits) if d is not None]
-            f = p.AccessFrame(f.scenario_version, f.building_time_min, f.stop_quality, areas, f.categories,
-                              f.building_time_by_category_min, f.building_class)
+        if isinstance(f, p.AccessFrame) or (isinstance(f, tuple) and isinstance(f[1], p.AccessFrame)):
+            pair = f if isinstance(f, tuple) else (f,)
+            areas = [d for d in (_published_deficit(a) for a in pair[-1].deficits) if d is not None]
+            published = tuple(msgspec.structs.replace(g, deficits=areas) for g in pair)
+            f = published if isinstance(f, tuple) else published[0]
         frames.append(f)
     engine = name if name in ("heat", "traffic", "access", "costs") else "compare"
     frames.append(p.KpiFrame(version, engine, dict(out.kpis)))  # type: ignore[arg-type]

@@ -117,6 +117,15 @@ def test_a_tree_sends_only_its_changed_cells(incremental) -> None:
     restamped = next(f for f in outs[3]["heat"].frames if isinstance(f, tuple) and f[1].layer == "utci_c")
     assert restamped[0].cells is not None and restamped[0].values.shape == [0]  # nothing changed: no cells
     assert restamped[0].base_version == 3
+    # access after a tree: only the buildings whose walking times changed, on top of the baseline's frame
+    apart, afull = next(f for f in outs[1]["access"].frames if isinstance(f, tuple))
+    assert isinstance(afull, p.AccessFrame) and apart.base_version == 1 and apart.buildings is not None
+    assert len(p.encode(apart)) < 0.25 * len(p.encode(afull))
+    base = next(f for f in outs[0]["access"].frames if isinstance(f, p.AccessFrame))
+    merged = p.apply_access_frame(base, p.decode_server(p.encode(apart)))
+    assert merged is not None
+    for name in ("building_time_min", "building_time_by_category_min", "building_class"):
+        np.testing.assert_array_equal(p.decode_array(getattr(merged, name)), p.decode_array(getattr(afull, name)))
 
 
 def _field_sequence(seed: int = 0) -> list[np.ndarray]:
@@ -177,12 +186,88 @@ def test_every_client_converges_whatever_frames_it_gets() -> None:
         np.testing.assert_array_equal(f, want, err_msg=name)
 
 
+def _access_sequence(n: int = 300, seed: int = 1) -> list[p.AccessFrame]:
+    """Complete access frames of successive versions: a few buildings change, then most, then none."""
+    rng = np.random.default_rng(seed)
+    by_cat = rng.uniform(2, 40, (3, n)).astype(np.float32)
+    by_cat[:, :3] = np.inf  # unreachable
+    cls = rng.integers(0, 7, n).astype(np.uint8)
+    out = []
+    for v in range(1, 7):
+        if v in (2, 3, 6):
+            k = rng.choice(n, 12, replace=False)
+            by_cat[:, k] += rng.uniform(-1, 1, (3, 12)).astype(np.float32)
+        elif v == 4:
+            by_cat += 0.5  # most buildings change: a complete frame
+        if v == 6:
+            cls[5] = (cls[5] + 1) % 7
+        minutes = {"scale": 0.1, "offset": 0.0}
+        out.append(p.AccessFrame(v, p.quantise_u16(by_cat.min(axis=0), **minutes), p.encode_array(np.arange(4, dtype=np.uint8)),
+                                 [p.DeficitArea("65+", (1.0, 2.0), 10 + v, 20.0)], categories=["a", "b", "doctor"],
+                                 building_time_by_category_min=p.quantise_u16(by_cat, **minutes),
+                                 building_class=p.encode_array(cls)))
+    return out
+
+
+def test_access_clients_converge_whatever_frames_they_get() -> None:
+    """Access frames travel as the changed buildings on top of the last version; clients that get every
+    frame, miss some or join late (and the desktop client) end with the last complete frame."""
+    from server.engines import access_frames
+
+    fulls = _access_sequence()
+    items, kinds, base = [], set(), None
+    for fr in fulls:
+        out = access_frames(fr, base)
+        base = (fr.scenario_version, fr)
+        if isinstance(out, tuple):
+            kinds.add("partial")
+            assert len(p.encode(out[0])) < len(p.encode(out[1])) / 3
+            items.append((Outgoing(out[0]), Outgoing(out[1])))
+        else:
+            kinds.add("full")
+            items.append(Outgoing(out))
+    assert kinds == {"partial", "full"}
+    user = User("citizen")
+    finals = {}
+    for name, got in {"all": range(len(items)), "misses": [0, 2, 5], "late": [5], "gap": [0, 1, 3, 4, 5]}.items():
+        conn = Connection(name, user, "s")
+        acc = None
+        for i in got:
+            msg = p.decode_server(unwrap(conn, items[i]).data)
+            acc = p.apply_access_frame(acc, msg)
+            assert acc is not None, (name, i)
+        finals[name] = acc
+    from viewer.desktop.client import apply_message
+
+    class State:
+        counts: dict = {}
+        access = None
+
+    st = State()
+    for k, item in enumerate(items):  # the desktop client gets every partial frame it can use
+        msg = p.decode_server((item[0] if isinstance(item, tuple) and k > 0 else item[1] if isinstance(item, tuple) else item).data)
+        assert apply_message(st, msg)
+    finals["desktop"] = st.access
+    orphan = p.decode_server(items[5][0].data)  # a partial frame without its base: refused, the client asks again
+    assert p.apply_access_frame(None, orphan) is None and p.apply_access_frame(fulls[0], orphan) is None
+    want = fulls[-1]
+    for name, acc in finals.items():
+        assert acc.scenario_version == want.scenario_version and acc.buildings is None, name
+        assert [d.persons for d in acc.deficits] == [d.persons for d in want.deficits]
+        for a in ("building_time_min", "building_time_by_category_min", "building_class", "stop_quality"):
+            np.testing.assert_array_equal(p.decode_array(getattr(acc, a)), p.decode_array(getattr(want, a)), err_msg=f"{name} {a}")
+
+
 def test_a_sparse_frame_that_does_not_fit_its_window_is_refused() -> None:
     g = p.GridInfo(rows=4, cols=4, cell_m=1.0, west_m=0.0, south_m=0.0)
     bad = p.FieldFrame(2, 1, "utci_c", "°C", 15, False, g, p.Window(0, 0, 2, 2), p.encode_array(np.zeros(2, "<u2")),
                        cells=p.encode_array(np.array([1, 4], "<u4")))
     with pytest.raises(p.ProtocolError):
         p.decode_server(p.encode(bad))
+    acc = p.AccessFrame(2, p.encode_array(np.zeros(3, "<u2")), p.encode_array(np.zeros(1, "|u1")), [], base_version=1,
+                        buildings=p.encode_array(np.array([0, 7], "<u4")))  # two buildings, three values
+    with pytest.raises(p.ProtocolError):
+        p.decode_server(p.encode(acc))
 
 
 def test_a_single_edit_of_a_shown_scenario_does_not_wait_for_the_debounce(tmp_path: Path, district) -> None:

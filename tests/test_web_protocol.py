@@ -13,11 +13,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
 import protocol as p
 from geodata.interventions import BusLine, Tree
+from server.engines import access_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "viewer" / "web"
@@ -37,6 +39,18 @@ def _node_ready() -> None:
 LONLAT = [[11.81, 51.15, 25832], [11.97, 51.2, 25832], [12.14, 51.05, 25832], [14.25, 51.44, 25833], [12.0, 54.0, 25832]]
 
 GRID = p.GridInfo(rows=3, cols=4, cell_m=10.0, west_m=100.0, south_m=200.0)
+
+_MIN = {"scale": 0.1, "offset": 0.0}
+_BY_CAT = np.array([[3.5, 12.0, np.inf, 7.0], [4.0, 2.5, 9.0, 30.0]], np.float32)
+ACCESS_FULL = p.AccessFrame(5, p.quantise_u16(_BY_CAT.min(axis=0), **_MIN), p.encode_array(np.array([1, 2], np.uint8)), [],
+                            categories=["doctor", "shop"], building_time_by_category_min=p.quantise_u16(_BY_CAT, **_MIN),
+                            building_class=p.encode_array(np.array([0, 1, 6, 3], np.uint8)))
+_BY_CAT_NEW = _BY_CAT.copy()
+_BY_CAT_NEW[:, 2] = [8.0, 6.5]
+ACCESS_NEW = msgspec.structs.replace(ACCESS_FULL, scenario_version=6, building_time_min=p.quantise_u16(_BY_CAT_NEW.min(axis=0), **_MIN),
+                                     building_time_by_category_min=p.quantise_u16(_BY_CAT_NEW, **_MIN),
+                                     building_class=p.encode_array(np.array([0, 1, 2, 3], np.uint8)))
+ACCESS_PARTIAL = access_frames(ACCESS_NEW, (5, ACCESS_FULL))[0]
 
 
 def _frames() -> dict[str, object]:
@@ -67,6 +81,10 @@ def _frames() -> dict[str, object]:
         "g_access": p.AccessFrame(scenario_version=4, building_time_min=p.encode_array(np.array([3.5, 12.0], np.float32)),
                                   stop_quality=p.encode_array(np.array([0, 5, 2], np.uint8)),
                                   deficits=[p.DeficitArea(group="65+", xy_local_m=(5.0, 6.0), persons=12, time_min=25.0)]),
+        # complete access in 0.1 min steps, then the one building that changed on top of it, then an orphan
+        "g_access_f": ACCESS_FULL,
+        "g_access_p": ACCESS_PARTIAL,
+        "g_access_q": msgspec.structs.replace(ACCESS_PARTIAL, scenario_version=9, base_version=8),
         "h_applied": p.EditApplied(scenario_id="s1", scenario_version=4, op="add", cause="edit", object_id="t2",
                                    revision=1, intervention=Tree(id="t2", xy_local_m=(1.0, 2.0)), by=user,
                                    session_id="x", request_id=7, at_utc="2026-01-01T00:00:00Z"),
@@ -127,6 +145,22 @@ def test_edge_agent_access_frames_decode_every_dtype(decoded) -> None:
     assert acc["time"] == [3.5, 12.0] and acc["quality"] == [0, 5, 2]
     assert acc["deficits"][0]["persons"] == 12
     assert out["i_kpis.msgpack"]["values"] == {"mean_utci_c": 31.25}
+
+
+def test_partial_access_frame_applies_on_its_base_version_only(decoded) -> None:
+    out, *_ = decoded
+    assert ACCESS_PARTIAL.buildings is not None and ACCESS_PARTIAL.building_time_min.shape == [1]
+    rec = out["g_access_p.msgpack"]
+    want = ACCESS_NEW
+    assert rec["result"] == "applied" and rec["version"] == 6
+    np.testing.assert_allclose(_as_float(rec["time"]), p.decode_array(want.building_time_min), atol=1e-4)
+    got = _as_float(rec["by_category"]).reshape(2, 4)
+    expect = p.decode_array(want.building_time_by_category_min)
+    np.testing.assert_allclose(got[np.isfinite(expect)], expect[np.isfinite(expect)], atol=1e-4)
+    assert np.isnan(got[0, 2]) == np.isnan(expect[0, 2]) and np.isnan(got[~np.isfinite(expect)]).all()
+    assert rec["building_class"] == [0, 1, 2, 3]
+    orphan = out["g_access_q.msgpack"]
+    assert orphan["result"] == "needs_full" and orphan["version"] == 6
 
 
 def test_welcome_and_applied_carry_scenario_state(decoded) -> None:

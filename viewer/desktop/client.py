@@ -46,8 +46,8 @@ class FieldState:
 
 def apply_message(state: Any, msg: Any) -> bool:
     """Apply one server message to a client's state (the attributes of :class:`TwinClient`); a plain
-    function, so that the dispatch is tested without a socket. False when a partial field frame lacks
-    the frame it was made for (the caller re-subscribes to get a full one)."""
+    function, so that the dispatch is tested without a socket. False when a partial field or access frame
+    lacks the frame it was made for (the caller re-subscribes to get a full one)."""
     tag = type(msg).__struct_config__.tag
     state.counts[tag] = state.counts.get(tag, 0) + 1
     if isinstance(msg, p.Welcome):
@@ -71,7 +71,10 @@ def apply_message(state: Any, msg: Any) -> bool:
             state.agents[msg.kind] = (msg.scenario_version, float(msg.t_s), xy)
     elif isinstance(msg, p.AccessFrame):
         if state.access is None or msg.scenario_version >= state.access.scenario_version:
-            state.access = msg
+            merged = p.apply_access_frame(state.access, msg)  # a partial frame: the changed buildings only
+            if merged is None:
+                return False
+            state.access = merged
     elif isinstance(msg, p.KpiFrame):
         state.kpis[msg.engine] = dict(msg.values)
     elif isinstance(msg, p.EditApplied):

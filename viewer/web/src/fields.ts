@@ -3,7 +3,7 @@
 // were computed against.
 
 import { decodeArray, toFloat32 } from "./arrays";
-import type { FieldFrame, GridInfo } from "./protocol.gen";
+import type { AccessFrame, FieldFrame, GridInfo, NDArray } from "./protocol.gen";
 
 export interface FieldState {
   layer: string;
@@ -88,4 +88,43 @@ export function histogram(values: ArrayLike<number>, edges: number[]): number[] 
     counts[k]++;
   }
   return counts;
+}
+
+/** The complete access results a client keeps (per building, of one scenario version). */
+export type AccessState = AccessFrame & { buildings?: null };
+
+/**
+ * The complete access frame after `fr`: `fr` itself when complete; for a partial frame (`buildings`:
+ * indices of the buildings that changed) the state at `base_version` with those buildings' values
+ * replaced; "needs_full" when the client lacks that base (it re-subscribes).
+ */
+export function applyAccessFrame(cur: AccessState | null, fr: AccessFrame): AccessState | "needs_full" {
+  if (!fr.buildings) return fr as AccessState;
+  const idx = decodeArray(fr.buildings);
+  const cats = fr.categories ?? [];
+  if (fr.building_time_min.shape.length !== 1 || fr.building_time_min.shape[0] !== idx.length) {
+    throw new Error("access: changed buildings do not match the values");
+  }
+  if (!cur || cur.scenario_version !== fr.base_version || (cur.categories ?? []).join("\u0000") !== cats.join("\u0000")) return "needs_full";
+  const n = cur.building_time_min.shape[0] ?? 0;
+  for (let i = 0; i < idx.length; i++) if (idx[i] >= n) return "needs_full";
+  const merge = (base: NDArray | null | undefined, part: NDArray | null | undefined): NDArray | null | "bad" => {
+    if (!base && !part) return null;
+    if (!base || !part || base.dtype !== part.dtype) return "bad";
+    const a = decodeArray(base);
+    const v = decodeArray(part);
+    const rows = base.shape.length === 2 ? base.shape[0] : 1;
+    if (v.length !== rows * idx.length || a.length !== rows * n) return "bad";
+    const out = a.slice();
+    for (let r = 0; r < rows; r++) for (let i = 0; i < idx.length; i++) out[r * n + idx[i]] = v[r * idx.length + i];
+    return { ...base, data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) };
+  };
+  const time = merge(cur.building_time_min, fr.building_time_min);
+  const byCat = merge(cur.building_time_by_category_min, fr.building_time_by_category_min);
+  const cls = merge(cur.building_class, fr.building_class);
+  if (time === "bad" || time === null || byCat === "bad" || cls === "bad") return "needs_full";
+  return {
+    ...fr, base_version: -1, buildings: null, building_time_min: time,
+    building_time_by_category_min: byCat, building_class: cls,
+  };
 }

@@ -8,7 +8,7 @@ export const MAX_CLIENT_MESSAGE_BYTES = 262144;
 export const HELLO_TIMEOUT_S = 10.0;
 export const CLOSE_CODES = {"bad_hello": 4400, "forbidden": 4403, "hello_timeout": 4408, "not_found": 4404, "protocol_version": 4426, "rate_limited": 4429, "too_large": 4413, "unauthorised": 4401} as const;
 
-/** Access results per building (N,) and stop (S,): ``building_time_min`` minutes to the nearest doctor by walk and public transport (inf: unreachable); ``stop_quality`` class codes 0=A .. 5=F; with ``categories`` (C,), ``building_time_by_category_min`` (C, N); ``building_class`` (N,) the ÖV-Güteklasse code of each building (0=A .. 5=F, 6 none); and deficit areas. */
+/** Access results per building (N,) and stop (S,): ``building_time_min`` minutes to the nearest doctor by walk and public transport (inf: unreachable); ``stop_quality`` class codes 0=A .. 5=F; with ``categories`` (C,), ``building_time_by_category_min`` (C, N); ``building_class`` (N,) the ÖV-Güteklasse code of each building (0=A .. 5=F, 6 none); and deficit areas. A partial frame (``buildings`` given) applies on top of the frame of ``base_version``: ``buildings`` (n,) uint32 are the indices of the buildings whose values changed, and the per-building arrays hold only theirs ((n,), (C, n)); stops, categories and deficit areas are always complete. Clients that lack the base version re-subscribe (:func:`apply_access_frame`). */
 export interface AccessFrame {
   t: "access";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
@@ -18,6 +18,8 @@ export interface AccessFrame {
   categories?: Array<string>;  // default []
   building_time_by_category_min?: NDArray | null;  // default null
   building_class?: NDArray | null;  // default null
+  base_version?: number;  // default -1
+  buildings?: NDArray | null;  // default null
 }
 
 /** Add an intervention (its ``id`` must be new in the scenario). */

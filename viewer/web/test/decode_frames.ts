@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toFloat32 } from "../src/arrays";
 import { decodeServerFrame, encodeClientMessage } from "../src/connection";
-import { applyFieldFrame, sampleField, type FieldState } from "../src/fields";
+import { applyAccessFrame, applyFieldFrame, sampleField, type AccessState, type FieldState } from "../src/fields";
 import { linesToGeometry } from "../src/api";
 import type { ClientMessage } from "../src/protocol.gen";
 import { lonlatToUtm, zoneOfEpsg } from "../src/utm";
@@ -14,6 +14,7 @@ import { lonlatToUtm, zoneOfEpsg } from "../src/utm";
 const dir = process.argv[2];
 const out: Record<string, unknown> = {};
 const fields = new Map<string, FieldState>();
+let access: AccessState | null = null;
 const list = (a: ArrayLike<number>): Array<number | null> => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
 
 for (const name of readdirSync(dir).filter((f) => f.endsWith(".msgpack")).sort()) {
@@ -38,11 +39,19 @@ for (const name of readdirSync(dir).filter((f) => f.endsWith(".msgpack")).sort()
       rec.xy = list(toFloat32(msg.xy_local_m));
       rec.t_s = msg.t_s;
       break;
-    case "access":
-      rec.time = list(toFloat32(msg.building_time_min));
-      rec.quality = list(toFloat32(msg.stop_quality));
-      rec.deficits = msg.deficits;
+    case "access": {
+      const r = applyAccessFrame(access, msg);
+      rec.result = r === "needs_full" ? r : "applied";
+      if (r !== "needs_full") access = r;
+      const a = access ?? msg;
+      rec.version = a.scenario_version;
+      rec.time = list(toFloat32(a.building_time_min));
+      rec.by_category = a.building_time_by_category_min ? list(toFloat32(a.building_time_by_category_min)) : null;
+      rec.building_class = a.building_class ? list(toFloat32(a.building_class)) : null;
+      rec.quality = list(toFloat32(a.stop_quality));
+      rec.deficits = a.deficits;
       break;
+    }
     case "welcome":
       rec.version = msg.scenario.version;
       rec.kinds = msg.scenario.interventions.map((e) => e.intervention.kind);
