@@ -59,7 +59,7 @@ def inputs_signature(name: str, interventions: list[Intervention]) -> bytes:
     mine = [o for o in interventions if kinds is None or o.__struct_config__.tag in kinds]  # type: ignore[attr-defined]
     return msgspec.msgpack.encode(mine)
 # field layers of the heat engine that are streamed (units in their names)
-HEAT_LAYERS = ("utci_c", "tmrt_c", "air_temp_c", "surface_temp_c")
+HEAT_LAYERS = ("utci_c", "tmrt_c", "air_temp_c", "surface_temp_c", "uhi_k")  # uhi_k: air minus the rural reference
 HEAT_ENERGY_LIVE_MAX_CELLS = 250_000  # districts up to 1 x 1 km at 2 m get the cooling demand on every edit
 
 
@@ -73,6 +73,7 @@ class EngineOutput:
     edges: dict[str, np.ndarray] = field(default_factory=dict)  # per-road arrays (L,)
     stops_quality: np.ndarray | None = None
     computed_version: int = -1  # the version whose inputs produced it (older when re-stamped)
+    buildings: dict[str, np.ndarray] = field(default_factory=dict)  # per-building arrays (N,), e.g. cooling_kwh_day
 
 
 def _empty_partial(full: Any, version: int, base: int) -> Any:
@@ -140,7 +141,7 @@ def restamp(out: EngineOutput, version: int) -> EngineOutput:
         else:
             frames.append(f)
     return EngineOutput(kpis=out.kpis, frames=frames, fields=out.fields, edges=out.edges,
-                        stops_quality=out.stops_quality, computed_version=out.computed_version)
+                        stops_quality=out.stops_quality, computed_version=out.computed_version, buildings=out.buildings)
 
 
 def field_frames(version: int, layer: str, unit: str, hour: int, g: p.GridInfo, values: np.ndarray,
@@ -235,7 +236,7 @@ class HeatAdapter:
         self.last_raw: dict[tuple[str, int], np.ndarray] = {}  # (layer, hour) -> quantised values last sent
         # buildings' cooling demand (a full day of air and 5R1C) in the live loop only on smaller districts
         self.energy = district.grid.rows * district.grid.cols <= HEAT_ENERGY_LIVE_MAX_CELLS
-        self.base_cooling_kwh: float | None = None
+        self.base_cooling_kwh: np.ndarray | None = None  # per building (N,)
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
                 progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
@@ -245,18 +246,25 @@ class HeatAdapter:
         qf = traffic.anthropogenic_heat_w_m2(self.district.grid) if traffic is not None else None
         res = self.engine.compute(heat_only, hours=tuple(hours), anthropogenic_heat_w_m2=qf)
         ctx["heat"] = res
+        buildings: dict[str, np.ndarray] = {}
         if self.energy:
             if self.base_cooling_kwh is None:
                 # the baseline as the engine's own: the district without interventions and without traffic heat
-                self.base_cooling_kwh = self.engine.building_cooling([], anthropogenic_heat_w_m2=None).district_kwh
-            kwh = self.engine.building_cooling(heat_only, anthropogenic_heat_w_m2=qf).district_kwh
-            res.kpis["cooling_demand_kwh_day"] = kwh
-            res.kpis["cooling_demand_diff_to_baseline_kwh"] = kwh - self.base_cooling_kwh
+                self.base_cooling_kwh = self.engine.building_cooling([], anthropogenic_heat_w_m2=None).cooling_kwh
+            cool = self.engine.building_cooling(heat_only, anthropogenic_heat_w_m2=qf)
+            res.kpis["cooling_demand_kwh_day"] = cool.district_kwh
+            res.kpis["cooling_demand_diff_to_baseline_kwh"] = cool.district_kwh - float(self.base_cooling_kwh.sum())
+            buildings = {"cooling_kwh_day": np.asarray(cool.cooling_kwh, np.float32),
+                         "cooling_kwh_day_baseline": np.asarray(self.base_cooling_kwh, np.float32),
+                         "cooled": np.asarray(cool.cooled, bool)}
         progress("heat", 0.9)
         g = grid_info(self.district)
         frames: list[Any] = []
         fields: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
         raws: dict[tuple[str, int], np.ndarray] = {}
+        if "air_temp_c" in res.fields:  # the heat island: air minus the rural reference of each hour
+            rural = np.asarray(self.engine.weather.air_temp_c, np.float32)[list(res.hours)]
+            res.fields["uhi_k"] = np.asarray(res.fields["air_temp_c"], np.float32) - rural[:, None, None]
         for layer in HEAT_LAYERS:
             if layer not in res.fields:
                 continue
@@ -265,10 +273,12 @@ class HeatAdapter:
             for hi, hour in enumerate(res.hours):
                 old = self.last_raw.get((layer, int(hour)))
                 base = (self.last_version, old) if old is not None and self.last_version is not None else None
-                frame, raws[(layer, int(hour))] = field_frames(version, layer, "°C", int(hour), g, arr[hi], base)
+                unit = "K" if layer.endswith("_k") else "°C"
+                frame, raws[(layer, int(hour))] = field_frames(version, layer, unit, int(hour), g, arr[hi], base)
                 frames.append(frame)
         self.last_version, self.last_raw = version, raws
-        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, fields=fields)
+        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, fields=fields,
+                            buildings=buildings)
 
     def restamp(self, out: EngineOutput, version: int) -> EngineOutput:
         """The last output for ``version`` (nothing it reads changed); later partial frames build on it."""

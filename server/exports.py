@@ -1,4 +1,5 @@
-"""Exports: GeoTIFF of a result field, GeoJSON of links, stops, interventions and comments, CSV of KPIs.
+"""Exports: GeoTIFF of a result field, GeoJSON of links, stops, interventions, comments and buildings'
+cooling demand, CSV of KPIs.
 
 GeoTIFFs are in the district's UTM CRS (EPSG:258xx) on the district grid; GeoJSON is WGS84 lon/lat
 (RFC 7946) with local-frame properties where useful. All functions return bytes or text, no files.
@@ -18,7 +19,8 @@ from geodata.files import district_geo, geotiff_bytes
 from geodata.geojson import links_collection, lonlat_coords
 from geodata.interventions import Intervention, encode_intervention
 
-__all__ = ["field_geotiff", "links_geojson", "stops_geojson", "interventions_geojson", "comments_geojson", "kpis_csv"]
+__all__ = ["field_geotiff", "links_geojson", "stops_geojson", "interventions_geojson", "comments_geojson", "kpis_csv",
+           "buildings_cooling_geojson"]
 
 
 def field_geotiff(district: District, values: np.ndarray, *, name: str, unit: str) -> bytes:
@@ -95,6 +97,39 @@ def comments_geojson(district: District, comments: list[Any]) -> str:
                            "votes": c.votes, "answer": c.answer, "scenario_version": c.scenario_version,
                            "z_m": z, "created_utc": c.created_utc},
         })
+    return _collection(feats)
+
+
+def buildings_cooling_geojson(district: District, cooling_kwh_day: np.ndarray, baseline_kwh_day: np.ndarray,
+                              cooled: np.ndarray | None = None) -> str:
+    """Buildings as footprint polygons with their cooling demand over the design day (kWh/day) in the
+    scenario (``cooling_kwh_day``) and without interventions (``cooling_kwh_day_baseline``), the change
+    (``cooling_diff_kwh_day``, scenario minus baseline) and whether the building's use is cooled at all.
+
+    Raises
+    ------
+    ValueError
+        when an array does not hold one value per building of ``district``.
+    """
+    b = district.buildings
+    n = len(b.footprints)
+    now = np.asarray(cooling_kwh_day, float)
+    base = np.asarray(baseline_kwh_day, float)
+    on = np.ones(n, bool) if cooled is None else np.asarray(cooled, bool)
+    if now.shape != (n,) or base.shape != (n,) or on.shape != (n,):
+        raise ValueError(f"cooling arrays {now.shape}, {base.shape}, {on.shape} != ({n},) buildings")
+    feats = []
+    for i, fp in enumerate(b.footprints):
+        rings = [fp.exterior, *fp.interiors] if fp.geom_type == "Polygon" else [fp.exterior]
+        coords = []
+        for ring in rings:
+            ll = _lonlat(district, np.asarray(ring.coords)[:, :2])
+            coords.append(ll if ll[0] == ll[-1] else ll + [ll[0]])
+        feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": coords},
+                      "properties": {"building_id": int(b.building_id[i]), "use": str(b.use[i]), "cooled": bool(on[i]),
+                                     "cooling_kwh_day": round(float(now[i]), 3),
+                                     "cooling_kwh_day_baseline": round(float(base[i]), 3),
+                                     "cooling_diff_kwh_day": round(float(now[i] - base[i]), 3)}})
     return _collection(feats)
 
 

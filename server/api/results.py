@@ -1,5 +1,5 @@
 """Results and exports: KPIs (JSON, CSV), GeoTIFF of any field and hour, GeoJSON of links, stops,
-interventions and comments.
+interventions, comments and the buildings' cooling demand.
 
 Token holders get results computed on demand when the current version has none yet (a field at
 another hour is computed for that hour alone and never replaces what the scenario's viewers see).
@@ -19,7 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from server.api.deps import ScenarioIdPath, TwinDep, UserDep, VisitorDep, kpi_table
 from server.api.errors import ERROR_RESPONSES
 from server.api.schemas import KpiTable
+from server.engines import HEAT_ENERGY_LIVE_MAX_CELLS
 from server.exports import (
+    buildings_cooling_geojson,
     comments_geojson,
     field_geotiff,
     interventions_geojson,
@@ -27,6 +29,7 @@ from server.exports import (
     links_geojson,
     stops_geojson,
 )
+from server.scenarios import NotFound
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=ERROR_RESPONSES)
 Layer = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", description="field layer, e.g. utci_c")]
@@ -113,4 +116,29 @@ def interventions(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> 
 def comments(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> Response:
     m = twin.manager.model(scenario_id)
     return Response(comments_geojson(twin.districts.get(m.row.district), twin.storage.list_comments(scenario_id)),
+                    media_type="application/geo+json")
+
+
+@router.get("/exports/buildings_cooling.geojson", responses=_GEOJSON,
+            summary="Buildings with their cooling demand (kWh/day) in the scenario and the baseline")
+def buildings_cooling(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> Response:
+    """Footprints with ``cooling_kwh_day`` (5R1C over the design day, driven by the twin's air and
+    shading), ``cooling_kwh_day_baseline`` (the district without interventions) and their change.
+    Computed with every edit on districts up to 250,000 cells; elsewhere 404 with the reason."""
+    m = twin.manager.model(scenario_id)
+    d = twin.districts.get(m.row.district)
+    if d.grid.rows * d.grid.cols > HEAT_ENERGY_LIVE_MAX_CELLS:
+        raise NotFound(f"Der Kühlbedarf je Gebäude wird nur für Gebiete bis {HEAT_ENERGY_LIVE_MAX_CELLS:_} Rasterzellen "
+                       f"berechnet (dieses: {d.grid.rows * d.grid.cols:_})".replace("_", "."),
+                       f"The cooling demand per building is computed only for districts up to "
+                       f"{HEAT_ENERGY_LIVE_MAX_CELLS:,} cells (this one: {d.grid.rows * d.grid.cols:,})")
+    res = twin.shown_results(scenario_id, compute=not _public(twin, user, visitor))
+    heat = res.outputs.get("heat")
+    b = heat.buildings if heat is not None else {}
+    if "cooling_kwh_day" not in b:
+        raise NotFound("Für diese Fassung gibt es keinen Kühlbedarf je Gebäude (kein Wärmemodell, oder aus dem Speicher "
+                       "gelesen: er kommt mit der nächsten Berechnung)",
+                       "This version has no cooling demand per building (no heat model, or read back from storage: "
+                       "it comes with the next computation)")
+    return Response(buildings_cooling_geojson(d, b["cooling_kwh_day"], b["cooling_kwh_day_baseline"], b.get("cooled")),
                     media_type="application/geo+json")
