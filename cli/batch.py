@@ -5,6 +5,12 @@ the best trees, and heat of a district larger than memory.
   [--rank-by KPI] [--best 5] --out DIR`` evaluates every variant against the warm baseline of the
   district on local processes (default) or a Ray cluster, and writes ``ranked.csv``, ``best.geojson``,
   ``best_scenarios/*.json`` (scenario drafts), charts and ``summary.json`` into DIR, all at once.
+- ``twin batch burgenlandkreis --variants FILE [--to 2040] ...``: the variants are forecast and migration
+  edits of the region (``twin forecast --help``); each is projected per Gemeinde and ranked by a Kreis
+  indicator (default ``old_age_ratio``, lowest first; also ``population``, ``population_change_pct``,
+  ``age67plus_share``, ``persons_school_age_6_17``); writes ``ranked.csv``, ``gemeinden.csv``,
+  ``gemeinden.geojson``, ``best_scenarios/*.json``, ``ranking.png``, ``trajectories.png`` and
+  ``summary.json``. Person counts are published (rounded to 5, 1-4 suppressed).
 - ``twin optimise-greening NAME --trees 200 [--budget-eur E] [--trials 30] [--seed 0] --out FILE``
   searches the tree placement that cools the heat-stressed residents most (Optuna) and writes it as a
   scenario draft; ``--rule-out FILE`` also writes the rule's placement (trees along the hottest streets).
@@ -27,6 +33,7 @@ from pathlib import Path
 
 from cli.common import load_district, print_summary
 from cli.errors import CliError
+from cli.forecast import REGIONS
 from geodata.files import atomic_file
 
 __all__ = ["register"]
@@ -39,7 +46,7 @@ Sweep: {"name": "p", "base": [...], "template": [{"kind": "tree", "id": "t", "xy
 def register(sub: argparse._SubParsersAction) -> None:
     bp = sub.add_parser("batch", help="viele Szenarien bewerten und ordnen / evaluate and rank many scenarios",
                         description=_VARIANTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bp.add_argument("name", help="district bundle name, or 'sample'")
+    bp.add_argument("name", help="district bundle name, 'sample', or the region 'burgenlandkreis' (forecast variants)")
     src = bp.add_mutually_exclusive_group(required=True)
     src.add_argument("--variants", default=None, help="JSON file of variants")
     src.add_argument("--sweep", default=None, help="JSON sweep spec (template and grid)")
@@ -55,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     bp.add_argument("--best", type=int, default=5, help="how many best variants go to GeoJSON and drafts (default 5)")
     bp.add_argument("--seed", type=int, default=0, help="seed of population and demand (default 0)")
     bp.add_argument("--sample-size-km", type=float, default=2.0, help="size of the 'sample' district (default 2)")
+    bp.add_argument("--to", type=int, default=2040, help="region: last year of the forecast (2020-2100, default 2040)")
+    bp.add_argument("--shared-data", default=None, metavar="DIR", help="region: open data folder (default ../shared/data)")
     bp.add_argument("--out", required=True, help="output folder (replaced as a whole when the batch finishes)")
     bp.add_argument("--no-progress", action="store_true", help="no progress bar")
     bp.add_argument("--json", action="store_true", help="print a one-line JSON summary")
@@ -129,6 +138,8 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         except ImportError:
             raise CliError("Ray ist nicht installiert (pip install 'landtwin[distributed]') / "
                            "Ray is not installed (pip install 'landtwin[distributed]')") from None
+    if args.name.lower() in REGIONS:
+        return _run_region_batch(args, variants)
     district = load_district(args)
     workers = args.workers if args.workers is not None else (0 if args.ray else 2)
     descending = None if args.order == "auto" else args.order == "desc"
@@ -143,6 +154,40 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
     print_summary(args, {"out": str(res.out), "variants": len(t), "failed": int(len(t) - len(ok)),
                          "best": str(ok.iloc[0]["name"]) if len(ok) else None, "backend": res.backend,
                          "seconds": round(res.seconds, 2), "scenarios_per_minute": round(res.scenarios_per_minute, 2)})
+    return 0
+
+
+def _run_region_batch(args: argparse.Namespace, variants: list) -> int:
+    from cli.forecast import default_shared_dir
+    from models.batch.region import RegionSubject, run_region_batch
+    from models.forecast.base import ForecastInputError, gemeinde_shapes
+    from models.forecast.service import base_from_shared, housing_for
+
+    if not 2020 <= args.to <= 2100:
+        raise CliError(f"Zieljahr {args.to} ungültig (2020-2100) / target year {args.to} invalid (2020-2100)")
+    shared = Path(args.shared_data) if args.shared_data else default_shared_dir()
+    if not shared.is_dir():
+        raise CliError(f"Ordner der offenen Daten {shared} fehlt / open data folder {shared} missing")
+    try:
+        base = base_from_shared(shared)
+        subject = RegionSubject(base, housing_for(base, shared), args.to)
+        shapes = gemeinde_shapes(shared)
+    except ForecastInputError as exc:
+        raise CliError(str(exc)) from None
+    workers = args.workers if args.workers is not None else (0 if args.ray else 2)
+    descending = None if args.order == "auto" else args.order == "desc"
+    try:
+        res = run_region_batch(subject, variants, args.out, workers=workers, ray_address=args.ray,
+                               rank_by=args.rank_by, descending=descending, n_best=args.best, shapes=shapes,
+                               progress=not args.no_progress)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0]) if exc.args else str(exc)) from None
+    t = res.table
+    ok = t[t["rank"].notna()]
+    print_summary(args, {"out": str(res.out), "region": args.name.lower(), "to_year": args.to, "variants": len(t),
+                         "failed": int(len(t) - len(ok)), "best": str(ok.iloc[0]["name"]) if len(ok) else None,
+                         "backend": res.backend, "seconds": round(res.seconds, 2),
+                         "scenarios_per_minute": round(res.scenarios_per_minute, 2)})
     return 0
 
 

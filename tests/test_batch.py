@@ -200,3 +200,98 @@ def test_traffic_and_transit_variants_use_their_warm_engines():
     assert any(k.startswith("access_deficit_") for k in s) and not any(k.startswith("traffic_") for k in s)
     bad = ev.evaluate_json({"name": "x", "interventions": [{"kind": "road_closure", "id": "c", "edge_index": 99999}]})
     assert bad["status"] != STATUS_OK and "99999" in bad["error"]
+
+
+# ---- forecast and migration variants of the region -------------------------------------------------------
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
+REGION_VARIANTS = {"variants": [
+    {"name": "zuzug", "interventions": [{"kind": "refugee_intake", "id": "r", "persons_per_year": 800,
+                                         "first_year": 2024, "last_year": 2030, "age_profile": "families"}]},
+    {"name": "bleiben", "interventions": [{"kind": "out_migration_factor", "id": "o", "factor": 0.6}]},
+    {"name": "gehen", "interventions": [{"kind": "out_migration_factor", "id": "o", "factor": 1.5}]},
+    {"name": "fremd", "interventions": [{"kind": "housing_estate", "id": "h", "ags": "15084999", "dwellings": 80}]},
+    {"name": "baum", "interventions": [{"kind": "tree", "id": "t", "xy_local_m": [1.0, 2.0]}]},
+]}
+
+
+@pytest.fixture(scope="module")
+def region_subject():
+    if not (SHARED / "zensus2011_grid_burgenlandkreis").is_dir():
+        pytest.skip(f"offene Daten fehlen unter {SHARED} / open data missing under {SHARED}")
+    from models.batch.region import RegionSubject
+    from models.forecast.service import base_from_shared, housing_for
+
+    base = base_from_shared(SHARED)
+    return RegionSubject(base, housing_for(base, SHARED), 2040)
+
+
+@pytest.fixture(scope="module")
+def region_pool(region_subject, tmp_path_factory):
+    from models.batch.region import run_region_batch
+    from models.batch.variants import parse_variants
+    from models.forecast.base import gemeinde_shapes
+
+    out = tmp_path_factory.mktemp("region") / "out"
+    return run_region_batch(region_subject, parse_variants(REGION_VARIANTS), out, workers=2, progress=False,
+                            shapes=gemeinde_shapes(SHARED))
+
+
+def test_region_batch_ranks_migration_variants_with_published_counts(region_pool, region_subject):
+    from models.forecast.service import forecast, summary
+    from models.privacy import check_published
+
+    t = region_pool.table
+    ok = t[t["status"] == STATUS_OK]
+    assert list(ok["name"]) == ["bleiben", "zuzug", "gehen"]  # old-age ratio, lowest first
+    assert list(ok["old_age_ratio"]) == sorted(ok["old_age_ratio"])
+    bad = t[t["status"] != STATUS_OK].set_index("name")["error"]
+    assert "15084999" in bad["fremd"] and "regional forecast" in bad["baum"] and "Regionalprognose" in bad["baum"]
+    # the indicators are the forecast's own published figures (an independent path: models.forecast.service)
+    from models.batch.variants import parse_variants
+
+    zuzug = parse_variants(REGION_VARIANTS)[0].interventions
+    ref = summary(forecast(region_subject.base, list(zuzug), 2040, housing=region_subject.housing), with_demand=False)
+    row = ok.set_index("name").loc["zuzug"]
+    assert row["population"] == ref["total_by_year"]["2040"] and row["old_age_ratio"] == ref["old_age_ratio_by_year"]["2040"]
+    assert row["persons_67plus"] == ref["age67plus_by_year"]["2040"]
+    base = json.loads((region_pool.out / "summary.json").read_text())["baseline"]
+    assert row["population_change"] == row["population"] - base["population"] > 0
+    assert ok.set_index("name").loc["gehen", "population_change"] < 0
+    # per Gemeinde: every count published, the Gemeinden add up to about the Kreis
+    gem = pd.read_csv(region_pool.out / "gemeinden.csv", dtype={"ags": str})
+    assert set(gem["variant"]) == {"Basis / baseline", "zuzug", "bleiben", "gehen"}
+    one = gem[gem["variant"] == "zuzug"]
+    assert len(one) == len(region_subject.base.ags) and (one["population"] % 5 == 0).all()
+    assert abs(one["population"].sum() - row["population"]) <= 2.5 * (len(one) + 1)
+    assert not check_published(json.loads((region_pool.out / "gemeinden.geojson").read_text()))
+    gj = json.loads((region_pool.out / "gemeinden.geojson").read_text())
+    assert {f["properties"]["variant"] for f in gj["features"]} == {"Basis / baseline", "zuzug", "bleiben", "gehen"}
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in gj["features"])
+    files = {p.name for p in region_pool.out.iterdir()}
+    assert files >= {"ranked.csv", "gemeinden.csv", "gemeinden.geojson", "ranking.png", "trajectories.png",
+                     "summary.json", "best_scenarios"}
+    assert sorted(p.name for p in (region_pool.out / "best_scenarios").iterdir())[0] == "01_bleiben.json"
+
+
+def test_region_batch_on_ray_writes_the_same_table_as_the_pool(region_pool, ray_cluster, tmp_path, capsys):
+    spec = tmp_path / "v.json"
+    spec.write_text(json.dumps(REGION_VARIANTS))
+    out = tmp_path / "out"
+    assert main(["batch", "burgenlandkreis", "--variants", str(spec), "--ray", "auto", "--shared-data", str(SHARED),
+                 "--out", str(out), "--no-progress", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["backend"] == "ray" and line["variants"] == 5 and line["failed"] == 2 and line["best"] == "bleiben"
+    for name in ("ranked.csv", "gemeinden.csv"):
+        on_ray = pd.read_csv(out / name).drop(columns="seconds", errors="ignore")
+        on_pool = pd.read_csv(region_pool.out / name).drop(columns="seconds", errors="ignore")
+        pd.testing.assert_frame_equal(on_ray, on_pool, check_exact=True)
+
+
+def test_region_batch_refuses_bad_input(region_subject, tmp_path, capsys):
+    spec = tmp_path / "v.json"
+    spec.write_text(json.dumps(REGION_VARIANTS))
+    for argv in (["--to", "2200"], ["--rank-by", "nonsense"], ["--shared-data", str(tmp_path / "none")]):
+        assert main(["batch", "burgenlandkreis", "--variants", str(spec), *argv, "--out", str(tmp_path / "x"),
+                     "--no-progress", "--shared-data", str(SHARED), *argv]) == 2
+        assert "/" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -1,6 +1,7 @@
 """Where a batch runs: a local process pool (default) or a Ray cluster.
 
-Both start one ``Evaluator`` per worker process (Taichi initialised once there, by the engines'
+Both start one evaluator per worker process (``Evaluator`` of a District, or another class with the
+same ``(subject, config)`` constructor and ``evaluate_json``, e.g. the region's forecast evaluator) (Taichi initialised once there, by the engines'
 ``ensure_init``), hand it the District once, and stream the variants' rows back as they finish through
 ``on_row``. Neither schedules anything itself: the pool is ``concurrent.futures`` with the ``spawn``
 context, the cluster is Ray's (actors, one CPU each). On KeyboardInterrupt both cancel what has not
@@ -23,7 +24,7 @@ __all__ = ["run_local", "run_ray"]
 Row = dict[str, Any]
 OnRow = Callable[[Row], None]
 
-_WORKER: Evaluator | None = None
+_WORKER: Any = None
 
 
 def _share_cpus(threads: int) -> None:
@@ -32,10 +33,10 @@ def _share_cpus(threads: int) -> None:
     os.environ.setdefault("LANDTWIN_CPU_THREADS", str(max(1, threads)))
 
 
-def _init_worker(district: District, config: EvalConfig, threads: int) -> None:
+def _init_worker(district: Any, config: EvalConfig, threads: int, evaluator: type = Evaluator) -> None:
     global _WORKER
     _share_cpus(threads)
-    _WORKER = Evaluator(district, config)
+    _WORKER = evaluator(district, config)
 
 
 def _evaluate(variant_json: dict[str, Any]) -> Row:
@@ -47,13 +48,14 @@ def _failed(name: str, exc: BaseException) -> Row:
     return {"name": name, "status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def run_local(district: District, variants: Sequence[dict[str, Any]], config: EvalConfig, *, workers: int,
-              on_row: OnRow) -> None:
-    """Evaluate the variants (JSON form) on ``workers`` local processes; ``on_row`` per finished variant."""
+def run_local(district: District | Any, variants: Sequence[dict[str, Any]], config: EvalConfig, *, workers: int,
+              on_row: OnRow, evaluator: type = Evaluator) -> None:
+    """Evaluate the variants (JSON form) on ``workers`` local processes; ``on_row`` per finished variant.
+    ``evaluator(district, config)`` is built once in each worker."""
     ctx = multiprocessing.get_context("spawn")
     workers = max(1, workers)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(district, config, (os.cpu_count() or 1) // workers))
+                               initargs=(district, config, (os.cpu_count() or 1) // workers, evaluator))
     try:
         pending: dict[Future, str] = {pool.submit(_evaluate, v): v["name"] for v in variants}
         while pending:
@@ -78,16 +80,16 @@ def run_local(district: District, variants: Sequence[dict[str, Any]], config: Ev
 class _RayWorker:
     """The body of a Ray actor: one Evaluator, one process."""
 
-    def __init__(self, district: District, config: EvalConfig) -> None:
+    def __init__(self, district: Any, config: EvalConfig, evaluator: type = Evaluator) -> None:
         _share_cpus(1)  # one CPU per actor
-        self.evaluator = Evaluator(district, config)
+        self.evaluator = evaluator(district, config)
 
     def evaluate(self, variant_json: dict[str, Any]) -> Row:
         return self.evaluator.evaluate_json(variant_json)
 
 
-def run_ray(district: District, variants: Sequence[dict[str, Any]], config: EvalConfig, *, address: str | None,
-            workers: int | None, on_row: OnRow) -> None:
+def run_ray(district: District | Any, variants: Sequence[dict[str, Any]], config: EvalConfig, *, address: str | None,
+            workers: int | None, on_row: OnRow, evaluator: type = Evaluator) -> None:
     """Evaluate the variants on a Ray cluster (``address``: ``auto``, ``ray://host:port`` or ``host:port``;
     None uses the cluster this process is already connected to). ``workers`` actors (default: the
     cluster's CPUs), each fed its next variant as soon as it finishes one."""
@@ -98,7 +100,7 @@ def run_ray(district: District, variants: Sequence[dict[str, Any]], config: Eval
     n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     actor_cls = ray.remote(num_cpus=1)(_RayWorker)
     district_ref = ray.put(district)
-    actors: list[Any] = [actor_cls.remote(district_ref, config) for _ in range(min(n, len(variants)) or 1)]
+    actors: list[Any] = [actor_cls.remote(district_ref, config, evaluator) for _ in range(min(n, len(variants)) or 1)]
     queue = list(variants)
     running: dict[Any, tuple[Any, str]] = {}
     try:

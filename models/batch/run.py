@@ -17,11 +17,11 @@ import pandas as pd
 from geodata.district import District
 from geodata.files import atomic_dir
 from models.batch.backends import run_local, run_ray
-from models.batch.evaluate import STATUS_OK, EvalConfig
+from models.batch.evaluate import STATUS_OK, EvalConfig, Evaluator
 from models.batch.report import default_rank_by, write_report
 from models.batch.variants import Variant
 
-__all__ = ["BatchResult", "run_batch", "sigterm_as_interrupt"]
+__all__ = ["BatchResult", "run_batch", "run_variants", "sigterm_as_interrupt"]
 
 
 class BatchResult:
@@ -66,6 +66,23 @@ def run_batch(district: District, variants: Sequence[Variant], out: str | Path, 
     sees each finished variant's row (as the progress bar does). Raises KeyError for an unknown
     ``rank_by``; KeyboardInterrupt propagates after the workers are stopped, with nothing written.
     """
+
+    def report(tmp: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> pd.DataFrame:
+        return write_report(tmp, rows, variants, district, rank_by=rank_by or default_rank_by(rows),
+                            descending=descending, n_best=n_best, summary={**summary, "district": district.name})
+
+    return run_variants(district, Evaluator, variants, out, report, config=config, workers=workers,
+                        ray_address=ray_address, use_ray=use_ray, progress=progress, on_row=on_row)
+
+
+def run_variants(subject: Any, evaluator: type, variants: Sequence[Variant], out: str | Path,
+                 report: Callable[[Path, list[dict[str, Any]], dict[str, Any]], pd.DataFrame], *,
+                 config: EvalConfig = EvalConfig(), workers: int = 2, ray_address: str | None = None,
+                 use_ray: bool = False, progress: bool = True,
+                 on_row: Callable[[dict[str, Any]], None] | None = None) -> BatchResult:
+    """The batch machinery for any subject: ``evaluator(subject, config)`` in each worker evaluates the
+    variants, ``report(folder, rows, summary)`` writes the results into the temporary folder that becomes
+    ``out`` and returns the ranked table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     names = [v.name for v in variants]
@@ -89,16 +106,15 @@ def run_batch(district: District, variants: Sequence[Variant], out: str | Path, 
                     on_row(row)
 
             if backend == "ray":
-                run_ray(district, payload, config, address=ray_address, workers=workers if workers > 0 else None,
-                        on_row=got)
+                run_ray(subject, payload, config, address=ray_address, workers=workers if workers > 0 else None,
+                        on_row=got, evaluator=evaluator)
             else:
-                run_local(district, payload, config, workers=workers, on_row=got)
+                run_local(subject, payload, config, workers=workers, on_row=got, evaluator=evaluator)
         seconds = time.perf_counter() - t0
         summary = {"backend": backend, "workers": workers, "seconds": round(seconds, 3),
                    "scenarios_per_minute": round(len(rows) / seconds * 60.0, 3) if seconds > 0 else None,
-                   "hours": list(config.hours), "arch": config.arch, "district": district.name}
-        nonlocal_table[0] = write_report(tmp, rows, variants, district, rank_by=rank_by or default_rank_by(rows),
-                                         descending=descending, n_best=n_best, summary=summary)
+                   "hours": list(config.hours), "arch": config.arch}
+        nonlocal_table[0] = report(tmp, rows, summary)
 
     nonlocal_table: list[pd.DataFrame] = [pd.DataFrame()]
     target = atomic_dir(out, write)
