@@ -237,16 +237,28 @@ class HeatAdapter:
         # buildings' cooling demand (a full day of air and 5R1C) in the live loop only on smaller districts
         self.energy = district.grid.rows * district.grid.cols <= HEAT_ENERGY_LIVE_MAX_CELLS
         self.base_cooling_kwh: np.ndarray | None = None  # per building (N,)
+        self._waste: tuple[Any, np.ndarray] | None = None  # the traffic result and its vehicle heat raster
+
+    def _waste_heat(self, traffic: Any) -> np.ndarray | None:
+        """Vehicle heat (rows, cols) W/m2 of a traffic result, rastered once per result."""
+        if traffic is None:
+            return None
+        if self._waste is None or self._waste[0] is not traffic:
+            self._waste = (traffic, traffic.anthropogenic_heat_w_m2(self.district.grid))
+        return self._waste[1]
 
     def compute(self, interventions: list[Intervention], version: int, hours: tuple[int, ...],
                 progress: Callable[[str, float], None], ctx: dict[str, Any]) -> EngineOutput:
+        """Fields of every layer and hour; ``ctx["early"]`` (when given) gets the UTCI frame of the key
+        figures' hour and the instantaneous key figures first, before the other frames are built and
+        before the day's building cooling (a day of air and 5R1C) is computed."""
         heat_only = [o for o in interventions if o.__struct_config__.tag in HEAT_KINDS]  # type: ignore[attr-defined]
         progress("heat", 0.05)
-        traffic = ctx.get("traffic")
-        qf = traffic.anthropogenic_heat_w_m2(self.district.grid) if traffic is not None else None
+        qf = self._waste_heat(ctx.get("traffic"))
         res = self.engine.compute(heat_only, hours=tuple(hours), anthropogenic_heat_w_m2=qf)
         ctx["heat"] = res
         buildings: dict[str, np.ndarray] = {}
+        frames, fields = self._frames(res, version, ctx.get("early"))
         if self.energy:
             if self.base_cooling_kwh is None:
                 # the baseline as the engine's own: the district without interventions and without traffic heat
@@ -257,28 +269,35 @@ class HeatAdapter:
             buildings = {"cooling_kwh_day": np.asarray(cool.cooling_kwh, np.float32),
                          "cooling_kwh_day_baseline": np.asarray(self.base_cooling_kwh, np.float32),
                          "cooled": np.asarray(cool.cooled, bool)}
-        progress("heat", 0.9)
+        progress("heat", 0.95)
+        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, fields=fields,
+                            buildings=buildings)
+
+    def _frames(self, res: Any, version: int, early: Callable[[list[Any]], None] | None,
+                ) -> tuple[list[Any], dict[str, tuple[tuple[int, ...], np.ndarray]]]:
+        """The frames of every streamed layer and hour (partial on top of the last version sent), the
+        UTCI of the key figures' hour first (handed to ``early`` with the key figures at once)."""
         g = grid_info(self.district)
-        frames: list[Any] = []
         fields: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
         raws: dict[tuple[str, int], np.ndarray] = {}
         if "air_temp_c" in res.fields:  # the heat island: air minus the rural reference of each hour
             rural = np.asarray(self.engine.weather.air_temp_c, np.float32)[list(res.hours)]
             res.fields["uhi_k"] = np.asarray(res.fields["air_temp_c"], np.float32) - rural[:, None, None]
-        for layer in HEAT_LAYERS:
-            if layer not in res.fields:
-                continue
-            arr = np.asarray(res.fields[layer], dtype=np.float32)
-            fields[layer] = (tuple(res.hours), arr)
-            for hi, hour in enumerate(res.hours):
-                old = self.last_raw.get((layer, int(hour)))
-                base = (self.last_version, old) if old is not None and self.last_version is not None else None
-                unit = "K" if layer.endswith("_k") else "°C"
-                frame, raws[(layer, int(hour))] = field_frames(version, layer, unit, int(hour), g, arr[hi], base)
-                frames.append(frame)
+        first = int(res.kpis.get("kpi_hour", res.hours[0]))
+        todo = [(layer, hi, int(hour)) for layer in HEAT_LAYERS if layer in res.fields for hi, hour in enumerate(res.hours)]
+        todo.sort(key=lambda t: not (t[0] == "utci_c" and t[2] == first))  # stable: the rest in layer order
+        built: dict[tuple[str, int], Any] = {}
+        for layer, hi, hour in todo:
+            if layer not in fields:
+                fields[layer] = (tuple(res.hours), np.asarray(res.fields[layer], dtype=np.float32))
+            old = self.last_raw.get((layer, hour))
+            base = (self.last_version, old) if old is not None and self.last_version is not None else None
+            unit = "K" if layer.endswith("_k") else "°C"
+            built[(layer, hour)], raws[(layer, hour)] = field_frames(version, layer, unit, hour, g, fields[layer][1][hi], base)
+            if early is not None and (layer, hour) == ("utci_c", first):
+                early([built[(layer, hour)], p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})])
         self.last_version, self.last_raw = version, raws
-        return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, fields=fields,
-                            buildings=buildings)
+        return [built[(layer, hour)] for layer, _, hour in sorted(todo, key=lambda t: (HEAT_LAYERS.index(t[0]), t[1]))], fields
 
     def restamp(self, out: EngineOutput, version: int) -> EngineOutput:
         """The last output for ``version`` (nothing it reads changed); later partial frames build on it."""

@@ -4,7 +4,9 @@ Every connection has an :class:`Outbox`. Messages without a key (edits, rejectio
 delivered in order, all of them, ahead of result frames; messages with a key (:func:`protocol.frame_key`: fields,
 edges, agents, KPIs, progress, presence) replace an unsent older message of the same key, so a slow
 client gets the newest frame, never a backlog. A published message is encoded once and shared by all
-connections. All methods run on the event loop; :meth:`Hub.publish_threadsafe` is for other threads.
+connections. A field published twice for the same version and hour (ahead of its engine's output, then
+with it) goes to each connection once. All methods run on the event loop; :meth:`Hub.publish_threadsafe`
+is for other threads.
 
 Public connections (citizens, kiosks) never receive individual synthetic persons: the people of an
 :class:`protocol.AgentFrame` reach them aggregated on cells (:func:`aggregate_people`, counts published
@@ -136,6 +138,7 @@ class Connection:
     target_local_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     selected: str = ""
     sent_versions: dict[str, int] = field(default_factory=dict)  # frame key -> version last sent
+    fields_queued: dict[str, tuple[int, int]] = field(default_factory=dict)  # field key -> (version, hour) queued
     closed: bool = False
 
     def wants(self, msg: Any) -> bool:
@@ -203,8 +206,13 @@ class Hub:
         key = p.frame_key(head)
         item = (Outgoing(msg[0]), Outgoing(msg[1])) if isinstance(msg, tuple) else Outgoing(msg)
         public_item: Any = None
+        ident = (head.scenario_version, head.hour) if isinstance(head, p.FieldFrame) else None
         for conn in list(room.values()):
             if conn.wants(head):
+                if ident is not None and key is not None:
+                    if conn.fields_queued.get(key) == ident:
+                        continue  # sent ahead of its engine's output already: each field once
+                    conn.fields_queued[key] = ident
                 if conn.user.is_anonymous and _is_people(head):
                     public_item = public_item or Outgoing(aggregate_people(head))
                     self.send(conn, key, public_item)
@@ -214,6 +222,8 @@ class Hub:
     def send_frame(self, conn: Connection, msg: Any) -> None:
         """Queue one result frame (or field pair) for one connection, aggregated for public ones."""
         head = msg[1] if isinstance(msg, tuple) else msg
+        if isinstance(head, p.FieldFrame):
+            conn.fields_queued[p.frame_key(head) or ""] = (head.scenario_version, head.hour)
         if conn.user.is_anonymous and _is_people(head):
             self.send(conn, p.frame_key(head), Outgoing(aggregate_people(head)))
         else:

@@ -75,6 +75,12 @@ def published_output(name: str, version: int, out: EngineOutput) -> EngineOutput
     return out
 
 
+def _published_early(frames: list[Any]) -> list[Any]:
+    """Frames an engine sends ahead of its output, with the person counts of key figures published."""
+    return [p.KpiFrame(f.scenario_version, f.engine, publish_kpis(dict(f.values))) if isinstance(f, p.KpiFrame) else f
+            for f in frames]
+
+
 class _Last:
     """What an engine last computed for one adapter set: its inputs, its output and what it handed on."""
 
@@ -119,7 +125,12 @@ class EngineRunner:
     def run(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
             hours: tuple[int, ...], cancelled: Callable[[], bool], emit: Callable[[tuple], None], *,
             engines: tuple[str, ...] = (), purpose: str = "live") -> None:
-        """Emit ("progress", Progress) and ("engine", name, EngineOutput) events; raise Cancelled."""
+        """Emit ("progress", message) and ("engine", name, EngineOutput) events; raise Cancelled.
+
+        A "progress" event is published to the scenario's clients at once: :class:`protocol.Progress`, and
+        in live jobs the results an engine has ahead of its output (the heat engine's UTCI at the key
+        figures' hour and its instantaneous key figures, before its other fields and its building
+        cooling); its output repeats them (for storage and late joiners), the hub sends each once."""
         adapters = self._adapters_for(scenario_id, district, engines, purpose)
         key = (scenario_id if purpose == "live" else "", f"{district.name}:{purpose}")
         last = self._last.setdefault(key, {})
@@ -149,7 +160,12 @@ class EngineRunner:
             progress(name, 0.0)
             before = set(ctx)
             last.pop(name, None)  # an engine that fails half-way keeps no claim to its inputs
-            out = adapter.compute(interventions, version, hours, progress, ctx)
+            if purpose == "live":  # results an engine has ahead of its output go out at once
+                ctx["early"] = lambda frames, _emit=emit: [_emit(("progress", f)) for f in _published_early(frames)]
+            try:
+                out = adapter.compute(interventions, version, hours, progress, ctx)
+            finally:
+                ctx.pop("early", None)
             out.computed_version = version
             out = published_output(name, version, out)
             self._stamp += 1

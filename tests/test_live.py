@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -39,11 +40,16 @@ def _free_xy(district, k: int) -> tuple[float, float]:
     return float(x), float(y)
 
 
+EVENTS: dict[tuple[str, int], list] = {}  # (scenario, version) -> the job's events in order, as (kind, what)
+
+
 def _run(worker: WorkerProcess, district, version: int, interventions: list, scenario: str = "s") -> dict:
     """One live job in the worker process (as the service runs it); each engine's output by name."""
     outs: dict = {}
+    events = EVENTS.setdefault((scenario, version), [])
 
     def emit(ev: tuple) -> None:
+        events.append((ev[0], ev[1]) if ev[0] == "engine" else ev)
         if ev[0] == "engine":
             outs[ev[1]] = ev[2]
 
@@ -126,6 +132,45 @@ def test_a_tree_sends_only_its_changed_cells(incremental) -> None:
     assert merged is not None
     for name in ("building_time_min", "building_time_by_category_min", "building_class"):
         np.testing.assert_array_equal(p.decode_array(getattr(merged, name)), p.decode_array(getattr(afull, name)))
+
+
+def test_the_shown_utci_goes_out_ahead_of_the_heat_output(incremental) -> None:
+    """The UTCI of the key figures' hour and the instantaneous key figures are published before the heat
+    engine's output (and before its building cooling); the output repeats the same frame, the hub sends it once."""
+    _, outs = incremental
+    events = EVENTS[("s", 2)]
+    heat_at = events.index(("engine", "heat"))
+    early = [(i, ev[1]) for i, ev in enumerate(events) if ev[0] == "progress" and not isinstance(ev[1], p.Progress)]
+    assert early and all(i < heat_at for i, _ in early)
+    pair = next(m for _, m in early if isinstance(m, tuple))
+    assert pair[1].layer == "utci_c" and pair[1].hour == 15 and pair[1].scenario_version == 2
+    same = next(f for f in outs[1]["heat"].frames if isinstance(f, tuple) and f[1].layer == "utci_c")
+    assert p.encode(same[0]) == p.encode(pair[0]) and p.encode(same[1]) == p.encode(pair[1])
+    kpi = next(m for _, m in early if isinstance(m, p.KpiFrame))
+    final = outs[1]["heat"].kpis
+    assert kpi.engine == "heat" and kpi.values["utci_mean_c"] == pytest.approx(final["utci_mean_c"])
+    assert "cooling_demand_kwh_day" in final and "cooling_demand_kwh_day" not in kpi.values  # the day's cooling after
+    for name in ("tropical_night_residents",):  # person counts are published figures here too
+        if kpi.values.get(name) is not None:
+            assert kpi.values[name] % 5 == 0
+    # the hub: a field published ahead and again with the output reaches each connection once
+    from server.hub import Hub
+
+    hub = Hub()
+    conn = Connection("c", User("citizen"), "s", layers=frozenset({"heat"}), hour=15)
+    other = Connection("o", User("citizen"), "s", layers=frozenset({"heat"}), hour=16)
+    hub.rooms["s"] = {"c": conn, "o": other}
+    hub.publish("s", pair)
+    first = unwrap(conn, conn.outbox._keyed.pop(conn.outbox._order.popleft()))
+    assert first.msg.scenario_version == 2 and len(conn.outbox) == 0
+    hub.publish("s", same)
+    assert len(conn.outbox) == 0 and len(other.outbox) == 0  # once (and never to a client of another hour)
+    hub.publish("s", (same[0], msgspec.structs.replace(same[1], scenario_version=3)))  # a newer version: sent
+    assert len(conn.outbox) == 1
+    other.hour = 15
+    hub.send_frame(other, same[1])  # a subscription's frame, then the same field published: once
+    hub.publish("s", same)
+    assert len(other.outbox) == 1
 
 
 def _field_sequence(seed: int = 0) -> list[np.ndarray]:
