@@ -343,6 +343,8 @@ export interface ApiOperations {
   "GET /api/scenarios/{scenario_id}/compare/{other_id}": { response: CompareOut };
   /** GeoTIFF of B - A for a field at an hour */
   "GET /api/scenarios/{scenario_id}/compare/{other_id}/fields/{layer}.tif": { response: unknown };
+  /** Buildings with their cooling demand (kWh/day) in the scenario and the baseline */
+  "GET /api/scenarios/{scenario_id}/exports/buildings_cooling.geojson": { response: unknown };
   /** Visible comments as GeoJSON */
   "GET /api/scenarios/{scenario_id}/exports/comments.geojson": { response: unknown };
   /** GeoTIFF of a field at an hour (district UTM CRS) */
