@@ -291,7 +291,7 @@ def test_every_heat_raster_receives_its_field_and_is_drawn(browser, web_server) 
     if "heat" not in web_server.api("/api/health")["engines"]:
         pytest.skip("the server has no heat engine")
     expected = {"surface_temp": "surface_temp_c", "air_temp": "air_temp_c", "tmrt": "tmrt_c", "utci": "utci_c",
-                "heat_stress": "utci_c"}
+                "heat_stress": "utci_c", "uhi": "uhi_k"}
     ctx, page, watch = open_viewer(browser, web_server.page_url())
     try:
         page.wait_for_function("__viewer.ready", timeout=60000)
@@ -306,3 +306,83 @@ def test_every_heat_raster_receives_its_field_and_is_drawn(browser, web_server) 
         assert watch.errors == []
     finally:
         ctx.close()
+
+
+@pytest.mark.timeout(240)
+def test_cooling_overlay_says_why_it_is_missing_on_the_large_sample(browser, web_server) -> None:
+    """On the 2 km sample (1 M cells) the buildings' cooling demand is not computed live: the layer says so."""
+    if "heat" not in web_server.api("/api/health")["engines"]:
+        pytest.skip("the server has no heat engine")
+    ctx, page, watch = open_viewer(browser, web_server.page_url(token=web_server.planner_token))
+    try:
+        page.wait_for_function("__viewer.kpis.heat !== undefined", timeout=120000)
+        page.evaluate("__viewer.setOverlay('cooling', true)")
+        page.wait_for_function("__viewer.cooling.unavailable !== ''", timeout=30000)
+        assert "250.000" in page.locator("#legend").inner_text()
+        page.click("#lang-en")
+        page.evaluate("__viewer.setOverlay('cooling', false)")
+        page.evaluate("__viewer.setOverlay('cooling_change', true)")
+        assert "Cooling demand: change" in page.locator("#legend").inner_text()
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def small_server(tmp_path_factory):
+    """``twin serve`` on a 0.5 km sample (10,000 cells), where the cooling demand is computed with every edit."""
+    import argparse
+
+    from webserver import DIST, running_twin_serve
+
+    if not (DIST / "index.html").exists():
+        pytest.skip("viewer/web/dist is not built")
+    from cli import sample
+
+    data = tmp_path_factory.mktemp("smalldata")
+    sample.run(argparse.Namespace(name="sample", size_km=0.5, seed=0, cell=5.0, render=None, force=False, json=False,
+                                  data_dir=str(data)))
+    with running_twin_serve(data) as server:
+        yield server
+
+
+@pytest.mark.timeout(300)
+def test_cooling_overlay_colours_the_buildings_by_demand_and_by_change(browser, small_server) -> None:
+    if "heat" not in small_server.api("/api/health")["engines"]:
+        pytest.skip("the server has no heat engine")
+    ctx, page, watch = open_viewer(browser, small_server.page_url(token=small_server.planner_token))
+    try:
+        page.wait_for_function("__viewer.kpis.heat !== undefined && __viewer.tilesLoaded === __viewer.tilesTotal",
+                               timeout=120000)
+        before = _canvas_pixels(page)
+        page.evaluate("__viewer.setOverlay('cooling', true)")
+        page.wait_for_function("__viewer.cooling.buildings > 0 && __viewer.cooling.coloured > 0", timeout=60000)
+        c = page.evaluate("__viewer.cooling")
+        fc = small_server.api(f"/api/scenarios/{small_server.scenario_id}/exports/buildings_cooling.geojson")
+        assert c["mode"] == "kwh" and c["buildings"] == len(fc["features"]) and c["unavailable"] == ""
+        assert c["coloured"] > 0.5 * len({f["properties"]["building_id"] for f in fc["features"]})
+        page.wait_for_timeout(500)
+        after = _canvas_pixels(page)
+        assert float(abs(after - before).mean()) > 0.5  # the buildings changed colour on screen
+        assert "kWh" in page.locator("#legend").inner_text()
+        # the change against the baseline: the official scenario is the baseline itself, so no building is
+        # redder or bluer than the ramp's middle
+        page.evaluate("__viewer.setOverlay('cooling', false)")
+        page.evaluate("__viewer.setOverlay('cooling_change', true)")
+        page.wait_for_function("__viewer.cooling.mode === 'change' && __viewer.cooling.coloured > 0", timeout=30000)
+        page.evaluate("__viewer.setOverlay('cooling_change', false)")
+        page.wait_for_function("__viewer.cooling.mode === 'off'", timeout=30000)
+        page.wait_for_timeout(500)
+        restored = _canvas_pixels(page)
+        assert float(abs(restored - before).mean()) < float(abs(after - before).mean())  # the tiles' own colours back
+        assert watch.errors == []
+    finally:
+        ctx.close()
+
+
+def _canvas_pixels(page):
+    import numpy as np
+    from PIL import Image
+
+    png = page.locator("#canvas").screenshot()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((320, 180)), dtype=np.float64)

@@ -5,6 +5,7 @@ import * as THREE from "three";
 import { Api } from "./api";
 import { classColour, fieldToRgba, HEAT_STRESS, rampColour, RAMPS, type RGB } from "./colormap";
 import { Connection, type ConnectionStatus } from "./connection";
+import { CoolingOverlay, type CoolingMode } from "./cooling";
 import { makeDrapeUniforms, rgbaTexture } from "./drape";
 import { EditsLayer } from "./edits";
 import { applyFieldFrame, differenceField, gridBounds, sampleField, type FieldState } from "./fields";
@@ -34,6 +35,9 @@ export class App {
   readonly stops: StopsLayer;
   readonly deficits: DeficitLayer;
   readonly comments = new CommentsLayer();
+  readonly cooling: CoolingOverlay;
+  /** Scenario A of a running comparison ("" when none): the cooling change is then B − A. */
+  compareScenario: () => string = () => "";
   conn: Connection | null = null;
   status: ConnectionStatus = "closed";
   fields = new Map<string, FieldState>();
@@ -92,7 +96,13 @@ export class App {
       this.tiles.group, this.edits.group, this.traffic.group, this.vehicles.mesh, this.people.mesh,
       this.stops.group, this.deficits.group, this.comments.group,
     );
-    this.tiles.onChange = () => this.view.invalidate();
+    this.cooling = new CoolingOverlay(this.tiles.group, (): Record<string, string> => (this.params.token
+      ? { Authorization: `Bearer ${this.params.token}` } : { "X-Landtwin-Role": this.api.role }));
+    this.cooling.onChange = () => this.view.invalidate();
+    this.tiles.onChange = () => {
+      if (this.cooling.mode !== "off") this.cooling.apply();
+      this.view.invalidate();
+    };
     this.view.addHook((dt) => {
       const a = this.vehicles.tick(dt);
       const b = this.people.tick(dt);
@@ -218,6 +228,10 @@ export class App {
         // suppressed person counts (null: 1-4 persons) are left out
         this.kpis.set(m.engine, Object.fromEntries(Object.entries(m.values).filter((e): e is [string, number] => e[1] !== null)));
         if (m.scenario_version >= this.version) this.engineDone(m.engine);
+        if (m.engine === "heat") {
+          this.heatKpiVersion = Math.max(this.heatKpiVersion, m.scenario_version);
+          this.refreshCooling();
+        }
         this.onKpis.forEach((f) => f());
       },
       comment: (m) => {
@@ -351,6 +365,7 @@ export class App {
     switch (raster) {
       case "surface_temp": return (v) => rampColour(RAMPS.surface_temp, v);
       case "air_temp": return (v) => rampColour(RAMPS.air_temp, v);
+      case "uhi": return (v) => rampColour(RAMPS.uhi, v);
       case "tmrt": return (v) => rampColour(RAMPS.tmrt, v);
       case "heat_stress": return (v) => classColour(HEAT_STRESS, v);
       case "access": return (v) => rampColour(RAMPS.access, v);
@@ -408,15 +423,41 @@ export class App {
     this.stops.group.visible = this.overlays.has("transit");
     this.deficits.group.visible = this.raster === "access";
     this.comments.group.visible = this.overlays.has("comments");
-    renderLegend(this.raster, this.overlays, this.compare === "diff");
+    renderLegend(this.raster, this.overlays, this.compare === "diff", this.cooling.mode !== "off" ? this.cooling.unavailable : "");
+    this.refreshCooling();
     this.view.invalidate();
   }
+
+  /** The cooling overlay follows the choices, the scenario's version and the comparison's scenario A. */
+  refreshCooling(): void {
+    const mode: CoolingMode = this.overlays.has("cooling_change") ? "change" : this.overlays.has("cooling") ? "kwh" : "off";
+    const sid = this.scenario?.scenario_id ?? "";
+    const a = this.compare !== "off" && mode === "change" ? this.compareScenario() : "";
+    if (mode !== this.cooling.mode) this.cooling.setMode(mode);
+    const key = `${sid}|${a}|${this.heatKpiVersion}`;
+    if (mode === "off" || !sid || key === this.coolingKey) return;
+    const heat = this.kpis.get("heat");
+    if (!heat) return; // the heat results tell whether the buildings' cooling demand is computed here
+    if (!("cooling_demand_kwh_day" in heat)) {
+      this.cooling.unavailable = t("cooling_unavailable");
+      renderLegend(this.raster, this.overlays, this.compare === "diff", this.cooling.unavailable);
+      return;
+    }
+    this.coolingKey = key;
+    void this.cooling.load(sid, this.heatKpiVersion, a).then(() => {
+      renderLegend(this.raster, this.overlays, this.compare === "diff", this.cooling.unavailable);
+    });
+  }
+  private coolingKey = "";
+  /** The newest scenario version whose heat results arrived (the cooling overlay is read for it). */
+  private heatKpiVersion = -1;
 
   setRaster(r: RasterId): void {
     this.raster = r;
     this.applyVisibility();
     this.refreshRaster();
     this.resubscribe();
+    this.compareHook(this.hour);
   }
 
   setOverlay(o: OverlayId, on: boolean): void {

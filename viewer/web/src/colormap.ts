@@ -34,6 +34,9 @@ export const RAMPS: Record<string, Ramp> = {
   access: { lo: 0, hi: 30, stops: PURPLES },
   traffic: { lo: 0, hi: 800, stops: TRAFFIC },
   diff: { lo: -4, hi: 4, stops: COOL_WARM },
+  uhi: { lo: -3, hi: 3, stops: COOL_WARM }, // air minus the countryside: diverging, centred on 0 K
+  cooling: { lo: 0, hi: 600, stops: WARM }, // buildings' cooling demand, kWh/day
+  cooling_change: { lo: -20, hi: 20, stops: COOL_WARM }, // its change, kWh/day
 };
 
 /** UTCI heat-stress categories (Bröde et al. 2012), °C. */

@@ -21,7 +21,8 @@ export class Compare {
     $("btn-kpi").addEventListener("click", () => this.toggleKpis());
     $("kpi-close").addEventListener("click", () => this.toggleKpis(false));
     app.onKpis.push(() => this.renderKpis());
-    app.compareHook = (h) => this.connA?.subscribe(["heat", "traffic", "access"], h);
+    app.compareHook = (h) => this.connA?.subscribe(["heat", "traffic", "access"], h, app.wantedFields());
+    app.compareScenario = () => this.scenarioA;
     this.bindSplitHandle();
   }
 
@@ -44,9 +45,9 @@ export class Compare {
     const url = `${proto}://${location.host}/ws/scenarios/${encodeURIComponent(this.scenarioA)}`;
     const role = this.app.params.token ? "planner" : "citizen";
     this.connA = new Connection(url, { role, token: this.app.params.token, name: "", lang: this.app.params.lang }, {
-      welcome: () => this.connA?.subscribe(["heat", "traffic", "access"], this.app.hour),
+      welcome: () => this.connA?.subscribe(["heat", "traffic", "access"], this.app.hour, this.app.wantedFields()),
       field: (m) => {
-        if (applyFieldFrame(this.app.fieldsA, m) === "needs_full") this.connA?.subscribe(["heat"], this.app.hour);
+        if (applyFieldFrame(this.app.fieldsA, m) === "needs_full") this.connA?.subscribe(["heat"], this.app.hour, this.app.wantedFields());
         this.app.refreshRaster();
         this.renderKpis();
       },

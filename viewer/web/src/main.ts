@@ -129,6 +129,10 @@ const handle = {
   get vehicles() { return app.vehicles.count; },
   get errors() { return app.errors.slice(); },
   get effect() { return effect.last; },
+  get cooling() {
+    const c = app.cooling;
+    return { mode: c.mode, version: c.version, buildings: c.values?.kwh.size ?? 0, coloured: c.coloured, unavailable: c.unavailable };
+  },
   fieldVersion(layer: string) { return app.fields.get(layer)?.version ?? -1; },
   sample(layer: string, x: number, y: number) { return app.sample(layer, x, y); },
   setTool(id: string | null) { interaction.setTool(id as never); },

@@ -68,6 +68,7 @@ export const FIELD_NAMES: Record<Exclude<RasterId, "none">, string[]> = {
   air_temp: ["air_temp_c"],
   tmrt: ["tmrt_c"],
   utci: ["utci_c"],
+  uhi: ["uhi_k"],
   heat_stress: ["utci_c"],
   access: [],
 };

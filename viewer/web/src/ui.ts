@@ -12,13 +12,14 @@ export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 };
 
 /** Raster layers (one at a time) and overlays (any number). */
-export type RasterId = "none" | "surface_temp" | "air_temp" | "tmrt" | "utci" | "heat_stress" | "access";
-export type OverlayId = "traffic" | "vc" | "vehicles" | "agents" | "transit" | "comments";
+export type RasterId = "none" | "surface_temp" | "air_temp" | "uhi" | "tmrt" | "utci" | "heat_stress" | "access";
+export type OverlayId = "traffic" | "vc" | "vehicles" | "agents" | "transit" | "comments" | "cooling" | "cooling_change";
 
 export const RASTERS: Array<[RasterId, TextKey]> = [
   ["none", "layer_none"],
   ["surface_temp", "layer_surface_temp"],
   ["air_temp", "layer_air_temp"],
+  ["uhi", "layer_uhi"],
   ["tmrt", "layer_tmrt"],
   ["utci", "layer_utci"],
   ["heat_stress", "layer_heat_stress"],
@@ -31,6 +32,8 @@ export const OVERLAYS: Array<[OverlayId, TextKey]> = [
   ["agents", "layer_agents"],
   ["transit", "layer_transit"],
   ["comments", "layer_comments"],
+  ["cooling", "layer_cooling"],
+  ["cooling_change", "layer_cooling_change"],
 ];
 
 export function applyTexts(root: ParentNode = document): void {
@@ -102,7 +105,7 @@ function classesHtml(c: Classes, translate: boolean): string {
 }
 
 /** The legend of the chosen raster and overlays, in plain language. `diff` shows the A/B difference ramp. */
-export function renderLegend(raster: RasterId, overlays: Set<OverlayId>, diff: boolean): void {
+export function renderLegend(raster: RasterId, overlays: Set<OverlayId>, diff: boolean, coolingNote = ""): void {
   const parts: string[] = [`<h2>${t("legend")}</h2>`];
   const block = (title: TextKey, text: TextKey, body: string): void => {
     parts.push(`<h3>${t(title)}</h3><p>${t(text)}</p>${body}`);
@@ -111,6 +114,7 @@ export function renderLegend(raster: RasterId, overlays: Set<OverlayId>, diff: b
     parts.push(`<h3>${t("compare_diff")}: B − A</h3>${rampHtml(RAMPS.diff, "K")}`);
   } else if (raster === "surface_temp") block("layer_surface_temp", "legend_surface_temp", rampHtml(RAMPS.surface_temp, "°C"));
   else if (raster === "air_temp") block("layer_air_temp", "legend_air_temp", rampHtml(RAMPS.air_temp, "°C"));
+  else if (raster === "uhi") block("layer_uhi", "legend_uhi", rampHtml(RAMPS.uhi, "K"));
   else if (raster === "tmrt") block("layer_tmrt", "legend_tmrt", rampHtml(RAMPS.tmrt, "°C"));
   else if (raster === "utci") block("layer_utci", "legend_utci", rampHtml(RAMPS.utci, "°C"));
   else if (raster === "heat_stress") block("layer_heat_stress", "legend_heat_stress", classesHtml(HEAT_STRESS, true));
@@ -120,6 +124,10 @@ export function renderLegend(raster: RasterId, overlays: Set<OverlayId>, diff: b
   if (overlays.has("transit")) block("layer_transit", "legend_transit", classesHtml(TRANSIT_CLASSES, false));
   if (overlays.has("agents")) block("layer_agents", "legend_agents", "");
   if (overlays.has("comments")) block("layer_comments", "legend_comments", "");
+  const note = coolingNote ? `<p class="note" role="status">${coolingNote}</p>` : "";
+  if (overlays.has("cooling_change")) {
+    block("layer_cooling_change", diff ? "legend_cooling_change_ab" : "legend_cooling_change", note || rampHtml(RAMPS.cooling_change, "kWh/d"));
+  } else if (overlays.has("cooling")) block("layer_cooling", "legend_cooling", note || rampHtml(RAMPS.cooling, "kWh/d"));
   $("legend").innerHTML = parts.join("");
 }
 
