@@ -27,6 +27,7 @@ from server.api import forecast as forecast_api
 from server.api import layers as layers_api
 from server.api import region as region_api
 from server.api import reports as reports_api
+from server.api import tiled as tiled_api
 from server.api.deps import VISITOR_COOKIE, set_visitor_cookie
 from server.api.errors import install_error_handlers
 from server.session import serve_websocket
@@ -98,6 +99,7 @@ def create_app(settings: Settings, **twin_options: Any) -> FastAPI:
     app.include_router(forecast_api.router, prefix="/api")
     app.include_router(reports_api.router, prefix="/api")
     app.include_router(region_api.router, prefix="/api")
+    app.include_router(tiled_api.router, prefix="/api")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.websocket("/ws/scenarios/{scenario_id}")
