@@ -20,6 +20,7 @@ __all__ = [
     "energy_reference",
     "advection_step_reference",
     "tmrt_reference",
+    "ground_view_reference",
 ]
 
 SIGMA = 5.670374419e-8
@@ -160,8 +161,10 @@ def advection_step_reference(theta, source_k_s, u, v, diffusivity, tau, dt, dx):
 
 
 def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevation_deg, lsky, wall_c,
-                   wall_albedo=0.2, wall_emissivity=0.9, ak=0.7, al=0.97, f_up=0.06, f_side=0.22, f_cyl=0.28):
-    """Six-direction Tmrt of one hour as in ``sim_kernels.radiation`` (arrays per cell, scalars per hour)."""
+                   wall_albedo=0.2, wall_emissivity=0.9, ak=0.7, al=0.97, f_up=0.06, f_side=0.22, f_cyl=0.28,
+                   near=None, own_down=1.0, own_side=1.0):
+    """Six-direction Tmrt of one hour as in ``sim_kernels.radiation`` (arrays per cell, scalars per hour);
+    ``near`` the (emitted, reflected) ground view of the cells, blended with their own ground."""
     e = math.radians(elevation_deg)
     i_dir = dni if elevation_deg > 0.01 else 0.0
     g = i_dir * math.sin(e) + dhi
@@ -169,9 +172,43 @@ def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevatio
     k_down = i_dir * math.sin(e) * sunlit + dhi * svf + (1 - svf) * wall_albedo * g / 2
     k_up = albedo_g * k_down
     l_down = svf * lsky + (1 - svf) * l_wall
-    l_up = emissivity_g * SIGMA * (np.asarray(ts_c, float) + 273.15) ** 4 + (1 - emissivity_g) * l_down
-    k_side = [(dhi * svf + (1 - svf) * wall_albedo * g / 2) / 2 + k_up / 2 for _ in range(4)]
-    l_side = [l_down / 2 + l_up / 2 for _ in range(4)]
+    l_emit = emissivity_g * SIGMA * (np.asarray(ts_c, float) + 273.15) ** 4
+    l_up = l_emit + (1 - emissivity_g) * l_down
+    k_up_side, l_up_side = k_up, l_up
+    if near is not None:
+        n_l, n_k = (np.asarray(a, float) for a in near)
+        k_up_side = own_side * k_up + (1 - own_side) * n_k
+        l_up_side = own_side * l_emit + (1 - own_side) * n_l + (1 - emissivity_g) * l_down
+        k_up = own_down * k_up + (1 - own_down) * n_k
+        l_up = own_down * l_emit + (1 - own_down) * n_l + (1 - emissivity_g) * l_down
+    k_side = [(dhi * svf + (1 - svf) * wall_albedo * g / 2) / 2 + k_up_side / 2 for _ in range(4)]
+    l_side = [l_down / 2 + l_up_side / 2 for _ in range(4)]
     s_str = ak * (f_cyl * i_dir * math.cos(e) * sunlit + f_up * (k_down + k_up) + f_side * sum(k_side))
     s_str = s_str + al * (f_up * (l_down + l_up) + f_side * sum(l_side))
     return (s_str / (al * SIGMA)) ** 0.25 - 273.15
+
+
+def ground_view_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevation_deg, raised, radius,
+                          wall_albedo=0.2):
+    """(emitted, reflected) ground view of one hour as in ``sim_kernels.radiation.ground_view``: for
+    each cell, the plain mean over the cells of the box of half-width ``radius`` inside the grid at
+    the same level (``raised`` or not) of eps sigma Ts^4 and of albedo K_in."""
+    e = math.radians(elevation_deg)
+    i_dir = dni if elevation_deg > 0.01 else 0.0
+    g = i_dir * math.sin(e) + dhi
+    rows, cols = np.shape(svf)
+    emitted, reflected = np.zeros((rows, cols)), np.zeros((rows, cols))
+    for r in range(rows):
+        for c in range(cols):
+            tot_l = tot_k = 0.0
+            n = 0
+            for rr in range(max(r - radius, 0), min(r + radius + 1, rows)):
+                for cc in range(max(c - radius, 0), min(c + radius + 1, cols)):
+                    if raised[rr][cc] != raised[r][c]:
+                        continue
+                    k_in = i_dir * math.sin(e) * sunlit[rr][cc] + dhi * svf[rr][cc] + (1 - svf[rr][cc]) * wall_albedo * g / 2
+                    tot_l += emissivity_g[rr][cc] * SIGMA * (float(ts_c[rr][cc]) + 273.15) ** 4
+                    tot_k += albedo_g[rr][cc] * k_in
+                    n += 1
+            emitted[r, c], reflected[r, c] = tot_l / n, tot_k / n
+    return emitted, reflected

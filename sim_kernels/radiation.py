@@ -22,14 +22,23 @@ where I is the direct normal irradiance, D the diffuse horizontal one, G = I sin
 elevation, Tw the mean temperature of the surrounding walls (the air temperature unless given), Ts
 the ground surface temperature of the cell.
 
+The ground a person sees is not only the ground under their feet: looking sideways, a standing
+person (centre at height z = 1.1 m) sees most of the ground within ten metres, looking down most of
+it within a few metres. With a ground view (``ground_view``: the mean emitted long wave
+eps sigma Ts^4 and reflected short wave albedo K_in of the ground around each cell at the same
+level), the emitted and reflected parts of L_up and K_up blend the cell's own ground (weight
+``own_down`` for the downward flux, ``own_side`` for the four sideways ones) with that mean.
+
 Arrays (row, col), row 0 north; units W/m2 and degrees C. Kernels keep no state; call
 ``sim_kernels.runtime.ensure_init`` first.
 """
 
+import math
+
 import numpy as np
 import taichi as ti
 
-__all__ = ["BODY", "mean_radiant_temperature"]
+__all__ = ["BODY", "mean_radiant_temperature", "ground_view", "own_cell_weights"]
 
 # absorption and angular factors of a standing person (SOLWEIG manual; Hoeppe 1992)
 BODY = {"absorb_short": 0.70, "absorb_long": 0.97, "f_up": 0.06, "f_side": 0.22, "f_cyl": 0.28}
@@ -48,10 +57,13 @@ def _tmrt_kernel(
     elevation: ti.types.ndarray(dtype=ti.f32, ndim=1),
     lsky: ti.types.ndarray(dtype=ti.f32, ndim=1),
     wall: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    near_l: ti.types.ndarray(dtype=ti.f32, ndim=3),
+    near_k: ti.types.ndarray(dtype=ti.f32, ndim=3),
     tmrt: ti.types.ndarray(dtype=ti.f32, ndim=3),
     r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
     wall_albedo: ti.f32, wall_emissivity: ti.f32,
     ak: ti.f32, al: ti.f32, f_up: ti.f32, f_side: ti.f32, f_cyl: ti.f32,
+    has_near: ti.i32, own_down: ti.f32, own_side: ti.f32,
 ):
     nk = sunlit.shape[0]
     for k, r, c in ti.ndrange(nk, (r0, r1), (c0, c1)):
@@ -71,9 +83,17 @@ def _tmrt_kernel(
         k_up = albedo[cls] * k_down
         l_down = s * lsky[k] + (1.0 - s) * l_wall
         eg = emissivity[cls]
-        l_up = eg * 5.670374419e-8 * tg * tg * tg * tg + (1.0 - eg) * l_down
-        k_side = 0.5 * (d * s + (1.0 - s) * wall_albedo * g * 0.5) + 0.5 * k_up
-        l_side = 0.5 * l_down + 0.5 * l_up
+        l_emit = eg * 5.670374419e-8 * tg * tg * tg * tg
+        l_up = l_emit + (1.0 - eg) * l_down
+        k_up_side = k_up
+        l_up_side = l_up
+        if has_near != 0:  # the ground around the cell, seen looking down and sideways
+            k_up_side = own_side * k_up + (1.0 - own_side) * near_k[k, r - r0, c - c0]
+            l_up_side = own_side * l_emit + (1.0 - own_side) * near_l[k, r - r0, c - c0] + (1.0 - eg) * l_down
+            k_up = own_down * k_up + (1.0 - own_down) * near_k[k, r - r0, c - c0]
+            l_up = own_down * l_emit + (1.0 - own_down) * near_l[k, r - r0, c - c0] + (1.0 - eg) * l_down
+        k_side = 0.5 * (d * s + (1.0 - s) * wall_albedo * g * 0.5) + 0.5 * k_up_side
+        l_side = 0.5 * l_down + 0.5 * l_up_side
         s_str = ak * (f_cyl * i_dir * ti.cos(e) * sh + f_up * (k_down + k_up) + 4.0 * f_side * k_side)
         s_str += al * (f_up * (l_down + l_up) + 4.0 * f_side * l_side)
         tmrt[k, r, c] = ti.sqrt(ti.sqrt(s_str / (al * 5.670374419e-8))) - 273.15
@@ -93,6 +113,9 @@ def mean_radiant_temperature(
     body: "dict[str, float] | None" = None,
     window: "tuple[int, int, int, int] | None" = None,
     out: "np.ndarray | None" = None,
+    near: "tuple[np.ndarray, np.ndarray] | None" = None,
+    own_down: float = 1.0,
+    own_side: float = 1.0,
 ) -> np.ndarray:
     """Tmrt (degrees C) at K hours.
 
@@ -106,6 +129,10 @@ def mean_radiant_temperature(
         ``longwave_sky_w_m2``, ``air_temp_c`` and optionally ``wall_temp_c`` (default: air).
     body : absorption and angular factors (default ``BODY``).
     window : (r0, r1, c0, c1) cells to compute; all when None. out : (K, rows, cols) to fill.
+    near : (emitted, reflected) ground view of the window's cells, each (K, r1 - r0, c1 - c0) W/m2
+        (``ground_view``); None: the person sees only the cell's own ground.
+    own_down, own_side : weights of the cell's own ground in the downward and sideways fluxes when
+        ``near`` is given (``own_cell_weights``).
 
     Returns
     -------
@@ -118,12 +145,100 @@ def mean_radiant_temperature(
         out = np.zeros((nk, rows, cols), np.float32)
     r0, r1, c0, c1 = window if window is not None else (0, rows, 0, cols)
     f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+    if near is None:
+        near_l = near_k = np.zeros((1, 1, 1), np.float32)
+    else:
+        near_l, near_k = f32(near[0]), f32(near[1])
+        if near_l.shape != (nk, r1 - r0, c1 - c0) or near_k.shape != near_l.shape:
+            raise ValueError(f"ground view shape {near_l.shape} != {(nk, r1 - r0, c1 - c0)}")
     _tmrt_kernel(
         sun, f32(svf), np.ascontiguousarray(surface_class, np.uint8), f32(class_albedo), f32(class_emissivity),
         f32(surface_temp_c), f32(hourly["direct_normal_w_m2"]), f32(hourly["diffuse_w_m2"]),
         f32(hourly["elevation_deg"]), f32(hourly["longwave_sky_w_m2"]),
-        f32(hourly.get("wall_temp_c", hourly["air_temp_c"])), out,
+        f32(hourly.get("wall_temp_c", hourly["air_temp_c"])), near_l, near_k, out,
         r0, r1, c0, c1, float(wall_albedo), float(wall_emissivity),
         b["absorb_short"], b["absorb_long"], b["f_up"], b["f_side"], b["f_cyl"],
+        int(near is not None), float(own_down), float(own_side),
     )
     return out
+
+
+def own_cell_weights(cell_m: float, eye_height_m: float) -> tuple[float, float]:
+    """Share of the ground a person sees that lies in their own cell, looking down and sideways.
+
+    The cell is taken as a disc of the same area (radius a). A downward-facing surface at height z
+    sees the ground within radius a with the view factor a^2 / (a^2 + z^2); a vertical one, summed
+    over all azimuths, sees the ground below the depression angle b with the share
+    1 - (2 / pi) (b + sin b cos b), where b = atan(z / a) is the angle of the disc's rim.
+    """
+    a = math.sqrt(cell_m * cell_m / math.pi)
+    z = float(eye_height_m)
+    b = math.atan2(z, a)
+    return a * a / (a * a + z * z), 1.0 - (2.0 / math.pi) * (b + math.sin(b) * math.cos(b))
+
+
+def _box_sum(a: np.ndarray, radius: int) -> np.ndarray:
+    """Sum over the (2 radius + 1)^2 box around each cell, cells outside the array counting zero
+    (summed-area table in float64)."""
+    rows, cols = a.shape
+    sat = np.zeros((rows + 1, cols + 1))
+    np.cumsum(np.cumsum(a, axis=0, dtype=np.float64), axis=1, out=sat[1:, 1:])
+    r, c = np.arange(rows), np.arange(cols)
+    lo_r, hi_r = np.maximum(r - radius, 0)[:, None], np.minimum(r + radius + 1, rows)[:, None]
+    lo_c, hi_c = np.maximum(c - radius, 0)[None, :], np.minimum(c + radius + 1, cols)[None, :]
+    return sat[hi_r, hi_c] - sat[lo_r, hi_c] - sat[hi_r, lo_c] + sat[lo_r, lo_c]
+
+
+def ground_view(
+    sunlit: np.ndarray,
+    svf: np.ndarray,
+    surface_class: np.ndarray,
+    class_albedo: np.ndarray,
+    class_emissivity: np.ndarray,
+    surface_temp_c: np.ndarray,
+    hourly: dict[str, np.ndarray],
+    *,
+    raised: np.ndarray,
+    radius_cells: int,
+    wall_albedo: float = 0.2,
+    window: "tuple[int, int, int, int] | None" = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ground a person sees around each cell of ``window``: the mean, over the cells of the
+    (2 radius + 1)^2 box around it at the same level (``raised`` roofs with roofs, ground with
+    ground), of the emitted long wave eps sigma Ts^4 and of the reflected short wave albedo K_in,
+    K_in = I sin(e) sunlit + D svf + (1 - svf) albedo_wall G / 2 as in the Tmrt fluxes.
+
+    Reads the cells within ``radius_cells`` of the window (clipped at the grid's edge, where the
+    mean is over the cells inside). Arguments as ``mean_radiant_temperature``; ``raised`` (rows,
+    cols) bool. Returns (emitted, reflected), each (K, r1 - r0, c1 - c0) float32, W/m2.
+    """
+    sun = np.asarray(sunlit, np.float32)
+    nk, rows, cols = sun.shape
+    r0, r1, c0, c1 = window if window is not None else (0, rows, 0, cols)
+    n = max(int(radius_cells), 0)
+    a0, a1, b0, b1 = max(r0 - n, 0), min(r1 + n, rows), max(c0 - n, 0), min(c1 + n, cols)
+    cls = np.asarray(surface_class)[a0:a1, b0:b1].astype(np.intp)
+    alb = np.asarray(class_albedo, np.float64)[cls]
+    eps = np.asarray(class_emissivity, np.float64)[cls]
+    s = np.asarray(svf, np.float64)[a0:a1, b0:b1]
+    up = np.asarray(raised, bool)[a0:a1, b0:b1]
+    inner = (slice(r0 - a0, r1 - a0), slice(c0 - b0, c1 - b0))
+    levels = []  # (mask of the level in the source box, its cells in the window, their counts)
+    for level in (False, True):
+        m = (up == level).astype(np.float64)
+        here = up[inner] == level
+        if here.any():
+            levels.append((m, here, _box_sum(m, n)[inner][here]))
+    emitted = np.zeros((nk, r1 - r0, c1 - c0), np.float32)
+    reflected = np.zeros_like(emitted)
+    for k in range(nk):
+        el = math.radians(float(np.asarray(hourly["elevation_deg"])[k]))
+        i_dir = float(np.asarray(hourly["direct_normal_w_m2"])[k]) if el > math.radians(0.01) else 0.0
+        d = float(np.asarray(hourly["diffuse_w_m2"])[k])
+        g = i_dir * math.sin(el) + d
+        k_in = i_dir * math.sin(el) * sun[k, a0:a1, b0:b1] + d * s + (1.0 - s) * wall_albedo * 0.5 * g
+        tk = np.asarray(surface_temp_c[k, a0:a1, b0:b1], np.float64) + 273.15
+        for field, dest in ((eps * 5.670374419e-8 * tk**4, emitted), (alb * k_in, reflected)):
+            for m, here, cnt in levels:
+                dest[k][here] = _box_sum(field * m, n)[inner][here] / cnt
+    return emitted, reflected

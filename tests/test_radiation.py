@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim_kernels.heat_reference import tmrt_reference
-from sim_kernels.radiation import mean_radiant_temperature
+from sim_kernels.heat_reference import SIGMA, ground_view_reference, tmrt_reference
+from sim_kernels.radiation import ground_view, mean_radiant_temperature, own_cell_weights
 
 pytestmark = pytest.mark.usefixtures("taichi_cpu")
 
@@ -55,3 +55,76 @@ def test_sun_shade_and_night_orderings() -> None:
                                      _hourly(-10.0, 0.0, 0.0, 20.0))[0, 0, 0]
     assert night < 20.0  # open sky at night radiates the body away
     assert np.isfinite(t).all()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), radius=st.integers(0, 4), elev=st.floats(-5, 70))
+def test_ground_view_matches_reference(seed: int, radius: int, elev: float) -> None:
+    rng = np.random.default_rng(seed)
+    shape = (9, 11)
+    sunlit = rng.choice([0.0, 0.03, 1.0], size=(2,) + shape).astype(np.float32)
+    svf = rng.uniform(0, 1, shape).astype(np.float32)
+    cls = rng.integers(0, 3, shape).astype(np.uint8)
+    ts = rng.uniform(15, 60, (2,) + shape).astype(np.float32)
+    raised = rng.uniform(size=shape) < 0.3
+    hourly = _hourly(elev)
+    hourly = {k: np.repeat(v, 2) for k, v in hourly.items()}
+    window = (int(rng.integers(0, 4)), int(rng.integers(5, 10)), int(rng.integers(0, 4)), int(rng.integers(6, 12)))
+    got_l, got_k = ground_view(sunlit, svf, cls, ALB, EMI, ts, hourly, raised=raised, radius_cells=radius, window=window)
+    r0, r1, c0, c1 = window
+    for k in range(2):
+        ref_l, ref_k = ground_view_reference(sunlit[k], svf, ALB[cls], EMI[cls], ts[k], 800.0, 120.0, elev, raised, radius)
+        np.testing.assert_allclose(got_l[k], ref_l[r0:r1, c0:c1], rtol=1e-5)
+        np.testing.assert_allclose(got_k[k], ref_k[r0:r1, c0:c1], rtol=1e-5, atol=1e-3)
+    # Tmrt with the ground view: kernel against the reference, within the window
+    near = (got_l, got_k)
+    own = own_cell_weights(1.0, 1.1)
+    tm = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, hourly, window=window, near=near,
+                                  own_down=own[0], own_side=own[1])
+    for k in range(2):
+        ref = tmrt_reference(sunlit[k][r0:r1, c0:c1], svf[r0:r1, c0:c1], ALB[cls][r0:r1, c0:c1],
+                             EMI[cls][r0:r1, c0:c1], ts[k][r0:r1, c0:c1], 800.0, 120.0, elev, 370.0, 30.0,
+                             near=(got_l[k], got_k[k]), own_down=own[0], own_side=own[1])
+        np.testing.assert_allclose(tm[k, r0:r1, c0:c1], ref, atol=0.02)
+
+
+def test_shaded_cell_in_a_hot_field_sees_the_field() -> None:
+    """A shaded, cool cell amid a large flat field of hot sunlit ground: its ground view is the
+    field's (but for its own share of the box), so its Tmrt is that of a person whose own ground is
+    as hot as the field; without the ground view it would be much cooler."""
+    n, radius = 41, 20
+    shape = (n, n)
+    mid = n // 2
+    sunlit = np.ones((1,) + shape, np.float32)
+    sunlit[0, mid, mid] = 0.0
+    ts = np.full((1,) + shape, 55.0, np.float32)
+    ts[0, mid, mid] = 32.0
+    svf = np.ones(shape, np.float32)
+    cls = np.zeros(shape, np.uint8)
+    hourly = _hourly(55.0)
+    near = ground_view(sunlit, svf, cls, ALB, EMI, ts, hourly, raised=np.zeros(shape, bool), radius_cells=radius)
+    boxed = (2 * radius + 1) ** 2
+    hot, cool = 0.95 * SIGMA * (55.0 + 273.15) ** 4, 0.95 * SIGMA * (32.0 + 273.15) ** 4
+    assert near[0][0, mid, mid] == pytest.approx(((boxed - 1) * hot + cool) / boxed, rel=1e-5)
+    k_field = ALB[0] * (800.0 * np.sin(np.radians(55.0)) + 120.0)
+    assert near[1][0, mid, mid] == pytest.approx(((boxed - 1) * k_field + ALB[0] * 120.0) / boxed, rel=1e-4)
+    seen = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, hourly, near=near, own_down=0.0,
+                                    own_side=0.0)[0, mid, mid]
+    # the same person standing on field ground in the shade: own ground at the field's temperature
+    # and reflecting the field's light (a shaded cell whose K_up is the field's)
+    as_field = tmrt_reference(0.0, 1.0, ALB[0], EMI[0], 55.0, 800.0, 120.0, 55.0, 370.0, 30.0,
+                              near=(hot, k_field), own_down=0.0, own_side=0.0)
+    assert abs(seen - as_field) < 0.1
+    alone = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, hourly)[0, mid, mid]
+    assert seen - alone > 3.0
+
+
+def test_own_cell_weights_limits() -> None:
+    down, side = own_cell_weights(1e-3, 1.1)
+    assert down < 1e-6 and side < 1e-3
+    down, side = own_cell_weights(1e4, 1.1)
+    assert down > 0.999 and side > 0.999
+    a = 1.1 * np.sqrt(np.pi)  # a cell whose equal-area disc has the radius of the height
+    down, side = own_cell_weights(float(a), 1.1)
+    assert down == pytest.approx(0.5) and side == pytest.approx(1.0 - (2 / np.pi) * (np.pi / 4 + 0.5))
+    assert side < down  # looking sideways one sees farther

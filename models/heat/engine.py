@@ -246,8 +246,8 @@ class HeatEngine:
     def _svf(self, st: EngineState, window: Window | None) -> None:
         sky_view(st, self.params, self.district.grid.cell_m, window)
 
-    def _surface_and_tmrt(self, st: EngineState, window: Window | None) -> None:
-        surface_and_tmrt(st, sun=self.sun, classes=self.classes, forcing=self.forcing, params=self.params,
+    def _surface_and_tmrt(self, st: EngineState, window: Window | None) -> Window:
+        return surface_and_tmrt(st, sun=self.sun, classes=self.classes, forcing=self.forcing, params=self.params,
                          energy=self.energy_kwargs, window=window)
 
     def _air(self, st: EngineState, qf: np.ndarray | None, *, full: bool) -> Window | None:
@@ -496,7 +496,7 @@ class HeatEngine:
                 t2 = time.perf_counter()
                 window = _union(window, gw)
             if window is not None:
-                self._surface_and_tmrt(st, window)
+                window = self._surface_and_tmrt(st, window)  # Tmrt also where the ground seen changed
         t3 = time.perf_counter()
         air_w = self._air(st, qf, full=False)
         st.qf = qf

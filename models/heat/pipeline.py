@@ -11,18 +11,19 @@ import math
 
 import numpy as np
 
+from geodata.canopy import ROOF_MIN_M
 from geodata.weather import SunHours, Weather
 from models.heat.params import HeatParams
 from models.heat.state import PipelineState, Window
 from sim_kernels.energy import storage_capacity, surface_energy_day
-from sim_kernels.radiation import mean_radiant_temperature
+from sim_kernels.radiation import ground_view, mean_radiant_temperature, own_cell_weights
 from sim_kernels.shadows import cast_shadows
 from sim_kernels.skyview import effective_svf, sky_view_factor
 
 GROUND_ALBEDO = 0.2  # of the street seen by a wall, for the light it reflects onto the wall
 
 __all__ = ["class_tables", "wall_temperature_c", "hourly_forcing", "energy_kwargs", "shade", "sky_view",
-           "surface_and_tmrt", "wall_sensible_heat_w_m2", "wall_area_density", "union", "offset", "bbox"]
+           "surface_and_tmrt", "ground_view_radius_cells", "raised_cells", "wall_sensible_heat_w_m2", "wall_area_density", "union", "offset", "bbox"]
 
 
 def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
@@ -156,6 +157,7 @@ def shade(st: PipelineState, sun: SunHours, params: HeatParams, cell_m: float,
 def sky_view(st: PipelineState, params: HeatParams, cell_m: float, window: Window | None) -> None:
     """Sky view factors (buildings only, with crowns, effective) within ``window`` (all when None)."""
     p = params
+    st.cell_m = float(cell_m)
     sky_view_factor(st.surf.dsm_m, st.top, cell_m=cell_m, n_azimuths=int(p["svf_azimuths"]),
                     radius_m=p["svf_radius_m"], window=window, out=(st.svf_b, st.svf_v))
     if window is None or st.svf is None:
@@ -166,21 +168,50 @@ def sky_view(st: PipelineState, params: HeatParams, cell_m: float, window: Windo
                                              p["canopy_transmissivity"])
 
 
+def ground_view_radius_cells(params: HeatParams, cell_m: float) -> int:
+    """Half-width (cells) of the box of ground a person sees around a cell (0: their own cell only)."""
+    return int(round(params["ground_view_radius_m"] / cell_m))
+
+
+def raised_cells(st: PipelineState) -> np.ndarray:
+    """(rows, cols) bool: roofs, the cells more than ``ROOF_MIN_M`` above the terrain (which is the
+    canopy top less the canopy height)."""
+    terrain = st.top - np.maximum(st.surf.canopy_m, 0.0)
+    return (st.surf.dsm_m - terrain) > ROOF_MIN_M
+
+
 def surface_and_tmrt(st: PipelineState, *, sun: SunHours, classes: dict[str, np.ndarray],
                      forcing: dict[str, np.ndarray], params: HeatParams, energy: dict,
-                     window: Window | None) -> None:
-    """Surface energy balance (temperature and fluxes) and Tmrt at the state's hours within ``window``."""
-    assert st.svf is not None, "sky view before the energy balance"
+                     window: Window | None, cell_m: float | None = None) -> Window:
+    """Surface energy balance (temperature and fluxes) within ``window`` and Tmrt at the state's
+    hours where it changes: the window grown by the ground-view radius, since a person sees the
+    ground around them. ``cell_m`` defaults to the one the sky view ran at. Returns the window of
+    Tmrt recomputed."""
+    assert st.svf is not None and st.cell_m is not None, "sky view before the energy balance"
+    cell_m = st.cell_m if cell_m is None else cell_m
+    rows, cols = st.svf.shape
     surface_energy_day(st.sunlit24, st.svf, st.surf.surface_class, classes, forcing, hours=st.hours,
                        window=window, fluxes=True, out=st.energy.kernel_out(), **energy)
+    n = ground_view_radius_cells(params, cell_m)
+    w = window or (0, rows, 0, cols)
+    tw = (max(w[0] - n, 0), min(w[1] + n, rows), max(w[2] - n, 0), min(w[3] + n, cols))
     idx = list(st.hours)
     hourly = {"direct_normal_w_m2": sun.dni_w_m2[idx], "diffuse_w_m2": sun.dhi_w_m2[idx],
               "elevation_deg": sun.elevation_deg[idx], "longwave_sky_w_m2": sun.longwave_sky_w_m2[idx],
               "air_temp_c": forcing["air_temp_c"][idx], "wall_temp_c": forcing["wall_temp_c"][idx]}
-    mean_radiant_temperature(st.sunlit24[idx], st.svf, st.surf.surface_class, classes["albedo"],
+    sunlit = st.sunlit24[idx]
+    near = None
+    own_down = own_side = 1.0
+    if n > 0:
+        near = ground_view(sunlit, st.svf, st.surf.surface_class, classes["albedo"], classes["emissivity"],
+                           st.energy.surface_temp_c, hourly, raised=raised_cells(st), radius_cells=n,
+                           wall_albedo=params["wall_albedo"], window=tw)
+        own_down, own_side = own_cell_weights(cell_m, params["person_centre_height_m"])
+    mean_radiant_temperature(sunlit, st.svf, st.surf.surface_class, classes["albedo"],
                              classes["emissivity"], st.energy.surface_temp_c, hourly,
                              wall_albedo=params["wall_albedo"], wall_emissivity=params["wall_emissivity"],
-                             window=window, out=st.tmrt)
+                             window=tw, out=st.tmrt, near=near, own_down=own_down, own_side=own_side)
+    return tw
 
 
 def union(a: Window | None, b: Window | None) -> Window | None:

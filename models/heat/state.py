@@ -48,7 +48,8 @@ class PipelineState:
 
     ``top``/``trunk`` are the canopy top and trunk-zone surfaces (terrain where no crown), ``bsun``
     and ``sunlit24`` the building-only and total sunlit fractions at all 24 instants, ``svf_b`` and
-    ``svf_v`` the sky view past buildings and past opaque crowns, ``svf`` the effective one.
+    ``svf_v`` the sky view past buildings and past opaque crowns, ``svf`` the effective one;
+    ``cell_m`` the cell size the geometry stages ran at (set with the sky view).
     """
 
     surf: HeatSurfaces
@@ -62,6 +63,7 @@ class PipelineState:
     tmrt: np.ndarray
     energy: EnergyFields
     svf: np.ndarray | None = None
+    cell_m: float | None = None
 
     @classmethod
     def empty(cls, surf: HeatSurfaces, top: np.ndarray, trunk: np.ndarray, hours: tuple[int, ...]) -> PipelineState:

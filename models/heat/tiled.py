@@ -8,7 +8,7 @@ sees everything it would see in an untiled run:
 - shadows: nothing farther than min(shadow reach cap, (highest top - lowest surface) / tan(lowest
   daylight sun elevation)) can shade a cell;
 - sky view: the scan stops at ``svf_radius_m``;
-- surface energy balance and Tmrt are local to each cell.
+- the surface energy balance is local to each cell; Tmrt sees the ground within ``ground_view_radius_m``.
 
 So ``sunlit``, ``svf``, ``surface_temp_c`` and ``tmrt_c`` equal the untiled run to float rounding.
 The near-surface air temperature is different: the air model is one advection-diffusion solve over the
@@ -47,7 +47,7 @@ from geodata.interventions import Intervention
 from geodata.weather import Weather
 from models.heat.engine import HeatEngine
 from models.heat.params import HeatParams
-from models.heat.pipeline import shade, sky_view, surface_and_tmrt
+from models.heat.pipeline import ground_view_radius_cells, shade, sky_view, surface_and_tmrt
 from models.heat.state import PipelineState
 
 __all__ = ["TilePlan", "TiledResult", "halo_cells", "bytes_per_cell", "plan_tiles", "run_tiled", "peak_rss_bytes",
@@ -92,11 +92,13 @@ def _rss_bytes() -> int:
 
 def halo_cells(surf: HeatSurfaces, top_m: np.ndarray, sun_elevation_deg: Sequence[float], params: HeatParams,
                cell_m: float) -> tuple[int, int]:
-    """(shadow halo, sky-view halo) in cells for the scenario's surfaces and the day's sun."""
+    """(shadow halo, sky-view halo) in cells for the scenario's surfaces and the day's sun, each
+    widened by the ground a person sees around a cell (Tmrt reads the cells that far off)."""
     el = min(float(e) for e in sun_elevation_deg)
     rise = float(max(surf.dsm_m.max(), top_m.max())) - float(surf.dsm_m.min())
     reach = min(float(params["shadow_max_reach_m"]), max(rise, 0.0) / math.tan(math.radians(max(el, 0.1))))
-    return int(math.ceil(reach / cell_m)) + 2, int(math.ceil(float(params["svf_radius_m"]) / cell_m)) + 2
+    g = ground_view_radius_cells(params, cell_m)
+    return int(math.ceil(reach / cell_m)) + 2 + g, int(math.ceil(float(params["svf_radius_m"]) / cell_m)) + 2 + g
 
 
 @dataclass(frozen=True)
