@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="window mode: save a screenshot to this PNG once the field is shown, then close")
     sp.add_argument("--state-file", default=None,
                     help="window mode: keep the viewer's state (versions, camera, pick, edits) in this JSON file")
+    sp.add_argument("--no-widgets", action="store_true", help="window mode: keys only, no on-screen widgets")
     sp.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for results")
     sp.set_defaults(func=run_view)
 
@@ -296,10 +297,11 @@ def _window(client: Any, compare: Any, args: argparse.Namespace, layer: str, ove
     canvas = RenderCanvas(size=size, title=f"landtwin: {args.district} ({layer}, {args.hour} h)",
                           update_mode="continuous", max_fps=20)
     app = DesktopApp(client, args.district, canvas, layer=layer, hour=args.hour, overlays=overlays, compare=compare,
-                     lang=args.lang, pixel_scale=1.0)  # fluid interaction first; pictures (--png) are supersampled
+                     lang=args.lang, pixel_scale=1.0, widgets=not args.no_widgets)  # fluid first; --png supersamples
+    app.sync_tiles = False  # tiles coming into view load behind the drawing
     if args.window_shot:
         _wait_data(app, args.timeout)
-    gfx.OrbitController(app.camera, register_events=app.renderer)
+    app.connect_controller(gfx.OrbitController(app.camera))
     app.track_hover = bool(args.state_file)
     app.connect_events()
     draws = [0]

@@ -487,7 +487,8 @@ def test_twin_view_writes_a_picture_and_a_real_window_under_xvfb(served: WebServ
                         "--size", "480x300", "--layer", "heat_stress", "--window-shot", str(shot)],
                        capture_output=True, text=True, env=ENV, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _near_colours(np.asarray(Image.open(shot)), HEAT_STRESS.colours, 40) > 0.2
+    # the on-screen widgets (layer list, tools, legend, hour bar) cover the window's edges
+    assert _near_colours(np.asarray(Image.open(shot)), HEAT_STRESS.colours, 40) > 0.12
 
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from viewer.desktop.client import FieldState, TwinClient, http_bytes, http_json
+from viewer.desktop.client import ClientError, FieldState, TwinClient, http_bytes, http_json
+from viewer.desktop.dept import (
+    DeptLayerInfo,
+    dept_layers_from_json,
+    raster_corners,
+    shapes_from_geojson,
+    style_legend,
+)
 from viewer.desktop.layers import (
     LAYERS,
     OVERLAYS,
@@ -60,9 +68,17 @@ from viewer.desktop.places import (
 )
 from viewer.desktop.scene_objects import LayerArrays, oblique_camera_pose, pygfx_mesh, sun_direction
 from viewer.desktop.terrain import corner_heights, height_at
+from viewer.desktop.tiles import (
+    LOD_STEPS,
+    boxes_in_frustum,
+    cell_window,
+    frustum_planes,
+    tile_boxes,
+    tile_lod,
+)
 from viewer.desktop.tools import TOOL_KEYS, TOOLS, Hit, ToolSession
 
-__all__ = ["DesktopApp", "Pick", "drape_heights", "drape_step", "load_tiles", "design_day"]
+__all__ = ["DesktopApp", "Pick", "drape_heights", "drape_step", "load_tiles", "load_tile", "design_day"]
 
 DRAPE_LIFT_M = 0.8  # the field floats this high above the terrain (no z-fighting with roads)
 OVERLAY_LIFT_M = 2.0
@@ -107,23 +123,34 @@ def load_tiles(base_url: str, district: str) -> tuple[dict[str, Any], list[Layer
     """The tileset description and the layers of every GLB tile, fetched from the server; building
     layers carry their building ids per vertex in ``colors``' companion attribute ``ids`` (see
     :func:`building_triangles`)."""
-    from geodata.scene_glb import read_glb
 
     root = f"{base_url.rstrip('/')}/api/districts/{district}"
     tileset = http_json(f"{root}/tileset.json")
     layers: list[LayerArrays] = []
     for tile in tileset["tiles"]:
         name = str(tile["name"])
-        if not name.endswith(".glb") or "/" in name:
-            continue
-        _, tile_layers = read_glb(http_bytes(f"{root}/tiles/{name}"))
-        for ly in tile_layers:
-            la = LayerArrays(ly.name, ly.positions, ly.normals, ly.colors, ly.indices)
-            ids = ly.attributes.get("_BUILDING_ID")
-            if ids is not None:
-                la.ids = np.asarray(ids).reshape(-1).astype(np.int64)  # type: ignore[attr-defined]
-            layers.append(la)
+        if _glb_name(name):
+            layers += load_tile(base_url, district, name)
     return tileset, layers
+
+
+def _glb_name(name: str) -> bool:
+    return name.endswith(".glb") and "/" not in name
+
+
+def load_tile(base_url: str, district: str, name: str) -> list[LayerArrays]:
+    """The layers of one GLB tile fetched from the server (building layers with their ids)."""
+    from geodata.scene_glb import read_glb
+
+    _, tile_layers = read_glb(http_bytes(f"{base_url.rstrip('/')}/api/districts/{district}/tiles/{name}"))
+    out = []
+    for ly in tile_layers:
+        la = LayerArrays(ly.name, ly.positions, ly.normals, ly.colors, ly.indices)
+        ids = ly.attributes.get("_BUILDING_ID")
+        if ids is not None:
+            la.ids = np.asarray(ids).reshape(-1).astype(np.int64)  # type: ignore[attr-defined]
+        out.append(la)
+    return out
 
 
 def building_triangles(layers: list[LayerArrays]) -> tuple[np.ndarray, np.ndarray]:
@@ -175,21 +202,27 @@ def drape_step(grid: Any, terrain_step_m: float) -> int:
     return int(np.clip(np.floor(terrain_step_m / grid.cell_m + 1e-9), 1, 8))
 
 
-def _drape_geometry(grid: Any, heights: np.ndarray, step: int = 1) -> dict[str, np.ndarray]:
+def _drape_geometry(grid: Any, heights: np.ndarray, step: int = 1,
+                    window: tuple[int, int, int, int] | None = None) -> dict[str, np.ndarray]:
     """Positions, texture coordinates and triangles of a corner mesh every ``step`` cells (the last row
-    and column of corners always included). A coarse corner takes the highest fine corner within half a
-    step around it, so the drape never sinks below the terrain between its corners."""
-    rr = np.unique(np.r_[np.arange(0, grid.rows + 1, step), grid.rows])
-    cc = np.unique(np.r_[np.arange(0, grid.cols + 1, step), grid.cols])
-    h = heights
+    and column of corners always included), over the whole raster or the cells of ``window`` (r0, r1,
+    c0, c1: one tile's drape; texture coordinates stay those of the whole raster). A coarse corner takes
+    the highest fine corner within half a step around it, so the drape never sinks below the terrain
+    between its corners."""
+    r0, r1, c0, c1 = window if window is not None else (0, grid.rows, 0, grid.cols)
+    rr = np.unique(np.r_[np.arange(r0, r1 + 1, step), r1])
+    cc = np.unique(np.r_[np.arange(c0, c1 + 1, step), c1])
+    pad = step if step > 1 else 0  # filtered with its surroundings: neighbouring tiles agree on shared corners
+    a0, b0 = max(r0 - pad, 0), max(c0 - pad, 0)
+    h = heights[a0:r1 + pad + 1, b0:c1 + pad + 1]
     if step > 1:
         from scipy.ndimage import maximum_filter
 
-        h = maximum_filter(heights, size=step + 1, mode="nearest")
+        h = maximum_filter(h, size=step + 1, mode="nearest")
     r, c = np.meshgrid(rr, cc, indexing="ij")
     x = grid.west_m + c * grid.cell_m
     north = grid.south_m + (grid.rows - r) * grid.cell_m
-    pos = np.stack([x, h[r, c] + DRAPE_LIFT_M, -north], axis=-1).reshape(-1, 3).astype(np.float32)
+    pos = np.stack([x, h[r - a0, c - b0] + DRAPE_LIFT_M, -north], axis=-1).reshape(-1, 3).astype(np.float32)
     uv = np.stack([c / grid.cols, r / grid.rows], axis=-1).reshape(-1, 2).astype(np.float32)
     nr, nc = len(rr), len(cc)
     ii, jj = np.meshgrid(np.arange(nr - 1), np.arange(nc - 1), indexing="ij")
@@ -226,19 +259,31 @@ def design_day(welcome: Any) -> tuple[date, float]:
     return day, offset
 
 
+@dataclass(frozen=True)
+class _SubGrid:
+    """The part of the raster one tile covers (the attributes of a ``GridInfo`` that the terrain needs)."""
+
+    rows: int
+    cols: int
+    cell_m: float
+    west_m: float
+    south_m: float
+
+
 class _View:
     """One scenario's scene: shared tile meshes, its drape and its overlays."""
 
-    def __init__(self, gfx: Any, app: DesktopApp, meshes: list[Any]) -> None:
+    def __init__(self, gfx: Any, app: DesktopApp) -> None:
         g = app.grid
         self.scene = gfx.Scene()
         self.scene.add(gfx.Background(None, gfx.BackgroundMaterial("#dfe8ef", "#dfe8ef", "#7fa6d6", "#7fa6d6")))
-        for m in meshes:
-            self.scene.add(m)
+        self.tiles = gfx.Group()  # the district's tile meshes, added as they load
         self.texture = gfx.Texture(np.zeros((g.rows, g.cols, 4), np.uint8), dim=2, colorspace="srgb")
         # opaque in the legend's exact colours; cells without a value (alpha 0) are cut out
-        self.drape = gfx.Mesh(app.drape_geometry, gfx.MeshBasicMaterial(
-            map=gfx.TextureMap(self.texture, filter="nearest"), alpha_mode="solid", alpha_test=0.5))
+        self.drape_material = gfx.MeshBasicMaterial(map=gfx.TextureMap(self.texture, filter="nearest"),
+                                                    alpha_mode="solid", alpha_test=0.5)
+        self.drape = gfx.Group()  # one mesh per tile, coarser far away
+        self.drape_chunks: dict[int, Any] = {}
         self.drape.visible = False
         self.shown: tuple[Any, ...] = ()
         self.rgba: np.ndarray | None = None
@@ -256,8 +301,11 @@ class _View:
         self.stops.visible = False
         self.deficits = gfx.Group()
         self.comments = self._points(gfx, "#1565c0", 12.0)
+        self.dept_group = gfx.Group()  # department layers, one group each, built when first shown
+        self.dept: dict[str, Any] = {}
         self.versions: dict[str, int] = {}
-        self.scene.add(self.drape, self.roads, self.vehicles, self.people, self.stops, self.deficits, self.comments)
+        self.scene.add(self.tiles, self.drape, self.dept_group, self.roads, self.vehicles, self.people, self.stops,
+                       self.deficits, self.comments)
 
     @staticmethod
     def _points(gfx: Any, colour: str, size: float) -> Any:
@@ -277,7 +325,8 @@ class DesktopApp:
 
     def __init__(self, client: TwinClient, district: str, canvas: Any, *, layer: str = "utci", hour: int = 15,
                  overlays: tuple[str, ...] = (), screenshot_dir: Path | str = ".", compare: TwinClient | None = None,
-                 lang: str = "de", subscribe: bool = True, pixel_scale: float | None = None) -> None:
+                 lang: str = "de", subscribe: bool = True, pixel_scale: float | None = None, cull: bool = True,
+                 lod: bool = True, margin_m: float | None = None, widgets: bool = False) -> None:
         os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences a harmless loader warning on servers
         import pygfx as gfx
 
@@ -303,34 +352,229 @@ class DesktopApp:
         self._hover_at: tuple[float, float] | None = None
         self.hover: dict[str, Any] | None = None
         self.day, self.utc_offset_h = design_day(client.welcome)
+        self.widgets = widgets
+        self._ui: dict[str, Any] = {}
+        self._ui_items: list[Any] = []
+        self._ui_boxes: list[tuple[int, int, int, int]] = []
+        self._ui_press: Any = None
+        self._ctl_blocked = False
 
-        self.tileset, layers = load_tiles(client.base_url, district)
+        self.district = district
+        root = f"{client.base_url}/api/districts/{district}"
+        self.tileset = http_json(f"{root}/tileset.json")
+        self.tile_specs = [t for t in self.tileset.get("tiles", []) if _glb_name(str(t.get("name", "")))]
+        self.tile_lo, self.tile_hi = tile_boxes({"tiles": self.tile_specs})
+        extent = self.tileset.get("bbox_local_m")
+        self.tile_windows = [cell_window(self.grid, t["bbox_local_m"], extent) for t in self.tile_specs]
+        self.tile_m = float(self.tileset.get("tile_m", 500.0))
+        self.cull, self.lod = cull, lod
+        self.margin_m = 0.25 * self.tile_m if margin_m is None else float(margin_m)
+        self.sync_tiles = True  # offscreen: every tile in view is loaded before a picture; a window loads behind
+        self._tile_layers: dict[int, list[LayerArrays]] = {}
+        self._tile_meshes: dict[int, list[Any]] = {}
+        self._pending: dict[int, Future] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._drape_geoms: dict[tuple[int, int], Any] = {}
+        self._building_cache: tuple[np.ndarray, np.ndarray] | None = None
+        self.tile_bytes = 0
+        self.tiles_drawn = 0
         # pixel_scale 2 (pygfx's default on plain screens) supersamples: smoother pictures, 3-4x the work
         self.renderer = gfx.renderers.WgpuRenderer(canvas, pixel_scale=pixel_scale)
-        self.heights = drape_heights(self.grid, [ly for ly in layers if ly.name == "terrain"])
-        self.building_tris, self.building_ids = building_triangles(layers)
-        steps = [float(t.get("terrain_step_m", self.grid.cell_m)) for t in self.tileset.get("tiles", [])]
+        self.heights = self._coarse_heights()
+        steps = [float(t.get("terrain_step_m", self.grid.cell_m)) for t in self.tile_specs]
         self.drape_step = drape_step(self.grid, min(steps) if steps else self.grid.cell_m)
-        self.drape_geometry = gfx.Geometry(**_drape_geometry(self.grid, self.heights, self.drape_step))
         epsg = int(self.tileset.get("epsg", 25832))
         origin = tuple(self.tileset.get("origin_utm_m", (0.0, 0.0)))
-        root = f"{client.base_url}/api/districts/{district}"
         self.roads: Roads = roads_from_geojson(http_json(f"{root}/links.geojson"), epsg, origin)  # type: ignore[arg-type]
         self.stops: Stops = stops_from_geojson(http_json(f"{root}/stops.geojson"), epsg, origin)  # type: ignore[arg-type]
         self.road_positions = self._lift(self.roads.seg_xy.reshape(-1, 2), OVERLAY_LIFT_M * 0.5)
         self.stop_positions = self._lift(self.stops.xy, 6.0)
         self.origin_z_m = float(self.tileset.get("origin_z_m", 0.0))
-        meshes_a = [pygfx_mesh(ly) for ly in layers]
-        self.views = [_View(gfx, self, meshes_a)]
+        self.epsg, self.origin_utm = epsg, (float(origin[0]), float(origin[1]))
+        self.dept_info: dict[str, DeptLayerInfo] = {}
+        self._dept_data: dict[str, Any] = {}
+        try:  # the department layers this token may see (the server decides)
+            rows = http_json(f"{client.base_url}/api/layers", token=client.token)
+            self.dept_info = {i.key: i for i in dept_layers_from_json(rows)}
+        except (ClientError, ValueError) as exc:
+            self.messages.append(f"Fachebenen nicht geladen / department layers not loaded: {exc}")
+        self.views = [_View(gfx, self)]
         if compare is not None:
-            meshes_b = [gfx.Mesh(m.geometry, m.material) for m in meshes_a]  # same buffers, second scene
-            self.views.append(_View(gfx, self, meshes_b))
+            self.views.append(_View(gfx, self))
         self.marker = gfx.Mesh(gfx.sphere_geometry(3.0), gfx.MeshBasicMaterial(color="#1030ff"))
         self.marker.visible = False
         self.views[0].scene.add(self.marker)
-        self._add_lights_and_camera(gfx, layers)
+        self._add_lights_and_camera(gfx)
+        self.update_tiles(wait=True)  # the tiles of the first view, before the first picture
+        self._frame_view()  # on the terrain now known
+        self.update_tiles(wait=True)
+        for c in self._clients():
+            c.load_comments()  # comments made before the viewer started
         if subscribe:
             self.subscribe()
+
+    # --- tiles by view -----------------------------------------------------------------------------
+    def _coarse_heights(self) -> np.ndarray:
+        """Corner heights before any tile is loaded: each tile's lowest point over its cells (refined by
+        the tile's terrain when it loads)."""
+        g = self.grid
+        lo = [t.get("min_z_m", 0.0) for t in self.tile_specs]
+        h = np.full((g.rows + 1, g.cols + 1), float(np.min(lo)) if lo else 0.0, np.float32)
+        for t, win in zip(self.tile_specs, self.tile_windows, strict=True):
+            if win is not None:
+                r0, r1, c0, c1 = win
+                h[r0:r1 + 1, c0:c1 + 1] = float(t.get("min_z_m", 0.0))
+        return h
+
+    def wanted_tiles(self) -> np.ndarray:
+        """Tiles (indices into ``tile_specs``) whose box meets the camera's view, widened by ``margin_m``
+        (all tiles when culling is off)."""
+        if not self.cull or len(self.tile_lo) == 0:
+            return np.arange(len(self.tile_specs))
+        vp = np.asarray(self.camera.projection_matrix) @ np.asarray(self.camera.world.inverse_matrix)
+        return np.flatnonzero(boxes_in_frustum(frustum_planes(vp), self.tile_lo, self.tile_hi, self.margin_m))
+
+    def update_tiles(self, wait: bool | None = None) -> bool:
+        """Load the tiles in view (``wait``: now; otherwise in the background, taken up by a later
+        frame), show only those, and choose each drape piece's level of detail. True when the scene changed."""
+        import pygfx as gfx
+
+        wait = self.sync_tiles if wait is None else wait
+        want = self.wanted_tiles()
+        changed = False
+        missing = [int(k) for k in want if int(k) not in self._tile_meshes]
+        if missing and wait:
+            if len(missing) > 1:
+                with ThreadPoolExecutor(max_workers=4) as pool:
+                    got = list(pool.map(self._fetch_tile, missing))
+            else:
+                got = [self._fetch_tile(missing[0])]
+            for k, layers in zip(missing, got, strict=True):
+                self._pending.pop(k, None)
+                self._add_tile(gfx, k, layers)
+            changed = True
+        elif missing:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tiles")
+            for k in missing:
+                if k not in self._pending:
+                    self._pending[k] = self._pool.submit(self._fetch_tile, k)
+        for k, fut in list(self._pending.items()):
+            if fut.done():
+                del self._pending[k]
+                self._add_tile(gfx, k, fut.result())
+                changed = True
+        if changed:
+            self._after_tiles_loaded()
+        shown = set(int(k) for k in want)
+        lods = tile_lod(np.asarray(self.camera.local.position), self.tile_lo, self.tile_hi, self.tile_m) \
+            if self.lod and len(self.tile_lo) else np.zeros(len(self.tile_specs), np.int64)
+        drawn = 0
+        for k, meshes in self._tile_meshes.items():
+            vis = k in shown
+            drawn += vis
+            for m in meshes:
+                m.visible = vis
+            for v in self.views:
+                chunk = v.drape_chunks.get(k)
+                if chunk is not None:
+                    chunk.visible = vis
+                    if vis:
+                        geom = self._drape_geometry_for(k, int(lods[k]))
+                        if chunk.geometry is not geom:
+                            chunk.geometry = geom
+        self.tiles_drawn = drawn
+        return changed
+
+    def _fetch_tile(self, k: int) -> list[LayerArrays]:
+        return load_tile(self.client.base_url, self.district, str(self.tile_specs[k]["name"]))
+
+    def _add_tile(self, gfx: Any, k: int, layers: list[LayerArrays]) -> None:
+        self._tile_layers[k] = layers
+        meshes = []
+        for ly in layers:
+            m = pygfx_mesh(ly)
+            meshes.append(m)
+            self.tile_bytes += sum(int(np.asarray(a).nbytes) for a in (ly.positions, ly.normals, ly.colors)) + (
+                int(np.asarray(ly.indices).nbytes) if ly.indices is not None else 0)
+        every = []
+        for i, v in enumerate(self.views):
+            for m in meshes:  # the second view draws the same buffers
+                mm = m if i == 0 else gfx.Mesh(m.geometry, m.material)
+                v.tiles.add(mm)
+                every.append(mm)
+        self._tile_meshes[k] = every
+        win = self.tile_windows[k]
+        terrain = [ly for ly in layers if ly.name == "terrain"]
+        if win is not None and terrain:
+            r0, r1, c0, c1 = win
+            g = self.grid
+            sub = _SubGrid(r1 - r0, c1 - c0, g.cell_m, g.west_m + c0 * g.cell_m, g.south_m + (g.rows - r1) * g.cell_m)
+            self.heights[r0:r1 + 1, c0:c1 + 1] = corner_heights(sub, terrain)
+            ij = (int(self.tile_specs[k].get("i", 0)), int(self.tile_specs[k].get("j", 0)))
+            for (kk, lod) in list(self._drape_geoms):  # this tile's and its neighbours' drape pieces change
+                t = self.tile_specs[kk]
+                if abs(int(t.get("i", 0)) - ij[0]) <= 1 and abs(int(t.get("j", 0)) - ij[1]) <= 1:
+                    del self._drape_geoms[(kk, lod)]
+        if win is not None:
+            lod = int(tile_lod(np.asarray(self.camera.local.position), self.tile_lo[k:k + 1], self.tile_hi[k:k + 1],
+                               self.tile_m)[0]) if self.lod else 0
+            for v in self.views:
+                chunk = gfx.Mesh(self._drape_geometry_for(k, lod), v.drape_material)
+                v.drape_chunks[k] = chunk
+                v.drape.add(chunk)
+        self._building_cache = None
+
+    def _drape_geometry_for(self, k: int, lod: int) -> Any:
+        import pygfx as gfx
+
+        geom = self._drape_geoms.get((k, lod))
+        if geom is None:
+            win = self.tile_windows[k]
+            assert win is not None
+            step = self.drape_step * LOD_STEPS[lod]
+            geom = gfx.Geometry(**_drape_geometry(self.grid, self.heights, step, win))
+            self._drape_geoms[(k, lod)] = geom
+        return geom
+
+    def _after_tiles_loaded(self) -> None:
+        """Refit what lies on the ground to the terrain just loaded (roads, stops; drape pieces of
+        neighbours are rebuilt on their next use)."""
+        self.road_positions = self._lift(self.roads.seg_xy.reshape(-1, 2), OVERLAY_LIFT_M * 0.5)
+        self.stop_positions = self._lift(self.stops.xy, 6.0)
+        for v in self.views:
+            if len(self.road_positions):
+                v.roads.geometry.positions.data[...] = self.road_positions
+                v.roads.geometry.positions.update_full()
+            if len(self.stops.xy):
+                v.stops.geometry.positions.data[...] = self.stop_positions
+                v.stops.geometry.positions.update_full()
+            v.versions.pop("deficits", None)
+            v.versions.pop("comments", None)
+            for group in v.dept.values():  # rebuilt on the terrain now known when next shown
+                v.dept_group.remove(group)
+            v.dept.clear()
+
+    @property
+    def building_tris(self) -> np.ndarray:
+        return self._buildings()[0]
+
+    @property
+    def building_ids(self) -> np.ndarray:
+        return self._buildings()[1]
+
+    def _buildings(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._building_cache is None:
+            layers = [ly for k in sorted(self._tile_layers) for ly in self._tile_layers[k]]
+            self._building_cache = building_triangles(layers)
+        return self._building_cache
+
+    def memory_figures(self) -> dict[str, float]:
+        """Tiles loaded and drawn, and the bytes of their vertex and index buffers (MB)."""
+        return {"tiles": len(self.tile_specs), "loaded": len(self._tile_meshes), "drawn": self.tiles_drawn,
+                "tile_mb": self.tile_bytes / 1e6,
+                "drape_mb": sum(sum(int(a.nbytes) for a in (g.positions.data, g.texcoords.data, g.indices.data))
+                                for g in self._drape_geoms.values()) / 1e6}
 
     def _lift(self, xy: np.ndarray, lift: float) -> np.ndarray:
         xy = np.asarray(xy, np.float64).reshape(-1, 2)
@@ -339,23 +583,33 @@ class DesktopApp:
         h = height_at(self.heights, self.grid, xy[:, 0], xy[:, 1])
         return np.stack([xy[:, 0], h + lift, -xy[:, 1]], axis=1).astype(np.float32)
 
-    def _add_lights_and_camera(self, gfx: Any, layers: list[LayerArrays]) -> None:
-        g = self.grid  # frame the field's extent (water and roads may reach beyond it)
-        top = max(float(np.max([ly.positions[:, 1].max() for ly in layers])), float(self.heights.max()) + 1.0)
+    def _add_lights_and_camera(self, gfx: Any) -> None:
+        sun, _, elev = sun_direction(self.hour, day=self.day, utc_offset_h=self.utc_offset_h)
+        self._lights = []
+        for v in self.views:
+            light = gfx.DirectionalLight("#fff4e0", intensity=3.0 if elev > 0 else 0.3)
+            v.scene.add(light, light.target, gfx.AmbientLight("#dde6f0", 0.7))
+            self._lights.append(light)
+        w, h = self.canvas.get_logical_size()
+        aspect = w / h / len(self.views) if self.mode == "split" else w / h
+        self.camera = gfx.PerspectiveCamera(40, aspect, depth_range=(2.0, 1000.0))
+        self._frame_view()
+
+    def _frame_view(self) -> None:
+        """Aim the camera and the sun at the field's extent (water and roads may reach beyond it), with
+        the ground heights known so far."""
+        g = self.grid
+        top = max(float(self.tile_hi[:, 1].max()) if len(self.tile_hi) else 0.0, float(self.heights.max()) + 1.0)
         lo = np.array([g.west_m, float(self.heights.min()), -(g.south_m + g.rows * g.cell_m)])
         hi = np.array([g.west_m + g.cols * g.cell_m, top, -g.south_m])
         centre, extent = (lo + hi) / 2, float(np.max(hi - lo))
-        sun, _, elev = sun_direction(self.hour, day=self.day, utc_offset_h=self.utc_offset_h)
-        for v in self.views:
-            light = gfx.DirectionalLight("#fff4e0", intensity=3.0 if elev > 0 else 0.3)
+        sun, _, _ = sun_direction(self.hour, day=self.day, utc_offset_h=self.utc_offset_h)
+        for light in self._lights:
             light.local.position = tuple(centre + sun * extent)
             light.target.local.position = tuple(centre)
-            v.scene.add(light, light.target, gfx.AmbientLight("#dde6f0", 0.7))
-        w, h = self.canvas.get_logical_size()
-        aspect = w / h / len(self.views) if self.mode == "split" else w / h
-        self.camera = gfx.PerspectiveCamera(40, aspect, depth_range=(2.0, extent * 8.0))
-        pos, target = oblique_camera_pose(lo, hi, fov_deg=40, aspect=aspect, azimuth_deg=180.0, elevation_deg=50.0,
-                                          zoom=0.85)
+        self.camera.depth_range = (2.0, extent * 8.0)
+        pos, target = oblique_camera_pose(lo, hi, fov_deg=40, aspect=self.camera.aspect, azimuth_deg=180.0,
+                                          elevation_deg=50.0, zoom=0.85)
         self.camera.local.position = tuple(pos)
         self.camera.look_at(tuple(target))
 
@@ -365,7 +619,7 @@ class DesktopApp:
 
     def subscribe(self) -> None:
         """Ask the server(s) for what the raster, the overlays and the hour need."""
-        layers = wanted_layers(self.layer, self.overlays)
+        layers = wanted_layers(self.layer, tuple(o for o in self.overlays if not o.startswith("dept:")))
         for c in self._clients():
             c.subscribe(layers, self.hour, (self.field_name(),))
 
@@ -406,6 +660,7 @@ class DesktopApp:
         for i, v in enumerate(self.views if self.mode == "split" else self.views[:1]):
             changed |= self._refresh_drape(v, i)
             changed |= self._refresh_overlays(v, self._clients()[i])
+            changed |= self._refresh_dept(v)
         return changed
 
     def show_values(self, values: np.ndarray, hour: float) -> None:
@@ -486,6 +741,88 @@ class DesktopApp:
             changed = True
         return changed
 
+    def _refresh_dept(self, v: _View) -> bool:
+        changed = False
+        for key in self.dept_info:
+            on = key in self.overlays
+            group = v.dept.get(key)
+            if on and group is None:
+                group = self._dept_group(key)
+                v.dept[key] = group
+                v.dept_group.add(group)
+                changed = True
+            if group is not None and group.visible != on:
+                group.visible = on
+                changed = True
+        return changed
+
+    def dept_data(self, key: str) -> dict[str, Any]:
+        """A department layer's data in local metres (fetched once): ``shapes`` (vector) or ``rgba`` and
+        ``corners`` (raster)."""
+        got = self._dept_data.get(key)
+        if got is not None:
+            return got  # type: ignore[no-any-return]
+        info = self.dept_info[key]
+        url = f"{self.client.base_url}/api/layers/{info.layer_id}/data"
+        if info.kind == "raster":
+            import io
+
+            from PIL import Image
+
+            corners = raster_corners(http_bytes(url, token=self.client.token), self.epsg, self.origin_utm)
+            png = http_bytes(url + "?preview=true", token=self.client.token)
+            got = {"rgba": np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")), "corners": corners}
+        else:
+            doc = http_json(url, token=self.client.token)
+            got = {"shapes": shapes_from_geojson(doc, info.style, self.epsg, self.origin_utm)}
+        self._dept_data[key] = got
+        return got
+
+    def _dept_group(self, key: str) -> Any:
+        import pygfx as gfx
+
+        data = self.dept_data(key)
+        group = gfx.Group()
+
+        def rgba(rgb: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+            return np.concatenate([np.asarray(rgb, np.float32) / 255.0,
+                                   np.full((len(rgb), 1), alpha, np.float32)], 1).astype(np.float32)
+
+        if "shapes" in data:
+            sh = data["shapes"]
+            if len(sh.triangles):
+                pos = self._lift(sh.triangles.reshape(-1, 2), DRAPE_LIFT_M + 0.6)
+                group.add(gfx.Mesh(gfx.Geometry(positions=pos, colors=np.repeat(rgba(sh.triangle_rgb, 0.6), 3, axis=0),
+                                                indices=np.arange(len(pos), dtype=np.uint32).reshape(-1, 3)),
+                                   gfx.MeshBasicMaterial(color_mode="vertex", side="both", alpha_mode="blend")))
+            if len(sh.segments):
+                pos = self._lift(sh.segments.reshape(-1, 2), OVERLAY_LIFT_M + 0.5)
+                group.add(gfx.Line(gfx.Geometry(positions=pos, colors=np.repeat(rgba(sh.segment_rgb), 2, axis=0)),
+                                   gfx.LineSegmentMaterial(thickness=3.0, color_mode="vertex")))
+            if len(sh.points):
+                group.add(gfx.Points(gfx.Geometry(positions=self._lift(sh.points, 5.0), colors=rgba(sh.point_rgb)),
+                                     gfx.PointsMaterial(size=10.0, color_mode="vertex")))
+        else:
+            n = 24  # a mesh over the raster's box that follows the ground
+            nw, ne, se, sw = data["corners"]
+            u, w = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n))
+            xy = ((1 - w)[..., None] * ((1 - u)[..., None] * nw + u[..., None] * ne)
+                  + w[..., None] * ((1 - u)[..., None] * sw + u[..., None] * se)).reshape(-1, 2)
+            ii, jj = np.meshgrid(np.arange(n - 1), np.arange(n - 1), indexing="ij")
+            i = (ii * n + jj).ravel()
+            idx = np.concatenate([np.stack([i, i + n, i + 1], 1), np.stack([i + 1, i + n, i + n + 1], 1)])
+            tex = gfx.Texture(np.ascontiguousarray(data["rgba"]), dim=2, colorspace="srgb")
+            group.add(gfx.Mesh(gfx.Geometry(positions=self._lift(xy, DRAPE_LIFT_M + 0.4),
+                                            texcoords=np.stack([u.ravel(), w.ravel()], 1).astype(np.float32),
+                                            indices=idx.astype(np.uint32)),
+                               gfx.MeshBasicMaterial(map=gfx.TextureMap(tex, filter="nearest"), side="both",
+                                                     alpha_mode="blend")))
+        return group
+
+    def dept_legends(self) -> list[tuple[str, list[tuple[str, tuple[int, int, int]]]]]:
+        """Title and legend of every department layer shown."""
+        return [(i.title, style_legend(i.style)) for k, i in self.dept_info.items() if k in self.overlays]
+
     def _set_deficits(self, v: _View, deficits: list[Any]) -> None:
         import pygfx as gfx
 
@@ -504,18 +841,153 @@ class DesktopApp:
 
     # --- drawing ---------------------------------------------------------------------------------
     def draw(self) -> None:
+        self.update_tiles()
         self.refresh()
         if self.playing:
             now = time.monotonic()
             if now - self._play_t > 1.5:
                 self._play_t = now
                 self.set_hour(self.hour + 1)
+        last = not self.widgets
         if self.mode == "split" and len(self.views) > 1:
             w, h = self.canvas.get_logical_size()
             self.renderer.render(self.views[0].scene, self.camera, rect=(0, 0, w / 2, h), flush=False)
-            self.renderer.render(self.views[1].scene, self.camera, rect=(w / 2, 0, w / 2, h))
+            self.renderer.render(self.views[1].scene, self.camera, rect=(w / 2, 0, w / 2, h), flush=last)
         else:
-            self.renderer.render(self.views[0].scene, self.camera)
+            self.renderer.render(self.views[0].scene, self.camera, flush=last)
+        if self.widgets:
+            self._render_ui()
+
+    # --- on-screen widgets -------------------------------------------------------------------------
+    def ui_view(self) -> Any:
+        """What the widgets show now (:class:`viewer.desktop.widgets.UiView`)."""
+        from viewer.desktop.widgets import UiView
+
+        lang = self.lang
+        shown = "diff" if self.mode == "diff" else self.layer
+        legend = legend_for(shown)
+        name = legend_text(shown, lang)[0]
+        unit = LAYERS[shown].unit
+        rows = tuple(((e.label_en if lang == "en" else e.label_de), e.rgb) for e in reversed(legend))
+        rasters = (*RASTERS, "access") + (("diff",) if self.compare is not None else ())
+        can_edit = bool(self.client.welcome is not None and self.client.welcome.can_edit)
+        return UiView(rasters=rasters, overlays=(*(o for o in OVERLAYS if o != "access"), *self.dept_info),
+                      tools=tuple(TOOLS), extra_names={k: i.title for k, i in self.dept_info.items()},
+                      extra_legends=tuple((t, tuple(r)) for t, r in self.dept_legends()),
+                      layer=shown, shown_overlays=frozenset(self.overlays), tool=self.tool.tool if self.tool else "",
+                      hour=self.hour, playing=self.playing, lang=lang,
+                      legend_title=f"{name} ({unit})" if unit and unit not in name else name, legend_rows=rows,
+                      pick_lines=tuple(self.pick.lines(self.layer, lang)) if self.pick is not None else (),
+                      can_edit=can_edit)
+
+    def _ui_layout(self) -> tuple[Any, tuple[int, int]]:
+        from viewer.desktop.widgets import layout, panel_boxes
+
+        w, h = (int(v) for v in self.canvas.get_logical_size())
+        view = self.ui_view()
+        self._ui_items = layout((w, h), view)
+        self._ui_boxes = panel_boxes((w, h), view, self._ui_items)
+        return view, (w, h)
+
+    def over_ui(self, x_px: float, y_px: float) -> bool:
+        """Whether a canvas point lies on a widget (clicks there do not reach the scene)."""
+        if not self.widgets:
+            return False
+        if not self._ui_boxes:
+            self._ui_layout()
+        return any(x0 <= x_px < x1 and y0 <= y_px < y1 for x0, y0, x1, y1 in self._ui_boxes)
+
+    def _render_ui(self) -> None:
+        import pygfx as gfx
+
+        from viewer.desktop.widgets import draw_ui
+
+        view, (w, h) = self._ui_layout()
+        key = (repr(view), w, h)
+        ui = self._ui
+        if ui.get("size") != (w, h):
+            tex = gfx.Texture(np.zeros((h, w, 4), np.uint8), dim=2, colorspace="srgb")
+            pos = np.array([[0, 0, 0], [w, 0, 0], [w, h, 0], [0, h, 0]], np.float32)
+            uv = np.array([[0, 1], [1, 1], [1, 0], [0, 0]], np.float32)
+            quad = gfx.Mesh(gfx.Geometry(positions=pos, texcoords=uv, indices=np.array([[0, 1, 2], [0, 2, 3]], np.uint32)),
+                            gfx.MeshBasicMaterial(map=gfx.TextureMap(tex, filter="nearest"), alpha_mode="blend",
+                                                  depth_test=False))
+            scene = gfx.Scene()
+            scene.add(quad)
+            cam = gfx.OrthographicCamera(w, h, maintain_aspect=False, depth_range=(1.0, 1000.0))
+            cam.local.position = (w / 2, h / 2, 100.0)
+            ui.update(size=(w, h), texture=tex, scene=scene, camera=cam, key=None)
+        if ui.get("key") != key:
+            ui["texture"].data[...] = draw_ui((w, h), view, self._ui_items)
+            ui["texture"].update_full()
+            ui["key"] = key
+        self.renderer.render(ui["scene"], ui["camera"], flush=True)
+
+    def _ui_event(self, kind: str, x: float, y: float, buttons: Any = ()) -> bool:
+        """A pointer event on the widgets; True when they took it."""
+        from viewer.desktop.widgets import hit, slider_hour
+
+        if kind == "pointer_down":
+            if not self.over_ui(x, y):
+                return False
+            self._ui_press = hit(self._ui_items, x, y)
+            if self._ui_press is not None and self._ui_press.action[0] == "hour":
+                self.set_hour(slider_hour(self._ui_press, x))
+            return True
+        press = self._ui_press
+        if press is None:
+            return False
+        if kind == "pointer_move":
+            if press.action[0] == "hour" and buttons:
+                hour = slider_hour(press, x)
+                if hour != self.hour:
+                    self.set_hour(hour)
+            return True
+        if kind == "pointer_up":
+            self._ui_press = None
+            got = hit(self._ui_items, x, y)
+            if got is not None and got == press:
+                self.ui_action(got.action)
+            return True
+        return False
+
+    def ui_action(self, action: tuple[str, ...]) -> None:
+        """Do what a widget says: choose a raster, switch an overlay, a tool, play or pause."""
+        what = action[0]
+        if what == "layer":
+            if action[1] == "diff" and self.mode != "diff":
+                while self.mode != "diff":
+                    self.cycle_mode()
+            else:
+                self.set_layer(action[1])
+        elif what == "overlay":
+            self.toggle_overlay(action[1])
+        elif what == "tool":
+            self.set_tool(action[1] or None)
+        elif what == "play":
+            self.playing = not self.playing
+            self._play_t = time.monotonic()
+
+    def connect_controller(self, controller: Any) -> None:
+        """Let a pygfx camera controller (orbit) have the pointer except over the widgets."""
+        import pygfx as gfx
+
+        viewport = gfx.Viewport.from_viewport_or_renderer(self.renderer)
+
+        def forward(event: Any) -> None:
+            kind = getattr(event, "type", "")
+            if kind == "pointer_down":
+                self._ctl_blocked = self.over_ui(float(event.x), float(event.y))
+            if kind in ("pointer_down", "pointer_move", "pointer_up") and self._ctl_blocked:
+                if kind == "pointer_up":
+                    self._ctl_blocked = False
+                return
+            if kind == "wheel" and self.over_ui(float(event.x), float(event.y)):
+                return
+            controller.handle_event(event, viewport)
+
+        self.renderer.add_event_handler(forward, "pointer_down", "pointer_move", "pointer_up", "key_down", "key_up",
+                                        "wheel", "before_render")
 
     def render_offscreen(self) -> np.ndarray:
         """Draw one frame on an offscreen canvas: (h, w, 4) uint8 RGBA."""
@@ -746,6 +1218,13 @@ class DesktopApp:
         self.subscribe()
 
     def toggle_overlay(self, overlay: str, on: bool | None = None) -> None:
+        if overlay.startswith("dept:"):
+            if overlay not in self.dept_info:
+                raise ValueError(f"Fachebene {overlay!r} unbekannt oder nicht sichtbar / department layer unknown or "
+                                 "not visible")
+            want = (overlay not in self.overlays) if on is None else on
+            (self.overlays.add if want else self.overlays.discard)(overlay)
+            return
         oid = layer_id(overlay)
         if oid not in OVERLAYS:
             raise ValueError(f"{overlay!r} ist keine Überlagerung / is not an overlay")
@@ -771,29 +1250,52 @@ class DesktopApp:
 
     # --- pictures --------------------------------------------------------------------------------
     def annotate(self, img: np.ndarray) -> Any:
-        """The picture with the legend (and the inspection panel) as a PIL image."""
+        """The picture with the legend, its title and unit (and the inspection panel, the legends of
+        department layers shown) as a PIL image, in the viewer's language with umlauts and degrees. A
+        window with widgets already shows them: its picture is taken as it is."""
         from PIL import Image, ImageDraw
 
+        from viewer.desktop.widgets import ui_font
+
         im = Image.fromarray(img[:, :, :3].copy())
-        legend = legend_for("diff" if self.mode == "diff" else self.layer)
+        if self.widgets:
+            return im
+        font = ui_font(12)
+        shown = "diff" if self.mode == "diff" else self.layer
+        legend = legend_for(shown)
+        de = self.lang != "en"
         draw = ImageDraw.Draw(im)
-        name = " / ".join(legend_text(self.layer, lang)[0] for lang in ("de", "en"))
+        unit = LAYERS[shown].unit
+        name = legend_text(shown, self.lang)[0] + (f" ({unit})" if unit and unit not in legend_text(shown)[0] else "")
+        ink = (20, 20, 20)
         if legend:
             bar = legend_image(legend)
             x0, y0 = im.width - bar.shape[1] - 150, 12
             draw.rectangle((x0 - 8, y0 - 6, im.width - 6, y0 + bar.shape[0] + 24), fill=(255, 255, 255))
             im.paste(Image.fromarray(bar[:, :, :3]), (x0, y0))
             for i, e in enumerate(reversed(legend)):
-                draw.text((x0 + bar.shape[1] + 6, y0 + i * 18 + 4), _ascii(e.label_en), fill=(20, 20, 20))
+                draw.text((x0 + bar.shape[1] + 6, y0 + i * 18 + 2), e.label_de if de else e.label_en, fill=ink, font=font)
             when = f"{self.hour} h" if self._override is None else \
                 f"{int(self._override[1]):02d}:{int(round(self._override[1] % 1 * 60)) % 60:02d}"
-            draw.text((x0, y0 + bar.shape[0] + 6), f"{when}, v{self.shown_version}", fill=(20, 20, 20))
-        draw.text((10, 8), _ascii(name), fill=(20, 20, 20))
+            draw.text((x0, y0 + bar.shape[0] + 4), f"{when}, v{self.shown_version}", fill=ink, font=font)
+            y = y0 + bar.shape[0] + 30
+        else:
+            y = 12
+        for title, entries in self.dept_legends():
+            x0 = im.width - 176
+            draw.rectangle((x0 - 8, y - 4, im.width - 6, y + 16 * (len(entries) + 1) + 2), fill=(255, 255, 255))
+            draw.text((x0, y), title, fill=ink, font=font)
+            for i, (label, rgb) in enumerate(entries):
+                yy = y + 16 * (i + 1)
+                draw.ellipse((x0, yy + 2, x0 + 10, yy + 12), fill=rgb, outline=(60, 60, 60))
+                draw.text((x0 + 16, yy), label, fill=ink, font=font)
+            y += 16 * (len(entries) + 1) + 10
+        draw.text((10, 8), name, fill=ink, font=font)
         if self.pick is not None:
-            lines = self.pick.lines(self.layer, "en")
+            lines = self.pick.lines(self.layer, self.lang)
             draw.rectangle((6, im.height - 16 * len(lines) - 14, 300, im.height - 6), fill=(255, 255, 255))
             for i, line in enumerate(lines):
-                draw.text((12, im.height - 16 * (len(lines) - i) - 8), _ascii(line), fill=(20, 20, 20))
+                draw.text((12, im.height - 16 * (len(lines) - i) - 10), line, fill=ink, font=font)
         return im
 
     def save_screenshot(self, path: Path | str | None = None) -> Path:
@@ -816,6 +1318,11 @@ class DesktopApp:
         kind = event.get("event_type")
         if kind == "pointer_move" and self.track_hover:
             self._hover_at = (float(event["x"]), float(event["y"]))
+        if self.widgets and kind in ("pointer_down", "pointer_move", "pointer_up") and \
+                (kind != "pointer_down" or event.get("button") == 1) and \
+                self._ui_event(str(kind), float(event["x"]), float(event["y"]), event.get("buttons", ())):
+            self._down = None
+            return
         if kind == "pointer_down" and event.get("button") == 1:
             self._down = (float(event["x"]), float(event["y"]))
         elif kind == "pointer_up" and self._down is not None:
@@ -874,9 +1381,12 @@ class DesktopApp:
         fate of every edit request sent."""
         if self._hover_at is not None and (self.hover is None or self.hover["xy_px"] != list(self._hover_at)):
             got = self.hit_at(*self._hover_at)
+            ui = self.over_ui(*self._hover_at)
+            if ui:
+                got = None
             self.hover = {"xy_px": list(self._hover_at), "ground": got is not None,
                           "building_id": got[0].building_id if got else -1,
-                          "edge_index": got[0].edge_index if got else -1}
+                          "edge_index": got[0].edge_index if got else -1, "ui": ui}
         c = self.client
         pick = None
         if self.pick is not None:
@@ -887,6 +1397,8 @@ class DesktopApp:
         return {
             "version": c.version, "shown_version": self.shown_version, "layer": self.layer, "hour": self.hour,
             "mode": self.mode, "overlays": sorted(self.overlays), "tool": self.tool.tool if self.tool else None,
+            "playing": self.playing, "widgets": [[*it.rect, *it.action] for it in self._ui_items],
+            "tiles": self.memory_figures(),
             "camera": [round(float(v), 3) for v in self.camera.local.position],
             "pick": pick, "hover": self.hover, "requests": list(self.requests),
             "applied": {str(r): {"op": a.op, "cause": a.cause, "object_id": a.object_id,
@@ -913,10 +1425,3 @@ def _points_geometry(pos: np.ndarray, rgb: np.ndarray | None = None) -> Any:
 
 def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
-
-
-def _ascii(text: str) -> str:
-    """PIL's default font draws ASCII only."""
-    return (text.replace("–", "-").replace("−", "-").replace("·", "|").replace("ä", "ae").replace("ö", "oe")
-            .replace("ü", "ue").replace("Ä", "Ae").replace("Ö", "Oe").replace("Ü", "Ue").replace("ß", "ss")
-            .replace("°", " ").encode("ascii", "replace").decode())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import numpy as np
 from websockets.sync.client import connect
 
@@ -116,19 +117,20 @@ def apply_field(fields: dict[tuple[str, int], FieldState], msg: p.FieldFrame) ->
     return True
 
 
-def http_bytes(url: str, *, timeout_s: float = 30.0) -> bytes:
-    """GET ``url``; raises ClientError with the address on failure."""
+def http_bytes(url: str, *, timeout_s: float = 30.0, token: str = "") -> bytes:
+    """GET ``url`` (with the bearer ``token`` when given); raises ClientError with the address on failure."""
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as res:
+        with urllib.request.urlopen(req, timeout=timeout_s) as res:
             return bytes(res.read())
     except OSError as exc:
         raise ClientError(f"Server nicht erreichbar: {url} ({exc}) / server not reachable") from None
 
 
-def http_json(url: str, *, timeout_s: float = 30.0) -> Any:
+def http_json(url: str, *, timeout_s: float = 30.0, token: str = "") -> Any:
     """GET ``url`` as JSON."""
     try:
-        return json.loads(http_bytes(url, timeout_s=timeout_s))
+        return json.loads(http_bytes(url, timeout_s=timeout_s, token=token))
     except ValueError:
         raise ClientError(f"Antwort ist kein JSON: {url} / answer is not JSON") from None
 
@@ -156,6 +158,8 @@ class TwinClient:
             raise ClientError(f"Ungültige Serveradresse {base_url!r} / invalid server address")
         scheme = "wss" if parts.scheme == "https" else "ws"
         self.ws_url = f"{scheme}://{parts.netloc}/ws/scenarios/{scenario_id}"
+        self.scenario_id = scenario_id
+        self.token = token
         self.base_url = base_url.rstrip("/")
         self._hello = p.Hello(protocol=p.PROTOCOL_VERSION, role=role, token=token, name=name)  # type: ignore[arg-type]
         self._cond = threading.Condition()
@@ -198,6 +202,24 @@ class TwinClient:
         self.wait_for(lambda: self.welcome is not None, timeout_s, "Welcome")
         assert self.welcome is not None
         return self.welcome
+
+    def load_comments(self) -> int:
+        """Fetch the comments made before this session (``GET /api/scenarios/{id}/comments``); those the
+        socket delivered meanwhile are newer and stay. Returns how many were added."""
+        rows = http_json(f"{self.base_url}/api/scenarios/{self.scenario_id}/comments", token=self.token)
+        if not isinstance(rows, list):
+            raise ClientError("Kommentarliste ist keine Liste / comment list is not a list")
+        try:
+            got = [msgspec.convert(r, p.CommentInfo) for r in rows]
+        except msgspec.ValidationError as exc:
+            raise ClientError(f"Kommentar ungültig ({exc}) / invalid comment") from None
+        with self._cond:
+            new = [c for c in got if c.comment_id not in self.comments]
+            for c in new:
+                self.comments[c.comment_id] = c
+            self.counts["comment_loaded"] = self.counts.get("comment_loaded", 0) + len(new)
+            self._cond.notify_all()
+        return len(new)
 
     def close(self) -> None:
         if self._cm is not None:
