@@ -2,7 +2,7 @@
 
 The server runs in its own process over the sample district (2 x 2 km at 2 m by default) with all engines.
 N protocol clients (citizens) subscribe to UTCI at 15:00, traffic and access, as the web viewer does; a
-planner places trees, unseals a yard (a park-like edit) and closes a road, one edit at a time. For each edit
+planner places trees, lays out a pocket park, unseals a yard and closes a road, one edit at a time. For each edit
 the benchmark records, per client, when the heat field (``utci_c``) and the heat key figures of that
 version (or a newer one) arrived, and for a road closure when the new traffic volumes arrived.
 
@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.live_server import cpu_seconds, free_port, open_spots, port_open, run_app, sample_app, served  # noqa: E402
 
 TOKEN = "bench-live-planner"
-TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("unseal", 20): 300, ("unseal", 50): 150, ("road_closure", 20): 1000}
+TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("park", 20): 300, ("park", 50): 150, ("unseal", 20): 300,
+              ("unseal", 50): 150, ("road_closure", 20): 1000}
 
 
 # ---- server side (child process) ------------------------------------------------------------------
@@ -122,11 +123,15 @@ async def run_client(port: int, sid: str, c: Client, ready: asyncio.Event, count
 
 
 def _edit(kind: str, k: int, setup: dict, rng: np.random.Generator):
-    from geodata.interventions import RoadClosure, Tree, Unseal
+    from geodata.interventions import Park, RoadClosure, Tree, Unseal
 
     if kind == "tree":
         x, y = setup["spots"][int(rng.integers(0, len(setup["spots"])))]
         return Tree(id=f"t{k}", xy_local_m=(float(x), float(y)), height_m=12.0)
+    if kind == "park":  # a 30 x 30 m pocket park around a yard: grass with trees on a third of it
+        x, y = setup["yards"][int(rng.integers(0, len(setup["yards"])))]
+        return Park(id=f"p{k}", polygon_local_m=[(x - 15, y - 15), (x + 15, y - 15), (x + 15, y + 15), (x - 15, y + 15)],
+                    tree_cover=0.3)
     if kind == "unseal":
         x, y = setup["yards"][int(rng.integers(0, len(setup["yards"])))]
         return Unseal(id=f"u{k}", polygon_local_m=[(x - 10, y - 10), (x + 10, y - 10), (x + 10, y + 10), (x - 10, y + 10)])
@@ -322,7 +327,7 @@ def first_layer(timeout_s: float = 1800.0) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", default="1,20,50", help="comma list of client counts")
-    ap.add_argument("--kinds", default="tree,unseal,road_closure")
+    ap.add_argument("--kinds", default="tree,park,unseal,road_closure")
     ap.add_argument("--edits", type=int, default=8, help="edits of each kind per client count")
     ap.add_argument("--size-km", type=float, default=2.0)
     ap.add_argument("--cell-m", type=float, default=2.0)

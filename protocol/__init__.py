@@ -10,7 +10,8 @@ Wire format
 - One websocket at ``/ws/scenarios/{scenario_id}``; every frame is a **binary** frame holding one
   msgpack map, a msgspec Struct tagged by the field ``t``.
 - Arrays travel as :class:`NDArray`: raw little-endian bytes with ``dtype`` and ``shape`` (row-major);
-  the value is ``raw * scale + offset``, cells equal to ``nodata`` are missing (NaN). Temperatures are
+  the value is ``raw * scale + offset``, cells equal to ``nodata`` are missing (NaN). Large arrays may
+  come zlib-compressed (``codec``: complete fields; the server compresses each frame once for all). Temperatures are
   quantised to uint16 with ``scale = 0.01`` and ``offset = -100`` (0.01 K steps, -100 .. 555 °C).
 - Coordinates are in the district's local frame: metres east/north/up from its origin.
 
@@ -47,6 +48,7 @@ name the ``base_revision`` they were made on; when another edit got there first 
 
 from __future__ import annotations
 
+import zlib
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -63,6 +65,8 @@ __all__ = [
     "NDArray",
     "encode_array",
     "decode_array",
+    "compress_array",
+    "COMPRESS_MIN_BYTES",
     "quantise_u16",
     "apply_field_frame",
     "apply_access_frame",
@@ -163,7 +167,8 @@ class _Msg(msgspec.Struct, frozen=True, tag_field="t", forbid_unknown_fields=Tru
 # --- arrays ---------------------------------------------------------------------------------------
 class NDArray(_Struct, frozen=True):
     """A numpy array as raw little-endian bytes (row-major). Value = ``raw * scale + offset``;
-    raw values equal to ``nodata`` (when given) are missing."""
+    raw values equal to ``nodata`` (when given) are missing. With ``codec`` "zlib", ``data`` holds those
+    bytes zlib-compressed (RFC 1950; large arrays where it pays, see :func:`compress_array`)."""
 
     dtype: DType
     shape: Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=2**31)]], msgspec.Meta(max_length=4)]
@@ -171,6 +176,7 @@ class NDArray(_Struct, frozen=True):
     scale: float = 1.0
     offset: float = 0.0
     nodata: int | None = None
+    codec: Literal["", "zlib"] = ""
 
 
 _MAX_ARRAY_BYTES = 512 * 1024 * 1024
@@ -198,10 +204,43 @@ def quantise_u16(arr: np.ndarray, *, scale: float = 0.01, offset: float = -100.0
     return NDArray(dtype="<u2", shape=list(a.shape), data=raw.tobytes(), scale=scale, offset=offset, nodata=65535)
 
 
+COMPRESS_MIN_BYTES = 64 * 1024  # smaller arrays travel raw: compressing them saves too little
+
+
+def compress_array(nd: NDArray, *, level: int = 1, min_bytes: int = COMPRESS_MIN_BYTES) -> NDArray:
+    """``nd`` with its bytes zlib-compressed at ``level`` where it pays (at least ``min_bytes`` raw and
+    at least a tenth smaller), else ``nd`` unchanged."""
+    if nd.codec or len(nd.data) < min_bytes:
+        return nd
+    packed = zlib.compress(nd.data, level)
+    if len(packed) > 0.9 * len(nd.data):
+        return nd
+    return msgspec.structs.replace(nd, data=packed, codec="zlib")
+
+
+def _raw_bytes(nd: NDArray, size: int) -> bytes:
+    """The array's raw bytes (decompressed), refusing data that inflate beyond ``size`` bytes."""
+    if not nd.codec:
+        return nd.data
+    try:
+        z = zlib.decompressobj()
+        raw = z.decompress(nd.data, size + 1)
+        if len(raw) == size and not z.eof:
+            raw += z.decompress(z.unconsumed_tail, 1)
+        complete = z.eof and not z.unconsumed_tail and not z.unused_data
+    except zlib.error:
+        complete, raw = False, b""
+    if not complete or len(raw) != size:
+        raise ProtocolError("bad_array", f"Komprimiertes Feld passt nicht zu Typ und Form {nd.shape} × {nd.dtype}",
+                            f"Compressed array does not match its dtype and shape {nd.shape} x {nd.dtype}")
+    return raw
+
+
 def decode_array(nd: NDArray, *, dequantise: bool = True) -> np.ndarray:
     """The numpy array of an :class:`NDArray` (float32 when scaled or with nodata and ``dequantise``).
 
-    Raises ProtocolError when the byte length does not match dtype and shape.
+    Raises ProtocolError when the byte length (decompressed, for a compressed array) does not match
+    dtype and shape.
     """
     dt = np.dtype(nd.dtype)
     count = 1
@@ -209,13 +248,13 @@ def decode_array(nd: NDArray, *, dequantise: bool = True) -> np.ndarray:
     for n in nd.shape:
         count *= int(n)
         span *= max(int(n), 1)
-    if count * dt.itemsize != len(nd.data) or span * dt.itemsize > _MAX_ARRAY_BYTES:
+    if (not nd.codec and count * dt.itemsize != len(nd.data)) or span * dt.itemsize > _MAX_ARRAY_BYTES:
         raise ProtocolError(
             "bad_array",
             f"Feld passt nicht zu Typ und Form ({len(nd.data)} Bytes für {nd.shape} × {nd.dtype})",
             f"Array does not match its dtype and shape ({len(nd.data)} bytes for {nd.shape} x {nd.dtype})",
         )
-    raw = np.frombuffer(nd.data, dtype=dt).reshape(nd.shape)
+    raw = np.frombuffer(_raw_bytes(nd, count * dt.itemsize), dtype=dt).reshape(nd.shape)
     if not dequantise or (nd.scale == 1.0 and nd.offset == 0.0 and nd.nodata is None):
         return raw
     if not (np.isfinite(nd.scale) and np.isfinite(nd.offset)):

@@ -118,7 +118,8 @@ def access_frames(full: p.AccessFrame, base: tuple[int, p.AccessFrame] | None) -
             x, y = p.decode_array(a, dequantise=False), p.decode_array(b, dequantise=False)
             changed |= (x != y).reshape(-1, n).any(axis=0)
     idx = np.flatnonzero(changed)
-    per = sum(getattr(full, k).data.__len__() for k in arrays if getattr(full, k) is not None) / max(n, 1)
+    per = sum(np.dtype(a.dtype).itemsize * int(np.prod(a.shape[:-1])) for a in (getattr(full, k) for k in arrays)
+              if a is not None)  # bytes per building
     if len(idx) * (per + 4) >= 0.5 * n * per:
         return full  # most buildings changed: the complete frame alone
     return (_access_partial(full, full.scenario_version, base[0], idx), full)
@@ -174,6 +175,13 @@ def field_frames(version: int, layer: str, unit: str, hour: int, g: p.GridInfo, 
     else:
         return full, raw
     return (part, full), raw
+
+
+def _compressed(frame: Any) -> Any:
+    """A field frame (or the complete frame of a pair) with its values compressed where it pays."""
+    if isinstance(frame, tuple):
+        return (frame[0], _compressed(frame[1]))
+    return msgspec.structs.replace(frame, values=p.compress_array(frame.values))
 
 
 def grid_info(d: District) -> p.GridInfo:
@@ -297,7 +305,9 @@ class HeatAdapter:
             if early is not None and (layer, hour) == ("utci_c", first):
                 early([built[(layer, hour)], p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})])
         self.last_version, self.last_raw = version, raws
-        return [built[(layer, hour)] for layer, _, hour in sorted(todo, key=lambda t: (HEAT_LAYERS.index(t[0]), t[1]))], fields
+        # complete fields compressed once for every client that needs one (and for storage), after the early frame
+        frames = [_compressed(built[(layer, hour)]) for layer, _, hour in sorted(todo, key=lambda t: (HEAT_LAYERS.index(t[0]), t[1]))]
+        return frames, fields
 
     def restamp(self, out: EngineOutput, version: int) -> EngineOutput:
         """The last output for ``version`` (nothing it reads changed); later partial frames build on it."""
@@ -363,7 +373,8 @@ class AccessAdapter:
         deficits = self._deficits(res.deficit_areas, doctor)
         minutes = {"scale": ACCESS_MIN_STEP, "offset": 0.0}  # travel times in 0.1 min steps (half the bytes)
         full = p.AccessFrame(version, p.quantise_u16(doctor, **minutes), p.encode_array(q), deficits, categories=cats,
-                             building_time_by_category_min=p.quantise_u16(by_cat, **minutes),
+                             building_time_by_category_min=p.compress_array(p.quantise_u16(by_cat, **minutes),
+                                                                            min_bytes=16 * 1024),
                              building_class=p.encode_array(bclass))
         frames: list[Any] = [access_frames(full, self.last)]  # the buildings whose times changed, when fewer
         self.last = (version, full)
@@ -371,7 +382,8 @@ class AccessAdapter:
             t_s = float(hours[0]) * 3600.0
             xy = np.asarray(res.agents.positions_at(t_s), np.float32).reshape(-1, 2)
             mode = np.asarray(res.agents.mode_at(t_s), np.int32)
-            frames.append(p.AgentFrame(version, "people", t_s, p.encode_array(xy), mode=p.encode_array(mode)))
+            frames.append(p.AgentFrame(version, "people", t_s, p.compress_array(p.encode_array(xy), min_bytes=16 * 1024),
+                                       mode=p.compress_array(p.encode_array(mode), min_bytes=16 * 1024)))
         return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items() if _is_number(v)}, frames=frames,
                             stops_quality=q)
 

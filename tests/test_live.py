@@ -145,7 +145,8 @@ def test_the_shown_utci_goes_out_ahead_of_the_heat_output(incremental) -> None:
     pair = next(m for _, m in early if isinstance(m, tuple))
     assert pair[1].layer == "utci_c" and pair[1].hour == 15 and pair[1].scenario_version == 2
     same = next(f for f in outs[1]["heat"].frames if isinstance(f, tuple) and f[1].layer == "utci_c")
-    assert p.encode(same[0]) == p.encode(pair[0]) and p.encode(same[1]) == p.encode(pair[1])
+    assert p.encode(same[0]) == p.encode(pair[0])
+    np.testing.assert_array_equal(p.decode_array(same[1].values), p.decode_array(pair[1].values))  # (compressed after)
     kpi = next(m for _, m in early if isinstance(m, p.KpiFrame))
     final = outs[1]["heat"].kpis
     assert kpi.engine == "heat" and kpi.values["utci_mean_c"] == pytest.approx(final["utci_mean_c"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import msgspec
@@ -53,6 +54,10 @@ ACCESS_NEW = msgspec.structs.replace(ACCESS_FULL, scenario_version=6, building_t
 ACCESS_PARTIAL = access_frames(ACCESS_NEW, (5, ACCESS_FULL))[0]
 
 
+def _zlib(nd: p.NDArray) -> p.NDArray:
+    return msgspec.structs.replace(nd, data=zlib.compress(nd.data, 1), codec="zlib")
+
+
 def _frames() -> dict[str, object]:
     rng = np.random.default_rng(5)
     utci = rng.uniform(20, 45, size=(3, 4)).astype(np.float32)
@@ -69,6 +74,12 @@ def _frames() -> dict[str, object]:
                                grid=GRID, presence=[]),
         "b_field_full": p.FieldFrame(scenario_version=3, base_version=-1, layer="utci_c", unit="degC", hour=15, full=True,
                                      grid=GRID, window=p.Window(0, 0, 3, 4), values=p.quantise_u16(utci)),
+        # a complete field zlib-compressed (as the server sends large ones), and one that inflates too far
+        "b_field_zlib": p.FieldFrame(scenario_version=3, base_version=-1, layer="tmrt_c", unit="degC", hour=15, full=True,
+                                     grid=GRID, window=p.Window(0, 0, 3, 4), values=_zlib(p.quantise_u16(utci + 10))),
+        "b_field_zlib_bomb": p.FieldFrame(scenario_version=3, base_version=-1, layer="air_temp_c", unit="degC", hour=15,
+                                          full=True, grid=GRID, window=p.Window(0, 0, 3, 4),
+                                          values=p.NDArray("<u2", [3, 4], zlib.compress(bytes(1 << 20)), codec="zlib")),
         "c_field_patch": p.FieldFrame(scenario_version=4, base_version=3, layer="utci_c", unit="degC", hour=15, full=False,
                                       grid=GRID, window=p.Window(2, 1, 1, 2), values=p.quantise_u16(patch)),
         "d_field_orphan": p.FieldFrame(scenario_version=9, base_version=7, layer="utci_c", unit="degC", hour=15, full=False,
@@ -122,6 +133,23 @@ def test_quantised_full_field_decodes_to_server_values(decoded) -> None:
     np.testing.assert_allclose(got[0, 1:], utci[0, 1:], atol=0.006)
     # sample at column 1, bottom row (row 2: the south edge is row rows-1)
     assert rec["sample_centre"] == pytest.approx(float(expect[2, 1]), abs=1e-4)
+
+
+def test_compressed_field_decodes_and_a_bomb_is_refused(decoded) -> None:
+    out, _, utci, _ = decoded
+    rec = out["b_field_zlib.msgpack"]
+    assert rec["result"] == "applied" and "error" not in rec
+    expect = p.decode_array(p.quantise_u16(utci + 10))
+    np.testing.assert_allclose(_as_float(rec["values"]).reshape(3, 4), expect, atol=1e-4)
+    assert "does not inflate" in out["b_field_zlib_bomb.msgpack"]["error"] or "inflates to" in out["b_field_zlib_bomb.msgpack"]["error"]
+    # the server's own compression of a large field, decoded by Python as the desktop viewer does
+    big = p.quantise_u16(np.linspace(20, 45, 300 * 400, dtype=np.float32).reshape(300, 400))
+    packed = p.compress_array(big)
+    assert packed.codec == "zlib" and len(packed.data) < len(big.data) / 2
+    np.testing.assert_array_equal(p.decode_array(packed), p.decode_array(big))
+    with pytest.raises(p.ProtocolError):
+        p.decode_server(p.encode(p.FieldFrame(1, -1, "utci_c", "°C", 15, True, GRID, p.Window(0, 0, 3, 4),
+                                              p.NDArray("<u2", [3, 4], zlib.compress(bytes(1 << 20)), codec="zlib"))))
 
 
 def test_partial_window_applies_on_its_base_version_only(decoded) -> None:

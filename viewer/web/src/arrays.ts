@@ -1,6 +1,8 @@
 // Decoding of the protocol's arrays: raw little-endian bytes with a dtype and a shape, optionally
-// quantised (value = raw * scale + offset, with a sentinel for "no data").
+// quantised (value = raw * scale + offset, with a sentinel for "no data") and optionally zlib-compressed
+// (codec "zlib": large complete fields).
 
+import { unzlibSync } from "fflate";
 import type { NDArray } from "./protocol.gen";
 
 export type NumArray =
@@ -14,7 +16,7 @@ export type NumArray =
   | Uint32Array;
 
 /** An array as it arrives on the wire (the protocol's NDArray). */
-export type WireArray = Pick<NDArray, "dtype" | "shape" | "data"> & Partial<Pick<NDArray, "scale" | "offset" | "nodata">>;
+export type WireArray = Pick<NDArray, "dtype" | "shape" | "data"> & Partial<Pick<NDArray, "scale" | "offset" | "nodata" | "codec">>;
 
 type Ctor = { new (buf: ArrayBuffer, offset: number, length: number): NumArray; BYTES_PER_ELEMENT: number };
 
@@ -58,8 +60,26 @@ export function isWireArray(v: unknown): v is WireArray {
   );
 }
 
+/** The array's raw bytes: inflated when compressed (refused when they do not fit dtype and shape). */
+function rawBytes(a: WireArray, size: number): Uint8Array {
+  if (!a.codec) return a.data;
+  if (a.codec !== "zlib") throw new ArrayDecodeError(`unknown array codec: ${a.codec}`);
+  let out: Uint8Array;
+  try {
+    out = unzlibSync(a.data, { out: new Uint8Array(size + 1) }); // one byte more: longer data shows
+  } catch (e) {
+    throw new ArrayDecodeError(`compressed array of shape [${a.shape}] does not inflate to ${size} bytes: ${String(e)}`);
+  }
+  if (out.byteLength !== size) throw new ArrayDecodeError(`compressed array of shape [${a.shape}] inflates to ${out.byteLength} bytes, not ${size}`);
+  return out;
+}
+
 /** Decode a wire array into a typed array (copied when the bytes are not aligned). */
 export function decodeArray(a: WireArray): NumArray {
+  if (a.codec) {
+    const size = a.shape.reduce((p, q) => p * q, 1) * (a.dtype.endsWith("i8") || a.dtype.endsWith("f8") ? 8 : ctorFor(a.dtype).BYTES_PER_ELEMENT);
+    return decodeArray({ ...a, codec: "", data: rawBytes(a, size) });
+  }
   if (a.dtype.endsWith("i8")) return decodeInt64(a);
   const C = ctorFor(a.dtype);
   const n = a.shape.reduce((p, q) => p * q, 1);

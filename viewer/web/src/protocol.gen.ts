@@ -273,7 +273,7 @@ export interface MoveStop {
   xy_local_m?: [number, number];  // maxItems 2, default [0.0, 0.0]
 }
 
-/** A numpy array as raw little-endian bytes (row-major). Value = ``raw * scale + offset``; raw values equal to ``nodata`` (when given) are missing. */
+/** A numpy array as raw little-endian bytes (row-major). Value = ``raw * scale + offset``; raw values equal to ``nodata`` (when given) are missing. With ``codec`` "zlib", ``data`` holds those bytes zlib-compressed (RFC 1950; large arrays where it pays, see :func:`compress_array`). */
 export interface NDArray {
   dtype: "<f4" | "<f8" | "<i2" | "<i4" | "<i8" | "<u2" | "<u4" | "|i1" | "|u1";
   shape: Array<number>;  // maxItems 4
@@ -281,6 +281,7 @@ export interface NDArray {
   scale?: number;  // default 1.0
   offset?: number;  // default 0.0
   nodata?: number | null;  // default null
+  codec?: "" | "zlib";  // default ""
 }
 
 export interface NewLink {

@@ -8,7 +8,7 @@ import { toFloat32 } from "../src/arrays";
 import { decodeServerFrame, encodeClientMessage } from "../src/connection";
 import { applyAccessFrame, applyFieldFrame, sampleField, type AccessState, type FieldState } from "../src/fields";
 import { linesToGeometry } from "../src/api";
-import type { ClientMessage } from "../src/protocol.gen";
+import type { ClientMessage, ServerMessage } from "../src/protocol.gen";
 import { lonlatToUtm, zoneOfEpsg } from "../src/utm";
 
 const dir = process.argv[2];
@@ -20,6 +20,15 @@ const list = (a: ArrayLike<number>): Array<number | null> => Array.from(a, (v) =
 for (const name of readdirSync(dir).filter((f) => f.endsWith(".msgpack")).sort()) {
   const msg = decodeServerFrame(readFileSync(join(dir, name)));
   const rec: Record<string, unknown> = { t: msg.t };
+  out[name] = rec;
+  try {
+    describe(msg, rec);
+  } catch (e) {
+    rec.error = String(e);
+  }
+}
+
+function describe(msg: ServerMessage, rec: Record<string, unknown>): void {
   switch (msg.t) {
     case "field": {
       rec.result = applyFieldFrame(fields, msg);
@@ -68,7 +77,6 @@ for (const name of readdirSync(dir).filter((f) => f.endsWith(".msgpack")).sort()
     default:
       rec.raw = JSON.parse(JSON.stringify(msg));
   }
-  out[name] = rec;
 }
 
 const client: ClientMessage[] = [
