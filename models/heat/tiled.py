@@ -49,25 +49,13 @@ from models.heat.engine import HeatEngine
 from models.heat.params import HeatParams
 from models.heat.pipeline import ground_view_radius_cells, shade, sky_view, surface_and_tmrt
 from models.heat.state import PipelineState
+from models.heat.tiled_files import AIR_FIELDS, FIELDS, LAYERS, MANIFEST, TiledHeatError, read_manifest
 
 __all__ = ["TilePlan", "TiledResult", "halo_cells", "bytes_per_cell", "plan_tiles", "run_tiled", "peak_rss_bytes",
            "TiledHeatError", "air_and_utci", "read_manifest", "LAYERS", "MANIFEST"]
 
-FIELDS = ("sunlit", "svf", "surface_temp_c", "tmrt_c")
-AIR_FIELDS = ("air_temp_c", "utci_c")
-LAYERS = (*FIELDS, *AIR_FIELDS, "q_h_air_grid")
-MANIFEST = "tiled.json"
 UTCI_BLOCK_CELLS = 1 << 20  # UTCI in blocks of this many cells (its polynomial's temporaries)
 MIN_CORE = 16
-
-
-class TiledHeatError(ValueError):
-    """A tiled run that cannot be done (memory limit too small, bad hours); ``de`` / ``en`` messages."""
-
-    def __init__(self, de: str, en: str) -> None:
-        super().__init__(f"{de} / {en}")
-        self.de = de
-        self.en = en
 
 
 def bytes_per_cell(n_hours: int) -> int:
@@ -151,6 +139,7 @@ class TiledResult:
     cells: int
     peak_rss_bytes: int
     files: list[str] = field(default_factory=list)
+    air_seconds: float = 0.0  # of ``seconds``: the air solve and UTCI pass
 
     @property
     def cells_per_second(self) -> float:
@@ -221,21 +210,6 @@ class _Writers:
 
 def _band_names(name: str, hours: Sequence[int]) -> list[str]:
     return [name] if name == "svf" else [f"{name} {h:02d}:00" for h in hours]
-
-
-def read_manifest(folder: str | Path) -> dict:
-    """The manifest of a tiled run's folder (hours, grid, layers); ``TiledHeatError`` if absent or broken."""
-    path = Path(folder) / MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TiledHeatError(f"{path} fehlt: kein Ergebnis einer Kachelrechnung",
-                             f"{path} missing: not the output of a tiled run") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TiledHeatError(f"{path} nicht lesbar ({exc})", f"{path} unreadable") from None
-    if not isinstance(data, dict) or not isinstance(data.get("hours"), list) or not isinstance(data.get("layers"), list):
-        raise TiledHeatError(f"{path}: unerwarteter Inhalt", f"{path}: unexpected content")
-    return data
 
 
 def _write_manifest(folder: Path, data: dict) -> None:
@@ -319,14 +293,18 @@ def run_tiled(district: District, out: str | Path, *, interventions: Sequence[In
                                  "tile_core_cells": plan.core, "halo_cells": plan.halo, "layers": layers,
                                  "interventions": len(interventions)})
         if air:
+            ta = time.perf_counter()
             files.extend(air_and_utci(district, folder, interventions=interventions, weather=weather, params=p,
                                       core_cells=plan.core, surfaces=surf,
                                       on_tile=None if on_tile is None else lambda i, n: on_tile(len(tiles) + i, total)))
+            air_s[0] = time.perf_counter() - ta
         return files
 
     files: list[str] = []
+    air_s = [0.0]
     target = atomic_dir(out, write)
-    return TiledResult(target, plan, hrs, time.perf_counter() - t0, g.rows * g.cols, peak_rss_bytes(), files)
+    return TiledResult(target, plan, hrs, time.perf_counter() - t0, g.rows * g.cols, peak_rss_bytes(), files,
+                       air_s[0])
 
 
 def air_and_utci(district: District, folder: str | Path, *, interventions: Sequence[Intervention] = (),
