@@ -179,14 +179,15 @@ def own_cell_weights(cell_m: float, eye_height_m: float) -> tuple[float, float]:
 
 def _box_sum(a: np.ndarray, radius: int) -> np.ndarray:
     """Sum over the (2 radius + 1)^2 box around each cell, cells outside the array counting zero
-    (summed-area table in float64)."""
+    (summed-area table in float64 of the array padded by the radius)."""
     rows, cols = a.shape
-    sat = np.zeros((rows + 1, cols + 1))
-    np.cumsum(np.cumsum(a, axis=0, dtype=np.float64), axis=1, out=sat[1:, 1:])
-    r, c = np.arange(rows), np.arange(cols)
-    lo_r, hi_r = np.maximum(r - radius, 0)[:, None], np.minimum(r + radius + 1, rows)[:, None]
-    lo_c, hi_c = np.maximum(c - radius, 0)[None, :], np.minimum(c + radius + 1, cols)[None, :]
-    return sat[hi_r, hi_c] - sat[lo_r, hi_c] - sat[hi_r, lo_c] + sat[lo_r, lo_c]
+    n, w = radius, 2 * radius + 1
+    sat = np.zeros((rows + w, cols + w))
+    inner = sat[1:, 1:]
+    inner[n:n + rows, n:n + cols] = a
+    np.cumsum(inner, axis=0, out=inner)
+    np.cumsum(inner, axis=1, out=inner)
+    return sat[w:, w:] - sat[:-w, w:] - sat[w:, :-w] + sat[:-w, :-w]
 
 
 def ground_view(
