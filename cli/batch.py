@@ -17,9 +17,10 @@ the best trees, and heat of a district larger than memory.
 - ``twin optimise-stop-set NAME --stops 5 [--trials 40] [--seed 0] --out FILE`` starts from the
   maximal-covering MILP and searches (Optuna) the stop set that removes the most stop deficits of
   persons 65+ without a car and under 18, measured with the full access model; a scenario draft.
-- ``twin heat-tiles NAME [--scenario FILE] [--hours 15] --max-memory 4G [--tile-cells N] --out DIR`` runs
+- ``twin heat-tiles NAME [--scenario FILE] [--hours 15] --max-memory 4G [--tile-cells N] (--out DIR | --run RUN)`` runs
   the heat model tile by tile in bounded memory (shadows, sky view, surface, Tmrt; then air temperature
-  from one coarse solve and UTCI) and writes Cloud-Optimised GeoTIFFs with a manifest (tiled.json).
+  from one coarse solve and UTCI) and writes Cloud-Optimised GeoTIFFs with a manifest (tiled.json); with
+  ``--run RUN`` into ``<data>/tiled/RUN``, which the server serves by windows (``/api/tiled/RUN``).
 
 Bad input exits with status 2 and one message (German / English); nothing is left half-written.
 """
@@ -99,7 +100,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     tp.add_argument("--max-memory", default=None, help="memory limit of the run, e.g. 4G or 1500M (default: no tiling)")
     tp.add_argument("--tile-cells", type=int, default=None, help="tile core in cells (instead of --max-memory)")
     tp.add_argument("--sample-size-km", type=float, default=2.0, help="size of the 'sample' district (default 2)")
-    tp.add_argument("--out", required=True, help="output folder of COGs")
+    out = tp.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", default=None, help="output folder of COGs")
+    out.add_argument("--run", default=None, metavar="NAME",
+                     help="write to <data>/tiled/NAME, where the server serves it (/api/tiled/NAME)")
     tp.add_argument("--json", action="store_true", help="print a one-line JSON summary")
     tp.set_defaults(func=run_heat_tiles)
 
@@ -278,12 +282,23 @@ def run_heat_tiles(args: argparse.Namespace) -> int:
     if args.tile_cells is not None and not 16 <= args.tile_cells <= 100_000:
         raise CliError(f"--tile-cells {args.tile_cells} außerhalb 16..100000 / out of range 16..100000")
     hours = _hours(args.hours)
+    target = args.out
+    if args.run is not None:
+        import re
+
+        from server.settings import data_dir
+        from server.tiled_runs import RUN_PATTERN
+
+        if not re.match(RUN_PATTERN, args.run):
+            raise CliError(f"--run {args.run!r}: Buchstaben, Ziffern, - und _ (höchstens 64) / "
+                           "letters, digits, - and _ (at most 64)")
+        target = str(data_dir(args.data_dir) / "tiled" / args.run)
     ivs = read_scenario(args.scenario)
     district = load_district(args)
     with Progress(transient=True) as bar:
         task = bar.add_task("Kacheln / tiles", total=None)
         try:
-            res = run_tiled(district, args.out, interventions=ivs, hours=hours,
+            res = run_tiled(district, target, interventions=ivs, hours=hours,
                             params=HeatParams.default(arch=_arch(args)), max_memory_bytes=limit,
                             core_cells=args.tile_cells, on_tile=lambda i, n: bar.update(task, completed=i, total=n))
         except (TiledHeatError, HeatEditError) as exc:

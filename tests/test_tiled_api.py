@@ -13,6 +13,8 @@ from heat_fixtures import heat_district
 from PIL import Image
 from server_support import auth, make_app
 
+from cli.main import main
+from geodata.bundle import write_bundle
 from models.heat.engine import HeatParams
 from models.heat.tiled import run_tiled
 
@@ -90,3 +92,21 @@ def test_anonymous_reads_count_against_the_read_budget(served):
     codes = [client.get(url).status_code for _ in range(200)]
     assert codes[0] == 200 and 429 in codes
     assert client.get(url, headers=auth(tokens["planner"])).status_code == 200
+
+
+def test_twin_heat_tiles_run_is_served(served, capsys):
+    """``twin heat-tiles NAME --run RUN`` writes where the server reads: listed, and its window equals its COG."""
+    client, tokens, folder = served
+    root = folder.parents[1]
+    h = auth(tokens["planner"])  # the anonymous budget may be spent by the test before
+    write_bundle(heat_district(120.0), root / "districts" / "klein", tiles=False)
+    assert main(["heat-tiles", "klein", "--run", "klein-15", "--tile-cells", "32", "--data-dir", str(root),
+                 "--json"]) == 0
+    capsys.readouterr()
+    assert [r["run"] for r in client.get("/api/tiled", headers=h).json()] == ["klein-15", "stadt1"]
+    r = client.get("/api/tiled/klein-15/air_temp_c/window.tif?row=5&col=7&rows=40&cols=30&hour=15", headers=h)
+    ref, *_ = _cog(root / "tiled" / "klein-15", "air_temp_c", 1, 5, 45, 7, 37)
+    with rasterio.MemoryFile(r.content) as mem, mem.open() as ds:
+        assert np.array_equal(ds.read(1), ref)
+    assert main(["heat-tiles", "klein", "--run", "../weg", "--data-dir", str(root)]) == 2
+    assert "/" in capsys.readouterr().err
