@@ -44,9 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--compare", default=None, help="second scenario id: side by side (or --layer diff)")
     sp.add_argument("--token-file", default=None, help="file holding a planner or admin token (for edits)")
     sp.add_argument("--layer", default="utci",
-                    help="raster: utci, tmrt, air_temp, surface_temp, heat_stress, access, diff (default utci)")
+                    help="raster: utci, tmrt, air_temp, surface_temp, uhi, heat_stress, access, diff (default utci)")
     sp.add_argument("--overlay", action="append", default=[],
-                    help="overlay, repeatable: traffic, vc, vehicles, agents, transit, comments")
+                    help="overlay, repeatable: traffic, vc, vehicles, agents, transit, cooling, cooling_change, "
+                         "comments")
     sp.add_argument("--hour", type=int, default=15, help="hour of the design day, 0..23 (default 15)")
     sp.add_argument("--lang", default="de", choices=("de", "en"), help="language of the texts (default de)")
     sp.add_argument("--size", default="1280x800", help="window or picture size WxH (default 1280x800)")

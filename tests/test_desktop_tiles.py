@@ -549,3 +549,47 @@ def test_department_layers_listed_by_visibility_and_drawn_with_their_legends(ser
     finally:
         c.close()
         citizen.close()
+
+
+# --- heat island and cooling demand --------------------------------------------------------------------
+@pytest.mark.window
+def test_heat_island_layer_and_the_buildings_cooling_demand(served: WebServer, tmp_path: Path) -> None:
+    from viewer.desktop.layers import RAMPS, ramp_rgb
+
+    _need_adapter()
+    c = _client(served)
+    try:
+        app = _app(c, tmp_path, layer="uhi")
+        c.wait_version(c.version, 300)
+        f = c.field("uhi_k", 15)
+        assert f is not None and np.isfinite(f.values_c).mean() > 0.9
+        assert -6.0 < float(np.nanmedian(f.values_c)) < 10.0  # air minus the countryside, kelvin
+        img = app.render_offscreen()
+        ramp = ramp_rgb(RAMPS["uhi"], np.linspace(-3, 3, 96))
+        rgb = img[:, :, :3].astype(int).reshape(-1, 1, 3)
+        near = (np.abs(rgb - ramp.reshape(1, -1, 3)).sum(axis=2).min(axis=1) < 40).mean()
+        assert app.views[0].drape.visible and near > 0.15
+        assert app.ui_view().legend_title.startswith("Wärmeinsel") and "(K)" in app.ui_view().legend_title
+        app.toggle_overlay("cooling", True)
+        c.wait_for(lambda: "cooling_demand_kwh_day" in c.kpis.get("heat", {}), 300, "cooling demand")
+        app.render_offscreen()
+        values = app._cooling["values"]
+        assert values is not None and np.isfinite(values["kwh"]).sum() >= 10
+        recoloured = 0
+        for k, layers in app._tile_layers.items():
+            for ly, mesh in zip(layers, app._tile_meshes[k], strict=False):
+                if ly.name == "buildings":
+                    now = np.rint(mesh.geometry.colors.data[:, :3] * 255).astype(int)
+                    recoloured += int((np.abs(now - ly.colors[:, :3].astype(int)).sum(axis=1) > 6).sum())
+        assert recoloured > 100  # the buildings show their demand
+        title, rows = app.dept_legends()[0]
+        assert title.startswith("Kühlbedarf") and len(rows) == len(RAMPS["cooling"].stops)
+        app.toggle_overlay("cooling", False)
+        app.render_offscreen()
+        for k, layers in app._tile_layers.items():  # and their own colours again when it is off
+            for ly, mesh in zip(layers, app._tile_meshes[k], strict=False):
+                if ly.name == "buildings":
+                    now = np.rint(mesh.geometry.colors.data[:, :3] * 255).astype(int)
+                    assert np.abs(now - ly.colors[:, :3].astype(int)).max() <= 1
+    finally:
+        c.close()

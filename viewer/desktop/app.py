@@ -59,6 +59,8 @@ from viewer.desktop.layers import (
 from viewer.desktop.places import (
     Roads,
     Stops,
+    building_colours,
+    cooling_from_geojson,
     deficit_quads,
     nearest_edge,
     road_colours,
@@ -393,6 +395,7 @@ class DesktopApp:
         self.epsg, self.origin_utm = epsg, (float(origin[0]), float(origin[1]))
         self.dept_info: dict[str, DeptLayerInfo] = {}
         self._dept_data: dict[str, Any] = {}
+        self._cooling: dict[str, Any] = {"key": None, "values": None, "shown": None}
         try:  # the department layers this token may see (the server decides)
             rows = http_json(f"{client.base_url}/api/layers", token=client.token)
             self.dept_info = {i.key: i for i in dept_layers_from_json(rows)}
@@ -661,6 +664,7 @@ class DesktopApp:
             changed |= self._refresh_drape(v, i)
             changed |= self._refresh_overlays(v, self._clients()[i])
             changed |= self._refresh_dept(v)
+        changed |= self._refresh_cooling()
         return changed
 
     def show_values(self, values: np.ndarray, hour: float) -> None:
@@ -741,6 +745,40 @@ class DesktopApp:
             changed = True
         return changed
 
+    def _refresh_cooling(self) -> bool:
+        """Colour the buildings by their cooling demand (or its change) when that overlay is on, from the
+        server's export for the newest version whose heat figures include it; their own colours otherwise."""
+        mode = "cooling_change" if "cooling_change" in self.overlays else "cooling" if "cooling" in self.overlays else ""
+        cs = self._cooling
+        c = self.client
+        if mode:
+            kpi = c.kpis.get("heat", {}).get("cooling_demand_kwh_day")
+            key = (c.version, kpi)
+            if kpi is not None and cs["key"] != key:
+                cs["key"] = key
+                try:
+                    doc = http_json(f"{c.base_url}/api/scenarios/{c.scenario_id}/exports/buildings_cooling.geojson",
+                                    token=c.token)
+                    cs["values"] = cooling_from_geojson(doc)
+                except ClientError as exc:
+                    self._say(f"Kühlbedarf nicht verfügbar / cooling demand not available: {exc}")
+        shown = (mode, id(cs["values"]), len(self._tile_meshes)) if mode and cs["values"] is not None else None
+        if shown == cs["shown"]:
+            return False
+        cs["shown"] = shown
+        for k, layers in self._tile_layers.items():
+            for ly, mesh in zip(layers, self._tile_meshes[k], strict=False):
+                vid = getattr(ly, "ids", None)
+                if ly.name != "buildings" or vid is None:
+                    continue
+                rgb = np.asarray(ly.colors[:, :3], np.uint8).copy()
+                if shown is not None:
+                    got = building_colours(mode, cs["values"], vid)
+                    rgb = np.where(got[:, 3:4] > 0, got[:, :3], rgb)
+                mesh.geometry.colors.data[:, :3] = rgb.astype(np.float32) / 255.0
+                mesh.geometry.colors.update_full()
+        return True
+
     def _refresh_dept(self, v: _View) -> bool:
         changed = False
         for key in self.dept_info:
@@ -820,8 +858,15 @@ class DesktopApp:
         return group
 
     def dept_legends(self) -> list[tuple[str, list[tuple[str, tuple[int, int, int]]]]]:
-        """Title and legend of every department layer shown."""
-        return [(i.title, style_legend(i.style)) for k, i in self.dept_info.items() if k in self.overlays]
+        """Title and legend of every department layer shown (and of the buildings' cooling demand)."""
+        out = []
+        for k in ("cooling", "cooling_change"):
+            if k in self.overlays:
+                de = self.lang != "en"
+                title = f"{legend_text(k, self.lang)[0]} ({'kWh/Tag' if de else 'kWh/day'})"
+                out.append((title, [((e.label_de if de else e.label_en).replace(" kWh/d", ""), e.rgb)
+                                    for e in reversed(legend_for(k))]))
+        return out + [(i.title, style_legend(i.style)) for k, i in self.dept_info.items() if k in self.overlays]
 
     def _set_deficits(self, v: _View, deficits: list[Any]) -> None:
         import pygfx as gfx

@@ -66,6 +66,9 @@ RAMPS: dict[str, Ramp] = {
     "access": Ramp(0.0, 30.0, _PURPLES),
     "traffic": Ramp(0.0, 800.0, _TRAFFIC),
     "diff": Ramp(-4.0, 4.0, _COOL_WARM),
+    "uhi": Ramp(-3.0, 3.0, _COOL_WARM),  # air minus the countryside, centred on 0 K
+    "cooling": Ramp(0.0, 600.0, _WARM),  # buildings' cooling demand, kWh/day
+    "cooling_change": Ramp(-20.0, 20.0, _COOL_WARM),  # its change against no interventions, kWh/day
 }
 
 # UTCI heat-stress categories (Bröde et al. 2012), °C
@@ -118,6 +121,10 @@ LAYERS: dict[str, LayerSpec] = {s.id: s for s in (
               "So warm fühlt es sich für Menschen an (°C), mit Sonne, Wind und Feuchte.",
               "How warm it feels to people (°C), with sun, wind and humidity.",
               "heat", "utci_c", "°C", RAMPS["utci"]),
+    LayerSpec("uhi", "raster", "Wärmeinsel (Luft − Umland)", "Heat island (air − countryside)",
+              "Um wie viel die Luft zur gezeigten Stunde wärmer (rot) oder kühler (blau) ist als über dem freien "
+              "Umland (K).", "How much warmer (red) or cooler (blue) the air is than over open countryside at the "
+              "hour shown (K).", "heat", "uhi_k", "K", RAMPS["uhi"]),
     LayerSpec("heat_stress", "raster", "Hitzebelastung", "Heat stress",
               "Wie stark die Hitze den Körper belastet.", "How much the heat strains the body.",
               "heat", "utci_c", "°C", HEAT_STRESS),
@@ -138,6 +145,14 @@ LAYERS: dict[str, LayerSpec] = {s.id: s for s in (
     LayerSpec("transit", "stops", "Haltestellen und Linien", "Stops and lines",
               "Güteklasse der Anbindung: A sehr gut bis F kaum angebunden.",
               "Public transport quality class: A very good to F hardly served.", "access", "", "", TRANSIT_CLASSES),
+    LayerSpec("cooling", "buildings", "Kühlbedarf der Gebäude", "Buildings' cooling demand",
+              "Kühlbedarf je Gebäude über den heißen Tag (kWh/Tag); grau: Nutzung ohne Kühlung.",
+              "Cooling demand per building over the hot day (kWh/day); grey: a use without cooling.",
+              "heat", "cooling_kwh_day", "kWh/d", RAMPS["cooling"]),
+    LayerSpec("cooling_change", "buildings", "Kühlbedarf: Änderung", "Cooling demand: change",
+              "Änderung des Kühlbedarfs je Gebäude gegenüber dem Zustand ohne Maßnahmen (kWh/Tag); blau: weniger.",
+              "Change of each building's cooling demand against no interventions (kWh/day); blue: less.",
+              "heat", "cooling_kwh_day", "kWh/d", RAMPS["cooling_change"]),
     LayerSpec("comments", "pins", "Hinweise und Ideen", "Comments and ideas",
               "Hinweise und Ideen der Bürgerinnen und Bürger.", "Comments and ideas from citizens."),
     LayerSpec("diff", "raster", "Unterschied B − A", "Difference B − A",
@@ -146,7 +161,8 @@ LAYERS: dict[str, LayerSpec] = {s.id: s for s in (
 )}
 RASTERS = tuple(k for k, s in LAYERS.items() if s.kind == "raster" and k != "diff")
 OVERLAYS = tuple(k for k, s in LAYERS.items() if s.kind != "raster")
-_FIELD_ALIASES = {"utci_c": "utci", "tmrt_c": "tmrt", "air_temp_c": "air_temp", "surface_temp_c": "surface_temp"}
+_FIELD_ALIASES = {"utci_c": "utci", "tmrt_c": "tmrt", "air_temp_c": "air_temp", "surface_temp_c": "surface_temp",
+                  "uhi_k": "uhi"}
 
 # legacy name: the heat-stress classes as legend entries
 UTCI_LEGEND: tuple[LegendEntry, ...] = ()  # filled below

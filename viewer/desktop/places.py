@@ -16,7 +16,7 @@ import numpy as np
 from viewer.desktop.layers import RAMPS, TRANSIT_CLASSES, colour_values, ramp_rgb
 
 __all__ = ["Roads", "Stops", "roads_from_geojson", "stops_from_geojson", "road_colours", "stop_colours",
-           "deficit_quads", "nearest_edge"]
+           "deficit_quads", "nearest_edge", "cooling_from_geojson", "building_colours"]
 
 
 @dataclass
@@ -119,3 +119,43 @@ def deficit_quads(deficits: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         boxes.append([(w, s), (e, s), (e, n), (w, n)])
         times.append(a.time_min if a.time_min >= 0 else RAMPS["access"].hi)
     return np.asarray(boxes, np.float64), ramp_rgb(RAMPS["access"], np.asarray(times))
+
+
+def cooling_from_geojson(doc: Any) -> dict[str, np.ndarray]:
+    """Per building id (dense arrays, NaN / False where a building is missing) of the server's
+    ``buildings_cooling.geojson``: ``kwh`` (kWh/day), ``base`` (the same without interventions) and
+    ``cooled`` (whether the use is cooled at all)."""
+    rows = []
+    for f in (doc or {}).get("features", []):
+        p = f.get("properties") or {}
+        try:
+            rows.append((int(p["building_id"]), float(p["cooling_kwh_day"]), float(p["cooling_kwh_day_baseline"]),
+                         bool(p.get("cooled", True))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    n = max((r[0] for r in rows), default=-1) + 1
+    out = {"kwh": np.full(n, np.nan), "base": np.full(n, np.nan), "cooled": np.zeros(n, bool)}
+    for i, kwh, base, cooled in rows:
+        if i >= 0:
+            out["kwh"][i], out["base"][i], out["cooled"][i] = kwh, base, cooled
+    return out
+
+
+def building_colours(layer: str, values: dict[str, np.ndarray], ids: np.ndarray) -> np.ndarray:
+    """Colours of buildings by id for the ``cooling`` (kWh/day) or ``cooling_change`` (against the
+    baseline) layer: (N, 4) uint8, sRGB in the first three columns (uses without cooling in grey) and 1
+    in the last where the building has a value (elsewhere the caller keeps the building's own colour)."""
+    ids = np.asarray(ids, np.int64)
+    n = len(values["kwh"])
+    ok = (ids >= 0) & (ids < n)
+    safe = np.where(ok, ids, 0)
+    kwh = np.where(ok, values["kwh"][safe] if n else np.nan, np.nan)
+    has = ok & np.isfinite(kwh)
+    v = kwh if layer == "cooling" else kwh - np.where(ok, values["base"][safe] if n else np.nan, np.nan)
+    rgb = ramp_rgb(RAMPS[layer], np.where(np.isfinite(v), v, 0.0))
+    cooled = np.where(ok, values["cooled"][safe] if n else False, False)
+    rgb[has & ~cooled] = 150
+    out = np.zeros((len(ids), 4), np.uint8)
+    out[:, :3] = rgb
+    out[:, 3] = has
+    return out

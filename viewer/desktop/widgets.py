@@ -19,7 +19,12 @@ __all__ = ["Item", "UiView", "layout", "hit", "slider_hour", "draw_ui", "ui_font
 
 ROW = 15  # row height of lists, logical pixels
 LEFT_W = 124
-RIGHT_W = 124
+RIGHT_W = 124  # the right column (tools, legend) on small windows; wider on large ones
+
+
+def right_w(width_px: int) -> int:
+    """Width of the right column (tools and legend) on a canvas ``width_px`` wide."""
+    return RIGHT_W if width_px < 720 else 172
 BAR_H = 24
 FONT_PX = 11
 
@@ -108,7 +113,7 @@ def layout(size: tuple[int, int], view: UiView) -> list[Item]:
     if view.can_edit:
         y = 4 + ROW
         for k in ("", *view.tools):
-            items.append(Item((w - RIGHT_W, y, w - 2, y + ROW), ("tool", k), _label(k, view.lang, {})))
+            items.append(Item((w - right_w(w), y, w - 2, y + ROW), ("tool", k), _label(k, view.lang, {})))
             y += ROW
     items.append(Item((2, h - BAR_H + 2, 2 + BAR_H, h - 2), ("play",), ""))
     items.append(Item((BAR_H + 8, h - BAR_H + 2, w - 52, h - 2), ("hour",), ""))
@@ -133,7 +138,7 @@ def panel_boxes(size: tuple[int, int], view: UiView, items: list[Item]) -> list[
         out.append((0, 0, LEFT_W + 2, max(r[3] for r in left) + 2))
     tools = [it.rect for it in items if it.action[0] == "tool"]
     if tools:
-        out.append((w - RIGHT_W - 2, 0, w, max(r[3] for r in tools) + 2))
+        out.append((w - right_w(w) - 2, 0, w, max(r[3] for r in tools) + 2))
     out.append((0, h - BAR_H, w, h))
     lg = _legend_box(size, view, tools)
     if lg is not None:
@@ -148,20 +153,20 @@ def _legend_box(size: tuple[int, int], view: UiView, tools: list[tuple[int, int,
     if not view.legend_rows and not view.legend_title and not view.extra_legends:
         return None
     w, h = int(size[0]), int(size[1])
-    title = wrap(view.legend_title, RIGHT_W - 8)
+    title = wrap(view.legend_title, right_w(w) - 8)
     rows = len(title) * 13 + len(view.legend_rows) * 12 + 8
     for t, entries in view.extra_legends:
-        rows += len(wrap(t, RIGHT_W - 8)) * 13 + len(entries) * 12 + 4
+        rows += len(wrap(t, right_w(w) - 8)) * 13 + len(entries) * 12 + 4
     y1 = h - BAR_H - 2
     top = max(r[3] for r in tools) + 4 if tools else 4
     y0 = max(top, y1 - rows)
-    return (w - RIGHT_W - 2, y0, w, y1)
+    return (w - right_w(w) - 2, y0, w, y1)
 
 
 def _pick_box(size: tuple[int, int], view: UiView) -> tuple[int, int, int, int]:
     w, h = int(size[0]), int(size[1])
     n = len(view.pick_lines)
-    return (LEFT_W + 6, h - BAR_H - 4 - 13 * n - 6, min(w - RIGHT_W - 6, LEFT_W + 6 + 260), h - BAR_H - 4)
+    return (LEFT_W + 6, h - BAR_H - 4 - 13 * n - 6, min(w - right_w(w) - 6, LEFT_W + 6 + 260), h - BAR_H - 4)
 
 
 def wrap(text: str, width_px: int, px: int = FONT_PX) -> list[str]:
@@ -197,7 +202,7 @@ def draw_ui(size: tuple[int, int], view: UiView, items: list[Item]) -> np.ndarra
     d.text((6, 4), "Ebenen" if de else "Layers", font=bold, fill=(90, 90, 90, 255))
     tools = [it for it in items if it.action[0] == "tool"]
     if tools:
-        d.text((w - RIGHT_W + 4, 4), "Werkzeuge" if de else "Tools", font=bold, fill=(90, 90, 90, 255))
+        d.text((w - right_w(w) + 4, 4), "Werkzeuge" if de else "Tools", font=bold, fill=(90, 90, 90, 255))
     for it in items:
         x0, y0, x1, y1 = it.rect
         kind = it.action[0]
@@ -232,21 +237,21 @@ def draw_ui(size: tuple[int, int], view: UiView, items: list[Item]) -> np.ndarra
     if lg is not None:
         x0, y, _, _ = lg
         y += 4
-        for line in wrap(view.legend_title, RIGHT_W - 8):
+        for line in wrap(view.legend_title, right_w(w) - 8):
             d.text((x0 + 5, y), line, font=bold, fill=ink)
             y += 13
         for label, rgb in view.legend_rows:
             d.rectangle((x0 + 5, y + 1, x0 + 19, y + 10), fill=(*rgb, 255), outline=(60, 60, 60, 255))
-            d.text((x0 + 23, y - 1), _fit(label, RIGHT_W - 28, font), font=font, fill=ink)
+            d.text((x0 + 23, y - 1), _fit(label, right_w(w) - 28, font), font=font, fill=ink)
             y += 12
         for t, entries in view.extra_legends:  # department layers shown
             y += 4
-            for line in wrap(t, RIGHT_W - 8):
+            for line in wrap(t, right_w(w) - 8):
                 d.text((x0 + 5, y), line, font=bold, fill=ink)
                 y += 13
             for label, rgb in entries:
                 d.ellipse((x0 + 7, y + 1, x0 + 16, y + 10), fill=(*rgb, 255), outline=(60, 60, 60, 255))
-                d.text((x0 + 23, y - 1), _fit(label, RIGHT_W - 28, font), font=font, fill=ink)
+                d.text((x0 + 23, y - 1), _fit(label, right_w(w) - 28, font), font=font, fill=ink)
                 y += 12
     if view.pick_lines:
         x0, y0, x1, _ = _pick_box(size, view)
