@@ -322,7 +322,8 @@ def test_cooling_overlay_says_why_it_is_missing_on_the_large_sample(browser, web
         page.click("#lang-en")
         page.evaluate("__viewer.setOverlay('cooling', false)")
         page.evaluate("__viewer.setOverlay('cooling_change', true)")
-        assert "Cooling demand: change" in page.locator("#legend").inner_text()
+        legend = page.locator("#legend").inner_text()
+        assert "Cooling demand: change" in legend and "250,000" in legend
         assert watch.errors == []
     finally:
         ctx.close()

@@ -423,6 +423,7 @@ export class App {
     this.stops.group.visible = this.overlays.has("transit");
     this.deficits.group.visible = this.raster === "access";
     this.comments.group.visible = this.overlays.has("comments");
+    if (this.coolingTooLarge) this.cooling.unavailable = t("cooling_unavailable"); // in the current language
     renderLegend(this.raster, this.overlays, this.compare === "diff", this.cooling.mode !== "off" ? this.cooling.unavailable : "");
     this.refreshCooling();
     this.view.invalidate();
@@ -439,6 +440,10 @@ export class App {
     const heat = this.kpis.get("heat");
     if (!heat) return; // the heat results tell whether the buildings' cooling demand is computed here
     if (!("cooling_demand_kwh_day" in heat)) {
+      // the first heat figures of a version come before the day's cooling demand: only a large grid means none
+      const g = this.fields.get("utci_c")?.grid;
+      if (!g || g.rows * g.cols <= COOLING_MAX_CELLS) return;
+      this.coolingTooLarge = true;
       this.cooling.unavailable = t("cooling_unavailable");
       renderLegend(this.raster, this.overlays, this.compare === "diff", this.cooling.unavailable);
       return;
@@ -449,6 +454,7 @@ export class App {
     });
   }
   private coolingKey = "";
+  private coolingTooLarge = false;
   /** The newest scenario version whose heat results arrived (the cooling overlay is read for it). */
   private heatKpiVersion = -1;
 
@@ -495,6 +501,9 @@ export class App {
     return f ? sampleField(f, x, y) : NaN;
   }
 }
+
+/** Districts up to this many cells get the buildings' cooling demand with every edit (the server's limit). */
+const COOLING_MAX_CELLS = 250_000;
 
 function countFinite(values: ArrayLike<number>): number {
   let n = 0;
