@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import shared_data
 from test_web_screenshots import check_reference
-from webserver import PageWatch, browser, open_viewer, web_server  # noqa: F401  (fixtures)
+from webserver import PageWatch, browser, http_json, open_viewer, web_server  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -300,3 +300,77 @@ def test_region_proposals_drawn_and_accepted_as_a_draft(browser, web_server) -> 
         assert watch.errors == []
     finally:
         ctx.close()
+
+
+def test_a_planner_accepts_a_proposal_into_a_region_scenario(browser, web_server) -> None:
+    """With a planner's token the proposal becomes edits of a region scenario on the server (checked
+    through the REST API), and the page shows that scenario, its edits and its figures."""
+    from models.region.build import build_region
+    from models.region.bundle import region_dir, write_region
+
+    if not (region_dir(web_server.data, "burgenlandkreis") / "manifest.json").exists():
+        write_region(build_region(shared_data()), web_server.data)  # what `twin region build` writes
+    ctx, page, watch = open_region(browser, f"{web_server.url}/region.html?grid=off#token={web_server.planner_token}")
+    try:
+        page.fill("#pbudget", "2")
+        page.click("#prop-go")
+        page.wait_for_function("__region.proposals.drawn === 2", timeout=120000)
+        proposal = web_server.api("/api/regions/burgenlandkreis/proposals?budget=2&kind=stops")
+        page.click("#prop-accept")
+        page.wait_for_function("__region.proposals.accepted", timeout=60000)
+        sc = page.evaluate("__region.proposals.scenario")
+        assert sc is not None and sc["edits"] == 2, sc
+        got = http_json(f"{web_server.url}/api/scenarios/{sc['id']}", token=web_server.planner_token)
+        assert got["district"] == "region:burgenlandkreis" and got["version"] == sc["version"]
+        kinds = [e["intervention"]["kind"] for e in got["interventions"]]
+        assert kinds == ["new_stop", "new_stop"]
+        want = sorted(tuple(round(v, 1) for v in i["xy_local_m"]) for i in proposal["interventions"])
+        assert sorted(tuple(round(v, 1) for v in e["intervention"]["xy_local_m"]) for e in got["interventions"]) == want
+        # the page names the scenario and lists the edits; the address keeps the scenario for the next visit
+        assert page.locator("#prop-scenario").inner_text() == got["name"]
+        assert page.locator(".prop-edits li").count() == 2
+        rows = page.locator("#prop-eval tbody tr")
+        before, after = (int(t.replace(".", "")) for t in rows.nth(0).locator("td").all_inner_texts()[1:3])
+        assert after < before  # fewer people 65+ without a good stop
+        assert f"rs={sc['id']}" in page.url
+        # accepting again adds the same places as new edits of the same scenario
+        page.click("#prop-accept")
+        page.wait_for_function("__region.proposals.scenario.edits === 4", timeout=60000)
+        again = http_json(f"{web_server.url}/api/scenarios/{sc['id']}", token=web_server.planner_token)
+        assert len(again["interventions"]) == 4
+        assert watch.errors == [] and page.evaluate("__region.errors") == []
+    finally:
+        ctx.close()
+
+
+def test_a_planners_start_is_the_region_view_and_other_addresses_stay(browser, web_server) -> None:
+    """The bare address with a planner's token opens the region view (the token kept for the tab); the
+    same address without a token, and any address with a query, open the town twin as before."""
+    from models.region.build import build_region
+    from models.region.bundle import region_dir, write_region
+
+    if not (region_dir(web_server.data, "burgenlandkreis") / "manifest.json").exists():
+        write_region(build_region(shared_data()), web_server.data)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
+    try:
+        page = ctx.new_page()
+        watch = PageWatch(page)
+        page.goto(f"{web_server.url}/#token={web_server.planner_token}")
+        page.wait_for_url("**/region.html", timeout=30000)
+        page.wait_for_function(READY, timeout=90000)
+        assert page.evaluate("sessionStorage.getItem('landtwin.token')") == web_server.planner_token
+        assert "token" not in page.url
+        # from the region, the drill-down's address (with its district) opens the town, signed in
+        page.goto(f"{web_server.url}/?district=sample&from=region")
+        page.wait_for_function("window.__viewer && __viewer.ready && __viewer.scenarioId !== ''", timeout=60000)
+        assert page.evaluate("__viewer.canEdit") is True and "/region.html" not in page.url
+        assert watch.errors == []
+    finally:
+        ctx.close()
+    for url in (f"{web_server.url}/", web_server.page_url(token=web_server.planner_token),
+                web_server.page_url(mode="kiosk", token=web_server.kiosk_token)):
+        ctx, page, watch = open_viewer(browser, url)
+        try:
+            assert "/region.html" not in page.url and watch.errors == []
+        finally:
+            ctx.close()

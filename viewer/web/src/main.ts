@@ -9,8 +9,11 @@ import { installRegionLink } from "./region_link";
 import { EditEffect } from "./edit_effect";
 import { applySavedView, keepSavedView } from "./saved_view";
 import { $, applyTexts, hourLabel, renderLayerChoices, setStatus, toast, updateCompass, updateScale } from "./ui";
+import { isBareStart, plannerStart, regionAddress } from "./params";
 
+const bare = isBareStart();
 const params = readParams();
+const toRegion = plannerStart(bare, params); // a planner's first screen: the region view
 installRegionLink(params.idleS);
 document.getElementById("app")!.className = `mode-${params.mode}`;
 const app = new App(params, $("canvas") as HTMLCanvasElement);
@@ -164,12 +167,24 @@ const handle = {
 };
 (window as unknown as { __viewer: typeof handle }).__viewer = handle;
 
-app.start().then(() => {
-  kiosk?.rememberHome();
-  applySavedView(app, renderAll);
-  keepSavedView(app);
-  if (params.mode === "citizen") citizenWelcome();
-}).catch((e: Error) => {
-  console.warn("start failed:", e.message);
-  toast(e.message, true, 60000);
+/** A planner's start goes to the region view when the server has a region (the token stays with the tab). */
+async function startHere(): Promise<boolean> {
+  if (!toRegion) return true;
+  const list = (await fetch("/api/regions").then((r) => (r.ok ? r.json() : [])).catch(() => [])) as Array<{ name: string }>;
+  if (!Array.isArray(list) || list.length === 0) return true;
+  location.replace(regionAddress(list[0].name, params.lang));
+  return false;
+}
+
+void startHere().then((here) => {
+  if (!here) return;
+  app.start().then(() => {
+    kiosk?.rememberHome();
+    applySavedView(app, renderAll);
+    keepSavedView(app);
+    if (params.mode === "citizen") citizenWelcome();
+  }).catch((e: Error) => {
+    console.warn("start failed:", e.message);
+    toast(e.message, true, 60000);
+  });
 });

@@ -35,6 +35,28 @@ export function readParams(loc: Location = window.location): Params {
   };
 }
 
+/** Is this the bare start address of the town page (`/` or `/#token=…`: no query at all, not even an
+ * empty `?`)? Read it before `readParams`, which tidies the address. */
+export function isBareStart(loc: Location = window.location): boolean {
+  return !loc.href.split("#")[0].includes("?") && /\/(index\.html)?$/.test(loc.pathname);
+}
+
+/** A planner's first screen is the region view (where the server has a region): the bare start address
+ * with a planner's token (in the address or kept for the tab) goes there. Every address with a query (a
+ * district, a scenario, a saved view, `?mode=…`, even an empty `?`) opens the town twin as before;
+ * citizens and kiosks stay. */
+export function plannerStart(bare: boolean, p: Params): boolean {
+  return bare && p.mode === "planner" && p.token !== "";
+}
+
+/** The region view's address for region `name` in language `lang`. */
+export function regionAddress(name: string, lang: Lang): string {
+  const q = new URLSearchParams();
+  if (name !== "burgenlandkreis") q.set("region", name);
+  if (lang === "en") q.set("lang", "en");
+  return `/region.html${q.toString() ? `?${q.toString()}` : ""}`;
+}
+
 /** The access token: from the address (then removed from it and kept for this tab, so that moving between
  * the region view and a town's twin keeps a planner or a paired kiosk signed in), else the tab's kept one. */
 export function readToken(loc: Location = window.location): string {

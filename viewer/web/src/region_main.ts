@@ -51,7 +51,8 @@ const state = {
   ready: false, firstRenderMs: -1, indicator: q.get("ind") ?? "share_65plus", grid: (q.get("grid") ?? "1km") as "off" | "1km" | "100m",
   gridMode: (q.get("gm") ?? "persons") as "persons" | "80plus", stops: q.get("stops") !== "0", hospitals: q.get("hosp") !== "0",
   selected: q.get("ags") as string | null, layers: new Set((q.get("layers") ?? "").split(",").filter(Boolean)),
-  panelOpen: false, charts: [] as string[], proposals: 0, accepted: false, found: null as string | null, question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
+  panelOpen: false, charts: [] as string[], proposals: 0, accepted: false,
+  scenario: (q.get("rs") ? { id: q.get("rs")!.replace(/[^A-Za-z0-9]/g, ""), name: "", version: 0, edits: 0 } : null) as null | { id: string; name: string; version: number; edits: number }, found: null as string | null, question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
 };
 if (!INDICATORS.includes(state.indicator)) state.indicator = "share_65plus";
 let doc: MapDoc | null = null;
@@ -287,18 +288,69 @@ async function showProposals(kind: string, budget: number): Promise<void> {
     <p>${rt("prop_deficit")}: ${n(s.deficit_persons_before)} → <b>${n(s.deficit_persons_after)}</b></p>
     <ol class="prop-list">${p.features.map((f) => `<li>${esc(String(f.properties.name))} – ${n(f.properties.persons_covered)} ${rt("persons")}</li>`).join("")}</ol>
     <button id="prop-accept" class="btn primary">${rt("prop_accept")}</button><div id="prop-eval" aria-live="polite"></div>`;
-  $("prop-accept").addEventListener("click", async () => {
-    const r = await fetch(`/api/regions/${REGION}/evaluate`, { method: "POST", headers: { "Content-Type": "application/json",
-      ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ interventions: p.interventions }) });
-    if (!r.ok) { $("prop-eval").textContent = `${rt("load_failed")}: ${r.status}`; return; }
-    const ev = (await r.json()) as { kpis_before: Record<string, number | null>; kpis_after: Record<string, number | null> };
-    const rows = ["deficit_65plus", "deficit_under18", "share_served", "mean_walk_good_stop_m"].filter((k) => k in ev.kpis_before);
-    const f = (k: string, v: number | null): string => (v === null ? rt("under5") : k.startsWith("share") ? `${num(100 * v, 1)} %` : num(v));
-    $("prop-eval").innerHTML = `<table class="cap-table"><thead><tr><th></th><th>${rt("before")}</th><th>${rt("after")}</th></tr></thead><tbody>`
-      + rows.map((k) => `<tr><td>${esc(KPI_LABEL[k]?.[rlang() === "en" ? 1 : 0] ?? k)}</td><td>${f(k, ev.kpis_before[k])}</td><td>${f(k, ev.kpis_after[k])}</td></tr>`).join("")
-      + "</tbody></table>";
+  $("prop-accept").addEventListener("click", () => void (token ? acceptIntoScenario(kind, budget) : evaluateDraft(p)));
+}
+
+/** The figures before and after as a table (person counts under 5 are not shown). */
+function kpiTable(before: Record<string, number | null>, after: Record<string, number | null>): string {
+  const rows = ["deficit_65plus", "deficit_under18", "share_served", "mean_walk_good_stop_m"].filter((k) => k in before);
+  const f = (k: string, v: number | null | undefined): string =>
+    (v === null || v === undefined ? rt("under5") : k.startsWith("share") ? `${num(100 * v, 1)} %` : num(v));
+  return `<table class="cap-table"><thead><tr><th></th><th>${rt("before")}</th><th>${rt("after")}</th></tr></thead><tbody>`
+    + rows.map((k) => `<tr><td>${esc(KPI_LABEL[k]?.[rlang() === "en" ? 1 : 0] ?? k)}</td><td>${f(k, before[k])}</td><td>${f(k, after[k])}</td></tr>`).join("")
+    + "</tbody></table>";
+}
+
+/** Without a token (citizens, visitors): the proposal evaluated as a draft, nothing stored. */
+async function evaluateDraft(p: Proposal): Promise<void> {
+  const r = await fetch(`/api/regions/${REGION}/evaluate`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ interventions: p.interventions }) });
+  if (!r.ok) { $("prop-eval").textContent = `${rt("load_failed")}: ${r.status}`; return; }
+  const ev = (await r.json()) as { kpis_before: Record<string, number | null>; kpis_after: Record<string, number | null> };
+  $("prop-eval").innerHTML = `<p>${rt("prop_draft_only")}</p>${kpiTable(ev.kpis_before, ev.kpis_after)}`;
+  state.accepted = true;
+}
+
+interface RegionScenario { scenario_id: string; name: string; version: number; interventions: { intervention: { kind: string; id: string } }[] }
+interface KpiTable { scenario_id: string; scenario_version: number; kpis: Record<string, Record<string, number | null>> }
+
+async function sendJSON<T>(path: string, body: unknown): Promise<T> {
+  const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body) });
+  if (!r.ok) {
+    let msg = `${r.status}`;
+    try { const j = await r.json(); msg = (rlang() === "en" ? j.message_en : j.message_de) ?? msg; } catch { /* keep the status */ }
+    throw new Error(msg);
+  }
+  return (await r.json()) as T;
+}
+
+/** A planner accepts the proposal into the region's scenario (made on the first acceptance, kept in the
+ * address as `rs`): each stop or zone becomes one edit on the server, undone one by one; the page shows the
+ * scenario, its edits and its figures before and after. */
+async function acceptIntoScenario(kind: string, budget: number): Promise<void> {
+  const out = $("prop-eval");
+  out.textContent = rt("prop_wait");
+  try {
+    let before: Record<string, number | null> | null = null;
+    if (!state.scenario) {
+      const made = await sendJSON<RegionScenario>(`/api/regions/${REGION}/scenarios`,
+        { name: `${rt("prop_scenario_name")} ${new Date().toLocaleDateString(rlang() === "en" ? "en-GB" : "de-DE")}`, kind: "draft" });
+      state.scenario = { id: made.scenario_id, name: made.name, version: made.version, edits: made.interventions.length };
+    }
+    const sid = state.scenario.id;
+    before = (await getJSON<KpiTable>(`/api/scenarios/${sid}/results/kpis`)).kpis.region ?? {};
+    const m = await sendJSON<RegionScenario>(`/api/regions/${REGION}/proposals/accept`, { scenario_id: sid, budget, kind });
+    state.scenario = { id: m.scenario_id, name: m.name, version: m.version, edits: m.interventions.length };
+    const after = (await getJSON<KpiTable>(`/api/scenarios/${sid}/results/kpis`)).kpis.region ?? {};
+    const edits = m.interventions.map((e) => `<li>${esc(e.intervention.kind === "new_stop" ? rt("prop_stop") : rt("prop_zone"))} ${esc(e.intervention.id)}</li>`);
+    out.innerHTML = `<p role="status">${rt("prop_accepted")} <b id="prop-scenario">${esc(m.name)}</b> (${rt("prop_version")} ${m.version}, `
+      + `${num(m.interventions.length)} ${rt("prop_edits")})</p><ol class="prop-edits">${edits.join("")}</ol>${kpiTable(before, after)}`;
+    saveView();
     state.accepted = true;
-  });
+  } catch (e) {
+    out.textContent = `${rt("prop_accept_failed")}: ${(e as Error).message}`;
+  }
 }
 
 const KPI_LABEL: Record<string, [string, string]> = {
@@ -388,6 +440,7 @@ function saveView(): void {
   if (!state.hospitals) p.set("hosp", "0");
   if (state.layers.size) p.set("layers", [...state.layers].join(","));
   if (state.selected) p.set("ags", state.selected);
+  if (state.scenario) p.set("rs", state.scenario.id);
   const vb = map.vb;
   p.set("view", [vb.x, vb.y, vb.w].map((v) => v.toFixed(2)).join(","));
   history.replaceState(null, "", `${location.pathname}?${p.toString()}`);
@@ -559,7 +612,7 @@ window.addEventListener("error", (e) => state.errors.push(String(e.message)));
   get indicator() { return state.indicator; },
   get question() { return state.question; },
   get found() { return state.found; },
-  get proposals() { return { drawn: state.proposals, accepted: state.accepted }; },
+  get proposals() { return { drawn: state.proposals, accepted: state.accepted, scenario: state.scenario }; },
   get nearest() { return state.nearest; },
   get resets() { return state.resets; },
   get errors() { return state.errors.slice(); },
