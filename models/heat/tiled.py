@@ -54,7 +54,7 @@ from models.heat.tiled_files import AIR_FIELDS, FIELDS, LAYERS, MANIFEST, TiledH
 __all__ = ["TilePlan", "TiledResult", "halo_cells", "bytes_per_cell", "plan_tiles", "run_tiled", "peak_rss_bytes",
            "TiledHeatError", "air_and_utci", "read_manifest", "LAYERS", "MANIFEST"]
 
-UTCI_BLOCK_CELLS = 1 << 20  # UTCI in blocks of this many cells (its polynomial's temporaries)
+UTCI_BLOCK_CELLS = 1 << 18  # UTCI in blocks of this many cells: its polynomial's temporaries, about 220 B a cell
 MIN_CORE = 16
 
 
