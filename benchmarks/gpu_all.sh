@@ -22,9 +22,11 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$LOG/gpu.txt" 2>&1 || true
 
 # name | time limit (s) | command after the interpreter (the arch is appended as --arch A, or set by env)
+# tiled: radiation fields tile by tile, then air temperature (one coarse solve) and UTCI tile by tile; its
+# last line names the seconds of the air and UTCI pass. batch: heat variants on 1 and 2 worker processes.
 RUNS=(
   "heat|150|benchmarks/bench_heat.py --size-km 2 --trees 5"
-  "tiled|240|benchmarks/bench_tiled.py --size-km 10 --max-memory 8G"
+  "tiled|300|benchmarks/bench_tiled.py --size-km 10 --max-memory 8G"
   "batch|150|benchmarks/bench_batch.py --size-km 1 --variants 8 --workers 1,2"
   "greening|200|benchmarks/greening_vs_rule.py --size-km 2 --trees 200 --trials 12"
   "access|120|benchmarks/bench_access.py --skip-large"
