@@ -178,9 +178,11 @@ def field_frames(version: int, layer: str, unit: str, hour: int, g: p.GridInfo, 
 
 
 def _compressed(frame: Any) -> Any:
-    """A field frame (or the complete frame of a pair) with its values compressed where it pays."""
+    """A complete field frame that every client gets with its values compressed where it pays (once for
+    all); a (partial, complete) pair as it is: its complete frame is only a fallback for the few clients
+    without the base, not worth compressing on every edit."""
     if isinstance(frame, tuple):
-        return (frame[0], _compressed(frame[1]))
+        return frame
     return msgspec.structs.replace(frame, values=p.compress_array(frame.values))
 
 
@@ -305,7 +307,7 @@ class HeatAdapter:
             if early is not None and (layer, hour) == ("utci_c", first):
                 early([built[(layer, hour)], p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})])
         self.last_version, self.last_raw = version, raws
-        # complete fields compressed once for every client that needs one (and for storage), after the early frame
+        # complete fields that every client gets compressed once for all (and for storage), after the early frame
         frames = [_compressed(built[(layer, hour)]) for layer, _, hour in sorted(todo, key=lambda t: (HEAT_LAYERS.index(t[0]), t[1]))]
         return frames, fields
 
