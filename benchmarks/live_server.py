@@ -60,10 +60,13 @@ def open_spots(district: Any, n: int, rng: np.random.Generator, classes: list[in
     return np.c_[xs, ys].tolist()
 
 
-def run_app(app: Any, port: int) -> None:
+def run_app(app: Any, port: int, *, ws_deflate: bool = True) -> None:
+    """Serve ``app`` as ``twin serve`` does; ``ws_deflate=False`` without the websocket's per-connection
+    compression (permessage-deflate), which compresses every frame again for each client."""
     import uvicorn
 
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20,
+                ws_per_message_deflate=ws_deflate)
 
 
 # ---- in the parent --------------------------------------------------------------------------------
