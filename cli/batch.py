@@ -41,7 +41,10 @@ __all__ = ["register"]
 
 _VARIANTS_HELP = """Variantendatei / variants file: {"variants": [{"name": "...", "interventions": [...]}, ...]}.
 Sweep: {"name": "p", "base": [...], "template": [{"kind": "tree", "id": "t", "xy_local_m": ["$x", 80]}],
-"grid": {"x": [40, 60]}} gives one variant per combination of the grid values."""
+"grid": {"x": [40, 60]}} gives one variant per combination of the grid values.
+Region 'burgenlandkreis': variants of forecast edits (refugee_intake, housing_estate, out_migration_factor,
+demographic_path; see twin forecast --help), ranked by old_age_ratio (default), population,
+population_change_pct, age67plus_share or persons_school_age_6_17 in the year --to."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
