@@ -136,3 +136,24 @@ def test_protocol_imports_no_web_framework() -> None:
     code = "import sys, protocol; bad=[m for m in ('fastapi','starlette','sqlalchemy','taichi') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_large_arrays_travel_compressed_where_it_pays_and_bombs_are_refused() -> None:
+    import zlib
+
+    smooth = p.quantise_u16(np.linspace(20, 45, 300 * 400, dtype=np.float32).reshape(300, 400))
+    packed = p.compress_array(smooth)
+    assert packed.codec == "zlib" and len(packed.data) < len(smooth.data) / 2
+    np.testing.assert_array_equal(p.decode_array(packed), p.decode_array(smooth))
+    noise = p.encode_array(np.random.default_rng(0).integers(0, 256, 200_000).astype(np.uint8))
+    assert p.compress_array(noise) is noise  # does not pay: sent raw
+    small = p.quantise_u16(np.zeros((10, 10)))
+    assert p.compress_array(small) is small  # too small to be worth it
+    g = p.GridInfo(300, 400, 2.0, 0.0, 0.0)
+    frame = p.FieldFrame(1, -1, "utci_c", "°C", 15, True, g, p.Window(0, 0, 300, 400), packed)
+    np.testing.assert_array_equal(p.apply_field_frame(None, p.decode_server(p.encode(frame))), p.decode_array(smooth))
+    for data in (zlib.compress(bytes(1 << 22)), zlib.compress(bytes(100)), b"not zlib", zlib.compress(smooth.data)[:-9]):
+        bad = msgspec.structs.replace(frame, values=p.NDArray("<u2", [300, 400], data, codec="zlib"))
+        with pytest.raises(p.ProtocolError) as exc:
+            p.decode_server(p.encode(bad))
+        assert exc.value.code == "bad_array" and " / " in str(exc.value)
