@@ -52,7 +52,10 @@ const state = {
   gridMode: (q.get("gm") ?? "persons") as "persons" | "80plus", stops: q.get("stops") !== "0", hospitals: q.get("hosp") !== "0",
   selected: q.get("ags") as string | null, layers: new Set((q.get("layers") ?? "").split(",").filter(Boolean)),
   panelOpen: false, charts: [] as string[], proposals: 0, accepted: false,
-  scenario: (q.get("rs") ? { id: q.get("rs")!.replace(/[^A-Za-z0-9]/g, ""), name: "", version: 0, edits: 0 } : null) as null | { id: string; name: string; version: number; edits: number }, found: null as string | null, question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
+  found: null as string | null, question: "", errors: [] as string[], resets: 0, nearest: null as null | { name: string; m: number },
+  /** The region scenario that accepted proposals go into (from the address's `rs`, else made on the first acceptance). */
+  scenario: (q.get("rs") ? { id: q.get("rs")!.replace(/[^A-Za-z0-9]/g, ""), name: "", version: 0, edits: 0 } : null) as
+    null | { id: string; name: string; version: number; edits: number },
 };
 if (!INDICATORS.includes(state.indicator)) state.indicator = "share_65plus";
 let doc: MapDoc | null = null;
