@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -203,7 +204,7 @@ def test_traffic_and_transit_variants_use_their_warm_engines():
 
 
 # ---- forecast and migration variants of the region -------------------------------------------------------
-SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REGION_VARIANTS = {"variants": [
     {"name": "zuzug", "interventions": [{"kind": "refugee_intake", "id": "r", "persons_per_year": 800,
                                          "first_year": 2024, "last_year": 2030, "age_profile": "families"}]},
