@@ -1,4 +1,5 @@
-"""Scenario batches on the local process pool and on a local Ray cluster, and the greening search."""
+"""Scenario batches on the local process pool and on a local Ray cluster, the greening search, and forecast
+and migration variants of the region."""
 
 from __future__ import annotations
 
