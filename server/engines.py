@@ -186,6 +186,15 @@ def _compressed(frame: Any) -> Any:
     return msgspec.structs.replace(frame, values=p.compress_array(frame.values))
 
 
+def _shifted(frame: Any, layer: str, unit: str, shift: float) -> Any:
+    """A field frame (or pair) of ``layer`` whose values are those of ``frame`` plus ``shift``: the same
+    quantised cells (and changed cells) with the offset moved, no new quantisation or compression."""
+    if isinstance(frame, tuple):
+        return tuple(_shifted(f, layer, unit, shift) for f in frame)
+    v = frame.values
+    return msgspec.structs.replace(frame, layer=layer, unit=unit, values=msgspec.structs.replace(v, offset=v.offset + shift))
+
+
 def grid_info(d: District) -> p.GridInfo:
     g = d.grid
     return p.GridInfo(rows=g.rows, cols=g.cols, cell_m=g.cell_m, west_m=g.west_m, south_m=g.south_m)
@@ -290,11 +299,12 @@ class HeatAdapter:
         g = grid_info(self.district)
         fields: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
         raws: dict[tuple[str, int], np.ndarray] = {}
+        rural = np.asarray(self.engine.weather.air_temp_c, np.float32)[list(res.hours)]
         if "air_temp_c" in res.fields:  # the heat island: air minus the rural reference of each hour
-            rural = np.asarray(self.engine.weather.air_temp_c, np.float32)[list(res.hours)]
             res.fields["uhi_k"] = np.asarray(res.fields["air_temp_c"], np.float32) - rural[:, None, None]
         first = int(res.kpis.get("kpi_hour", res.hours[0]))
-        todo = [(layer, hi, int(hour)) for layer in HEAT_LAYERS if layer in res.fields for hi, hour in enumerate(res.hours)]
+        todo = [(layer, hi, int(hour)) for layer in HEAT_LAYERS if layer in res.fields and layer != "uhi_k"
+                for hi, hour in enumerate(res.hours)]
         todo.sort(key=lambda t: not (t[0] == "utci_c" and t[2] == first))  # stable: the rest in layer order
         built: dict[tuple[str, int], Any] = {}
         for layer, hi, hour in todo:
@@ -308,7 +318,13 @@ class HeatAdapter:
                 early([built[(layer, hour)], p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})])
         self.last_version, self.last_raw = version, raws
         # complete fields that every client gets compressed once for all (and for storage), after the early frame
-        frames = [_compressed(built[(layer, hour)]) for layer, _, hour in sorted(todo, key=lambda t: (HEAT_LAYERS.index(t[0]), t[1]))]
+        done = {(layer, hour): _compressed(built[(layer, hour)]) for layer, _, hour in todo}
+        if "uhi_k" in res.fields:  # the air's frames with the quantisation offset moved by the rural reference
+            fields["uhi_k"] = (tuple(res.hours), res.fields["uhi_k"])
+            for hi, hour in enumerate(res.hours):
+                done[("uhi_k", int(hour))] = _shifted(done[("air_temp_c", int(hour))], "uhi_k", "K", -float(rural[hi]))
+                todo.append(("uhi_k", hi, int(hour)))
+        frames = [done[(layer, hour)] for layer, _, hour in sorted(todo, key=lambda t: (HEAT_LAYERS.index(t[0]), t[1]))]
         return frames, fields
 
     def restamp(self, out: EngineOutput, version: int) -> EngineOutput:

@@ -92,3 +92,18 @@ def test_cooling_demand_per_building_with_its_baseline(adapter, baseline, distri
     np.testing.assert_allclose(c["cooling_kwh_day_baseline"], b["cooling_kwh_day_baseline"])
     assert c["cooling_kwh_day"][i] < b["cooling_kwh_day"][i]
     assert float(c["cooling_kwh_day"].sum()) == pytest.approx(out.kpis["cooling_demand_kwh_day"], rel=1e-4)
+    # the heat island's partial frame of the edit, applied on the baseline's, gives its complete frame
+    for h in HOURS:
+        pair = next(f for f in out.frames if isinstance(f, tuple) and f[1].layer == "uhi_k" and f[1].hour == h)
+        part, full = pair
+        assert part.base_version == 1 and part.unit == full.unit == "K"
+        grid = p.decode_array(_full(baseline, "uhi_k", h).values).copy()
+        vals = p.decode_array(part.values)
+        w = part.window
+        if part.cells is not None:
+            cells = p.decode_array(part.cells).astype(np.int64)
+            grid[w.row0 + cells // max(w.cols, 1), w.col0 + cells % max(w.cols, 1)] = vals
+        else:
+            grid[w.row0:w.row0 + w.rows, w.col0:w.col0 + w.cols] = vals.reshape(w.rows, w.cols)
+        np.testing.assert_allclose(grid, p.decode_array(full.values), atol=1e-4)
+        np.testing.assert_allclose(p.decode_array(full.values), out.fields["uhi_k"][1][HOURS.index(h)], atol=0.01)
