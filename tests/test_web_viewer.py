@@ -387,3 +387,47 @@ def _canvas_pixels(page):
 
     png = page.locator("#canvas").screenshot()
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((320, 180)), dtype=np.float64)
+
+
+@pytest.mark.timeout(300)
+def test_heat_island_and_cooling_in_the_ab_comparison(browser, small_server) -> None:
+    """A scenario with trees against its parent: scenario A streams the heat island too (split and B − A),
+    the key figures show both, and the cooling change overlay compares B with A."""
+    from webserver import http_json
+
+    if "heat" not in small_server.api("/api/health")["engines"]:
+        pytest.skip("the server has no heat engine")
+    tok = small_server.planner_token
+    b = http_json(f"{small_server.url}/api/scenarios/{small_server.scenario_id}/fork", method="POST", token=tok,
+                  body={"name": "Bäume"})["scenario_id"]
+    import urllib.error
+
+    planted = 0
+    for i in range(60):  # trees on open ground near the middle (one on a roof is refused with 422)
+        xy = [150.0 + 23.0 * (i % 9), 150.0 + 29.0 * (i // 9)]
+        try:
+            http_json(f"{small_server.url}/api/scenarios/{b}/interventions", method="POST", token=tok, body={"intervention": {
+                "kind": "tree", "id": f"t{i}", "xy_local_m": xy, "height_m": 15.0, "crown_diameter_m": 10.0}})
+            planted += 1
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 422
+        if planted == 3:
+            break
+    assert planted == 3
+    ctx, page, watch = open_viewer(browser, small_server.page_url(scenario=b, token=tok))
+    try:
+        page.evaluate("__viewer.setRaster('uhi')")
+        page.wait_for_function("__viewer.draped !== null && __viewer.draped.field === 'uhi_k'", timeout=120000)
+        page.click("#btn-compare")
+        page.wait_for_function("__viewer.layers.fieldsA.includes('uhi_k')", timeout=120000)
+        page.click("#cmp-diff")
+        page.wait_for_function("__viewer.compare === 'diff' && __viewer.draped.finite > 1000", timeout=30000)
+        page.click("#btn-kpi")
+        page.wait_for_function("document.querySelector('#kpi-body').innerText.includes('Wärmeinsel')", timeout=60000)
+        page.evaluate("__viewer.setOverlay('cooling_change', true)")
+        page.wait_for_function("__viewer.cooling.mode === 'change' && __viewer.cooling.coloured > 0"
+                               " && __viewer.app.cooling.valuesA !== null", timeout=60000)
+        assert "B − A" in page.locator("#legend").inner_text()
+        assert watch.errors == []
+    finally:
+        ctx.close()
