@@ -80,6 +80,19 @@ def test_stitched_air_and_utci_equal_the_untiled_run(tiled, untiled):
     assert not [p.name for p in tiled.out.iterdir() if p.name.startswith(".")]
 
 
+def test_air_and_utci_added_to_a_finished_run_equal_the_one_pass(tiled, district, tmp_path):
+    """The public entry on a run written without air: same files as the run that did both, and the
+    manifest lists them afterwards."""
+    res = run_tiled(district, tmp_path / "later", interventions=TREES, hours=HOURS,
+                    params=HeatParams.default(**PARAMS), core_cells=60, air=False)
+    assert "utci_c" not in read_manifest(res.out)["layers"] and not (res.out / "utci_c.tif").exists()
+    written = air_and_utci(district, res.out, interventions=TREES, params=HeatParams.default(**PARAMS))
+    assert written == ["air_temp_c.tif", "utci_c.tif"] and "utci_c" in read_manifest(res.out)["layers"]
+    for name in ("air_temp_c", "utci_c"):
+        np.testing.assert_allclose(_read(res.out, name)[0], _read(tiled.out, name)[0], rtol=0, atol=1e-4)
+    assert not [p.name for p in res.out.iterdir() if p.name.startswith(".")]
+
+
 def test_air_and_utci_refuse_a_folder_of_another_district(tiled, tmp_path):
     with pytest.raises(TiledHeatError, match="not the output of a tiled run"):
         air_and_utci(heat_district(240.0), tmp_path)
