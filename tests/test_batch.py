@@ -271,7 +271,7 @@ def test_region_batch_ranks_migration_variants_with_published_counts(region_pool
     assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in gj["features"])
     files = {p.name for p in region_pool.out.iterdir()}
     assert files >= {"ranked.csv", "gemeinden.csv", "gemeinden.geojson", "ranking.png", "trajectories.png",
-                     "summary.json", "best_scenarios"}
+                     "map_best.png", "summary.json", "best_scenarios"}
     assert sorted(p.name for p in (region_pool.out / "best_scenarios").iterdir())[0] == "01_bleiben.json"
 
 

@@ -16,12 +16,14 @@ the projection and published as they are, like the forecast's own summary.
 The report (``write_region_report``): ``ranked.csv`` (Kreis indicators, best first), ``gemeinden.csv``
 (every variant x Gemeinde), ``gemeinden.geojson`` (the Gemeinden's outlines with the indicators of the
 baseline and the best variants), ``best_scenarios/*.json`` (forecast scenario drafts), ``ranking.png``,
-``trajectories.png`` (Kreis population and old-age ratio by year) and ``summary.json``.
+``trajectories.png`` (Kreis population and old-age ratio by year), ``map_best.png`` (the best variant's change
+of population per Gemeinde against the baseline) and ``summary.json``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,6 +192,48 @@ def _ranking_chart(table: pd.DataFrame, rank_by: str, folder: Path, baseline: di
     return "ranking.png"
 
 
+def _map_chart(gem: pd.DataFrame, shapes: dict[str, Any], variant: str, folder: Path, to_year: int) -> str | None:
+    """A map of the Gemeinden: the change of population against the baseline in ``to_year`` under the
+    best ``variant``, in per cent of the published totals (diverging colours centred on 0)."""
+    if not shapes:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Polygon as MplPolygon
+
+    rows = gem[gem["variant"] == variant]
+    patches, values = [], []
+    for r in rows.itertuples(index=False):
+        shape = shapes.get(str(r.ags))
+        if shape is None:
+            continue
+        v = r.population_change_pct
+        for poly in getattr(shape, "geoms", [shape]):
+            patches.append(MplPolygon(np.asarray(poly.exterior.coords), closed=True))
+            values.append(np.nan if v is None else float(v))
+    if not patches:
+        return None
+    vals = np.asarray(values, float)
+    lim = max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0, 0.1)
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    pc = PatchCollection(patches, cmap="RdBu", norm=TwoSlopeNorm(0.0, -lim, lim), edgecolor="#555555", linewidth=0.5)
+    pc.set_array(np.ma.masked_invalid(vals))
+    ax.add_collection(pc)
+    ax.autoscale_view()
+    ax.set_aspect(1.0 / math.cos(math.radians(51.1)))
+    ax.set_axis_off()
+    fig.colorbar(pc, ax=ax, shrink=0.7, label="gegenüber Basis / against the baseline (%)")
+    ax.set_title(f"{variant}\nEinwohner je Gemeinde {to_year} / population per Gemeinde", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(folder / "map_best.png", dpi=100)
+    plt.close(fig)
+    return "map_best.png"
+
+
 def _gemeinden_geojson(gem: pd.DataFrame, shapes: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     """One feature per Gemeinde and variant of ``names`` (baseline first), its outline (WGS84) and indicators."""
     import shapely
@@ -233,8 +277,8 @@ def write_region_report(folder: Path, rows: Sequence[dict[str, Any]], variants: 
                                                                     indent=1), encoding="utf-8")
     series = {BASELINE: baseline[_SERIES_KEY], **{n: r[_SERIES_KEY] for n in best for r in rows if r["name"] == n}}
     to_year = int(baseline["to_year"])
-    charts = [c for c in (_ranking_chart(table, rank_by, folder, baseline), _trajectory_chart(series, folder, to_year))
-              if c]
+    charts = [c for c in (_ranking_chart(table, rank_by, folder, baseline), _trajectory_chart(series, folder, to_year),
+                          _map_chart(gem, shapes or {}, best[0], folder, to_year) if best else None) if c]
     base_flat = {k: v for k, v in baseline.items() if not k.startswith("_") and k not in ("status", "error", "seconds")}
     info = {**(summary or {}), "rank_by": rank_by, "order": "desc" if desc else "asc", "to_year": to_year,
             "variants": len(table), "failed": int(table["rank"].isna().sum()), "best": best[0] if best else None,
