@@ -85,3 +85,33 @@ def test_cooling_export_is_refused_with_a_reason_on_large_districts(tmp_path) ->
         assert r.status_code == 404
         j = r.json()
         assert "250.000" in j["message_de"] and "250,000" in j["message_en"] and "302.500" in j["message_de"]
+
+
+def test_cooling_export_after_a_restart_is_computed_again_for_planners(tmp_path) -> None:
+    """Results read back from storage keep no per-building arrays: a planner's export computes them once."""
+    from server.engines import available_engines
+
+    if "heat" not in available_engines():
+        pytest.skip("heat engine not present")
+    app, tokens = make_app(tmp_path, engines=["costs", "heat"])
+    h = auth(tokens["planner"])
+    with TestClient(app) as c:
+        sid = c.post("/api/scenarios", json={"name": "A", "district": "tiny"}, headers=h).json()["scenario_id"]
+        c.post(f"/api/scenarios/{sid}/interventions", headers=h, json={"intervention": {
+            "kind": "tree", "id": "t1", "xy_local_m": [40.0, 12.0], "height_m": 18.0, "crown_diameter_m": 9.0}})
+        first = c.get(f"/api/scenarios/{sid}/exports/buildings_cooling.geojson", headers=h).json()["features"]
+    app, tokens = make_app(tmp_path, engines=["costs", "heat"])  # the same database: a restarted server
+    with TestClient(app) as c:
+        assert "cooling_kwh_day" not in c.app.state.twin.shown_results(sid, compute=False).outputs["heat"].buildings
+        r = c.get(f"/api/scenarios/{sid}/exports/buildings_cooling.geojson", headers=h)
+        assert r.status_code == 200, r.text
+        again = r.json()["features"]
+        assert len(again) == len(first) == 4
+        for a, b in zip(again, first):
+            pa, pb = a["properties"], b["properties"]
+            assert pa["building_id"] == pb["building_id"] and pa["cooled"] == pb["cooled"]
+            for k in ("cooling_kwh_day", "cooling_kwh_day_baseline", "cooling_diff_kwh_day"):
+                assert pa[k] == pytest.approx(pb[k], abs=2e-3), k
+        # the public reads stored results only (nothing is computed for it): it is told why there is nothing
+        r = c.get(f"/api/scenarios/{sid}/exports/buildings_cooling.geojson")
+        assert r.status_code == 404 and "gespeicherte" in r.json()["message_de"]

@@ -132,13 +132,36 @@ def buildings_cooling(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep,
                        f"berechnet (dieses: {d.grid.rows * d.grid.cols:_})".replace("_", "."),
                        f"The cooling demand per building is computed only for districts up to "
                        f"{HEAT_ENERGY_LIVE_MAX_CELLS:,} cells (this one: {d.grid.rows * d.grid.cols:,})")
-    res = twin.shown_results(scenario_id, compute=not _public(twin, user, visitor))
-    heat = res.outputs.get("heat")
-    b = heat.buildings if heat is not None else {}
+    b = _cooling_arrays(twin, scenario_id, _public(twin, user, visitor))
     if "cooling_kwh_day" not in b:
-        raise NotFound("Für diese Fassung gibt es keinen Kühlbedarf je Gebäude (kein Wärmemodell, oder aus dem Speicher "
-                       "gelesen: er kommt mit der nächsten Berechnung)",
-                       "This version has no cooling demand per building (no heat model, or read back from storage: "
-                       "it comes with the next computation)")
+        raise NotFound("Für diese Fassung gibt es keinen Kühlbedarf je Gebäude (kein Wärmemodell, oder öffentlich nur "
+                       "gespeicherte Ergebnisse ohne ihn)",
+                       "This version has no cooling demand per building (no heat model, or the public reads stored "
+                       "results without it)")
     return Response(buildings_cooling_geojson(d, b["cooling_kwh_day"], b["cooling_kwh_day_baseline"], b.get("cooled")),
                     media_type="application/geo+json")
+
+
+def _cooling_arrays(twin, scenario_id: str, public: bool) -> dict:
+    """The per-building arrays of the current version's heat result: from the shown results, else (results
+    read back from storage keep none) for token holders computed once as an export at an hour whose heat
+    result is not kept already (the day's cooling demand does not depend on the hour)."""
+    res = twin.shown_results(scenario_id, compute=not public)
+    heat = res.outputs.get("heat")
+    if heat is not None and "cooling_kwh_day" in heat.buildings:
+        return heat.buildings
+    if public or "heat" not in twin.service.engine_names:
+        return {}
+    m = twin.manager.model(scenario_id)
+    d = twin.districts.get(m.row.district)
+    for hour in sorted(range(24), key=lambda h: abs(h - 15)):
+        found = twin.service.stored_export(scenario_id, m.version, hour, "heat")
+        computed = found is None
+        if computed:
+            found = twin.service.export(scenario_id, m.version, d, list(m.interventions()), hour, "heat", timeout=120.0)
+        out = found.outputs.get("heat")
+        if out is not None and "cooling_kwh_day" in out.buildings:
+            return out.buildings
+        if computed:
+            break
+    return {}
