@@ -106,6 +106,10 @@ class Outbox:
             self._order.append(key)
         self._event.set()
 
+    def holds(self, key: str) -> bool:
+        """Is a frame of ``key`` queued (not sent yet)?"""
+        return key in self._keyed
+
     def close(self) -> None:
         """Queue the end marker (None), past the limit."""
         self._urgent.append(None)
@@ -210,8 +214,9 @@ class Hub:
         for conn in list(room.values()):
             if conn.wants(head):
                 if ident is not None and key is not None:
-                    if conn.fields_queued.get(key) == ident:
-                        continue  # sent ahead of its engine's output already: each field once
+                    if conn.fields_queued.get(key) == ident and (
+                            conn.outbox.holds(key) or conn.sent_versions.get(key) == ident[0]):
+                        continue  # sent (or queued) ahead of its engine's output already: each field once
                     conn.fields_queued[key] = ident
                 if conn.user.is_anonymous and _is_people(head):
                     public_item = public_item or Outgoing(aggregate_people(head))

@@ -172,6 +172,15 @@ def test_the_shown_utci_goes_out_ahead_of_the_heat_output(incremental) -> None:
     hub.send_frame(other, same[1])  # a subscription's frame, then the same field published: once
     hub.publish("s", same)
     assert len(other.outbox) == 1
+    # a client that re-subscribes (it lost the field) after the early frame went out gets it again, complete
+    late = Connection("l", User("citizen"), "s", layers=frozenset({"heat"}), hour=15, sent_versions={"field:utci_c": 1})
+    hub.rooms["s"]["l"] = late
+    hub.publish("s", pair)
+    assert not unwrap(late, late.outbox._keyed.pop(late.outbox._order.popleft())).msg.full  # on top of version 1
+    late.sent_versions.clear()  # what a Subscribe does
+    hub.publish("s", same)
+    again = unwrap(late, late.outbox._keyed.pop(late.outbox._order.popleft()))
+    assert again.msg.full and again.msg.scenario_version == 2
 
 
 def _field_sequence(seed: int = 0) -> list[np.ndarray]:
