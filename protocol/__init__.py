@@ -32,7 +32,8 @@ Session
 5. Results arrive as :class:`FieldFrame`, :class:`EdgeFrame`, :class:`AgentFrame`, :class:`AccessFrame`
    and :class:`KpiFrame`, each naming the ``scenario_version`` it was computed for. Outgoing frames are
    latest-wins per key (:func:`frame_key`): a slow client receives the newest frame of each key, never
-   a backlog.
+   a backlog. The UTCI of the key figures' hour and the instantaneous heat KPIs come first; a second
+   heat :class:`KpiFrame` of the same version may complete them (the day's building cooling).
 
 Kiosks are devices paired by an admin: their token (``Hello.token``, ``Authorization: Bearer``) says
 so, never the role they name. A kiosk first asks for its sandbox copy (``POST
