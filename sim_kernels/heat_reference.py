@@ -164,7 +164,8 @@ def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevatio
                    wall_albedo=0.2, wall_emissivity=0.9, ak=0.7, al=0.97, f_up=0.06, f_side=0.22, f_cyl=0.28,
                    near=None, own_down=1.0, own_side=1.0):
     """Six-direction Tmrt of one hour as in ``sim_kernels.radiation`` (arrays per cell, scalars per hour);
-    ``near`` the (emitted, reflected) ground view of the cells, blended with their own ground."""
+    ``near`` the weighted rest of the ground view (emitted and reflected looking down, emitted and
+    reflected looking sideways), added to the cells' own ground times ``own_down`` / ``own_side``."""
     e = math.radians(elevation_deg)
     i_dir = dni if elevation_deg > 0.01 else 0.0
     g = i_dir * math.sin(e) + dhi
@@ -176,11 +177,11 @@ def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevatio
     l_up = l_emit + (1 - emissivity_g) * l_down
     k_up_side, l_up_side = k_up, l_up
     if near is not None:
-        n_l, n_k = (np.asarray(a, float) for a in near)
-        k_up_side = own_side * k_up + (1 - own_side) * n_k
-        l_up_side = own_side * l_emit + (1 - own_side) * n_l + (1 - emissivity_g) * l_down
-        k_up = own_down * k_up + (1 - own_down) * n_k
-        l_up = own_down * l_emit + (1 - own_down) * n_l + (1 - emissivity_g) * l_down
+        n_ld, n_kd, n_ls, n_ks = (np.asarray(a, float) for a in near)
+        k_up_side = own_side * k_up + n_ks
+        l_up_side = own_side * l_emit + n_ls + (1 - emissivity_g) * l_down
+        k_up = own_down * k_up + n_kd
+        l_up = own_down * l_emit + n_ld + (1 - emissivity_g) * l_down
     k_side = [(dhi * svf + (1 - svf) * wall_albedo * g / 2) / 2 + k_up_side / 2 for _ in range(4)]
     l_side = [l_down / 2 + l_up_side / 2 for _ in range(4)]
     s_str = ak * (f_cyl * i_dir * math.cos(e) * sunlit + f_up * (k_down + k_up) + f_side * sum(k_side))

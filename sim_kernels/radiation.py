@@ -22,12 +22,14 @@ where I is the direct normal irradiance, D the diffuse horizontal one, G = I sin
 elevation, Tw the mean temperature of the surrounding walls (the air temperature unless given), Ts
 the ground surface temperature of the cell.
 
-The ground a person sees is not only the ground under their feet: looking sideways, a standing
-person (centre at height z = 1.1 m) sees most of the ground within ten metres, looking down most of
-it within a few metres. With a ground view (``ground_view``: the mean emitted long wave
-eps sigma Ts^4 and reflected short wave albedo K_in of the ground around each cell at the same
-level), the emitted and reflected parts of L_up and K_up blend the cell's own ground (weight
-``own_down`` for the downward flux, ``own_side`` for the four sideways ones) with that mean.
+The ground a person sees is not only the ground under their feet: a standing person (centre at
+height z = 1.1 m) sees, looking down, half their ground view within 1.1 m and 90 % within 3.3 m;
+looking sideways, 41 % within 2 m, 73 % within 5 m and 86 % within 10 m. With a ground view, the
+emitted and reflected parts of L_up and K_up are the cell's own (weights ``own_down`` and
+``own_side``) plus the means of the emitted long wave eps sigma Ts^4 and reflected short wave
+albedo K_in over nested boxes of ground around the cell at the same level (``ground_view``),
+weighted so that the share of the view within each box's radius is the view factor's
+(``ground_view_weights``).
 
 Arrays (row, col), row 0 north; units W/m2 and degrees C. Kernels keep no state; call
 ``sim_kernels.runtime.ensure_init`` first.
@@ -38,7 +40,7 @@ import math
 import numpy as np
 import taichi as ti
 
-__all__ = ["BODY", "mean_radiant_temperature", "ground_view", "own_cell_weights"]
+__all__ = ["BODY", "mean_radiant_temperature", "ground_view", "ground_view_weights", "combine_ground_view"]
 
 # absorption and angular factors of a standing person (SOLWEIG manual; Hoeppe 1992)
 BODY = {"absorb_short": 0.70, "absorb_long": 0.97, "f_up": 0.06, "f_side": 0.22, "f_cyl": 0.28}
@@ -57,8 +59,7 @@ def _tmrt_kernel(
     elevation: ti.types.ndarray(dtype=ti.f32, ndim=1),
     lsky: ti.types.ndarray(dtype=ti.f32, ndim=1),
     wall: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    near_l: ti.types.ndarray(dtype=ti.f32, ndim=3),
-    near_k: ti.types.ndarray(dtype=ti.f32, ndim=3),
+    near: ti.types.ndarray(dtype=ti.f32, ndim=4),
     tmrt: ti.types.ndarray(dtype=ti.f32, ndim=3),
     r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
     wall_albedo: ti.f32, wall_emissivity: ti.f32,
@@ -88,10 +89,11 @@ def _tmrt_kernel(
         k_up_side = k_up
         l_up_side = l_up
         if has_near != 0:  # the ground around the cell, seen looking down and sideways
-            k_up_side = own_side * k_up + (1.0 - own_side) * near_k[k, r - r0, c - c0]
-            l_up_side = own_side * l_emit + (1.0 - own_side) * near_l[k, r - r0, c - c0] + (1.0 - eg) * l_down
-            k_up = own_down * k_up + (1.0 - own_down) * near_k[k, r - r0, c - c0]
-            l_up = own_down * l_emit + (1.0 - own_down) * near_l[k, r - r0, c - c0] + (1.0 - eg) * l_down
+            i, j = r - r0, c - c0
+            k_up_side = own_side * k_up + near[3, k, i, j]
+            l_up_side = own_side * l_emit + near[2, k, i, j] + (1.0 - eg) * l_down
+            k_up = own_down * k_up + near[1, k, i, j]
+            l_up = own_down * l_emit + near[0, k, i, j] + (1.0 - eg) * l_down
         k_side = 0.5 * (d * s + (1.0 - s) * wall_albedo * g * 0.5) + 0.5 * k_up_side
         l_side = 0.5 * l_down + 0.5 * l_up_side
         s_str = ak * (f_cyl * i_dir * ti.cos(e) * sh + f_up * (k_down + k_up) + 4.0 * f_side * k_side)
@@ -113,7 +115,7 @@ def mean_radiant_temperature(
     body: "dict[str, float] | None" = None,
     window: "tuple[int, int, int, int] | None" = None,
     out: "np.ndarray | None" = None,
-    near: "tuple[np.ndarray, np.ndarray] | None" = None,
+    near: "np.ndarray | None" = None,
     own_down: float = 1.0,
     own_side: float = 1.0,
 ) -> np.ndarray:
@@ -129,10 +131,11 @@ def mean_radiant_temperature(
         ``longwave_sky_w_m2``, ``air_temp_c`` and optionally ``wall_temp_c`` (default: air).
     body : absorption and angular factors (default ``BODY``).
     window : (r0, r1, c0, c1) cells to compute; all when None. out : (K, rows, cols) to fill.
-    near : (emitted, reflected) ground view of the window's cells, each (K, r1 - r0, c1 - c0) W/m2
-        (``ground_view``); None: the person sees only the cell's own ground.
+    near : (4, K, r1 - r0, c1 - c0) float32 W/m2, the rest of the ground view of the window's cells:
+        emitted and reflected looking down, emitted and reflected looking sideways, each already
+        weighted (``combine_ground_view``); None: the person sees only the cell's own ground.
     own_down, own_side : weights of the cell's own ground in the downward and sideways fluxes when
-        ``near`` is given (``own_cell_weights``).
+        ``near`` is given (``ground_view_weights``).
 
     Returns
     -------
@@ -145,17 +148,14 @@ def mean_radiant_temperature(
         out = np.zeros((nk, rows, cols), np.float32)
     r0, r1, c0, c1 = window if window is not None else (0, rows, 0, cols)
     f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
-    if near is None:
-        near_l = near_k = np.zeros((1, 1, 1), np.float32)
-    else:
-        near_l, near_k = f32(near[0]), f32(near[1])
-        if near_l.shape != (nk, r1 - r0, c1 - c0) or near_k.shape != near_l.shape:
-            raise ValueError(f"ground view shape {near_l.shape} != {(nk, r1 - r0, c1 - c0)}")
+    near_a = np.zeros((4, 1, 1, 1), np.float32) if near is None else f32(near)
+    if near is not None and near_a.shape != (4, nk, r1 - r0, c1 - c0):
+        raise ValueError(f"ground view shape {near_a.shape} != {(4, nk, r1 - r0, c1 - c0)}")
     _tmrt_kernel(
         sun, f32(svf), np.ascontiguousarray(surface_class, np.uint8), f32(class_albedo), f32(class_emissivity),
         f32(surface_temp_c), f32(hourly["direct_normal_w_m2"]), f32(hourly["diffuse_w_m2"]),
         f32(hourly["elevation_deg"]), f32(hourly["longwave_sky_w_m2"]),
-        f32(hourly.get("wall_temp_c", hourly["air_temp_c"])), near_l, near_k, out,
+        f32(hourly.get("wall_temp_c", hourly["air_temp_c"])), near_a, out,
         r0, r1, c0, c1, float(wall_albedo), float(wall_emissivity),
         b["absorb_short"], b["absorb_long"], b["f_up"], b["f_side"], b["f_cyl"],
         int(near is not None), float(own_down), float(own_side),
@@ -163,31 +163,60 @@ def mean_radiant_temperature(
     return out
 
 
-def own_cell_weights(cell_m: float, eye_height_m: float) -> tuple[float, float]:
-    """Share of the ground a person sees that lies in their own cell, looking down and sideways.
+def ground_view_weights(cell_m: float, height_m: float, radii_cells: "tuple[int, ...]") -> dict[str, np.ndarray]:
+    """Weights of the cell's own ground and of the box means of ``ground_view`` (half-widths
+    ``radii_cells``, increasing) in what a person at ``height_m`` sees looking down and sideways.
 
-    The cell is taken as a disc of the same area (radius a). A downward-facing surface at height z
-    sees the ground within radius a with the view factor a^2 / (a^2 + z^2); a vertical one, summed
-    over all azimuths, sees the ground below the depression angle b with the share
-    1 - (2 / pi) (b + sin b cos b), where b = atan(z / a) is the angle of the disc's rim.
+    The own cell and each box count as discs of the same area (radii a_0 < a_1 < ...). Looking
+    down, the share of the ground view within radius a is F(a) = a^2 / (a^2 + z^2); looking sideways
+    (the four sides together) F(a) = 1 - (2 / pi) (b + sin b cos b), b = atan(z / a). A weight w_i on
+    the mean of disc i puts w_i min(a^2 / a_i^2, 1) of the view within a; the weights make that equal
+    F at each a_j, and the largest box takes what lies beyond it. Returns ``own_down``,
+    ``own_side`` (floats as 0-d arrays) and ``down``, ``side`` (len(radii_cells),).
     """
-    a = math.sqrt(cell_m * cell_m / math.pi)
-    z = float(eye_height_m)
-    b = math.atan2(z, a)
-    return a * a / (a * a + z * z), 1.0 - (2.0 / math.pi) * (b + math.sin(b) * math.cos(b))
+    if any(n < 1 for n in radii_cells) or list(radii_cells) != sorted(set(radii_cells)):
+        raise ValueError(f"box half-widths must increase from 1 cell: {radii_cells}")
+    z = float(height_m)
+    a = np.array([cell_m / math.sqrt(math.pi)] + [(2 * n + 1) * cell_m / math.sqrt(math.pi) for n in radii_cells])
+    b = np.arctan2(z, a)
+    shares = {"down": a * a / (a * a + z * z), "side": 1.0 - (2.0 / math.pi) * (b + np.sin(b) * np.cos(b))}
+    m = np.minimum((a[:, None] / a[None, :]) ** 2, 1.0)  # m[j, i]: share of disc i within radius a_j
+    out: dict[str, np.ndarray] = {}
+    for name, f in shares.items():
+        target = f.copy()
+        if len(radii_cells):
+            target[-1] = 1.0
+        w = np.linalg.solve(m, target) if len(radii_cells) else np.ones(1)
+        out[f"own_{name}"], out[name] = np.asarray(w[0]), w[1:]
+    return out
 
 
-def _box_sum(a: np.ndarray, radius: int) -> np.ndarray:
-    """Sum over the (2 radius + 1)^2 box around each cell, cells outside the array counting zero
-    (summed-area table in float64 of the array padded by the radius)."""
+def combine_ground_view(emitted: np.ndarray, reflected: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
+    """(4, K, h, w) float32 ``near`` of ``mean_radiant_temperature`` from the box means of
+    ``ground_view`` ((n_radii, K, h, w) each) and ``ground_view_weights``."""
+    wd = np.asarray(weights["down"], np.float64)[:, None, None, None]
+    ws = np.asarray(weights["side"], np.float64)[:, None, None, None]
+    return np.stack([(wd * emitted).sum(0), (wd * reflected).sum(0), (ws * emitted).sum(0),
+                     (ws * reflected).sum(0)]).astype(np.float32)
+
+
+def _box_sums(a: np.ndarray, radii: "list[int]") -> "list[np.ndarray]":
+    """Sums over the (2 q + 1)^2 box around each cell for each half-width q of ``radii``, cells
+    outside the array counting zero (one summed-area table in float64 of the array padded by the
+    largest radius)."""
     rows, cols = a.shape
-    n, w = radius, 2 * radius + 1
-    sat = np.zeros((rows + w, cols + w))
+    n = max(radii)
+    sat = np.zeros((rows + 2 * n + 1, cols + 2 * n + 1))
     inner = sat[1:, 1:]
     inner[n:n + rows, n:n + cols] = a
     np.cumsum(inner, axis=0, out=inner)
     np.cumsum(inner, axis=1, out=inner)
-    return sat[w:, w:] - sat[:-w, w:] - sat[w:, :-w] + sat[:-w, :-w]
+    out = []
+    for q in radii:
+        hi, lo = slice(n + q + 1, n + q + 1 + rows), slice(n - q, n - q + rows)
+        hc, lc = slice(n + q + 1, n + q + 1 + cols), slice(n - q, n - q + cols)
+        out.append(sat[hi, hc] - sat[lo, hc] - sat[hi, lc] + sat[lo, lc])
+    return out
 
 
 def ground_view(
@@ -200,23 +229,28 @@ def ground_view(
     hourly: dict[str, np.ndarray],
     *,
     raised: np.ndarray,
-    radius_cells: int,
+    radii_cells: "tuple[int, ...]",
     wall_albedo: float = 0.2,
     window: "tuple[int, int, int, int] | None" = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ground a person sees around each cell of ``window``: the mean, over the cells of the
-    (2 radius + 1)^2 box around it at the same level (``raised`` roofs with roofs, ground with
-    ground), of the emitted long wave eps sigma Ts^4 and of the reflected short wave albedo K_in,
-    K_in = I sin(e) sunlit + D svf + (1 - svf) albedo_wall G / 2 as in the Tmrt fluxes.
+    """The ground a person sees around each cell of ``window``: for each half-width n of
+    ``radii_cells``, the mean over the cells of the (2 n + 1)^2 box around it at the same level
+    (``raised`` roofs with roofs, ground with ground) of the emitted long wave eps sigma Ts^4 and of
+    the reflected short wave albedo K_in, K_in = I sin(e) sunlit + D svf + (1 - svf) albedo_wall G / 2
+    as in the Tmrt fluxes.
 
-    Reads the cells within ``radius_cells`` of the window (clipped at the grid's edge, where the
+    Reads the cells within the largest radius of the window (clipped at the grid's edge, where the
     mean is over the cells inside). Arguments as ``mean_radiant_temperature``; ``raised`` (rows,
-    cols) bool. Returns (emitted, reflected), each (K, r1 - r0, c1 - c0) float32, W/m2.
+    cols) bool. Returns (emitted, reflected), each (len(radii_cells), K, r1 - r0, c1 - c0) float32, W/m2.
     """
     sun = np.asarray(sunlit, np.float32)
     nk, rows, cols = sun.shape
     r0, r1, c0, c1 = window if window is not None else (0, rows, 0, cols)
-    n = max(int(radius_cells), 0)
+    radii = [max(int(x), 0) for x in radii_cells]
+    if not radii:
+        empty = np.zeros((0, nk, r1 - r0, c1 - c0), np.float32)
+        return empty, empty.copy()
+    n = max(radii)
     a0, a1, b0, b1 = max(r0 - n, 0), min(r1 + n, rows), max(c0 - n, 0), min(c1 + n, cols)
     cls = np.asarray(surface_class)[a0:a1, b0:b1].astype(np.intp)
     alb = np.asarray(class_albedo, np.float64)[cls]
@@ -224,13 +258,13 @@ def ground_view(
     s = np.asarray(svf, np.float64)[a0:a1, b0:b1]
     up = np.asarray(raised, bool)[a0:a1, b0:b1]
     inner = (slice(r0 - a0, r1 - a0), slice(c0 - b0, c1 - b0))
-    levels = []  # (mask of the level in the source box, its cells in the window, their counts)
+    levels = []  # (mask of the level in the source box, its cells in the window, their counts per radius)
     for level in (False, True):
         m = (up == level).astype(np.float64)
         here = up[inner] == level
         if here.any():
-            levels.append((m, here, _box_sum(m, n)[inner][here]))
-    emitted = np.zeros((nk, r1 - r0, c1 - c0), np.float32)
+            levels.append((m, here, [b[inner][here] for b in _box_sums(m, radii)]))
+    emitted = np.zeros((len(radii), nk, r1 - r0, c1 - c0), np.float32)
     reflected = np.zeros_like(emitted)
     for k in range(nk):
         el = math.radians(float(np.asarray(hourly["elevation_deg"])[k]))
@@ -240,6 +274,7 @@ def ground_view(
         k_in = i_dir * math.sin(el) * sun[k, a0:a1, b0:b1] + d * s + (1.0 - s) * wall_albedo * 0.5 * g
         tk = np.asarray(surface_temp_c[k, a0:a1, b0:b1], np.float64) + 273.15
         for field, dest in ((eps * 5.670374419e-8 * tk**4, emitted), (alb * k_in, reflected)):
-            for m, here, cnt in levels:
-                dest[k][here] = _box_sum(field * m, n)[inner][here] / cnt
+            for m, here, counts in levels:
+                for i, (box, cnt) in enumerate(zip(_box_sums(field * m, radii), counts)):
+                    dest[i, k][here] = box[inner][here] / cnt
     return emitted, reflected

@@ -8,7 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim_kernels.heat_reference import SIGMA, ground_view_reference, tmrt_reference
-from sim_kernels.radiation import ground_view, mean_radiant_temperature, own_cell_weights
+from sim_kernels.radiation import (
+    combine_ground_view,
+    ground_view,
+    ground_view_weights,
+    mean_radiant_temperature,
+)
 
 pytestmark = pytest.mark.usefixtures("taichi_cpu")
 
@@ -58,40 +63,44 @@ def test_sun_shade_and_night_orderings() -> None:
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31 - 1), radius=st.integers(0, 4), elev=st.floats(-5, 70))
-def test_ground_view_matches_reference(seed: int, radius: int, elev: float) -> None:
+@given(seed=st.integers(0, 2**31 - 1), radii=st.lists(st.integers(1, 4), min_size=1, max_size=3, unique=True),
+       elev=st.floats(-5, 70))
+def test_ground_view_matches_reference(seed: int, radii: list[int], elev: float) -> None:
     rng = np.random.default_rng(seed)
     shape = (9, 11)
+    radii = sorted(radii)
     sunlit = rng.choice([0.0, 0.03, 1.0], size=(2,) + shape).astype(np.float32)
     svf = rng.uniform(0, 1, shape).astype(np.float32)
     cls = rng.integers(0, 3, shape).astype(np.uint8)
     ts = rng.uniform(15, 60, (2,) + shape).astype(np.float32)
     raised = rng.uniform(size=shape) < 0.3
-    hourly = _hourly(elev)
-    hourly = {k: np.repeat(v, 2) for k, v in hourly.items()}
+    hourly = {k: np.repeat(v, 2) for k, v in _hourly(elev).items()}
     window = (int(rng.integers(0, 4)), int(rng.integers(5, 10)), int(rng.integers(0, 4)), int(rng.integers(6, 12)))
-    got_l, got_k = ground_view(sunlit, svf, cls, ALB, EMI, ts, hourly, raised=raised, radius_cells=radius, window=window)
+    got_l, got_k = ground_view(sunlit, svf, cls, ALB, EMI, ts, hourly, raised=raised, radii_cells=tuple(radii),
+                               window=window)
     r0, r1, c0, c1 = window
-    for k in range(2):
-        ref_l, ref_k = ground_view_reference(sunlit[k], svf, ALB[cls], EMI[cls], ts[k], 800.0, 120.0, elev, raised, radius)
-        np.testing.assert_allclose(got_l[k], ref_l[r0:r1, c0:c1], rtol=1e-5)
-        np.testing.assert_allclose(got_k[k], ref_k[r0:r1, c0:c1], rtol=1e-5, atol=1e-3)
+    for i, q in enumerate(radii):
+        for k in range(2):
+            ref_l, ref_k = ground_view_reference(sunlit[k], svf, ALB[cls], EMI[cls], ts[k], 800.0, 120.0, elev, raised, q)
+            np.testing.assert_allclose(got_l[i, k], ref_l[r0:r1, c0:c1], rtol=1e-5)
+            np.testing.assert_allclose(got_k[i, k], ref_k[r0:r1, c0:c1], rtol=1e-5, atol=1e-3)
     # Tmrt with the ground view: kernel against the reference, within the window
-    near = (got_l, got_k)
-    own = own_cell_weights(1.0, 1.1)
+    w = ground_view_weights(1.0, 1.1, tuple(radii))
+    near = combine_ground_view(got_l, got_k, w)
+    own = float(w["own_down"]), float(w["own_side"])
     tm = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, hourly, window=window, near=near,
                                   own_down=own[0], own_side=own[1])
     for k in range(2):
         ref = tmrt_reference(sunlit[k][r0:r1, c0:c1], svf[r0:r1, c0:c1], ALB[cls][r0:r1, c0:c1],
                              EMI[cls][r0:r1, c0:c1], ts[k][r0:r1, c0:c1], 800.0, 120.0, elev, 370.0, 30.0,
-                             near=(got_l[k], got_k[k]), own_down=own[0], own_side=own[1])
+                             near=tuple(near[:, k]), own_down=own[0], own_side=own[1])
         np.testing.assert_allclose(tm[k, r0:r1, c0:c1], ref, atol=0.02)
 
 
 def test_shaded_cell_in_a_hot_field_sees_the_field() -> None:
     """A shaded, cool cell amid a large flat field of hot sunlit ground: its ground view is the
-    field's (but for its own share of the box), so its Tmrt is that of a person whose own ground is
-    as hot as the field; without the ground view it would be much cooler."""
+    field's (but for its own share), so its Tmrt is that of a person whose own ground is as hot as
+    the field; without the ground view it would be much cooler."""
     n, radius = 41, 20
     shape = (n, n)
     mid = n // 2
@@ -102,29 +111,49 @@ def test_shaded_cell_in_a_hot_field_sees_the_field() -> None:
     svf = np.ones(shape, np.float32)
     cls = np.zeros(shape, np.uint8)
     hourly = _hourly(55.0)
-    near = ground_view(sunlit, svf, cls, ALB, EMI, ts, hourly, raised=np.zeros(shape, bool), radius_cells=radius)
+    emitted, reflected = ground_view(sunlit, svf, cls, ALB, EMI, ts, hourly, raised=np.zeros(shape, bool),
+                                     radii_cells=(radius,))
     boxed = (2 * radius + 1) ** 2
     hot, cool = 0.95 * SIGMA * (55.0 + 273.15) ** 4, 0.95 * SIGMA * (32.0 + 273.15) ** 4
-    assert near[0][0, mid, mid] == pytest.approx(((boxed - 1) * hot + cool) / boxed, rel=1e-5)
+    assert emitted[0, 0, mid, mid] == pytest.approx(((boxed - 1) * hot + cool) / boxed, rel=1e-5)
     k_field = ALB[0] * (800.0 * np.sin(np.radians(55.0)) + 120.0)
-    assert near[1][0, mid, mid] == pytest.approx(((boxed - 1) * k_field + ALB[0] * 120.0) / boxed, rel=1e-4)
+    assert reflected[0, 0, mid, mid] == pytest.approx(((boxed - 1) * k_field + ALB[0] * 120.0) / boxed, rel=1e-4)
+    everything = {"own_down": np.asarray(0.0), "own_side": np.asarray(0.0), "down": np.ones(1), "side": np.ones(1)}
+    near = combine_ground_view(emitted, reflected, everything)
     seen = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, hourly, near=near, own_down=0.0,
                                     own_side=0.0)[0, mid, mid]
     # the same person standing on field ground in the shade: own ground at the field's temperature
-    # and reflecting the field's light (a shaded cell whose K_up is the field's)
+    # and reflecting the field's light
     as_field = tmrt_reference(0.0, 1.0, ALB[0], EMI[0], 55.0, 800.0, 120.0, 55.0, 370.0, 30.0,
-                              near=(hot, k_field), own_down=0.0, own_side=0.0)
+                              near=(hot, k_field, hot, k_field), own_down=0.0, own_side=0.0)
     assert abs(seen - as_field) < 0.1
     alone = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, hourly)[0, mid, mid]
     assert seen - alone > 3.0
+    # with the view-factor weights of nested boxes the person still sees mostly the hot field
+    radii = (4, 10, 20)
+    e3, r3 = ground_view(sunlit, svf, cls, ALB, EMI, ts, hourly, raised=np.zeros(shape, bool), radii_cells=radii)
+    w = ground_view_weights(1.0, 1.1, radii)
+    weighted = mean_radiant_temperature(sunlit, svf, cls, ALB, EMI, ts, hourly, near=combine_ground_view(e3, r3, w),
+                                        own_down=float(w["own_down"]), own_side=float(w["own_side"]))[0, mid, mid]
+    assert alone + 0.8 * (seen - alone) < weighted < seen
 
 
-def test_own_cell_weights_limits() -> None:
-    down, side = own_cell_weights(1e-3, 1.1)
-    assert down < 1e-6 and side < 1e-3
-    down, side = own_cell_weights(1e4, 1.1)
-    assert down > 0.999 and side > 0.999
-    a = 1.1 * np.sqrt(np.pi)  # a cell whose equal-area disc has the radius of the height
-    down, side = own_cell_weights(float(a), 1.1)
-    assert down == pytest.approx(0.5) and side == pytest.approx(1.0 - (2 / np.pi) * (np.pi / 4 + 0.5))
-    assert side < down  # looking sideways one sees farther
+@pytest.mark.parametrize("cell_m,radii", [(1.0, (2, 5, 10)), (2.0, (1, 2, 5)), (5.0, (1, 2)), (0.5, (4, 10, 20))])
+def test_ground_view_weights_are_the_view_factors(cell_m: float, radii: tuple[int, ...]) -> None:
+    """The weights put the view factor's share of the ground within each box's equal-area radius,
+    sum to one and are positive; a fine grid gives its own cell little, a coarse one much."""
+    z = 1.1
+    w = ground_view_weights(cell_m, z, radii)
+    a = np.array([cell_m] + [(2 * n + 1) * cell_m for n in radii]) / np.sqrt(np.pi)
+    b = np.arctan2(z, a)
+    expect = {"down": a**2 / (a**2 + z**2), "side": 1 - (2 / np.pi) * (b + np.sin(b) * np.cos(b))}
+    for name in ("down", "side"):
+        ws = np.concatenate([[float(w[f"own_{name}"])], w[name]])
+        assert (ws > 0).all() and ws.sum() == pytest.approx(1.0)
+        within = [sum(wi * min(aj**2 / ai**2, 1.0) for wi, ai in zip(ws, a)) for aj in a[:-1]]
+        np.testing.assert_allclose(within, expect[name][:-1], rtol=1e-9)
+    assert float(w["own_side"]) < float(w["own_down"])  # looking sideways one sees farther
+    fine, coarse = ground_view_weights(0.25, z, (4,)), ground_view_weights(10.0, z, (1,))
+    assert float(fine["own_side"]) < 0.01 and float(coarse["own_down"]) > 0.95
+    with pytest.raises(ValueError):
+        ground_view_weights(1.0, z, (2, 2))

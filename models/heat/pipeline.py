@@ -16,14 +16,19 @@ from geodata.weather import SunHours, Weather
 from models.heat.params import HeatParams
 from models.heat.state import PipelineState, Window
 from sim_kernels.energy import storage_capacity, surface_energy_day
-from sim_kernels.radiation import ground_view, mean_radiant_temperature, own_cell_weights
+from sim_kernels.radiation import (
+    combine_ground_view,
+    ground_view,
+    ground_view_weights,
+    mean_radiant_temperature,
+)
 from sim_kernels.shadows import cast_shadows
 from sim_kernels.skyview import effective_svf, sky_view_factor
 
 GROUND_ALBEDO = 0.2  # of the street seen by a wall, for the light it reflects onto the wall
 
 __all__ = ["class_tables", "wall_temperature_c", "hourly_forcing", "energy_kwargs", "shade", "sky_view",
-           "surface_and_tmrt", "ground_view_radius_cells", "raised_cells", "wall_sensible_heat_w_m2", "wall_area_density", "union", "offset", "bbox"]
+           "surface_and_tmrt", "ground_view_radii_cells", "ground_view_radius_cells", "raised_cells", "wall_sensible_heat_w_m2", "wall_area_density", "union", "offset", "bbox"]
 
 
 def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
@@ -168,9 +173,17 @@ def sky_view(st: PipelineState, params: HeatParams, cell_m: float, window: Windo
                                              p["canopy_transmissivity"])
 
 
+def ground_view_radii_cells(params: HeatParams, cell_m: float) -> tuple[int, ...]:
+    """Half-widths (cells, increasing) of the nested boxes of ground a person sees around a cell:
+    a fifth, half and all of ``ground_view_radius_m``, those at least one cell wide (none: the
+    person sees their own cell only)."""
+    r = float(params["ground_view_radius_m"])
+    return tuple(sorted({n for n in (int(round(f * r / cell_m)) for f in (0.2, 0.5, 1.0)) if n > 0}))
+
+
 def ground_view_radius_cells(params: HeatParams, cell_m: float) -> int:
-    """Half-width (cells) of the box of ground a person sees around a cell (0: their own cell only)."""
-    return int(round(params["ground_view_radius_m"] / cell_m))
+    """Half-width (cells) of the largest box of ground a person sees around a cell."""
+    return max(ground_view_radii_cells(params, cell_m), default=0)
 
 
 def raised_cells(st: PipelineState) -> np.ndarray:
@@ -192,7 +205,8 @@ def surface_and_tmrt(st: PipelineState, *, sun: SunHours, classes: dict[str, np.
     rows, cols = st.svf.shape
     surface_energy_day(st.sunlit24, st.svf, st.surf.surface_class, classes, forcing, hours=st.hours,
                        window=window, fluxes=True, out=st.energy.kernel_out(), **energy)
-    n = ground_view_radius_cells(params, cell_m)
+    radii = ground_view_radii_cells(params, cell_m)
+    n = max(radii, default=0)
     w = window or (0, rows, 0, cols)
     tw = (max(w[0] - n, 0), min(w[1] + n, rows), max(w[2] - n, 0), min(w[3] + n, cols))
     idx = list(st.hours)
@@ -202,11 +216,14 @@ def surface_and_tmrt(st: PipelineState, *, sun: SunHours, classes: dict[str, np.
     sunlit = st.sunlit24[idx]
     near = None
     own_down = own_side = 1.0
-    if n > 0:
-        near = ground_view(sunlit, st.svf, st.surf.surface_class, classes["albedo"], classes["emissivity"],
-                           st.energy.surface_temp_c, hourly, raised=raised_cells(st), radius_cells=n,
-                           wall_albedo=params["wall_albedo"], window=tw)
-        own_down, own_side = own_cell_weights(cell_m, params["person_centre_height_m"])
+    if radii:
+        emitted, reflected = ground_view(sunlit, st.svf, st.surf.surface_class, classes["albedo"],
+                                         classes["emissivity"], st.energy.surface_temp_c, hourly,
+                                         raised=raised_cells(st), radii_cells=radii,
+                                         wall_albedo=params["wall_albedo"], window=tw)
+        weights = ground_view_weights(cell_m, params["person_centre_height_m"], radii)
+        near = combine_ground_view(emitted, reflected, weights)
+        own_down, own_side = float(weights["own_down"]), float(weights["own_side"])
     mean_radiant_temperature(sunlit, st.svf, st.surf.surface_class, classes["albedo"],
                              classes["emissivity"], st.energy.surface_temp_c, hourly,
                              wall_albedo=params["wall_albedo"], wall_emissivity=params["wall_emissivity"],
