@@ -69,7 +69,7 @@ from viewer.desktop.places import (
     stops_from_geojson,
 )
 from viewer.desktop.scene_objects import LayerArrays, oblique_camera_pose, pygfx_mesh, sun_direction
-from viewer.desktop.terrain import corner_heights, height_at
+from viewer.desktop.terrain import corner_heights, fill_nearest, height_at
 from viewer.desktop.tiles import (
     LOD_STEPS,
     boxes_in_frustum,
@@ -371,6 +371,9 @@ class DesktopApp:
         self.tile_m = float(self.tileset.get("tile_m", 500.0))
         self.cull, self.lod = cull, lod
         self.margin_m = 0.25 * self.tile_m if margin_m is None else float(margin_m)
+        span = float(np.max(self.tile_hi[:, [0, 2]].max(0) - self.tile_lo[:, [0, 2]].min(0))) if len(self.tile_lo) else 0.0
+        self.range_m = min(0.75 * span, 3000.0)  # as the web viewer: tiles around the view's centre only
+        self.max_tiles = 160  # at most this many tiles held; the farthest go first
         self.sync_tiles = True  # offscreen: every tile in view is loaded before a picture; a window loads behind
         self._tile_layers: dict[int, list[LayerArrays]] = {}
         self._tile_meshes: dict[int, list[Any]] = {}
@@ -383,6 +386,8 @@ class DesktopApp:
         # pixel_scale 2 (pygfx's default on plain screens) supersamples: smoother pictures, 3-4x the work
         self.renderer = gfx.renderers.WgpuRenderer(canvas, pixel_scale=pixel_scale)
         self.heights = self._coarse_heights()
+        self._ground_y = float(np.median(self.heights))
+        self._heights_known = np.zeros(self.heights.shape, bool)
         steps = [float(t.get("terrain_step_m", self.grid.cell_m)) for t in self.tile_specs]
         self.drape_step = drape_step(self.grid, min(steps) if steps else self.grid.cell_m)
         epsg = int(self.tileset.get("epsg", 25832))
@@ -435,7 +440,24 @@ class DesktopApp:
         if not self.cull or len(self.tile_lo) == 0:
             return np.arange(len(self.tile_specs))
         vp = np.asarray(self.camera.projection_matrix) @ np.asarray(self.camera.world.inverse_matrix)
-        return np.flatnonzero(boxes_in_frustum(frustum_planes(vp), self.tile_lo, self.tile_hi, self.margin_m))
+        inside = boxes_in_frustum(frustum_planes(vp), self.tile_lo, self.tile_hi, self.margin_m)
+        centre = self.view_centre()
+        d = np.hypot(np.clip(centre[0], self.tile_lo[:, 0], self.tile_hi[:, 0]) - centre[0],
+                     np.clip(centre[2], self.tile_lo[:, 2], self.tile_hi[:, 2]) - centre[2])
+        k = np.flatnonzero(inside & (d <= self.range_m))
+        return k[np.argsort(d[k], kind="stable")][: self.max_tiles]
+
+    def view_centre(self) -> np.ndarray:
+        """Where the camera's line of sight meets the ground (glTF axes); straight ahead at the load
+        range when it looks above the horizon."""
+        cw = np.asarray(self.camera.world.matrix, np.float64)
+        pos, fwd = cw[:3, 3], -cw[:3, 2] / max(float(np.linalg.norm(cw[:3, 2])), 1e-12)
+        ground = self._ground_y
+        if fwd[1] < -1e-6:
+            t = (ground - pos[1]) / fwd[1]
+            if t > 0:
+                return np.asarray(pos + t * fwd)
+        return np.asarray(pos + self.range_m * np.array([fwd[0], 0.0, fwd[2]]))
 
     def update_tiles(self, wait: bool | None = None) -> bool:
         """Load the tiles in view (``wait``: now; otherwise in the background, taken up by a later
@@ -467,17 +489,33 @@ class DesktopApp:
                 del self._pending[k]
                 self._add_tile(gfx, k, fut.result())
                 changed = True
+        if len(self._tile_meshes) > self.max_tiles:  # the farthest tiles out of view go
+            keep = set(int(k) for k in want)
+            for k in [k for k in self._tile_meshes if k not in keep][: len(self._tile_meshes) - self.max_tiles]:
+                self._drop_tile(k)
+            changed = True
         if changed:
             self._after_tiles_loaded()
         shown = set(int(k) for k in want)
         lods = tile_lod(np.asarray(self.camera.local.position), self.tile_lo, self.tile_hi, self.tile_m) \
             if self.lod and len(self.tile_lo) else np.zeros(len(self.tile_specs), np.int64)
         drawn = 0
+        g = self.grid
         for k, meshes in self._tile_meshes.items():
             vis = k in shown
             drawn += vis
-            for m in meshes:
-                m.visible = vis
+            layers = self._tile_layers[k]
+            w, s_, e, n = (float(x) for x in self.tile_specs[k]["bbox_local_m"])
+            covered = (g.west_m <= w and e <= g.west_m + g.cols * g.cell_m and g.south_m <= s_
+                       and n <= g.south_m + g.rows * g.cell_m)
+            for i, m in enumerate(meshes):
+                name = layers[i % len(layers)].name
+                view = self.views[min(i // max(len(layers), 1), len(self.views) - 1)]
+                far = int(lods[k])
+                m.visible = vis and not (self.lod and (  # a level of detail: far trees, farther buildings go
+                    (name == "trees" and far >= 1) or (name == "buildings" and far >= 2)
+                    # and the ground under an opaque drape that covers the whole tile
+                    or (name == "terrain" and covered and view.drape.visible)))
             for v in self.views:
                 chunk = v.drape_chunks.get(k)
                 if chunk is not None:
@@ -513,7 +551,15 @@ class DesktopApp:
             r0, r1, c0, c1 = win
             g = self.grid
             sub = _SubGrid(r1 - r0, c1 - c0, g.cell_m, g.west_m + c0 * g.cell_m, g.south_m + (g.rows - r1) * g.cell_m)
-            self.heights[r0:r1 + 1, c0:c1 + 1] = corner_heights(sub, terrain)
+            # corners on the terrain take its height (the highest where tiles meet, as one mesh would give,
+            # whatever the order tiles arrive in); the others the nearest such corner's, until covered
+            raw = corner_heights(sub, terrain, fill=False)
+            new = np.isfinite(raw)
+            old = self._heights_known[r0:r1 + 1, c0:c1 + 1]
+            blk = self.heights[r0:r1 + 1, c0:c1 + 1]
+            merged = np.where(new & old, np.maximum(blk, raw), np.where(new, raw, np.where(old, blk, fill_nearest(raw))))
+            self.heights[r0:r1 + 1, c0:c1 + 1] = merged
+            self._heights_known[r0:r1 + 1, c0:c1 + 1] |= new
             ij = (int(self.tile_specs[k].get("i", 0)), int(self.tile_specs[k].get("j", 0)))
             for (kk, lod) in list(self._drape_geoms):  # this tile's and its neighbours' drape pieces change
                 t = self.tile_specs[kk]
@@ -526,6 +572,22 @@ class DesktopApp:
                 chunk = gfx.Mesh(self._drape_geometry_for(k, lod), v.drape_material)
                 v.drape_chunks[k] = chunk
                 v.drape.add(chunk)
+        self._building_cache = None
+
+    def _drop_tile(self, k: int) -> None:
+        for v in self.views:
+            for m in list(v.tiles.children):
+                if any(m is x for x in self._tile_meshes[k]):
+                    v.tiles.remove(m)
+            chunk = v.drape_chunks.pop(k, None)
+            if chunk is not None:
+                v.drape.remove(chunk)
+        for ly in self._tile_layers.pop(k):
+            self.tile_bytes -= sum(int(np.asarray(a).nbytes) for a in (ly.positions, ly.normals, ly.colors)) + (
+                int(np.asarray(ly.indices).nbytes) if ly.indices is not None else 0)
+        del self._tile_meshes[k]
+        for key in [key for key in self._drape_geoms if key[0] == k]:
+            del self._drape_geoms[key]
         self._building_cache = None
 
     def _drape_geometry_for(self, k: int, lod: int) -> Any:
@@ -545,6 +607,7 @@ class DesktopApp:
         neighbours are rebuilt on their next use)."""
         self.road_positions = self._lift(self.roads.seg_xy.reshape(-1, 2), OVERLAY_LIFT_M * 0.5)
         self.stop_positions = self._lift(self.stops.xy, 6.0)
+        self._ground_y = float(np.median(self.heights[::8, ::8]))
         for v in self.views:
             if len(self.road_positions):
                 v.roads.geometry.positions.data[...] = self.road_positions

@@ -12,16 +12,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["corner_heights", "height_at"]
+__all__ = ["corner_heights", "fill_nearest", "height_at"]
 
 
-def corner_heights(grid: Any, terrain: list[Any], *, chunk: int = 20000) -> np.ndarray:
+def corner_heights(grid: Any, terrain: list[Any], *, chunk: int = 20000, fill: bool = True) -> np.ndarray:
     """Terrain height (glTF y) at every cell corner of ``grid``: (rows + 1, cols + 1) float32.
 
     ``terrain`` holds layers with ``positions`` (n, 3) and ``indices`` (3m,) or None (a triangle soup).
     Each corner takes the height of the terrain triangle it lies in (the highest where triangles
     overlap); corners no triangle covers take the nearest covered corner's height (the mean when none
-    is covered at all).
+    is covered at all); with ``fill=False`` they stay ``-inf``.
     """
     rows, cols = grid.rows + 1, grid.cols + 1
     out = np.full(rows * cols, -np.inf)
@@ -35,16 +35,21 @@ def corner_heights(grid: Any, terrain: list[Any], *, chunk: int = 20000) -> np.n
         for s in range(0, len(tri), chunk):
             _rasterise(tri[s:s + chunk], u, v, pos[:, 1], rows, cols, out)
     out = out.reshape(rows, cols)
-    known = np.isfinite(out)
-    if not known.all():
-        if not known.any():
-            out[...] = 0.0
-        else:
-            from scipy.ndimage import distance_transform_edt
+    return fill_nearest(out).astype(np.float32) if fill else out.astype(np.float32)
 
-            _, (ri, ci) = distance_transform_edt(~known, return_indices=True)
-            out = out[ri, ci]
-    return out.astype(np.float32)
+
+def fill_nearest(heights: np.ndarray) -> np.ndarray:
+    """Non-finite entries take the nearest finite one's value (0 when none is finite)."""
+    out = np.asarray(heights)
+    known = np.isfinite(out)
+    if known.all():
+        return out
+    if not known.any():
+        return np.zeros_like(out)
+    from scipy.ndimage import distance_transform_edt
+
+    _, (ri, ci) = distance_transform_edt(~known, return_indices=True)
+    return np.asarray(out[ri, ci])
 
 
 def _rasterise(t: np.ndarray, u: np.ndarray, v: np.ndarray, y: np.ndarray, rows: int, cols: int,
