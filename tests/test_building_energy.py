@@ -62,6 +62,28 @@ def test_cooling_holds_the_setpoint_and_grows_with_heat() -> None:
     assert cooler.cooling_w.sum() < hot.cooling_w.sum()
 
 
+def test_a_slender_tower_keeps_a_solvable_network() -> None:
+    """A tower with far more envelope than floor (a 5 x 5 m footprint, 100 m high) would give ISO
+    13790's medium class a mass conductance below the opaque one, a negative H_tr,em and an infinite
+    cooling demand; its envelope's inner faces count as mass area, so the network stays physical."""
+    one = lambda v: np.array([v], float)  # noqa: E731
+    tower = Envelope(floor_area_m2=one(125.0), volume_m3=one(2500.0), wall_area_m2=np.full((1, 4), 400.0),
+                     window_area_m2=np.full((1, 4), 100.0), roof_area_m2=one(25.0), u_wall=one(1.2),
+                     u_window=one(2.7), u_roof=one(0.8), g_window=one(0.42), air_changes_per_h=one(0.6),
+                     heat_capacity_j_m2k=one(165000.0), cooled=np.array([True]))
+    k = tower.conductances()
+    assert k["h_em"][0] > 0 and k["a_t"][0] > k["a_m"][0]
+    w = design_hot_day().air_temp_c[:, None]
+    with np.errstate(all="raise"):
+        res = rc5_hourly(tower, w, np.full_like(w, 600.0), np.full_like(w, 3000.0), spin_up_repeats=2)
+    assert np.isfinite(res.cooling_w).all() and res.cooling_w.sum() > 0
+    assert res.air_c[res.cooling_w[:, 0] > 0, 0] == pytest.approx(26.0, abs=1e-9)
+    # the steady state of the network still solves its node balances
+    assert rc5_hourly(tower, np.full((24 * 20, 1), 18.0), np.full((480, 1), 800.0), np.full((480, 1), 1500.0),
+                      cooling_setpoint_c=99.0).air_c[-1, 0] == pytest.approx(_steady_air(tower, 18.0, 800.0, 1500.0),
+                                                                             abs=1e-3)
+
+
 @pytest.mark.skipif(not PEER.exists(), reason="peer not set up: bash benchmarks/peers/setup.sh rcbsim")
 def test_same_hourly_cooling_as_rc_building_simulator() -> None:
     """Side by side with the ISO 13790 implementation of RC_BuildingSimulator (rcbsim) on three hot

@@ -61,7 +61,12 @@ class Envelope:
     def conductances(self) -> dict[str, np.ndarray]:
         """The 5R1C conductances (W/K), capacity (J/K) and areas of ISO 13790 (n,)."""
         a_f = np.maximum(self.floor_area_m2, 1.0)
-        a_m, a_t = 2.5 * a_f, 4.5 * a_f
+        opaque = self.wall_area_m2.sum(axis=1) + self.roof_area_m2
+        # ISO 13790's medium class (A_m = 2.5 A_f, A_t = 4.5 A_f) assumes a building with more floor than
+        # envelope; a slender tower has more opaque envelope than 2.5 A_f, whose inner faces are mass area
+        # too. Without this, H_tr,op > H_ms gives a negative H_tr,em and an unsolvable network.
+        a_m = np.maximum(2.5 * a_f, opaque)
+        a_t = np.maximum(4.5 * a_f, 1.8 * a_m)
         h_ms = 9.1 * a_m
         h_op = self.u_wall * self.wall_area_m2.sum(axis=1) + self.u_roof * self.roof_area_m2
         h_em = 1.0 / (1.0 / np.maximum(h_op, 1e-6) - 1.0 / h_ms)
