@@ -258,12 +258,12 @@ def ground_view(
     s = np.asarray(svf, np.float64)[a0:a1, b0:b1]
     up = np.asarray(raised, bool)[a0:a1, b0:b1]
     inner = (slice(r0 - a0, r1 - a0), slice(c0 - b0, c1 - b0))
-    levels = []  # (mask of the level in the source box, its cells in the window, their counts per radius)
-    for level in (False, True):
-        m = (up == level).astype(np.float64)
-        here = up[inner] == level
-        if here.any():
-            levels.append((m, here, [b[inner][here] for b in _box_sums(m, radii)]))
+    ground = (~up).astype(np.float64)
+    roof = up.astype(np.float64)
+    up_in = up[inner]
+    # 1 / (cells of the centre's level in each box), per radius
+    inv = [np.where(up_in, 1.0 / np.maximum(cr[inner], 1.0), 1.0 / np.maximum(cg[inner], 1.0))
+           for cg, cr in zip(_box_sums(ground, radii), _box_sums(roof, radii))]
     emitted = np.zeros((len(radii), nk, r1 - r0, c1 - c0), np.float32)
     reflected = np.zeros_like(emitted)
     for k in range(nk):
@@ -274,7 +274,8 @@ def ground_view(
         k_in = i_dir * math.sin(el) * sun[k, a0:a1, b0:b1] + d * s + (1.0 - s) * wall_albedo * 0.5 * g
         tk = np.asarray(surface_temp_c[k, a0:a1, b0:b1], np.float64) + 273.15
         for field, dest in ((eps * 5.670374419e-8 * tk**4, emitted), (alb * k_in, reflected)):
-            for m, here, counts in levels:
-                for i, (box, cnt) in enumerate(zip(_box_sums(field * m, radii), counts)):
-                    dest[i, k][here] = box[inner][here] / cnt
+            on_ground = _box_sums(field * ground, radii)
+            on_roofs = _box_sums(field * roof, radii)
+            for i in range(len(radii)):
+                dest[i, k] = np.where(up_in, on_roofs[i][inner], on_ground[i][inner]) * inv[i]
     return emitted, reflected
