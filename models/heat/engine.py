@@ -646,7 +646,8 @@ def write_field_geotiff(result: HeatResult, name: str, hour: int | None, distric
 
 def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, float], weather: Weather,
                     hours: Sequence[int], canopy_m: np.ndarray | None = None, ground_m: np.ndarray | None = None,
-                    params: HeatParams | None = None, utci: bool = True) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+                    params: HeatParams | None = None, utci: bool = True,
+                    classes: dict[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Shadows, sky view, surface temperature, Tmrt (and UTCI at the weather's air temperature) on
     bare rasters, as SOLWEIG computes them from a DSM, an optional canopy DSM and DEM.
 
@@ -657,6 +658,8 @@ def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, fl
     canopy_m : (rows, cols) canopy height above ground (UMEP's CDSM convention), or None.
     ground_m : (rows, cols) terrain (DEM); cells more than 2 m above it are roofs. Without it all
         cells are ground.
+    classes : the per-class tables of ``class_tables`` (default), e.g. with other radiative
+        properties of the paving the ground is made of.
 
     Returns
     -------
@@ -685,7 +688,8 @@ def tmrt_on_rasters(dsm_m: np.ndarray, *, cell_m: float, lonlat: tuple[float, fl
     t["svf"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     forcing = hourly_forcing(weather, sun, p)
-    surface_and_tmrt(st, sun=sun, classes=class_tables(p), forcing=forcing, params=p, energy=energy_kwargs(p, weather),
+    tables = class_tables(p) if classes is None else classes
+    surface_and_tmrt(st, sun=sun, classes=tables, forcing=forcing, params=p, energy=energy_kwargs(p, weather),
                      window=None)
     t["energy_tmrt"] = time.perf_counter() - t0
     assert st.svf is not None
