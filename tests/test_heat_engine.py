@@ -152,3 +152,27 @@ def test_stress_classes_and_full_day(district) -> None:
     utci = day.fields["utci_c"]
     assert np.isfinite(utci).all()
     assert utci.mean(axis=(1, 2)).argmax() in [day.hours.index(h) for h in (13, 14, 15, 16)]
+
+
+def test_a_paved_patch_warms_the_tmrt_around_it(district, baseline) -> None:
+    """A person sees the ground around them: a cool (bright) surface changes Tmrt a few metres
+    beyond its own cells, the incremental window reaches that far, and it equals a full recompute."""
+    engine, base = baseline
+    patch = decode_intervention({"kind": "cool_surface", "id": "c2",
+                                 "polygon_local_m": [[20, 110], [60, 110], [60, 130], [20, 130]]})
+    res = engine.compute([patch], hours=HOURS)
+    cls_changed = apply_heat_interventions(district, [patch]).surface_class != district.surface_class
+    rows = np.flatnonzero(cls_changed.any(axis=1))
+    cols = np.flatnonzero(cls_changed.any(axis=0))
+    reach = int(round(engine.params["ground_view_radius_m"] / district.grid.cell_m))
+    r0, r1, c0, c1 = res.changed_window
+    assert r0 <= rows[0] - reach and r1 >= rows[-1] + 1 + reach and c0 <= cols[0] - reach
+    k = HOURS.index(15)
+    outside = np.zeros_like(cls_changed)
+    outside[max(rows[0] - reach, 0):rows[-1] + 1 + reach, max(cols[0] - reach, 0):cols[-1] + 1 + reach] = True
+    outside &= ~cls_changed
+    changed = np.abs(res.fields["tmrt_c"][k] - base.fields["tmrt_c"][k]) > 0.01
+    assert (changed & outside).any()  # Tmrt changed where the ground did not
+    assert not (changed & ~outside & ~cls_changed).any()  # and nowhere farther
+    _assert_same(res, HeatEngine(district).compute([patch], hours=HOURS, full=True))
+    engine.compute([], hours=HOURS)
