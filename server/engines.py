@@ -163,15 +163,18 @@ def field_frames(version: int, layer: str, unit: str, hour: int, g: p.GridInfo, 
     rr, cc = np.divmod(idx, g.cols)
     r0, r1, c0, c1 = int(rr.min()), int(rr.max()) + 1, int(cc.min()), int(cc.max()) + 1
     h, w = r1 - r0, c1 - c0
+    # a change that reaches far (waste heat of a road closure warms the air widely) makes large partial
+    # frames: those travel compressed (once for all clients), small ones raw
     if 6 * len(idx) < 2 * h * w:  # index (4 bytes) and value (2 bytes) per cell against the window
         cells = ((rr - r0) * w + (cc - c0)).astype("<u4")
         part = p.FieldFrame(version, base[0], layer, unit, hour, False, g, p.Window(r0, c0, h, w),
-                            p.NDArray("<u2", [len(idx)], raw.reshape(-1)[idx].tobytes(), q.scale, q.offset, q.nodata),
-                            cells=p.encode_array(cells))
+                            p.compress_array(p.NDArray("<u2", [len(idx)], raw.reshape(-1)[idx].tobytes(), q.scale,
+                                                       q.offset, q.nodata)),
+                            cells=p.compress_array(p.encode_array(cells)))
     elif h * w <= 0.5 * raw.size:
         part = p.FieldFrame(version, base[0], layer, unit, hour, False, g, p.Window(r0, c0, h, w),
-                            p.NDArray("<u2", [h, w], np.ascontiguousarray(raw[r0:r1, c0:c1]).tobytes(),
-                                      q.scale, q.offset, q.nodata))
+                            p.compress_array(p.NDArray("<u2", [h, w], np.ascontiguousarray(raw[r0:r1, c0:c1]).tobytes(),
+                                                       q.scale, q.offset, q.nodata)))
     else:
         return full, raw
     return (part, full), raw
@@ -315,6 +318,7 @@ class HeatAdapter:
             unit = "K" if layer.endswith("_k") else "°C"
             built[(layer, hour)], raws[(layer, hour)] = field_frames(version, layer, unit, hour, g, fields[layer][1][hi], base)
             if early is not None and (layer, hour) == ("utci_c", first):
+                built[(layer, hour)] = _compressed(built[(layer, hour)])  # a complete frame goes to everyone
                 early([built[(layer, hour)], p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})])
         self.last_version, self.last_raw = version, raws
         # complete fields that every client gets compressed once for all (and for storage), after the early frame

@@ -313,6 +313,23 @@ def test_access_clients_converge_whatever_frames_they_get() -> None:
             np.testing.assert_array_equal(p.decode_array(getattr(acc, a)), p.decode_array(getattr(want, a)), err_msg=f"{name} {a}")
 
 
+def test_a_far_reaching_change_travels_compressed_and_applies_exactly() -> None:
+    """A change over many scattered cells (a closure's waste heat) makes a large partial frame: it
+    travels compressed and applies to the same field as the complete frame."""
+    g = p.GridInfo(rows=300, cols=400, cell_m=2.0, west_m=0.0, south_m=0.0)
+    rng = np.random.default_rng(7)
+    a = (30.0 + np.cumsum(rng.normal(0, 0.02, (300, 400)), axis=1)).astype(np.float32)
+    b = a.copy()
+    b[rng.random((300, 400)) < 0.3] += 0.05  # a third of the cells, scattered
+    _, raw = field_frames(1, "utci_c", "°C", 15, g, a, None)
+    pair, _ = field_frames(2, "utci_c", "°C", 15, g, b, (1, raw))
+    part, full = pair
+    assert part.cells is not None and part.values.codec == "zlib" and part.cells.codec == "zlib"
+    wire = p.decode_server(p.encode(part))
+    assert len(p.encode(part)) < 0.6 * 6 * part.values.shape[0]  # smaller than raw indices and values
+    np.testing.assert_array_equal(p.apply_field_frame(p.decode_array(p.quantise_u16(a)), wire), p.decode_array(full.values))
+
+
 def test_a_sparse_frame_that_does_not_fit_its_window_is_refused() -> None:
     g = p.GridInfo(rows=4, cols=4, cell_m=1.0, west_m=0.0, south_m=0.0)
     bad = p.FieldFrame(2, 1, "utci_c", "°C", 15, False, g, p.Window(0, 0, 2, 2), p.encode_array(np.zeros(2, "<u2")),
