@@ -121,9 +121,11 @@ def test_every_layer_has_german_and_english_legends() -> None:
 
 
 def test_layer_names_fields_and_subscriptions() -> None:
-    assert set(RASTERS) == {"utci", "tmrt", "air_temp", "surface_temp", "heat_stress"}
-    assert {"traffic", "vc", "vehicles", "agents", "transit", "comments", "access"} <= set(OVERLAYS)
-    assert layer_id("utci_c") == "utci" and layer_id("surface_temp_c") == "surface_temp"
+    assert set(RASTERS) == {"utci", "tmrt", "air_temp", "surface_temp", "uhi", "heat_stress"}
+    assert {"traffic", "vc", "vehicles", "agents", "transit", "comments", "access", "cooling", "cooling_change"} \
+        <= set(OVERLAYS)
+    assert layer_id("utci_c") == "utci" and layer_id("surface_temp_c") == "surface_temp" and layer_id("uhi_k") == "uhi"
+    assert field_for("uhi") == "uhi_k" and wanted_layers("utci", ("cooling",)) == ("heat",)
     assert field_for("heat_stress") == "utci_c" and field_for("air_temp") == "air_temp_c" and field_for("traffic") == ""
     with pytest.raises(ValueError, match="Unbekannte Ebene.*unknown layer"):
         layer_id("wind")

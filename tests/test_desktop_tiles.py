@@ -594,3 +594,55 @@ def test_heat_island_layer_and_the_buildings_cooling_demand(served: WebServer, t
                     assert np.abs(now - ly.colors[:, :3].astype(int)).max() <= 1
     finally:
         c.close()
+
+
+def test_department_styles_and_cooling_colours_as_plain_functions() -> None:
+    from viewer.desktop.dept import NO_VALUE_RGB, feature_colours, shapes_from_geojson, style_legend
+    from viewer.desktop.layers import RAMPS, ramp_rgb
+    from viewer.desktop.places import building_colours, cooling_from_geojson
+
+    classes = {"mode": "classes", "field": "v", "entries": [
+        {"label": "0 – 10", "lower": 0.0, "upper": 10.0, "colour": "#440154"},
+        {"label": "10 – 20", "lower": 10.0, "upper": 20.0, "colour": "#21918c"}]}
+    got = feature_colours(classes, [{"v": -5}, {"v": 10}, {"v": 10.5}, {"v": 99}, {"v": None}, {}, {"v": "x"}])
+    assert [tuple(int(x) for x in c) for c in got] == [(0x44, 0x01, 0x54), (0x44, 0x01, 0x54), (0x21, 0x91, 0x8C),
+                                                       (0x21, 0x91, 0x8C), NO_VALUE_RGB, NO_VALUE_RGB, NO_VALUE_RGB]
+    cats = {"mode": "categories", "field": "art", "entries": [{"label": "A", "value": "A", "colour": "#0072B2"}]}
+    assert tuple(feature_colours(cats, [{"art": "A"}])[0]) == (0, 0x72, 0xB2)
+    assert tuple(feature_colours(cats, [{"art": "B"}])[0]) == NO_VALUE_RGB
+    assert style_legend(cats) == [("A", (0, 0x72, 0xB2))]
+    # a square with a hole: its triangles cover exactly the square minus the hole
+    lon0, lat0 = 11.80, 51.15
+    d = 0.001
+    sq = [[lon0, lat0], [lon0 + d, lat0], [lon0 + d, lat0 + d], [lon0, lat0 + d], [lon0, lat0]]
+    hole = [[lon0 + d / 4, lat0 + d / 4], [lon0 + d / 4, lat0 + 3 * d / 4], [lon0 + 3 * d / 4, lat0 + 3 * d / 4],
+            [lon0 + 3 * d / 4, lat0 + d / 4], [lon0 + d / 4, lat0 + d / 4]]
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"art": "A"}, "geometry": {"type": "Polygon", "coordinates": [sq, hole]}}]}
+    sh = shapes_from_geojson(doc, cats, 25832, (0.0, 0.0))
+    t = sh.triangles
+    area = 0.5 * np.abs((t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1])
+                        - (t[:, 2, 0] - t[:, 0, 0]) * (t[:, 1, 1] - t[:, 0, 1])).sum()
+    import shapely
+
+    from geodata.crs import lonlat_to_utm
+
+    def local(ring: list[list[float]]) -> list[tuple[float, float]]:
+        e, n = lonlat_to_utm(np.array([p[0] for p in ring]), np.array([p[1] for p in ring]), 25832)
+        return list(zip(np.asarray(e).tolist(), np.asarray(n).tolist(), strict=True))
+
+    ref = shapely.Polygon(local(sq), [local(hole)]).area  # the reference area (shapely), holes left out
+    assert len(sh.triangle_rgb) == len(t) and area == pytest.approx(ref, rel=1e-6)
+    with pytest.raises(ValueError, match="FeatureCollection"):
+        shapes_from_geojson({"type": "Feature"}, cats, 25832, (0.0, 0.0))
+    # cooling: by id, uncooled grey, missing ids keep their own colour
+    doc = {"features": [{"properties": {"building_id": 0, "cooling_kwh_day": 300.0, "cooling_kwh_day_baseline": 310.0,
+                                        "cooled": True}},
+                        {"properties": {"building_id": 2, "cooling_kwh_day": 50.0, "cooling_kwh_day_baseline": 50.0,
+                                        "cooled": False}}]}
+    vals = cooling_from_geojson(doc)
+    got = building_colours("cooling", vals, np.array([0, 1, 2, 7, -1]))
+    assert list(got[:, 3]) == [1, 0, 1, 0, 0]
+    assert tuple(got[0, :3]) == tuple(ramp_rgb(RAMPS["cooling"], np.array([300.0]))[0]) and tuple(got[2, :3]) == (150,) * 3
+    change = building_colours("cooling_change", vals, np.array([0]))
+    assert tuple(change[0, :3]) == tuple(ramp_rgb(RAMPS["cooling_change"], np.array([-10.0]))[0])

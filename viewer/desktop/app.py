@@ -500,22 +500,14 @@ class DesktopApp:
         lods = tile_lod(np.asarray(self.camera.local.position), self.tile_lo, self.tile_hi, self.tile_m) \
             if self.lod and len(self.tile_lo) else np.zeros(len(self.tile_specs), np.int64)
         drawn = 0
-        g = self.grid
         for k, meshes in self._tile_meshes.items():
             vis = k in shown
             drawn += vis
             layers = self._tile_layers[k]
-            w, s_, e, n = (float(x) for x in self.tile_specs[k]["bbox_local_m"])
-            covered = (g.west_m <= w and e <= g.west_m + g.cols * g.cell_m and g.south_m <= s_
-                       and n <= g.south_m + g.rows * g.cell_m)
             for i, m in enumerate(meshes):
                 name = layers[i % len(layers)].name
-                view = self.views[min(i // max(len(layers), 1), len(self.views) - 1)]
-                far = int(lods[k])
-                m.visible = vis and not (self.lod and (  # a level of detail: far trees, farther buildings go
-                    (name == "trees" and far >= 1) or (name == "buildings" and far >= 2)
-                    # and the ground under an opaque drape that covers the whole tile
-                    or (name == "terrain" and covered and view.drape.visible)))
+                far = int(lods[k])  # a level of detail: far trees and farther buildings are left out
+                m.visible = vis and not (self.lod and ((name == "trees" and far >= 1) or (name == "buildings" and far >= 2)))
             for v in self.views:
                 chunk = v.drape_chunks.get(k)
                 if chunk is not None:
