@@ -1,8 +1,10 @@
 """``twin view``: the desktop viewer on a landtwin server.
 
 - ``twin view [--url URL] [--district NAME] [--scenario ID] [--token-file F] [--layer utci] [--overlay traffic]
-  [--hour 15] [--compare ID]`` opens a window (glfw): drag to orbit, click to inspect, number keys choose
-  an intervention tool (planners: token needed), ``z``/``y`` undo/redo, arrows and space for the hours,
+  [--hour 15] [--compare ID]`` opens a window (glfw) with on-screen widgets (layer list with the
+  department layers the token may see, tools for planners, legend, hour slider and play, inspection
+  panel; ``--no-widgets`` for keys only): drag to orbit, click to inspect, number keys choose an
+  intervention tool (planners: token needed), ``z``/``y`` undo/redo, arrows and space for the hours,
   ``s`` saves a screenshot (see :mod:`viewer.desktop.app` for every key).
 - ``--png FILE`` renders one picture offscreen instead (no window), once the data have arrived; with
   ``--compare ID`` the two scenarios side by side (``--layer diff``: their difference).

@@ -9,6 +9,13 @@ click with the inspect tool shows the cell, building or road under the pointer w
 the series of the day; two scenarios show side by side with one camera. The viewer renders what the
 server sends and sends edits; it simulates nothing.
 
+Large districts stay fluid: only the tiles whose box meets the view (and lie within the web viewer's
+range of the view's centre) are fetched and drawn, the drape is cut along the tiles and coarser far away,
+far trees and buildings are left out (:mod:`viewer.desktop.tiles`). The heat island (``uhi_k``) is a
+raster, the buildings' cooling demand an overlay; department layers the token may see are listed with
+their legends (:mod:`viewer.desktop.dept`). A window shows on-screen widgets (:mod:`viewer.desktop.widgets`):
+the layer list, the tools, the legend, the hour slider with play and the inspection panel.
+
 Keys: ``1``..``0`` tools (tree, tree row, park, unseal, green roof, road closure, Tempo 30, bus line,
 stop, on-demand zone), ``i`` inspect, Enter finishes a line or area, Backspace drops its last point,
 Escape cancels, ``z``/``y`` undo/redo, left/right arrows the hour, space plays the day, ``l`` the next
