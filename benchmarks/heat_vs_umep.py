@@ -307,6 +307,7 @@ def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, tran
                                                     tables=tables),
             "walls_at_air": tmrt_with_solweig_ground(*run, None, walls_at_air=True, tables=tables)}
     diag["box_body"] = box_body_tmrt(fields["tmrt_c"], fields["sunlit"], day_sun, list(day_hours))
+    diag["wave_box"] = box_body_tmrt(diag["wave"], fields["sunlit"], day_sun, list(day_hours))
     diag_diff: dict[str, list[float]] = {k: [] for k in diag}
     part_diff: dict[str, list[float]] = {"sun": [], "shade": []}
     for k, h in enumerate(day_hours):
@@ -333,6 +334,7 @@ def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, tran
         "tmrt_hourly_diff_with_solweig_ground_and_albedo_k": diag_diff["wave_albedo"],
         "tmrt_hourly_diff_with_walls_at_air_k": diag_diff["walls_at_air"],
         "tmrt_hourly_diff_with_box_body_k": diag_diff["box_body"],
+        "tmrt_hourly_diff_with_solweig_ground_and_box_body_k": diag_diff["wave_box"],
         "tmrt_hourly_diff_sunlit_k": part_diff["sun"], "tmrt_hourly_diff_shaded_k": part_diff["shade"],
         "tmrt_hourly_ours_c": [round(a, 2) for a in tm_ours], "tmrt_hourly_umep_c": [round(b, 2) for b in tm_theirs],
         "svf_bias_vs_exact_ours": svf_bias_ours, "svf_bias_vs_exact_umep": svf_bias_umep,
@@ -405,15 +407,15 @@ def report(r: dict) -> None:
         print(f"    hourly diffs (K) {r['tmrt_hourly_diff_k']}")
         print("    hour  landtwin  UMEP    diff  (sun / shade)   sunlit ground-air: landtwin / SOLWEIG wave   "
               "diagnostic diffs: SOLWEIG's ground temperature / and its albedo+emissivity / walls at air / "
-              "box body")
-        for h, a, b, d, d1, d2, g1, g2, w1, w2, w3, w4 in zip(
+              "box body / SOLWEIG's ground temperature and box body")
+        for h, a, b, d, d1, d2, g1, g2, w1, w2, w3, w4, w5 in zip(
                 r["tmrt_hours"], r["tmrt_hourly_ours_c"], r["tmrt_hourly_umep_c"], r["tmrt_hourly_diff_k"],
                 r["tmrt_hourly_diff_sunlit_k"], r["tmrt_hourly_diff_shaded_k"], r["sunlit_ground_minus_air_ours_k"],
                 r["sunlit_ground_minus_air_solweig_wave_k"], r["tmrt_hourly_diff_with_solweig_ground_k"],
                 r["tmrt_hourly_diff_with_solweig_ground_and_albedo_k"], r["tmrt_hourly_diff_with_walls_at_air_k"],
-                r["tmrt_hourly_diff_with_box_body_k"]):
+                r["tmrt_hourly_diff_with_box_body_k"], r["tmrt_hourly_diff_with_solweig_ground_and_box_body_k"]):
             print(f"    {h:4d}  {a:8.2f}  {b:6.2f}  {d:+5.2f}  ({d1:+5.2f} / {d2:+5.2f})   {g1!s:>5} / {g2!s:>5}   "
-                  f"{w1:+5.2f} / {w2:+5.2f} / {w3:+5.2f} / {w4:+5.2f}")
+                  f"{w1:+5.2f} / {w2:+5.2f} / {w3:+5.2f} / {w4:+5.2f} / {w5:+5.2f}")
         print(f"    sunlit open ground minus air (K): landtwin {r['sunlit_ground_minus_air_ours_k']}")
         print(f"                      SOLWEIG's empirical wave {r['sunlit_ground_minus_air_solweig_wave_k']}")
         print(f"  one shadow         landtwin {r['shadow_s_ours']:.3f} s  UMEP {r['shadow_s_umep']:.3f} s")
