@@ -375,6 +375,14 @@ export interface ApiOperations {
   "POST /api/scenarios/{scenario_id}/sandbox": { response: ScenarioOut };
   /** Undo your last edit */
   "POST /api/scenarios/{scenario_id}/undo": { response: EditOut };
+  /** Tiled heat runs with their layers and hours */
+  "GET /api/tiled": { response: Array<Record<string, unknown>> };
+  /** One tiled run: district, grid, hours, layers */
+  "GET /api/tiled/{run}": { response: Record<string, unknown> };
+  /** A window of a layer as a coloured PNG */
+  "GET /api/tiled/{run}/{layer}/window.png": { response: unknown };
+  /** A window of a layer as float32 GeoTIFF */
+  "GET /api/tiled/{run}/{layer}/window.tif": { response: unknown };
   /** List access tokens (admins; never the tokens) */
   "GET /api/tokens": { response: Array<TokenInfo> };
   /** Issue an access token (admins) */
