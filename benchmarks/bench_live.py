@@ -49,7 +49,7 @@ TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("park", 20): 300, ("park", 
 
 
 # ---- server side (child process) ------------------------------------------------------------------
-def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool = True) -> None:
+def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool = False) -> None:
     from geodata.district import DRIVABLE_CLASSES, SURFACE
 
     # a slow first baseline must not be stopped
@@ -348,19 +348,20 @@ def main() -> int:
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium pages besides the protocol clients")
     ap.add_argument("--timeout-s", type=float, default=30.0, help="give up on an edit's results after this")
     ap.add_argument("--first-layer", action="store_true", help="time twin demo on a fresh data folder instead")
-    ap.add_argument("--no-ws-deflate", action="store_true",
-                    help="serve without the websocket's per-connection compression (large arrays come compressed once)")
+    ap.add_argument("--ws-deflate", action="store_true",
+                    help="serve with the websocket's per-connection compression (twin serve does not: large arrays "
+                         "come compressed once for all clients)")
     ap.add_argument("--serve", nargs=2, metavar=("DATA", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.first_layer:
         return first_layer()
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), args.size_km, args.cell_m, ws_deflate=not args.no_ws_deflate)
+        serve(Path(args.serve[0]), int(args.serve[1]), args.size_km, args.cell_m, ws_deflate=args.ws_deflate)
         return 0
     rows: list[dict] = []
     try:
         with served(__file__, ["--size-km", str(args.size_km), "--cell-m", str(args.cell_m)]
-                    + (["--no-ws-deflate"] if args.no_ws_deflate else []), prefix="landtwin-live-",
+                    + (["--ws-deflate"] if args.ws_deflate else []), prefix="landtwin-live-",
                     remove=True) as srv:
             setup = srv.setup
             kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -372,7 +373,7 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 1
     print(f"district: sample {args.size_km} km at {args.cell_m} m ({setup['cells']:,} cells), all engines, "
-          f"websocket per-connection compression {'off' if args.no_ws_deflate else 'on'}; load average "
+          f"websocket per-connection compression {'on' if args.ws_deflate else 'off'}; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'edit':<13}{'clients':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'kpi p95':>9}{'ack p50':>9}{'KB/client':>11}"
           f"{'cpu s':>8}{'missed':>8}  target")

@@ -60,8 +60,8 @@ def open_spots(district: Any, n: int, rng: np.random.Generator, classes: list[in
     return np.c_[xs, ys].tolist()
 
 
-def run_app(app: Any, port: int, *, ws_deflate: bool = True) -> None:
-    """Serve ``app`` as ``twin serve`` does; ``ws_deflate=False`` without the websocket's per-connection
+def run_app(app: Any, port: int, *, ws_deflate: bool = False) -> None:
+    """Serve ``app`` as ``twin serve`` does; ``ws_deflate=True`` with the websocket's per-connection
     compression (permessage-deflate), which compresses every frame again for each client."""
     import uvicorn
 

@@ -131,7 +131,10 @@ def serve(data: Path, db_url: str | None, district: str | None, host: str, port:
     print(f"  Planung / planners: {base}#token=<{settings.data / 'admin-token.txt'}>", flush=True)
     if any((settings.data / "regions").glob("*/manifest.json")):
         print(f"  Region (Kreis): {base}region.html#token=<{settings.data / 'admin-token.txt'}>", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20)
+    # frames are encoded (and their large arrays compressed) once for all clients: the websocket's own
+    # per-connection compression would compress every frame again for each client
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio", ws_max_size=1 << 20,
+                ws_per_message_deflate=False)
     return 0
 
 
