@@ -14,7 +14,14 @@ Two kinds of jobs:
   due live job, cancelled when a live job arrives or their waiter gives up. Their results are
   stored under their own hours and never published: what the scenario's viewers see stays as it was.
 
-Results are kept by (scenario, version, hours), in memory and in storage. A waiter whose job is
+Results are kept by (scenario, version, hours), in memory and in storage. Storing is off the path of
+the frames: a live job that nobody waits for is stored by a background thread once its frames went out,
+a little later (``store_delay_s``), so that a burst of edits of one scenario writes its newest version once
+(results are derived data: an unstored version is computed again when asked for); a job that someone waits
+for (a REST request, an export) is stored before its waiter returns; :meth:`SimulationService.stop`
+writes what is queued. Where the time of a live job goes is noted in :attr:`SimulationService.trace`
+(``(scenario, version, stage, monotonic time)``; also logged at DEBUG level on ``landtwin.trace``).
+A waiter whose job is
 superseded by a newer version follows it, so it returns with the newest results instead of hanging.
 A job that fails because the worker process died or ran past ``job_timeout_s`` restarts the process,
 is retried once (not after a timeout), and when it still fails its scenario's clients get an
@@ -26,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +50,7 @@ from server.worker import Cancelled, EngineRunner, WorkerFailed, WorkerProcess
 __all__ = ["SimulationService", "ResultSet", "Cancelled", "SHOWN_HOUR", "MAX_LIVE_HOURS", "Superseded"]
 
 log = logging.getLogger("landtwin.service")
+trace_log = logging.getLogger("landtwin.trace")
 
 SHOWN_HOUR = 15  # the hour of the KPIs everyone sees
 MAX_LIVE_HOURS = 4  # hours computed on every edit (the shown one and the most subscribed others)
@@ -96,7 +104,7 @@ class SimulationService:
 
     def __init__(self, storage: Storage, publish: Callable[[str, Any], None], *, arch: str = "cpu",
                  debounce_s: float = 0.15, engines: list[str] | None = None, cache_size: int = 8,
-                 job_timeout_s: float = 120.0) -> None:
+                 job_timeout_s: float = 120.0, store_delay_s: float = 0.5) -> None:
         self.storage = storage
         self.publish = publish
         self.arch = arch
@@ -122,12 +130,26 @@ class SimulationService:
         self.worker_restarts = 0
         self.executed: list[tuple[str, int, tuple[int, ...], bool, tuple[str, ...]]] = []  # (scenario, version, hours, live, engines)
         self.computed: list[tuple[str, int, str]] = []  # (scenario, version, engine) of engines that ran (not re-stamped)
+        self.trace: deque[tuple[str, int, str, float]] = deque(maxlen=4096)  # (scenario, version, stage, monotonic s)
+        # results waiting to be stored: key -> (due, scenario, version, hours, [(engine, output)])
+        self.store_delay_s = store_delay_s
+        self._store: OrderedDict[tuple, tuple[float, str, int, tuple[int, ...], list[tuple[str, EngineOutput]]]] = OrderedDict()
+        self._store_cond = threading.Condition()
+        self._store_lock = threading.Lock()  # held while writing
+        self._store_thread: threading.Thread | None = None
+        self._store_stop = False
+        self.stores_written = 0
+        self.stores_coalesced = 0
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="simulation", daemon=True)
             self._thread.start()
+        if self._store_thread is None:
+            self._store_stop = False
+            self._store_thread = threading.Thread(target=self._store_loop, name="results-store", daemon=True)
+            self._store_thread.start()
 
     def stop(self) -> None:
         with self._cond:
@@ -143,6 +165,21 @@ class SimulationService:
         if self._thread:
             self._thread.join(timeout=30)
             self._thread = None
+        with self._store_cond:
+            self._store_stop = True
+            self._store_cond.notify_all()
+        if self._store_thread:
+            self._store_thread.join(timeout=60)
+            self._store_thread = None
+        self.flush()  # what is still queued (the thread was not started, or gave up)
+
+    def mark(self, scenario_id: str, version: int, stage: str, t: float | None = None) -> None:
+        """Note when a stage of a live job of ``version`` happened (monotonic seconds, comparable between
+        processes of one machine)."""
+        t = time.monotonic() if t is None else t
+        self.trace.append((scenario_id, version, stage, t))
+        if trace_log.isEnabledFor(logging.DEBUG):
+            trace_log.debug("%s %d %s %.6f", scenario_id, version, stage, t)
 
     # --- requests -----------------------------------------------------------------------------------
     def request(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
@@ -304,6 +341,11 @@ class SimulationService:
             for cache in (self._cache, self._exports):
                 for key in [k for k in cache if k[0] == scenario_id]:
                     del cache[key]
+        with self._store_cond:
+            for key in [k for k in self._store if k[0] == scenario_id]:
+                del self._store[key]
+        with self._store_lock:  # a write that was under way when the scenario went is undone
+            self.storage.delete_results(scenario_id)
 
     def latest(self, scenario_id: str) -> ResultSet | None:
         with self._cond:
@@ -390,20 +432,29 @@ class SimulationService:
     def _execute(self, job: _Job) -> None:
         res = ResultSet(job.scenario_id, job.version, job.hours)
         self.executed.append((job.scenario_id, job.version, job.hours, job.live, job.engines))
+        sid, version = job.scenario_id, job.version
+        if job.live:
+            self.mark(sid, version, "start")
 
         def emit(ev: tuple) -> None:
+            if ev[0] == "mark":
+                if job.live:
+                    self.mark(sid, version, ev[1], ev[2])
+                return
             if ev[0] == "progress":
                 if job.live:
-                    self.publish(job.scenario_id, ev[1])
+                    self.publish(sid, ev[1])
+                    if not isinstance(ev[1], p.Progress):
+                        self.mark(sid, version, f"early:{type(ev[1]).__name__}")
                 return
             _, name, out = ev
             res.outputs[name] = out
             if out.computed_version == job.version:
-                self.computed.append((job.scenario_id, job.version, name))
+                self.computed.append((sid, version, name))
             if job.live:
                 for f in out.frames:
-                    self.publish(job.scenario_id, f)
-            self._persist(job, name, out)
+                    self.publish(sid, f)
+                self.mark(sid, version, f"{name}:published")
 
         purpose = "live" if job.live else "export"
         if self.use_process and any(e != "costs" for e in job.engines):
@@ -421,18 +472,72 @@ class SimulationService:
                              lambda: job.cancelled, emit, engines=job.engines, purpose=purpose)
         if job.live:
             self.publish(job.scenario_id, p.Progress(job.version, "compare", "done", 1.0))
+            self.mark(sid, version, "done")
         job.result = res
         with self._cond:
             cache = self._cache if job.live else self._exports
             cache[(job.scenario_id, job.version, job.hours)] = res
             while len(cache) > self._cache_size:
                 cache.popitem(last=False)
+        outputs = list(res.outputs.items())
+        if job.live and not job.waited:  # nobody waits: stored later, the newest of a burst once
+            self._store_later(sid, version, job.hours, outputs)
+        else:  # a waiter (REST, export) finds them stored when it returns
+            self._write(sid, version, job.hours, outputs)
 
     # --- the result cache in storage ----------------------------------------------------------------
-    def _persist(self, job: _Job, name: str, out: EngineOutput) -> None:
-        frames = [f[1] if isinstance(f, tuple) else f for f in out.frames]  # keep full frames only
-        blob = msgspec.msgpack.encode({"hours": list(job.hours), "kpis": out.kpis, "frames": [p.encode(f) for f in frames]})
-        self.storage.put_result(job.scenario_id, job.version, name, blob, hours=job.hours)
+    def _store_later(self, scenario_id: str, version: int, hours: tuple[int, ...],
+                     outputs: list[tuple[str, EngineOutput]]) -> None:
+        """Queue a live result for the storing thread; it replaces an unwritten older version of its
+        scenario (and keeps that one's turn)."""
+        with self._store_cond:
+            key = (scenario_id, "live")
+            old = self._store.get(key)
+            due = old[0] if old is not None else time.monotonic() + self.store_delay_s
+            if old is not None:
+                self.stores_coalesced += 1
+            self._store[key] = (due, scenario_id, version, hours, outputs)
+            self._store_cond.notify_all()
+        if self._store_thread is None:  # not started (a service used without start): write now
+            self.flush()
+
+    def _store_loop(self) -> None:
+        while True:
+            with self._store_cond:
+                while True:
+                    if self._store_stop:
+                        return  # stop() flushes what is left
+                    if self._store:
+                        key, item = next(iter(self._store.items()))
+                        wait_s = item[0] - time.monotonic()
+                        if wait_s <= 0:
+                            del self._store[key]
+                            break
+                        self._store_cond.wait(wait_s)
+                    else:
+                        self._store_cond.wait()
+            try:
+                self._write(*item[1:])
+            except Exception:  # noqa: BLE001 - derived data: the version is computed again when asked for
+                log.exception("storing the results of %s v%s failed", item[1], item[2])
+
+    def flush(self) -> None:
+        """Write every queued result now."""
+        while True:
+            with self._store_cond:
+                if not self._store:
+                    return
+                _, item = self._store.popitem(last=False)
+            self._write(*item[1:])
+
+    def _write(self, scenario_id: str, version: int, hours: tuple[int, ...], outputs: list[tuple[str, EngineOutput]]) -> None:
+        with self._store_lock:
+            for name, out in outputs:
+                frames = [f[1] if isinstance(f, tuple) else f for f in out.frames]  # keep full frames only
+                blob = msgspec.msgpack.encode({"hours": list(hours), "kpis": out.kpis, "frames": [p.encode(f) for f in frames]})
+                self.storage.put_result(scenario_id, version, name, blob, hours=hours)
+            self.stores_written += 1
+        self.mark(scenario_id, version, "stored")
 
     def _from_storage(self, scenario_id: str, version: int, want: set[int], *, complete: bool = True) -> ResultSet | None:
         """A stored live result (every engine) at hours including ``want``; with ``complete=False``

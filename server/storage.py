@@ -442,6 +442,11 @@ class Storage:
                 created_utc=now_utc(),
             ))
 
+    def delete_results(self, scenario_id: str) -> None:
+        """Remove every stored result of a scenario (derived data; its edits stay)."""
+        with self.engine.begin() as conn:
+            conn.execute(hour_results.delete().where(hour_results.c.scenario_id == scenario_id))
+
     def get_result(self, scenario_id: str, version: int, engine: str, *, hours: tuple[int, ...] = ()) -> bytes | None:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(hour_results.c.blob).where(

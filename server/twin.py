@@ -76,6 +76,7 @@ class Twin:
 
     # called in the committing thread, after the record is durable
     def _on_commit(self, m: ScenarioModel, rec: EditRecord) -> None:
+        self.service.mark(m.scenario_id, m.version, "commit")  # the edit is in the edit log
         if rec.op == "reset":
             self.hub.publish_threadsafe(m.scenario_id, p.Reset(state_to_protocol(m)))
         else:

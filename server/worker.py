@@ -125,7 +125,9 @@ class EngineRunner:
     def run(self, scenario_id: str, version: int, district: District, interventions: list[Intervention],
             hours: tuple[int, ...], cancelled: Callable[[], bool], emit: Callable[[tuple], None], *,
             engines: tuple[str, ...] = (), purpose: str = "live") -> None:
-        """Emit ("progress", message) and ("engine", name, EngineOutput) events; raise Cancelled.
+        """Emit ("progress", message), ("engine", name, EngineOutput) and ("mark", stage, monotonic time)
+        events (where the time of a job goes: ``<engine>:start`` and ``<engine>:done`` of every engine that
+        runs); raise Cancelled.
 
         A "progress" event is published to the scenario's clients at once: :class:`protocol.Progress`, and
         in live jobs the results an engine has ahead of its output (the heat engine's UTCI at the key
@@ -162,10 +164,12 @@ class EngineRunner:
             last.pop(name, None)  # an engine that fails half-way keeps no claim to its inputs
             if purpose == "live":  # results an engine has ahead of its output go out at once
                 ctx["early"] = lambda frames, _emit=emit: [_emit(("progress", f)) for f in _published_early(frames)]
+            emit(("mark", f"{name}:start", time.monotonic()))
             try:
                 out = adapter.compute(interventions, version, hours, progress, ctx)
             finally:
                 ctx.pop("early", None)
+            emit(("mark", f"{name}:done", time.monotonic()))
             out.computed_version = version
             out = published_output(name, version, out)
             self._stamp += 1
