@@ -1,6 +1,7 @@
 """Buildings' cooling demand: the 5R1C model against the steady state of its resistance network and
 side by side with RC_BuildingSimulator (the peer's own venv, when set up); envelopes from a District;
-a row of trees in front of a south facade lowers that building's cooling demand; the district figure."""
+a row of trees in front of a south facade lowers that building's cooling demand; the district figure;
+the engine's cached, sparse path against the straightforward one (every band, every hour, bincounts)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from heat_fixtures import town_district
 
 from geodata.interventions import decode_intervention
 from geodata.weather import design_hot_day
-from models.heat.building_energy import Envelope, envelopes, facade_cells, rc5_hourly
+from models.heat.building_energy import Envelope, envelopes, facade_cells, rc5_hourly, solar_gains_w
 from models.heat.engine import HeatEngine
+from sim_kernels.energy import surface_energy_day
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT / ".peers" / "rcbsim" / "bin" / "python"
@@ -141,3 +143,65 @@ def test_trees_in_front_of_a_south_facade_lower_its_cooling_demand() -> None:
     assert b >= 0
     assert shaded.cooling_kwh[b] < base.cooling_kwh[b] - 0.05
     assert shaded.district_kwh < base.district_kwh
+
+
+def _reference_cooling(engine: HeatEngine, qf: np.ndarray | None = None) -> np.ndarray:
+    """The slow, obvious path for the engine's current state: the surface balance of the whole grid
+    for 24 hours, block sums cell by cell, the air of every hour solved afresh, per-building means by
+    bincount, then the same 5R1C. Returns each building's kWh over the day."""
+    st, d, f = engine._state, engine.district, engine._air_factor()
+    assert st is not None
+    rows, cols = d.grid.shape
+    out = surface_energy_day(st.sunlit24, st.svf, st.surf.surface_class, engine.classes, engine.forcing,
+                             hours=tuple(range(24)), fluxes=True, **engine.energy_kwargs)
+    sums = []
+    for h in range(24):
+        s = np.zeros((-(-rows // f), -(-cols // f)), np.float32)
+        np.add.at(s, (np.arange(rows)[:, None] // f, np.arange(cols)[None, :] // f), out["q_h"][h])
+        sums.append(s)
+    theta = engine.air_from_sums(sums, range(24), st.surf.canopy_m, qf)
+    n = len(d.buildings.height_m)
+    sun = st.sunlit24.reshape(24, -1).astype(float)
+    facade_sun, outdoor, walls = np.zeros((24, n, 4)), np.zeros((24, n)), np.zeros(n)
+    for o, (cells, bidx) in enumerate(facade_cells(d.building_index)):
+        cnt = np.bincount(bidx, minlength=n)
+        for h in range(24):
+            facade_sun[h, :, o] = np.bincount(bidx, weights=sun[h, cells], minlength=n) / np.maximum(cnt, 1)
+            outdoor[h] += np.bincount(bidx, weights=theta[h, (cells // cols) // f, (cells % cols) // f], minlength=n)
+        walls += cnt
+    outdoor = np.asarray(engine.weather.air_temp_c, float)[:, None] + outdoor / np.maximum(walls, 1)
+    inside = d.building_index >= 0
+    bi = d.building_index[inside]
+    cnt = np.maximum(np.bincount(bi, minlength=n), 1)
+    roof_sun = np.stack([np.bincount(bi, weights=sun[h][inside.ravel()], minlength=n) / cnt for h in range(24)])
+    cls = st.surf.surface_class[inside]
+    absorb = (1.0 - engine.classes["albedo"][cls]) * (1.0 - engine.classes["evaporative_fraction"][cls])
+    env, sunpos = engine.envelope, engine.sun
+    solar = solar_gains_w(env, dni=sunpos.dni_w_m2, dhi=sunpos.dhi_w_m2, elevation_deg=sunpos.elevation_deg,
+                          azimuth_deg=sunpos.azimuth_deg, facade_sunlit=facade_sun, roof_sunlit=roof_sun,
+                          roof_absorptance=np.bincount(bi, weights=absorb, minlength=n) / cnt)
+    internal = env.floor_area_m2 * engine.params["building_waste_heat_w_m2_floor"]
+    res = rc5_hourly(env, outdoor, internal[None, :], solar, cooling_setpoint_c=engine.params["cooling_setpoint_c"],
+                     spin_up_repeats=int(engine.params["building_spin_up_days"]))
+    return res.cooling_w.sum(axis=0) / 1000.0 * env.cooled
+
+
+@pytest.mark.usefixtures("taichi_cpu")
+def test_cached_sparse_cooling_equals_the_straightforward_path_across_edits() -> None:
+    d = town_district(size_m=308.0, town_m=120.0)  # not a whole number of air cells wide: padded blocks too
+    engine = HeatEngine(d)
+    assert d.grid.cols % engine._air_factor() != 0
+    lo = (308.0 - 120.0) / 2
+    row = decode_intervention({"kind": "tree_row", "id": "r", "line_local_m": [[lo + 7.0, lo + 1.0], [lo + 23.0, lo + 1.0]],
+                               "spacing_m": 5.0, "height_m": 14.0, "crown_diameter_m": 7.0})
+    roof = decode_intervention({"kind": "green_roof", "id": "g", "building_id": int(d.buildings.building_id[0])})
+    qf = np.zeros(d.grid.shape, np.float32)
+    qf[d.grid.rows // 2, :] = 40.0  # a street's waste heat
+    results = []
+    for edits, heat in (([], None), ([row], None), ([row, roof], qf), ([], None)):
+        fast = engine.building_cooling(edits, anthropogenic_heat_w_m2=heat)
+        ref = _reference_cooling(engine, heat)
+        assert fast.cooling_kwh.sum() > 0
+        np.testing.assert_allclose(fast.cooling_kwh, ref, rtol=1e-9, atol=1e-9 * float(ref.max()))
+        results.append(fast.district_kwh)
+    assert results[1] < results[0] and results[3] == pytest.approx(results[0], rel=1e-12)  # back where it began

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from geodata.apply_heat import HeatSurfaces, apply_heat_interventions
 from geodata.canopy import ROOF_MIN_M, canopy_on_ground, canopy_tops
@@ -161,6 +161,10 @@ class HeatEngine:
         self.coolest_hour = int(np.argmin(self.weather.air_temp_c))
         self._state: EngineState | None = None
         self._static_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # building cooling: sparse maps of the fixed geometry, the day's sums per band, recent air per hour
+        self._cooling_map: dict[str, np.ndarray | sparse.csr_matrix] | None = None
+        self._qh_bands: dict[int, tuple[tuple[np.ndarray, ...], np.ndarray]] = {}
+        self._air_day_cache: dict[int, list] = {}
         self._baseline: dict[tuple[int, ...], dict[str, float]] = {}
 
     # ---- set-up --------------------------------------------------------------------------------
@@ -298,10 +302,11 @@ class HeatEngine:
         return self.air_from_sums(qh_sums, hours, st.surf.canopy_m, qf)
 
     def air_from_sums(self, qh_sums: Sequence[np.ndarray], hours: Sequence[int], canopy_m: np.ndarray,
-                      qf: np.ndarray | None = None) -> np.ndarray:
+                      qf: np.ndarray | None = None, *, cache: dict[int, list] | None = None) -> np.ndarray:
         """Excess air temperature (len(hours), rc, cc) on the coarse grid from the block sums of the
         surface sensible heat at those hours, plus crowns (of ``canopy_m``, the scenario's canopy),
-        walls and waste heat. Public for runs that compute the surface elsewhere (tile by tile)."""
+        walls and waste heat. Public for runs that compute the surface elsewhere (tile by tile).
+        ``cache`` (hour -> recent (source, air) pairs) reuses the air of an hour whose source is unchanged."""
         p, g = self.params, self.district.grid
         f = self._air_factor()
         if self._static_sums is None:  # the grid's cell counts, walls and buildings' waste heat do not change
@@ -315,6 +320,11 @@ class HeatEngine:
             q = (qh_sums[k] + np.float32(self._crown_sensible_heat(h)) * can + qf_sum
                  + np.float32(self.wall_qh_w_m2[h]) * walls)
             src = (q / count - self.qh_rural[h]) / (RHO_CP * float(self.mixing_m[h]))
+            seen = cache.setdefault(h, []) if cache is not None else []
+            hit = next((a for sr, a in seen if np.array_equal(sr, src)), None)
+            if hit is not None:
+                thetas[k] = hit
+                continue
             speed, wdir = float(self.weather.wind_speed_m_s[h]), math.radians(float(self.weather.wind_dir_deg[h]))
             speed *= p["layer_wind_factor"]
             thetas[k] = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
@@ -322,35 +332,79 @@ class HeatEngine:
                                                diffusivity_m2_s=p["eddy_diffusivity_m2_s"],
                                                tau_s=float(self.tau_s[h]),
                                                t_end_s=p["air_integration_s"] * float(self.tau_s[h]) / p["ventilation_time_s"])
+            if cache is not None:  # the two most recent (the baseline's and the scenario's)
+                seen[:] = [*seen[-1:], (src.copy(), thetas[k].copy())]
         return thetas
 
     def air_excess_day(self, st: EngineState | None = None, qf: np.ndarray | None = None) -> np.ndarray:
         """Excess air temperature (24, rc, cc) over the rural reference on the coarse air grid at every
         hour of the day, for the current scenario state. The surface energy balance is run for all 24
-        instants in bands of rows (each cell is independent), so memory stays bounded."""
+        instants in bands of rows (each cell is independent), so memory stays bounded. A band whose
+        sunlight, sky view and surface classes are those of the last call keeps its sums, and an hour
+        whose air source is that of a recent call keeps its air (an edit recomputes only what it moved)."""
         st = st or self._state
         if st is None:
             raise ValueError("compute() first / zuerst compute()")
+        return self.air_from_sums(self._qh_day_sums(st), range(24), st.surf.canopy_m, qf, cache=self._air_day_cache)
+
+    def _qh_day_sums(self, st: EngineState) -> list[np.ndarray]:
+        """Block sums (coarse air grid) of the surface sensible heat at the 24 hours, band by band."""
         g = self.district.grid
         f = self._air_factor()
         band = f * max(1, 96 // f)
-        sums = [np.zeros((-(-g.rows // f), -(-g.cols // f)), np.float32) for _ in range(24)]
+        sums = np.zeros((24, -(-g.rows // f), -(-g.cols // f)), np.float32)
         assert st.svf is not None
         for r0 in range(0, g.rows, band):
             r1 = min(r0 + band, g.rows)
-            out = surface_energy_day(st.sunlit24[:, r0:r1], st.svf[r0:r1], st.surf.surface_class[r0:r1], self.classes,
-                                     self.forcing, hours=tuple(range(24)), fluxes=True, **self.energy_kwargs)
-            part = np.zeros((24, band, g.cols), np.float32)
-            part[:, :r1 - r0] = out["q_h"]
-            for h in range(24):
-                blk = part[h].reshape(band // f, f, -1)
-                if g.cols % f:
-                    blk = np.pad(part[h], ((0, 0), (0, f - g.cols % f))).reshape(band // f, f, -1)
-                s = blk.reshape(band // f, f, -1, f).sum(axis=(1, 3))
-                rr = r0 // f
-                n = min(band // f, sums[h].shape[0] - rr)
-                sums[h][rr:rr + n] += s[:n]
-        return self._coarse_excess(st, qf, range(24), sums)
+            key = (st.sunlit24[:, r0:r1], st.svf[r0:r1], st.surf.surface_class[r0:r1])
+            hit = self._qh_bands.get(r0)
+            if hit is None or not all(np.array_equal(a, b) for a, b in zip(hit[0], key, strict=True)):
+                out = surface_energy_day(*key, self.classes, self.forcing, hours=tuple(range(24)), fluxes=True,
+                                         **self.energy_kwargs)
+                part = np.zeros((24, band, g.cols), np.float32)
+                part[:, :r1 - r0] = out["q_h"]
+                s = np.empty((24, band // f, sums.shape[2]), np.float32)
+                for h in range(24):
+                    blk = part[h]
+                    if g.cols % f:
+                        blk = np.pad(blk, ((0, 0), (0, f - g.cols % f)))
+                    s[h] = blk.reshape(band // f, f, -1, f).sum(axis=(1, 3))
+                hit = (tuple(a.copy() for a in key), s)
+                self._qh_bands[r0] = hit
+            rr = r0 // f
+            n = min(band // f, sums.shape[1] - rr)
+            sums[:, rr:rr + n] = hit[1][:, :n]
+        return list(sums)
+
+    def _cooling_maps(self) -> dict[str, np.ndarray | sparse.csr_matrix]:
+        """Sparse maps of the district's fixed geometry, built once: facade cells -> each building's mean
+        sunlit fraction per orientation, coarse air cells -> its mean air at the facades, roof cells ->
+        its mean over the roof."""
+        if self._cooling_map is not None:
+            return self._cooling_map
+        d, f = self.district, self._air_factor()
+        n, cols = len(d.buildings.height_m), d.grid.cols
+        cc = -(-cols // f)
+        n_coarse = -(-d.grid.rows // f) * cc
+        cells = np.concatenate([c for c, _ in self.facades])
+        uniq, pos = np.unique(cells, return_inverse=True)
+        rows_o, w_o = [], []
+        wall_cells = np.zeros(n)
+        for o, (_, bidx) in enumerate(self.facades):
+            cnt = np.bincount(bidx, minlength=n)
+            wall_cells += cnt
+            rows_o.append(o * n + bidx)
+            w_o.append(1.0 / np.maximum(cnt, 1)[bidx])
+        facade = sparse.csr_matrix((np.concatenate(w_o), (np.concatenate(rows_o), pos)), shape=(4 * n, len(uniq)))
+        all_b = np.concatenate([b for _, b in self.facades])
+        coarse = (cells // cols) // f * cc + (cells % cols) // f
+        air = sparse.csr_matrix((1.0 / np.maximum(wall_cells, 1)[all_b], (all_b, coarse)), shape=(n, n_coarse))
+        inside = np.flatnonzero(d.building_index.ravel() >= 0)
+        bi = d.building_index.ravel()[inside].astype(np.int64)
+        roof_cnt = np.maximum(np.bincount(bi, minlength=n), 1)
+        roof = sparse.csr_matrix((1.0 / roof_cnt[bi], (bi, np.arange(len(bi)))), shape=(n, len(bi)))
+        self._cooling_map = {"facade_cells": uniq, "facade": facade, "air": air, "roof_cells": inside, "roof": roof}
+        return self._cooling_map
 
     def building_cooling(self, interventions: Sequence[Intervention] = (), *,
                          anthropogenic_heat_w_m2: np.ndarray | None = None,
@@ -364,31 +418,20 @@ class HeatEngine:
         self.compute(interventions, hours=hours, anthropogenic_heat_w_m2=anthropogenic_heat_w_m2)
         st = self._state
         assert st is not None
-        d, f = self.district, self._air_factor()
-        n = len(d.buildings.height_m)
+        n = len(self.district.buildings.height_m)
         env = self.envelope
+        m = self._cooling_maps()
         theta = self.air_excess_day(st, anthropogenic_heat_w_m2)
-        cols = d.grid.cols
-        fronts = self.facades
         sun24 = st.sunlit24.reshape(24, -1)
-        facade_sun = np.zeros((24, n, 4))
-        outdoor = np.zeros((24, n))
-        wall_cells = np.zeros(n)
-        for o, (cells, bidx) in enumerate(fronts):
-            cnt = np.bincount(bidx, minlength=n)
-            coarse = theta[:, (cells // cols) // f, (cells % cols) // f]
-            for h in range(24):
-                facade_sun[h, :, o] = np.bincount(bidx, weights=sun24[h, cells], minlength=n) / np.maximum(cnt, 1)
-                outdoor[h] += np.bincount(bidx, weights=coarse[h], minlength=n)
-            wall_cells += cnt
-        outdoor = np.asarray(self.weather.air_temp_c, float)[:, None] + outdoor / np.maximum(wall_cells, 1)
-        inside = d.building_index >= 0
-        bi = d.building_index[inside].astype(np.int64)
-        roof_cnt = np.maximum(np.bincount(bi, minlength=n), 1)
-        roof_sun = np.stack([np.bincount(bi, weights=st.sunlit24[h][inside], minlength=n) / roof_cnt for h in range(24)])
-        cls = st.surf.surface_class[inside]
+        facade_sun = np.asarray(m["facade"] @ sun24[:, m["facade_cells"]].T.astype(float))  # (4n, 24)
+        facade_sun = facade_sun.reshape(4, n, 24).transpose(2, 1, 0)
+        outdoor = np.asarray(m["air"] @ theta.reshape(24, -1).T.astype(float)).T
+        outdoor = np.asarray(self.weather.air_temp_c, float)[:, None] + outdoor
+        inside = m["roof_cells"]
+        roof_sun = np.asarray(m["roof"] @ sun24[:, inside].T.astype(float)).T
+        cls = st.surf.surface_class.ravel()[inside]
         absorb = (1.0 - self.classes["albedo"][cls]) * (1.0 - self.classes["evaporative_fraction"][cls])
-        roof_abs = np.bincount(bi, weights=absorb, minlength=n) / roof_cnt
+        roof_abs = m["roof"] @ absorb.astype(float)
         solar = solar_gains_w(env, dni=self.sun.dni_w_m2, dhi=self.sun.dhi_w_m2, elevation_deg=self.sun.elevation_deg,
                               azimuth_deg=self.sun.azimuth_deg, facade_sunlit=facade_sun, roof_sunlit=roof_sun,
                               roof_absorptance=roof_abs)
