@@ -15,6 +15,11 @@ worker processes, from /proc) and misses (a client that never got the version).
     .venv/bin/python benchmarks/bench_live.py --clients 1,20,50 --edits 8
     .venv/bin/python benchmarks/bench_live.py --clients 20 --size-km 1 --cell-m 2 --browsers 2
 
+``--trace`` also breaks each edit's time down (the server notes its stages in monotonic time, which the
+clients on this machine share): edit in the edit log, job start, each engine's start / done / frames
+published, the early UTCI frame, the last client's field and key figures, all frames sent ("done") and the
+results stored; the median offset of each stage from the edit's send time is printed per edit kind.
+
 ``--first-layer`` instead measures ``twin demo`` on a fresh data folder (no district, no kernel cache): the
 seconds until it says it is ready (district built, baseline computed) and from then until a viewer that
 connects holds the first heat layer (target <= 15 s).
@@ -49,8 +54,18 @@ TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("park", 20): 300, ("park", 
 
 
 # ---- server side (child process) ------------------------------------------------------------------
-def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool = False) -> None:
+def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool = False, trace: bool = False) -> None:
+    import logging
+
     from geodata.district import DRIVABLE_CLASSES, SURFACE
+
+    if trace:  # the stages of each live job, for the breakdown (see --trace)
+        handler = logging.FileHandler(data / "trace.log")
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        tl = logging.getLogger("landtwin.trace")
+        tl.setLevel(logging.DEBUG)
+        tl.propagate = False
+        tl.addHandler(handler)
 
     # a slow first baseline must not be stopped
     app, district, sid = sample_app(data, token=TOKEN, scenario_name="Live", size_km=size_km, cell_m=cell_m,
@@ -141,8 +156,28 @@ def _edit(kind: str, k: int, setup: dict, rng: np.random.Generator):
     return RoadClosure(id=f"r{k}", edge_index=int(setup["roads"][n % len(setup["roads"])]))
 
 
+def read_trace(path: Path | None, sid: str) -> dict[int, dict[str, float]]:
+    """version -> stage -> first monotonic time, from the server's trace log (empty without one)."""
+    out: dict[int, dict[str, float]] = {}
+    if path is None or not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 4 or parts[0] != sid:
+            continue
+        out.setdefault(int(parts[1]), {}).setdefault(parts[2], float(parts[3]))
+    return out
+
+
+def _breakdown(samples: list[dict[str, float]]) -> dict[str, float]:
+    """Median offset (ms) of each stage over the edits, in the order of the medians."""
+    stages = {k for s in samples for k in s}
+    med = {k: round(float(np.median([s[k] for s in samples if k in s])), 1) for k in stages}
+    return dict(sorted(med.items(), key=lambda kv: kv[1]))
+
+
 async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edits: int, server_pid: int,
-                  timeout_s: float, browsers: int) -> list[dict]:
+                  timeout_s: float, browsers: int, trace: Path | None = None) -> list[dict]:
     from websockets.asyncio.client import connect
 
     import protocol as p
@@ -178,6 +213,7 @@ async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edit
         k = 1000 * n_clients  # intervention ids stay unique over the client counts of one run
         for kind in kinds:
             lat, lat_kpi, lat_traffic, acks, nbytes, cpu, misses, page_lat = [], [], [], [], [], [], 0, []
+            stages: list[tuple[int, float, dict[str, float]]] = []  # (version, send time, client-side stages)
             for _ in range(edits):
                 k += 1
                 b0 = [c.bytes for c in clients]
@@ -201,6 +237,12 @@ async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edit
                         break
                     await asyncio.sleep(0.005)
                 heat_t = [c.first_at_least("heat", version) for c in clients]
+                seen = {"ack": t0 + acks[-1] / 1000.0}
+                for what in ("heat", "kpi", "traffic"):
+                    ts = [c.first_at_least(what, version) for c in clients]
+                    got = [t for t in ts if t is not None]
+                    if got and len(got) == len(ts):
+                        seen[f"client:first_{what}"], seen[f"client:last_{what}"] = min(got), max(got)
                 if any(t is None for t in heat_t):
                     misses += sum(t is None for t in heat_t)
                 else:
@@ -217,10 +259,20 @@ async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edit
                 while time.monotonic() < deadline and not all(c.first_at_least("done", version) for c in clients):
                     await asyncio.sleep(0.005)  # every frame of this edit (access comes after heat) counts
                 await asyncio.sleep(0.1)
+                done_t = [t for t in (c.first_at_least("done", version) for c in clients) if t is not None]
+                if len(done_t) == len(clients):
+                    seen["client:last_done"] = max(done_t)
+                stages.append((version, t0, seen))
                 nbytes.append(float(np.mean([c.bytes - b for c, b in zip(clients, b0)])))
                 cpu.append(cpu_seconds(server_pid) - c0)
                 await asyncio.sleep(0.5)
             rows.append(_row(kind, n_clients, lat, lat_kpi, lat_traffic, acks, nbytes, cpu, misses, page_lat))
+            if trace is not None:
+                await asyncio.sleep(1.5)  # results are stored a little after their frames went out
+                server = read_trace(trace, sid)
+                rows[-1]["stages_ms"] = _breakdown([
+                    {k: (t - t0) * 1000.0 for k, t in {**server.get(v, {}), **seen}.items()}
+                    for v, t0, seen in stages])
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # each row as soon as it is measured
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -347,6 +399,7 @@ def main() -> int:
     ap.add_argument("--cell-m", type=float, default=2.0)
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium pages besides the protocol clients")
     ap.add_argument("--timeout-s", type=float, default=30.0, help="give up on an edit's results after this")
+    ap.add_argument("--trace", action="store_true", help="break each edit's time down into the server's stages")
     ap.add_argument("--first-layer", action="store_true", help="time twin demo on a fresh data folder instead")
     ap.add_argument("--ws-deflate", action="store_true",
                     help="serve with the websocket's per-connection compression (twin serve does not: large arrays "
@@ -356,18 +409,19 @@ def main() -> int:
     if args.first_layer:
         return first_layer()
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), args.size_km, args.cell_m, ws_deflate=args.ws_deflate)
+        serve(Path(args.serve[0]), int(args.serve[1]), args.size_km, args.cell_m, ws_deflate=args.ws_deflate,
+              trace=args.trace)
         return 0
     rows: list[dict] = []
     try:
         with served(__file__, ["--size-km", str(args.size_km), "--cell-m", str(args.cell_m)]
-                    + (["--ws-deflate"] if args.ws_deflate else []), prefix="landtwin-live-",
+                    + (["--ws-deflate"] if args.ws_deflate else []) + (["--trace"] if args.trace else []), prefix="landtwin-live-",
                     remove=True) as srv:
             setup = srv.setup
             kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
             for n in [int(x) for x in args.clients.split(",")]:
                 rows += asyncio.run(measure(srv.port, setup, n, kinds, args.edits, srv.proc.pid, args.timeout_s,
-                                            args.browsers))
+                                            args.browsers, srv.data / "trace.log" if args.trace else None))
                 print(json.dumps(rows[-len(kinds):]), flush=True)
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
@@ -385,6 +439,10 @@ def main() -> int:
               f"{f.get('p99', float('nan')):>9}{r['kpis_to_every_client_ms'].get('p95', float('nan')):>9}"
               f"{r['ack_ms_p50'] or float('nan'):>9}{kb:>11.1f}{r['server_cpu_s_per_edit'] or 0:>8}{r['missed']:>8}  {tgt}")
     print("bytes per client for one tree: target <= 50 KB")
+    for r in rows:
+        if r.get("stages_ms"):
+            print(f"{r['edit']} x {r['clients']} clients, median ms after the edit was sent: "
+                  + ", ".join(f"{k} {v:g}" for k, v in r["stages_ms"].items()))
     return 0
 
 
