@@ -163,7 +163,7 @@ class HeatEngine:
         self._static_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         # building cooling: sparse maps of the fixed geometry, the day's sums per band, recent air per hour
         self._cooling_map: dict[str, np.ndarray | sparse.csr_matrix] | None = None
-        self._qh_bands: dict[int, tuple[tuple[np.ndarray, ...], np.ndarray]] = {}
+        self._qh_cache: tuple[tuple[np.ndarray, ...], np.ndarray] | None = None
         self._air_day_cache: dict[int, list] = {}
         self._baseline: dict[tuple[int, ...], dict[str, float]] = {}
 
@@ -339,41 +339,51 @@ class HeatEngine:
     def air_excess_day(self, st: EngineState | None = None, qf: np.ndarray | None = None) -> np.ndarray:
         """Excess air temperature (24, rc, cc) over the rural reference on the coarse air grid at every
         hour of the day, for the current scenario state. The surface energy balance is run for all 24
-        instants in bands of rows (each cell is independent), so memory stays bounded. A band whose
-        sunlight, sky view and surface classes are those of the last call keeps its sums, and an hour
-        whose air source is that of a recent call keeps its air (an edit recomputes only what it moved)."""
+        instants, only where sunlight, sky view or surface classes changed since the last call, and an
+        hour whose air source is that of a recent call keeps its air (an edit recomputes what it moved)."""
         st = st or self._state
         if st is None:
             raise ValueError("compute() first / zuerst compute()")
         return self.air_from_sums(self._qh_day_sums(st), range(24), st.surf.canopy_m, qf, cache=self._air_day_cache)
 
     def _qh_day_sums(self, st: EngineState) -> list[np.ndarray]:
-        """Block sums (coarse air grid) of the surface sensible heat at the 24 hours, band by band."""
+        """Block sums (coarse air grid) of the surface sensible heat at the 24 hours. Each cell's balance
+        is independent: after the first call only the coarse blocks whose sunlight, sky view or surface
+        class changed are recomputed, in bands of rows (memory stays bounded)."""
         g = self.district.grid
         f = self._air_factor()
-        band = f * max(1, 96 // f)
-        sums = np.zeros((24, -(-g.rows // f), -(-g.cols // f)), np.float32)
+        rows, cols = g.shape
         assert st.svf is not None
-        for r0 in range(0, g.rows, band):
-            r1 = min(r0 + band, g.rows)
-            key = (st.sunlit24[:, r0:r1], st.svf[r0:r1], st.surf.surface_class[r0:r1])
-            hit = self._qh_bands.get(r0)
-            if hit is None or not all(np.array_equal(a, b) for a, b in zip(hit[0], key, strict=True)):
-                out = surface_energy_day(*key, self.classes, self.forcing, hours=tuple(range(24)), fluxes=True,
-                                         **self.energy_kwargs)
-                part = np.zeros((24, band, g.cols), np.float32)
-                part[:, :r1 - r0] = out["q_h"]
-                s = np.empty((24, band // f, sums.shape[2]), np.float32)
-                for h in range(24):
-                    blk = part[h]
-                    if g.cols % f:
-                        blk = np.pad(blk, ((0, 0), (0, f - g.cols % f)))
-                    s[h] = blk.reshape(band // f, f, -1, f).sum(axis=(1, 3))
-                hit = (tuple(a.copy() for a in key), s)
-                self._qh_bands[r0] = hit
-            rr = r0 // f
-            n = min(band // f, sums.shape[1] - rr)
-            sums[:, rr:rr + n] = hit[1][:, :n]
+        inputs = (st.sunlit24, st.svf, st.surf.surface_class)
+        if self._qh_cache is None:
+            sums = np.zeros((24, -(-rows // f), -(-cols // f)), np.float32)
+            dirty_rows, c0, c1 = np.ones(sums.shape[1], bool), 0, cols
+        else:
+            old, sums = self._qh_cache
+            diff = (inputs[0] != old[0]).any(axis=0) | (inputs[1] != old[1]) | (inputs[2] != old[2])
+            box = _bbox(diff)
+            if box is None:
+                return list(sums)
+            sums = sums.copy()
+            dirty_rows = np.zeros(sums.shape[1], bool)
+            dirty_rows[np.flatnonzero(diff.any(axis=1)) // f] = True
+            c0, c1 = box[2] // f * f, min(cols, -(-box[3] // f) * f)
+        band = max(1, 96 // f)  # coarse rows a pass
+        todo = np.flatnonzero(dirty_rows)
+        while len(todo):
+            rr0 = int(todo[0])
+            rr1 = rr0 + 1
+            while rr1 < min(rr0 + band, len(dirty_rows)) and dirty_rows[rr1]:
+                rr1 += 1
+            todo = todo[todo >= rr1]
+            r0, r1 = rr0 * f, min(rows, rr1 * f)
+            out = surface_energy_day(*(a[..., r0:r1, c0:c1] for a in inputs), self.classes, self.forcing,
+                                     hours=tuple(range(24)), fluxes=True, **self.energy_kwargs)
+            part = np.zeros((24, (rr1 - rr0) * f, -(-(c1 - c0) // f) * f), np.float32)
+            part[:, :r1 - r0, :c1 - c0] = out["q_h"]
+            for h in range(24):
+                sums[h, rr0:rr1, c0 // f:c0 // f + part.shape[2] // f] = part[h].reshape(rr1 - rr0, f, -1, f).sum(axis=(1, 3))
+        self._qh_cache = (tuple(a.copy() for a in inputs), sums)
         return list(sums)
 
     def _cooling_maps(self) -> dict[str, np.ndarray | sparse.csr_matrix]:
