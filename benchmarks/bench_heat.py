@@ -3,9 +3,11 @@
 Prints: the full design-day recompute (every daylight hour), one tree placed -> updated UTCI for the
 shown hour (incremental), cells per second of each stage, and the memory peak. Targets (2 CPU cores):
 one tree <= 300 ms, full day <= 60 s. With ``--uhi`` also the heat island of the sample (core minus
-open land at 04:00 and 13:00, calm and at 5 m/s) and the district cooling demand.
+open land at 04:00 and 13:00, calm and at 5 m/s) and the district cooling demand. With ``--cooling`` the
+buildings' cooling demand over the day as the live loop computes it: the first time (whole day) and
+after each single-tree edit (only what the tree changed).
 
-Usage: .venv/bin/python benchmarks/bench_heat.py [--arch cpu|cuda] [--size-km 2.0] [--hour 15] [--trees 5] [--uhi]
+Usage: .venv/bin/python benchmarks/bench_heat.py [--arch cpu|cuda] [--size-km 2.0] [--hour 15] [--trees 5] [--uhi] [--cooling]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main() -> None:
     ap.add_argument("--skip-day", action="store_true")
     ap.add_argument("--uhi", action="store_true", help="also the heat island at 04:00 and 13:00, calm and at 5 m/s, and "
                     "the district cooling demand")
+    ap.add_argument("--cooling", action="store_true", help="also the buildings' cooling demand: first time and per edit")
     args = ap.parse_args()
 
     from geodata.interventions import decode_intervention
@@ -93,12 +96,42 @@ def main() -> None:
     print(f"load average while measuring: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
     keys = [k for k in breakdowns[0] if k != "total"]
     print("  median stages (ms): " + ", ".join(f"{k} {1000 * np.median([b.get(k, 0.0) for b in breakdowns]):.0f}" for k in keys))
+    if args.cooling:
+        out["cooling"] = cooling_per_edit(engine, district, ground, args.trees)
     if args.uhi:
         out["uhi"] = heat_island(district, params)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"memory peak {peak_mb:.0f} MB")
     out.update(tree_ms_median=1000 * med, tree_cpu_ms_median=1000 * float(np.median(cpus)), tree_ms=[1000 * t for t in times], peak_mb=peak_mb)
     print("JSON " + json.dumps(out))
+
+
+def cooling_per_edit(engine, district, ground: np.ndarray, trees: int) -> dict:
+    """Wall time of ``building_cooling`` as the live loop calls it: the first time, then after each of
+    ``trees`` single-tree edits (each edit's heat fields computed first, as the live loop does)."""
+    from geodata.interventions import decode_intervention
+
+    t0 = time.perf_counter()
+    first = engine.building_cooling([])
+    t_first = time.perf_counter() - t0
+    print(f"\ncooling demand over the day, first time (whole day): {t_first:.2f} s, district {first.district_kwh:,.0f} kWh")
+    rng = np.random.default_rng(1)
+    times = []
+    for i in range(trees):
+        r, c = ground[rng.integers(len(ground))]
+        x, y = district.grid.rowcol_to_xy(np.array([r]), np.array([c]))
+        tree = decode_intervention({"kind": "tree", "id": f"c{i}", "xy_local_m": [float(x[0]), float(y[0])],
+                                    "height_m": 14.0, "crown_diameter_m": 10.0})
+        engine.compute([tree], hours=engine._state.hours)
+        t0 = time.perf_counter()
+        cool = engine.building_cooling([tree])
+        times.append(time.perf_counter() - t0)
+        print(f"  tree {i + 1}: cooling {1000 * times[-1]:6.0f} ms, district {cool.district_kwh:,.1f} kWh "
+              f"({cool.district_kwh - first.district_kwh:+.2f})")
+    med = float(np.median(times))
+    print(f"cooling demand per edit: median {1000 * med:.0f} ms wall over {len(times)} edits "
+          f"(load average {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores)")
+    return {"first_s": t_first, "per_edit_ms_median": 1000 * med, "per_edit_ms": [1000 * t for t in times]}
 
 
 def heat_island(district, params) -> dict:

@@ -60,7 +60,7 @@ def inputs_signature(name: str, interventions: list[Intervention]) -> bytes:
     return msgspec.msgpack.encode(mine)
 # field layers of the heat engine that are streamed (units in their names)
 HEAT_LAYERS = ("utci_c", "tmrt_c", "air_temp_c", "surface_temp_c", "uhi_k")  # uhi_k: air minus the rural reference
-HEAT_ENERGY_LIVE_MAX_CELLS = 250_000  # districts up to 1 x 1 km at 2 m get the cooling demand on every edit
+HEAT_ENERGY_LIVE_MAX_CELLS = 1_000_000  # districts up to 2 x 2 km at 2 m (the sample) get the cooling demand on every edit
 
 
 @dataclass

@@ -75,7 +75,7 @@ def test_cooling_export_is_refused_with_a_reason_on_large_districts(tmp_path) ->
     from server.app import create_app
     from server.settings import Settings
 
-    big = tiny_district("gross", size_m=1100.0, cell_m=2.0)  # 550 x 550 cells: above the live limit
+    big = tiny_district("gross", size_m=1010.0, cell_m=1.0)  # 1010 x 1010 cells: above the live limit
     settings = Settings(data=tmp_path, db_url=f"sqlite:///{tmp_path / 'twin.sqlite'}", arch="cpu")
     app = create_app(settings, districts=[big], engines=["costs"])
     app.state.twin.storage.add_token("p-token", role="planner", department="Umwelt", name="Anna")
@@ -84,7 +84,7 @@ def test_cooling_export_is_refused_with_a_reason_on_large_districts(tmp_path) ->
         r = c.get(f"/api/scenarios/{sid}/exports/buildings_cooling.geojson", headers=auth("p-token"))
         assert r.status_code == 404
         j = r.json()
-        assert "250.000" in j["message_de"] and "250,000" in j["message_en"] and "302.500" in j["message_de"]
+        assert "1.000.000" in j["message_de"] and "1,000,000" in j["message_en"] and "1.020.100" in j["message_de"]
 
 
 def test_cooling_export_after_a_restart_is_computed_again_for_planners(tmp_path) -> None:
