@@ -381,3 +381,48 @@ def test_compiled_kernels_are_kept_in_the_named_folder(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("3"), out.stderr[-2000:]
     assert any(cache.glob("*.tic")), "no compiled kernel in the cache folder"
+
+
+def _until(pred, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_results_are_stored_after_their_frames_and_a_burst_once(tmp_path: Path, district) -> None:
+    """Storing is off the frames' path: live results nobody waits for are written later by a thread, the
+    newest version of a burst once; a waited job is stored before its waiter returns; stop() writes what
+    is queued (a new service finds it without computing); a dropped scenario leaves nothing stored."""
+    st = Storage(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sent: list[tuple[str, object]] = []
+    svc = SimulationService(st, lambda sid, msg: sent.append((sid, msg)), engines=["costs"], debounce_s=0.0,
+                            store_delay_s=30.0)
+    svc.start()
+    try:
+        assert svc.request("s", 1, district, [], wait=True, timeout=30) is not None
+        assert st.result_hours("s", 1) == [(15,)]  # a waiter finds its results stored
+        for v in (2, 3, 4):
+            svc.request("s", v, district, [Tree(id=f"t{v}", xy_local_m=(80.0 + v, 80.0))])
+            _until(lambda v=v: svc.cached("s", v) is not None)
+            done = [m for sid, m in sent if isinstance(m, p.Progress) and m.stage == "done" and m.scenario_version == v]
+            assert done, "the frames went out before the results were stored"
+        assert [st.result_hours("s", v) for v in (2, 3, 4)] == [[], [], []]  # not yet: 30 s later
+        assert svc.stores_coalesced == 2  # 3 took 2's place in the queue, 4 took 3's
+        stages = [s for sid, v, s, _ in svc.trace if (sid, v) == ("s", 4)]
+        assert stages[0] == "start" and "costs:published" in stages and "done" in stages and "stored" not in stages
+        # a dropped scenario: its stored and queued results go
+        assert svc.request("d", 1, district, [], wait=True, timeout=30) is not None
+        svc.request("d", 2, district, [Tree(id="t", xy_local_m=(90.0, 90.0))])
+        _until(lambda: svc.cached("d", 2) is not None)
+        svc.drop("d")
+        assert st.result_hours("d", 1) == []
+    finally:
+        svc.stop()
+    assert st.result_hours("s", 4) == [(15,)] and st.result_hours("s", 2) == st.result_hours("s", 3) == []
+    assert st.result_hours("d", 2) == []
+    assert ("s", 4, "stored") in [(sid, v, s) for sid, v, s, _ in svc.trace]
+    again = SimulationService(st, lambda sid, msg: None, engines=["costs"])
+    res = again.cached("s", 4)
+    assert res is not None and again.jobs_run == 0 and "costs" in res.outputs
+    st.dispose()
