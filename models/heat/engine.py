@@ -357,14 +357,14 @@ class HeatEngine:
         inputs = (st.sunlit24, st.svf, st.surf.surface_class)
         if self._qh_cache is None:
             sums = np.zeros((24, -(-rows // f), -(-cols // f)), np.float32)
-            dirty_rows, c0, c1 = np.ones(sums.shape[1], bool), 0, cols
+            dirty_rows, c0, c1, box = np.ones(sums.shape[1], bool), 0, cols, None
         else:
             old, sums = self._qh_cache
             diff = (inputs[0] != old[0]).any(axis=0) | (inputs[1] != old[1]) | (inputs[2] != old[2])
             box = _bbox(diff)
             if box is None:
                 return list(sums)
-            sums = sums.copy()
+            self._qh_cache = None  # until the sums below are complete
             dirty_rows = np.zeros(sums.shape[1], bool)
             dirty_rows[np.flatnonzero(diff.any(axis=1)) // f] = True
             c0, c1 = box[2] // f * f, min(cols, -(-box[3] // f) * f)
@@ -383,7 +383,13 @@ class HeatEngine:
             part[:, :r1 - r0, :c1 - c0] = out["q_h"]
             for h in range(24):
                 sums[h, rr0:rr1, c0 // f:c0 // f + part.shape[2] // f] = part[h].reshape(rr1 - rr0, f, -1, f).sum(axis=(1, 3))
-        self._qh_cache = (tuple(a.copy() for a in inputs), sums)
+        if box is None:
+            kept = tuple(a.copy() for a in inputs)
+        else:
+            kept = old
+            for a, b in zip(kept, inputs, strict=True):  # the kept copy follows the inputs where they changed
+                a[..., box[0]:box[1], box[2]:box[3]] = b[..., box[0]:box[1], box[2]:box[3]]
+        self._qh_cache = (kept, sums)
         return list(sums)
 
     def _cooling_maps(self) -> dict[str, np.ndarray | sparse.csr_matrix]:
