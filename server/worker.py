@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import queue
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -178,32 +180,77 @@ class EngineRunner:
             emit(("engine", name, out))
 
 
+def _sender(conn: Any, outbox: queue.SimpleQueue) -> None:
+    """Sends the worker's messages in order, so that the next engine runs while an output (tens of MB
+    of fields on a large district) is pickled and goes through the pipe; ``sent`` (when given) is set
+    once its message went."""
+    while True:
+        item = outbox.get()
+        if item is None:
+            return
+        msg, sent = item
+        try:
+            conn.send(msg)
+        except (BrokenPipeError, OSError):
+            return
+        except Exception as exc:  # noqa: BLE001 - a message that cannot be sent fails its job, not the worker
+            log.exception("sending a result failed")
+            try:
+                conn.send(("error", msg[1], f"{type(exc).__name__}: {exc}"))
+            except (BrokenPipeError, OSError):
+                return
+        finally:
+            if sent is not None:
+                sent.set()
+
+
+def _post(outbox: queue.SimpleQueue, job_id: int, ev: tuple) -> None:
+    """An engine's output goes out behind the engine's back; what it sends ahead of its output (early
+    frames, progress) goes now: the engine waits until it is sent (Taichi kernels hold the interpreter
+    lock, the sender could not run before the engine's next kernel ended)."""
+    if ev[0] == "progress":
+        sent = threading.Event()
+        outbox.put((("event", job_id, ev), sent))
+        sent.wait(60.0)
+    else:
+        outbox.put((("event", job_id, ev), None))
+
+
 def _worker_main(conn: Any, cancel: Any, engine_names: list[str], arch: str) -> None:
     from sim_kernels.runtime import ensure_init
 
     ensure_init(arch)  # this process owns Taichi
     runner = EngineRunner(engine_names)
     districts: dict[str, District] = {}
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg[0] == "stop":
-            return
-        if msg[0] == "district":
-            districts[msg[1].name] = msg[1]
-            continue
-        _, job_id, sid, version, dname, interventions, hours, engines, purpose = msg
-        try:
-            runner.run(sid, version, districts[dname], interventions, hours, cancel.is_set,
-                       lambda ev, _j=job_id: conn.send(("event", _j, ev)), engines=engines, purpose=purpose)
-            conn.send(("done", job_id))
-        except Cancelled:
-            conn.send(("cancelled", job_id))
-        except Exception as exc:  # noqa: BLE001 - reported to the server, the worker lives on
-            log.exception("engine failure")
-            conn.send(("error", job_id, f"{type(exc).__name__}: {exc}"))
+    # the server sends the next job only after this one's last message: nothing an event holds changes
+    # before the sender has sent it
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    sender = threading.Thread(target=_sender, args=(conn, outbox), name="worker-sender", daemon=True)
+    sender.start()
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                return
+            if msg[0] == "stop":
+                return
+            if msg[0] == "district":
+                districts[msg[1].name] = msg[1]
+                continue
+            _, job_id, sid, version, dname, interventions, hours, engines, purpose = msg
+            try:
+                runner.run(sid, version, districts[dname], interventions, hours, cancel.is_set,
+                           lambda ev, _j=job_id: _post(outbox, _j, ev), engines=engines, purpose=purpose)
+                outbox.put((("done", job_id), None))
+            except Cancelled:
+                outbox.put((("cancelled", job_id), None))
+            except Exception as exc:  # noqa: BLE001 - reported to the server, the worker lives on
+                log.exception("engine failure")
+                outbox.put((("error", job_id, f"{type(exc).__name__}: {exc}"), None))
+    finally:
+        outbox.put(None)
+        sender.join(timeout=30)
 
 
 class WorkerProcess:
