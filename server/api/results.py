@@ -124,7 +124,7 @@ def comments(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep) -> Respo
 def buildings_cooling(scenario_id: ScenarioIdPath, twin: TwinDep, user: UserDep, visitor: VisitorDep) -> Response:
     """Footprints with ``cooling_kwh_day`` (5R1C over the design day, driven by the twin's air and
     shading), ``cooling_kwh_day_baseline`` (the district without interventions) and their change.
-    Computed with every edit on districts up to 250,000 cells; elsewhere 404 with the reason."""
+    Computed with every edit on districts up to 1,000,000 cells; elsewhere 404 with the reason."""
     m = twin.manager.model(scenario_id)
     d = twin.districts.get(m.row.district)
     if d.grid.rows * d.grid.cols > HEAT_ENERGY_LIVE_MAX_CELLS:

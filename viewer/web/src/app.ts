@@ -503,7 +503,7 @@ export class App {
 }
 
 /** Districts up to this many cells get the buildings' cooling demand with every edit (the server's limit). */
-const COOLING_MAX_CELLS = 250_000;
+const COOLING_MAX_CELLS = 1_000_000; // as the server (HEAT_ENERGY_LIVE_MAX_CELLS)
 
 function countFinite(values: ArrayLike<number>): number {
   let n = 0;
