@@ -16,7 +16,7 @@ Two kinds of jobs:
 
 Results are kept by (scenario, version, hours), in memory and in storage. Storing is off the path of
 the frames: a live job that nobody waits for is stored by a background thread once its frames went out,
-a little later (``store_delay_s``), so that a burst of edits of one scenario writes its newest version once
+a little later (``store_delay_s``) and while no live job runs, so that a burst of edits of one scenario writes its newest version once
 (results are derived data: an unstored version is computed again when asked for); a job that someone waits
 for (a REST request, an export) is stored before its waiter returns; :meth:`SimulationService.stop`
 writes what is queued. Where the time of a live job goes is noted in :attr:`SimulationService.trace`
@@ -54,6 +54,7 @@ trace_log = logging.getLogger("landtwin.trace")
 
 SHOWN_HOUR = 15  # the hour of the KPIs everyone sees
 MAX_LIVE_HOURS = 4  # hours computed on every edit (the shown one and the most subscribed others)
+STORE_MAX_WAIT_S = 10.0  # a live result is stored when no live job runs, or this long after it was due
 EXPORT_ENGINES = {"heat": ("traffic", "heat")}  # what a field export of an engine needs
 
 
@@ -501,6 +502,10 @@ class SimulationService:
         if self._store_thread is None:  # not started (a service used without start): write now
             self.flush()
 
+    def _live_busy(self) -> bool:
+        with self._cond:
+            return (self._running is not None and self._running.live) or any(j.live for j in self._pending.values())
+
     def _store_loop(self) -> None:
         while True:
             with self._store_cond:
@@ -509,11 +514,13 @@ class SimulationService:
                         return  # stop() flushes what is left
                     if self._store:
                         key, item = next(iter(self._store.items()))
-                        wait_s = item[0] - time.monotonic()
-                        if wait_s <= 0:
+                        now = time.monotonic()
+                        wait_s = item[0] - now
+                        # due, and no live job that the writing would slow down (or waited long enough)
+                        if wait_s <= 0 and (now - item[0] > STORE_MAX_WAIT_S or not self._live_busy()):
                             del self._store[key]
                             break
-                        self._store_cond.wait(wait_s)
+                        self._store_cond.wait(wait_s if wait_s > 0 else 0.05)
                     else:
                         self._store_cond.wait()
             try:
