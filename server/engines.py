@@ -281,6 +281,8 @@ class HeatAdapter:
         ctx["heat"] = res
         buildings: dict[str, np.ndarray] = {}
         frames, fields = self._frames(res, version, ctx.get("early"))
+        if ctx.get("check") is not None:  # a newer version stops the job before the day's cooling (it has the early frame)
+            ctx["check"]()
         if self.energy:
             if self.base_cooling_kwh is None:
                 # the baseline as the engine's own: the district without interventions and without traffic heat

@@ -83,6 +83,11 @@ def _published_early(frames: list[Any]) -> list[Any]:
             for f in frames]
 
 
+def _raise_if(cancelled: bool) -> None:
+    if cancelled:
+        raise Cancelled()
+
+
 class _Last:
     """What an engine last computed for one adapter set: its inputs, its output and what it handed on."""
 
@@ -166,11 +171,13 @@ class EngineRunner:
             last.pop(name, None)  # an engine that fails half-way keeps no claim to its inputs
             if purpose == "live":  # results an engine has ahead of its output go out at once
                 ctx["early"] = lambda frames, _emit=emit: [_emit(("progress", f)) for f in _published_early(frames)]
+            ctx["check"] = lambda: _raise_if(cancelled())  # an engine may stop between its own steps
             emit(("mark", f"{name}:start", time.monotonic()))
             try:
                 out = adapter.compute(interventions, version, hours, progress, ctx)
             finally:
                 ctx.pop("early", None)
+                ctx.pop("check", None)
             emit(("mark", f"{name}:done", time.monotonic()))
             out.computed_version = version
             out = published_output(name, version, out)

@@ -426,3 +426,38 @@ def test_results_are_stored_after_their_frames_and_a_burst_once(tmp_path: Path, 
     res = again.cached("s", 4)
     assert res is not None and again.jobs_run == 0 and "costs" in res.outputs
     st.dispose()
+
+
+def test_a_newer_version_stops_the_heat_engine_after_its_early_frame(district) -> None:
+    """The day's building cooling comes after the early UTCI frame; a job cancelled by then stops before it
+    (its early frame went out), and the next version's fields equal a full recompute."""
+    if "heat" not in available_engines():
+        pytest.skip("heat engine not present")
+    from server.worker import Cancelled, EngineRunner
+    from sim_kernels.runtime import ensure_init
+
+    ensure_init("cpu")
+    runner = EngineRunner(["heat"])
+    tree = Tree(id="t", xy_local_m=_free_xy(district, 3), height_m=12.0)
+    seen: list[tuple] = []
+    early = [False]
+
+    def emit(ev: tuple) -> None:
+        seen.append(ev)
+        if ev[0] == "progress" and not isinstance(ev[1], p.Progress):
+            early[0] = True
+
+    runner.run("c", 1, district, [], (15,), lambda: False, lambda ev: None)
+    with pytest.raises(Cancelled):
+        runner.run("c", 2, district, [tree], (15,), lambda: early[0], emit)
+    assert early[0] and not [ev for ev in seen if ev[0] == "engine"]
+    assert ("mark", "heat:done") not in [(ev[0], ev[1]) for ev in seen]
+    outs: dict = {}
+    runner.run("c", 3, district, [tree], (15,), lambda: False, lambda ev: outs.update({ev[1]: ev[2]}) if ev[0] == "engine" else None)
+    full: dict = {}
+    EngineRunner(["heat"]).run("f", 3, district, [tree], (15,), lambda: False,
+                               lambda ev: full.update({ev[1]: ev[2]}) if ev[0] == "engine" else None)
+    assert outs["heat"].computed_version == 3
+    for layer, (_hours, arr) in full["heat"].fields.items():
+        np.testing.assert_allclose(outs["heat"].fields[layer][1], arr, atol=1e-4, err_msg=layer)
+    assert outs["heat"].kpis == pytest.approx(full["heat"].kpis)
