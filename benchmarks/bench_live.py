@@ -177,7 +177,7 @@ def _breakdown(samples: list[dict[str, float]]) -> dict[str, float]:
 
 
 async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edits: int, server_pid: int,
-                  timeout_s: float, browsers: int, trace: Path | None = None) -> list[dict]:
+                  timeout_s: float, browsers: int, trace: Path | None = None, pace_s: float | None = None) -> list[dict]:
     from websockets.asyncio.client import connect
 
     import protocol as p
@@ -256,6 +256,11 @@ async def measure(port: int, setup: dict, n_clients: int, kinds: list[str], edit
                         lat_traffic.append((max(tt + heat_t) - t0) * 1000.0)  # volumes and the heat they cause
                 if pages:
                     page_lat.append(await asyncio.to_thread(_wait_pages, pages, version, t0, timeout_s))
+                if pace_s is not None:  # the next edit while this one's later results are still being computed
+                    await asyncio.sleep(pace_s)
+                    nbytes.append(float(np.mean([c.bytes - b for c, b in zip(clients, b0)])))
+                    cpu.append(cpu_seconds(server_pid) - c0)
+                    continue
                 while time.monotonic() < deadline and not all(c.first_at_least("done", version) for c in clients):
                     await asyncio.sleep(0.005)  # every frame of this edit (access comes after heat) counts
                 await asyncio.sleep(0.1)
@@ -399,6 +404,9 @@ def main() -> int:
     ap.add_argument("--cell-m", type=float, default=2.0)
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium pages besides the protocol clients")
     ap.add_argument("--timeout-s", type=float, default=30.0, help="give up on an edit's results after this")
+    ap.add_argument("--pace-s", type=float, default=None,
+                    help="send the next edit this long after every client holds the field, without waiting for the "
+                         "edit's later results (building cooling, access): edits in quick succession")
     ap.add_argument("--trace", action="store_true", help="break each edit's time down into the server's stages")
     ap.add_argument("--first-layer", action="store_true", help="time twin demo on a fresh data folder instead")
     ap.add_argument("--ws-deflate", action="store_true",
@@ -421,7 +429,8 @@ def main() -> int:
             kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
             for n in [int(x) for x in args.clients.split(",")]:
                 rows += asyncio.run(measure(srv.port, setup, n, kinds, args.edits, srv.proc.pid, args.timeout_s,
-                                            args.browsers, srv.data / "trace.log" if args.trace else None))
+                                            args.browsers, srv.data / "trace.log" if args.trace else None,
+                                            args.pace_s))
                 print(json.dumps(rows[-len(kinds):]), flush=True)
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
