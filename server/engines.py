@@ -287,7 +287,8 @@ class HeatAdapter:
             if self.base_cooling_kwh is None:
                 # the baseline as the engine's own: the district without interventions and without traffic heat
                 self.base_cooling_kwh = self.engine.building_cooling([], anthropogenic_heat_w_m2=None).cooling_kwh
-            cool = self.engine.building_cooling(heat_only, anthropogenic_heat_w_m2=qf)
+            # a newer version also stops it between the hours of the day's air
+            cool = self.engine.building_cooling(heat_only, anthropogenic_heat_w_m2=qf, check=ctx.get("check"))
             res.kpis["cooling_demand_kwh_day"] = cool.district_kwh
             res.kpis["cooling_demand_diff_to_baseline_kwh"] = cool.district_kwh - float(self.base_cooling_kwh.sum())
             buildings = {"cooling_kwh_day": np.asarray(cool.cooling_kwh, np.float32),

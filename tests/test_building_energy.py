@@ -205,3 +205,31 @@ def test_cached_sparse_cooling_equals_the_straightforward_path_across_edits() ->
         np.testing.assert_allclose(fast.cooling_kwh, ref, rtol=1e-9, atol=1e-9 * float(ref.max()))
         results.append(fast.district_kwh)
     assert results[1] < results[0] and results[3] == pytest.approx(results[0], rel=1e-12)  # back where it began
+
+
+def test_a_cooling_computation_stopped_between_hours_leaves_the_engine_consistent() -> None:
+    """A newer edit stops the day's cooling between two hours' air solves; the engine then gives the same
+    demand as one that was never stopped."""
+    d = town_district(size_m=308.0, town_m=120.0)
+    lo = (308.0 - 120.0) / 2
+    row = decode_intervention({"kind": "tree_row", "id": "r", "line_local_m": [[lo + 7.0, lo + 1.0], [lo + 23.0, lo + 1.0]],
+                               "spacing_m": 5.0, "height_m": 14.0, "crown_diameter_m": 7.0})
+
+    class Stop(Exception):
+        pass
+
+    calls = [0]
+
+    def check() -> None:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise Stop
+
+    engine = HeatEngine(d)
+    engine.building_cooling([])
+    with pytest.raises(Stop):
+        engine.building_cooling([row], check=check)
+    assert calls[0] == 3
+    after = engine.building_cooling([row])
+    fresh = HeatEngine(d).building_cooling([row])
+    np.testing.assert_allclose(after.cooling_kwh, fresh.cooling_kwh, rtol=1e-9, atol=1e-9 * float(fresh.cooling_kwh.max()))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -302,11 +302,13 @@ class HeatEngine:
         return self.air_from_sums(qh_sums, hours, st.surf.canopy_m, qf)
 
     def air_from_sums(self, qh_sums: Sequence[np.ndarray], hours: Sequence[int], canopy_m: np.ndarray,
-                      qf: np.ndarray | None = None, *, cache: dict[int, list] | None = None) -> np.ndarray:
+                      qf: np.ndarray | None = None, *, cache: dict[int, list] | None = None,
+                      check: Callable[[], None] | None = None) -> np.ndarray:
         """Excess air temperature (len(hours), rc, cc) on the coarse grid from the block sums of the
         surface sensible heat at those hours, plus crowns (of ``canopy_m``, the scenario's canopy),
         walls and waste heat. Public for runs that compute the surface elsewhere (tile by tile).
-        ``cache`` (hour -> recent (source, air) pairs) reuses the air of an hour whose source is unchanged."""
+        ``cache`` (hour -> recent (source, air) pairs) reuses the air of an hour whose source is unchanged.
+        ``check`` is called before each hour's solve and may raise to stop (the cache stays consistent)."""
         p, g = self.params, self.district.grid
         f = self._air_factor()
         if self._static_sums is None:  # the grid's cell counts, walls and buildings' waste heat do not change
@@ -325,6 +327,8 @@ class HeatEngine:
             if hit is not None:
                 thetas[k] = hit
                 continue
+            if check is not None:
+                check()
             speed, wdir = float(self.weather.wind_speed_m_s[h]), math.radians(float(self.weather.wind_dir_deg[h]))
             speed *= p["layer_wind_factor"]
             thetas[k] = excess_air_temperature(src, wind_east_m_s=-speed * math.sin(wdir),
@@ -336,7 +340,8 @@ class HeatEngine:
                 seen[:] = [*seen[-1:], (src.copy(), thetas[k].copy())]
         return thetas
 
-    def air_excess_day(self, st: EngineState | None = None, qf: np.ndarray | None = None) -> np.ndarray:
+    def air_excess_day(self, st: EngineState | None = None, qf: np.ndarray | None = None, *,
+                       check: Callable[[], None] | None = None) -> np.ndarray:
         """Excess air temperature (24, rc, cc) over the rural reference on the coarse air grid at every
         hour of the day, for the current scenario state. The surface energy balance is run for all 24
         instants, only where sunlight, sky view or surface classes changed since the last call, and an
@@ -344,7 +349,8 @@ class HeatEngine:
         st = st or self._state
         if st is None:
             raise ValueError("compute() first / zuerst compute()")
-        return self.air_from_sums(self._qh_day_sums(st), range(24), st.surf.canopy_m, qf, cache=self._air_day_cache)
+        return self.air_from_sums(self._qh_day_sums(st), range(24), st.surf.canopy_m, qf, cache=self._air_day_cache,
+                                  check=check)
 
     def _qh_day_sums(self, st: EngineState) -> list[np.ndarray]:
         """Block sums (coarse air grid) of the surface sensible heat at the 24 hours. Each cell's balance
@@ -424,12 +430,14 @@ class HeatEngine:
 
     def building_cooling(self, interventions: Sequence[Intervention] = (), *,
                          anthropogenic_heat_w_m2: np.ndarray | None = None,
-                         mass_start_c: np.ndarray | None = None) -> BuildingCooling:
+                         mass_start_c: np.ndarray | None = None,
+                         check: Callable[[], None] | None = None) -> BuildingCooling:
         """Each building's cooling demand over the design day (5R1C, ``models.heat.building_energy``)
         for the scenario District + ``interventions``: outdoor air from the twin's air temperature at
         the building's facades at every hour, sunlight on facades and roof as the twin shades them.
         Without ``mass_start_c`` (n,) the day is repeated until periodic; with it, the buildings' mass
-        starts there (the previous day's ``mass_end_c``, for consecutive days)."""
+        starts there (the previous day's ``mass_end_c``, for consecutive days). ``check`` is called between
+        the hours' air solves and may raise to stop the computation (a newer edit in the live loop)."""
         hours = self._state.hours if self._state is not None else (15,)
         self.compute(interventions, hours=hours, anthropogenic_heat_w_m2=anthropogenic_heat_w_m2)
         st = self._state
@@ -437,7 +445,7 @@ class HeatEngine:
         n = len(self.district.buildings.height_m)
         env = self.envelope
         m = self._cooling_maps()
-        theta = self.air_excess_day(st, anthropogenic_heat_w_m2)
+        theta = self.air_excess_day(st, anthropogenic_heat_w_m2, check=check)
         sun24 = st.sunlit24.reshape(24, -1)
         facade_sun = np.asarray(m["facade"] @ sun24[:, m["facade_cells"]].T.astype(float))  # (4n, 24)
         facade_sun = facade_sun.reshape(4, n, 24).transpose(2, 1, 0)
