@@ -19,7 +19,7 @@ import protocol as p
 from geodata.district import District
 from server.districts import DistrictCatalog
 from server.engines import available_engines
-from server.hub import Connection, Hub
+from server.hub import Connection, Hub, Outgoing
 from server.region_subject import is_region_subject
 from server.roles import BUDGETS, Budgets, Denied, RateLimiter, VisitorIds
 from server.scenario import ScenarioModel
@@ -196,8 +196,14 @@ class Twin:
                 return
             self._send_frames(conn, [f for f in res.frames() if isinstance(f, (p.FieldFrame, tuple))])
 
-        self.service.export_later(conn.scenario_id, m.version, district, list(m.interventions()), hour, "heat", deliver,
-                                  max_pending=MAX_PUBLIC_EXPORTS if conn.user.is_anonymous else None)
+        queued = self.service.export_later(conn.scenario_id, m.version, district, list(m.interventions()), hour, "heat",
+                                           deliver, max_pending=MAX_PUBLIC_EXPORTS if conn.user.is_anonymous else None)
+        if not queued and self.hub.loop is not None:  # the visitor learns why the hour stays empty
+            busy = p.ErrorMessage(code="busy", message_de=f"Die Stunde {hour} Uhr wird gerade nicht berechnet: zu viele "
+                                  "Anfragen. Bitte gleich noch einmal versuchen.",
+                                  message_en=f"Hour {hour}:00 is not computed right now: too many requests. Please try "
+                                  "again in a moment.", scenario_version=m.version)
+            self.hub.loop.call_soon_threadsafe(self.hub.send, conn, None, Outgoing(busy))
 
     async def kiosk_reset_loop(self) -> None:
         """Reset kiosk sandboxes that nobody touched for ``kiosk_idle_s`` seconds; remove expired ones."""

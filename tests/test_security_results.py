@@ -361,3 +361,29 @@ def test_a_rare_hour_is_computed_once_for_that_hour_alone_at_low_priority(tmp_pa
         # stored now: the next visitor on that hour (and an anonymous export) costs nothing
         assert c.get(f"/api/scenarios/{sid}/exports/fields/utci_c.tif?hour=9").status_code == 200
         assert len(twin.service.executed) == n_jobs + 1
+
+
+def test_a_visitor_whose_hour_cannot_be_queued_is_told_so(tmp_path: Path) -> None:
+    """With the public queue of hour computations full, a visitor's hour slider gets a clear answer (code
+    ``busy``, German and English) instead of an empty hour that never fills."""
+    _need("traffic", "heat")
+    from server.twin import MAX_PUBLIC_EXPORTS
+
+    app, tokens = make_app(tmp_path, engines=["costs", "traffic", "heat"])
+    h = auth(tokens["planner"])
+    with TestClient(app) as c:
+        twin = app.state.twin
+        sid = c.post("/api/scenarios", json={"name": "Amtlich", "district": "tiny"}, headers=h).json()["scenario_id"]
+        c.get(f"/api/scenarios/{sid}/results/kpis", headers=h)  # the shown hour computed and kept
+        twin.service.stop()  # nothing runs from here on: queued hours stay queued
+        m = twin.manager.model(sid)
+        for hour in range(5, 5 + MAX_PUBLIC_EXPORTS):  # other visitors' hours, queued (never run: no district needed)
+            assert twin.service.export_later(sid, m.version, None, [], hour, "heat", lambda res: None,
+                                             max_pending=MAX_PUBLIC_EXPORTS)
+        with c.websocket_connect(f"/ws/scenarios/{sid}") as ws:  # an anonymous visitor asks for another hour
+            ws.send_bytes(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION)))
+            p.decode_server(ws.receive_bytes())
+            ws.send_bytes(p.encode(p.Subscribe(layers=["heat"], hour=9)))
+            while not isinstance(msg := p.decode_server(ws.receive_bytes()), p.ErrorMessage):
+                assert not (isinstance(msg, p.FieldFrame) and msg.hour == 9)
+        assert msg.code == "busy" and "9 Uhr" in msg.message_de and "9:00" in msg.message_en
