@@ -165,16 +165,12 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
 
 
 def _run_region_batch(args: argparse.Namespace, variants: list) -> int:
-    from cli.forecast import default_shared_dir
+    from cli.forecast import shared_data_to
     from models.batch.region import RegionSubject, run_region_batch
     from models.forecast.base import ForecastInputError, gemeinde_shapes
     from models.forecast.service import base_from_shared, housing_for
 
-    if not 2020 <= args.to <= 2100:
-        raise CliError(f"Zieljahr {args.to} ungültig (2020-2100) / target year {args.to} invalid (2020-2100)")
-    shared = Path(args.shared_data) if args.shared_data else default_shared_dir()
-    if not shared.is_dir():
-        raise CliError(f"Ordner der offenen Daten {shared} fehlt / open data folder {shared} missing")
+    shared = shared_data_to(args)
     try:
         base = base_from_shared(shared)
         subject = RegionSubject(base, housing_for(base, shared), args.to)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cli.errors import CliError
 
-__all__ = ["register", "run_forecast_cmd", "default_shared_dir"]
+__all__ = ["register", "run_forecast_cmd", "default_shared_dir", "shared_data_to"]
 
 REGIONS = ("burgenlandkreis",)
 
@@ -61,6 +61,16 @@ def _read(path: str, what: str) -> bytes:
     return p.read_bytes()
 
 
+def shared_data_to(args: argparse.Namespace) -> Path:
+    """The open-data folder of ``--shared-data`` (or the default), after checking it and the target year ``--to``."""
+    if not 2020 <= args.to <= 2100:
+        raise CliError(f"Zieljahr {args.to} ungültig (2020-2100) / target year {args.to} invalid (2020-2100)")
+    shared = Path(args.shared_data) if args.shared_data else default_shared_dir()
+    if not shared.is_dir():
+        raise CliError(f"Ordner der offenen Daten {shared} fehlt / open data folder {shared} missing")
+    return shared
+
+
 def run_forecast_cmd(args: argparse.Namespace) -> int:
     from models.forecast.base import ForecastInputError, gemeinde_shapes, read_gemeinde_table
     from models.forecast.demand import read_capacities
@@ -70,11 +80,7 @@ def run_forecast_cmd(args: argparse.Namespace) -> int:
     if args.name.lower() not in REGIONS:
         raise CliError(f"Unbekannte Region {args.name!r} (bekannt: {', '.join(REGIONS)}) / unknown region "
                        f"{args.name!r} (known: {', '.join(REGIONS)})")
-    if not 2020 <= args.to <= 2100:
-        raise CliError(f"Zieljahr {args.to} ungültig (2020-2100) / target year {args.to} invalid (2020-2100)")
-    shared = Path(args.shared_data) if args.shared_data else default_shared_dir()
-    if not shared.is_dir():
-        raise CliError(f"Ordner der offenen Daten {shared} fehlt / open data folder {shared} missing")
+    shared = shared_data_to(args)
     try:
         edits = decode_scenario(_read(args.scenario, "Szenario")) if args.scenario else []
         table = None

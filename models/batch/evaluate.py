@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,12 +148,18 @@ class Evaluator:
 
     def evaluate_json(self, variant_json: dict[str, Any]) -> dict[str, Any]:
         """``evaluate`` on a variant's JSON form, never raising: a failure comes back as its row."""
-        name = str(variant_json.get("name", "?"))
-        try:
-            v = Variant(name, tuple(decode_intervention(i) for i in variant_json["interventions"]))
-            return {"name": name, "status": STATUS_OK, "error": "", **self.evaluate(v)}
-        except Exception as exc:  # a failing variant is reported, not fatal
-            return {"name": name, "status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
+        return variant_row(self.evaluate, variant_json)
+
+
+def variant_row(evaluate: Callable[[Variant], dict[str, Any]], variant_json: dict[str, Any]) -> dict[str, Any]:
+    """The ranked table's row of a variant given in its JSON form, never raising: a variant that cannot be
+    decoded or evaluated comes back as a failed row with the reason (a batch goes on)."""
+    name = str(variant_json.get("name", "?"))
+    try:
+        v = Variant(name, tuple(decode_intervention(i) for i in variant_json["interventions"]))
+        return {"name": name, "status": STATUS_OK, "error": "", **evaluate(v)}
+    except Exception as exc:  # a failing variant is reported, not fatal
+        return {"name": name, "status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _kpi_index(result: Any) -> int:

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geodata.interventions import FORECAST_KINDS, decode_intervention
-from models.batch.evaluate import STATUS_FAILED, STATUS_OK, EvalConfig, kind_of
+from geodata.interventions import FORECAST_KINDS
+from models.batch.evaluate import STATUS_OK, EvalConfig, kind_of, variant_row
 from models.batch.report import rank_rows
 from models.batch.run import BatchResult, run_variants
 from models.batch.variants import BatchSpecError, Variant
@@ -134,12 +134,7 @@ class RegionEvaluator:
 
     def evaluate_json(self, variant_json: dict[str, Any]) -> dict[str, Any]:
         """``evaluate`` on a variant's JSON form, never raising: a failure comes back as its row."""
-        name = str(variant_json.get("name", "?"))
-        try:
-            v = Variant(name, tuple(decode_intervention(i) for i in variant_json["interventions"]))
-            return {"name": name, "status": STATUS_OK, "error": "", **self.evaluate(v)}
-        except Exception as exc:  # a failing variant is reported, not fatal
-            return {"name": name, "status": STATUS_FAILED, "error": f"{type(exc).__name__}: {exc}"}
+        return variant_row(self.evaluate, variant_json)
 
     def baseline_row(self) -> dict[str, Any]:
         return {"name": BASELINE, "status": STATUS_OK, "error": "", **self.evaluate(Variant(BASELINE, ()))}
