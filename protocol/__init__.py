@@ -70,6 +70,9 @@ __all__ = [
     "COMPRESS_MIN_BYTES",
     "quantise_u16",
     "apply_field_frame",
+    "raster_shape",
+    "upsample_field",
+    "field_on_grid",
     "apply_access_frame",
     "UserInfo",
     "InterventionEntry",
@@ -498,6 +501,18 @@ class FieldFrame(_Msg, frozen=True, tag="field"):
     partial frame applies on top of the frame of ``base_version``; clients that lack it re-subscribe.
     A sparse partial frame carries ``cells``: (n,) uint32 row-major indices inside ``window`` of the
     cells that changed, and ``values`` (n,) holds their new values; every other cell keeps its value.
+
+    ``coarse`` = f > 1: the values lie on a coarser raster than ``grid`` (the air temperature model's own
+    grid): ``ceil(grid.rows / f)`` x ``ceil(grid.cols / f)`` cells of ``f * grid.cell_m``, its north-west
+    corner at the grid's (so it may reach past the grid's south and east edges); ``window`` and ``cells``
+    count cells of that raster, and partial frames apply on top of the base's coarse raster. The field
+    on ``grid`` is its bilinear interpolation between coarse cell centres (:func:`upsample_field`): grid
+    cell (r, c) lies at coarse position ``y = (r + 0.5) / f - 0.5``, ``x = (c + 0.5) / f - 0.5``; with
+    ``i = clamp(floor(y), 0, R - 1)``, ``i1 = min(i + 1, R - 1)``, ``wy = clamp(y - i, 0, 1)`` (the same
+    for columns) the value is the lerp along the columns of the lerps along the rows of the four coarse
+    cells, so that positions beyond the outer cell centres take the edge value (clamped). A texture
+    with linear filtering and clamp-to-edge whose texel centres sit at the coarse cell centres samples the
+    same field.
     """
 
     scenario_version: Version
@@ -510,6 +525,7 @@ class FieldFrame(_Msg, frozen=True, tag="field"):
     window: Window
     values: NDArray
     cells: NDArray | None = None
+    coarse: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 1
 
 
 class EdgeFrame(_Msg, frozen=True, tag="edges"):
@@ -693,16 +709,54 @@ def _check_sparse(fr: FieldFrame) -> None:
                             "Changed cells do not match the window and the values")
 
 
+def raster_shape(fr: FieldFrame) -> tuple[int, int]:
+    """(rows, cols) of the raster ``fr``'s values lie on: ``fr.grid``'s, or the coarse raster's."""
+    f = max(1, int(fr.coarse))
+    return -(-fr.grid.rows // f), -(-fr.grid.cols // f)
+
+
+def upsample_field(values: np.ndarray, grid: GridInfo, coarse: int) -> np.ndarray:
+    """The (grid.rows, grid.cols) float32 field of a coarse raster (see :class:`FieldFrame`): bilinear
+    between coarse cell centres, clamped at the edges; ``values`` itself when ``coarse`` is 1."""
+    v = np.asarray(values, np.float32)
+    f = int(coarse)
+    if f <= 1:
+        return v
+    rc, cc = v.shape
+
+    def axis(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = (np.arange(n) + 0.5) / f - 0.5
+        i0 = np.clip(np.floor(pos).astype(np.int64), 0, m - 1)
+        return i0, np.minimum(i0 + 1, m - 1), np.clip(pos - i0, 0.0, 1.0).astype(np.float32)
+
+    r0, r1, wr = axis(grid.rows, rc)
+    c0, c1, wc = axis(grid.cols, cc)
+    rows_i = v[r0] * (1 - wr[:, None]) + v[r1] * wr[:, None]
+    return np.asarray(rows_i[:, c0] * (1 - wc) + rows_i[:, c1] * wc, np.float32)
+
+
+def field_on_grid(values: np.ndarray, fr: FieldFrame) -> np.ndarray:
+    """The field on ``fr.grid`` of a raster (of ``fr``'s resolution, e.g. from :func:`apply_field_frame`)."""
+    return upsample_field(values, fr.grid, fr.coarse)
+
+
 def apply_field_frame(base: np.ndarray | None, fr: FieldFrame) -> np.ndarray:
-    """The (rows, cols) float32 field after ``fr``: a full frame's values, or ``base`` (the field of
-    ``fr.base_version``, left unchanged) with the frame's window or sparse cells written over a copy."""
+    """The float32 raster (:func:`raster_shape`: the grid's, or the coarse raster's) after ``fr``: a full
+    frame's values, or ``base`` (the raster of ``fr.base_version``, left unchanged) with the frame's
+    window or sparse cells written over a copy. :func:`field_on_grid` turns it into the field on the grid."""
     vals = decode_array(fr.values)
+    shape = raster_shape(fr)
     if fr.full:
-        return np.asarray(vals, np.float32).reshape(fr.grid.rows, fr.grid.cols).copy()
+        if vals.size != shape[0] * shape[1]:
+            raise ProtocolError("bad_array", "Feld passt nicht zu seinem Raster", "Field does not match its raster")
+        return np.asarray(vals, np.float32).reshape(shape).copy()
     if base is None:
         raise ValueError("a partial frame needs the field of its base version")
-    out = np.array(base, dtype=np.float32, copy=True)
     w = fr.window
+    if (np.shape(base) != shape or w.row0 < 0 or w.col0 < 0 or w.row0 + w.rows > shape[0]
+            or w.col0 + w.cols > shape[1]):
+        raise ProtocolError("bad_array", "Teilbild passt nicht zum Basisbild", "Partial frame does not match its base")
+    out = np.array(base, dtype=np.float32, copy=True)
     if fr.cells is not None:
         _check_sparse(fr)
         idx = decode_array(fr.cells, dequantise=False).astype(np.int64)

@@ -13,7 +13,8 @@ new version (:func:`restamp`), so that every frame still names the version it is
 
 Heat fields travel as partial frames of the cells whose quantised value changed (:func:`field_frames`):
 their window when that is smaller, else the changed cells alone (a sparse frame), each paired with the
-full frame for clients that lack the base version.
+full frame for clients that lack the base version. The air temperature and the heat island travel on the
+air model's own coarse grid (``FieldFrame.coarse``); clients interpolate them bilinearly to the grid.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _empty_partial(full: Any, version: int, base: int) -> Any:
     if isinstance(full, p.AccessFrame):
         return _access_partial(full, version, base, np.zeros(0, np.int64))
     return p.FieldFrame(version, base, full.layer, full.unit, full.hour, False, full.grid, p.Window(0, 0, 0, 0),
-                        p.encode_array(np.zeros(0, "<u2")), cells=p.encode_array(np.zeros(0, "<u4")))
+                        p.encode_array(np.zeros(0, "<u2")), cells=p.encode_array(np.zeros(0, "<u4")), coarse=full.coarse)
 
 
 def _take(nd: p.NDArray | None, idx: np.ndarray) -> p.NDArray | None:
@@ -146,21 +147,24 @@ def restamp(out: EngineOutput, version: int) -> EngineOutput:
 
 
 def field_frames(version: int, layer: str, unit: str, hour: int, g: p.GridInfo, values: np.ndarray,
-                 base: tuple[int, np.ndarray] | None) -> tuple[Any, np.ndarray]:
+                 base: tuple[int, np.ndarray] | None, *, coarse: int = 1) -> tuple[Any, np.ndarray]:
     """The frame(s) of one field and its quantised raw values (rows, cols) uint16.
 
+    ``values`` lie on the district grid ``g``, or with ``coarse`` f > 1 on the coarse raster of f x f
+    district cells (:func:`protocol.raster_shape`; the air temperature model's own grid).
     Without ``base`` (version, raw values it was sent with): a full frame. With it: (partial, full),
     the partial holding only the cells whose quantised value changed, as their window or, when smaller,
     as a sparse list of cells; None instead of a pair when the change covers most of the grid."""
     q = p.quantise_u16(values)
     raw = np.frombuffer(q.data, "<u2").reshape(values.shape)
-    full = p.FieldFrame(version, -1, layer, unit, hour, True, g, p.Window(0, 0, g.rows, g.cols), q)
+    n_rows, n_cols = raw.shape
+    full = p.FieldFrame(version, -1, layer, unit, hour, True, g, p.Window(0, 0, n_rows, n_cols), q, coarse=coarse)
     if base is None or base[1].shape != raw.shape:
         return full, raw
     idx = np.flatnonzero(base[1] != raw)
     if len(idx) == 0:
         return (_empty_partial(full, version, base[0]), full), raw
-    rr, cc = np.divmod(idx, g.cols)
+    rr, cc = np.divmod(idx, n_cols)
     r0, r1, c0, c1 = int(rr.min()), int(rr.max()) + 1, int(cc.min()), int(cc.max()) + 1
     h, w = r1 - r0, c1 - c0
     # a change that reaches far (waste heat of a road closure warms the air widely) makes large partial
@@ -170,11 +174,11 @@ def field_frames(version: int, layer: str, unit: str, hour: int, g: p.GridInfo, 
         part = p.FieldFrame(version, base[0], layer, unit, hour, False, g, p.Window(r0, c0, h, w),
                             p.compress_array(p.NDArray("<u2", [len(idx)], raw.reshape(-1)[idx].tobytes(), q.scale,
                                                        q.offset, q.nodata)),
-                            cells=p.compress_array(p.encode_array(cells)))
+                            cells=p.compress_array(p.encode_array(cells)), coarse=coarse)
     elif h * w <= 0.5 * raw.size:
         part = p.FieldFrame(version, base[0], layer, unit, hour, False, g, p.Window(r0, c0, h, w),
                             p.compress_array(p.NDArray("<u2", [h, w], np.ascontiguousarray(raw[r0:r1, c0:c1]).tobytes(),
-                                                       q.scale, q.offset, q.nodata)))
+                                                       q.scale, q.offset, q.nodata)), coarse=coarse)
     else:
         return full, raw
     return (part, full), raw
@@ -312,6 +316,9 @@ class HeatAdapter:
         todo = [(layer, hi, int(hour)) for layer in HEAT_LAYERS if layer in res.fields and layer != "uhi_k"
                 for hi, hour in enumerate(res.hours)]
         todo.sort(key=lambda t: not (t[0] == "utci_c" and t[2] == first))  # stable: the rest in layer order
+        # the air travels on the air model's own coarse grid (its bilinear upsampling is the fine field,
+        # which stays in ``fields`` for exports); the heat island's frames follow it
+        coarse_air = self.engine.air_coarse() if "air_temp_c" in res.fields else None
         built: dict[tuple[str, int], Any] = {}
         for layer, hi, hour in todo:
             if layer not in fields:
@@ -319,7 +326,10 @@ class HeatAdapter:
             old = self.last_raw.get((layer, hour))
             base = (self.last_version, old) if old is not None and self.last_version is not None else None
             unit = "K" if layer.endswith("_k") else "°C"
-            built[(layer, hour)], raws[(layer, hour)] = field_frames(version, layer, unit, hour, g, fields[layer][1][hi], base)
+            values, f = fields[layer][1][hi], 1
+            if layer == "air_temp_c" and coarse_air is not None:
+                values, f = coarse_air[0][hi], coarse_air[1]
+            built[(layer, hour)], raws[(layer, hour)] = field_frames(version, layer, unit, hour, g, values, base, coarse=f)
             if early is not None and (layer, hour) == ("utci_c", first):
                 built[(layer, hour)] = _compressed(built[(layer, hour)])  # a complete frame goes to everyone
                 early([built[(layer, hour)], p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})])

@@ -259,6 +259,6 @@ def _field_of(res: ResultSet, layer: str, hour: int) -> np.ndarray | None:
     for f in res.frames():  # results read back from storage keep their (quantised) frames
         f = f[1] if isinstance(f, tuple) else f
         if isinstance(f, p.FieldFrame) and f.layer == layer and f.hour == hour and f.full:
-            return p.decode_array(f.values)
+            return p.field_on_grid(p.apply_field_frame(None, f), f)  # a coarse air raster interpolated to the grid
     return None
 

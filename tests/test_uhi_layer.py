@@ -49,7 +49,7 @@ def test_uhi_is_streamed_in_kelvin_at_every_hour(baseline) -> None:
     for h in HOURS:
         f = _full(baseline, "uhi_k", h)
         assert f.unit == "K" and _full(baseline, "air_temp_c", h).unit == "°C"
-        assert (f.grid.rows, f.grid.cols) == tuple(f.values.shape)
+        assert p.raster_shape(f) == tuple(f.values.shape)  # the air model's coarse raster
 
 
 def test_uhi_is_the_air_minus_the_rural_reference_of_the_hour(adapter, baseline, district) -> None:
@@ -59,7 +59,7 @@ def test_uhi_is_the_air_minus_the_rural_reference_of_the_hour(adapter, baseline,
     rural = np.asarray(adapter.engine.weather.air_temp_c, float)
     for k, h in enumerate(HOURS):
         np.testing.assert_allclose(uhi[k], air[k] - rural[h], atol=1e-4)  # the definition, cell by cell
-        sent = p.decode_array(_full(baseline, "uhi_k", h).values)
+        sent = p.field_on_grid(p.decode_array(_full(baseline, "uhi_k", h).values), _full(baseline, "uhi_k", h))
         assert np.nanmax(np.abs(sent - uhi[k])) <= 0.01  # quantised on the wire in small steps
     # the engine's own KPI at the shown hour is the mean of the layer over open ground
     ground = district.building_index < 0
@@ -106,4 +106,5 @@ def test_cooling_demand_per_building_with_its_baseline(adapter, baseline, distri
         else:
             grid[w.row0:w.row0 + w.rows, w.col0:w.col0 + w.cols] = vals.reshape(w.rows, w.cols)
         np.testing.assert_allclose(grid, p.decode_array(full.values), atol=1e-4)
-        np.testing.assert_allclose(p.decode_array(full.values), out.fields["uhi_k"][1][HOURS.index(h)], atol=0.01)
+        np.testing.assert_allclose(p.field_on_grid(p.decode_array(full.values), full), out.fields["uhi_k"][1][HOURS.index(h)],
+                                   atol=0.01)

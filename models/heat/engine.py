@@ -267,6 +267,7 @@ class HeatEngine:
         f = self._air_factor()
         rows, cols = g.shape
         thetas = self._coarse_excess(st, qf, st.hours, [self._block_sum(st.energy.q_h[k]) for k in range(len(st.hours))])
+        st.theta = thetas
         if full or st.theta_ref is None:
             st.air = self._upsample(thetas, st.hours, (0, rows, 0, cols), f)
             st.theta_ref, st.air_dirty = thetas, None
@@ -495,6 +496,17 @@ class HeatEngine:
             rows_i = theta[i0r] * (1 - wr) + theta[i1r] * wr
             out[k] = self.forcing["air_temp_c"][h] + (rows_i[:, i0c] * (1 - wc) + rows_i[:, i1c] * wc)
         return out
+
+    def air_coarse(self) -> tuple[np.ndarray, int] | None:
+        """Air temperature (len(hours), rc, cc) degrees C on the coarse air grid at the hours of the last
+        ``compute`` (the reference plus the coarse excess) and the grid's factor f (district cells per
+        coarse cell and axis); None before the first compute. The ``air_temp_c`` field of ``compute`` is
+        its bilinear interpolation (``_upsample``) within ``air_change_tolerance_k``."""
+        st = self._state
+        if st is None or st.theta is None:
+            return None
+        ref = np.asarray([self.forcing["air_temp_c"][h] for h in st.hours], np.float32)
+        return ref[:, None, None] + st.theta, self._air_factor()
 
     def air_window(self, thetas: np.ndarray, hours: Sequence[int], window: Window) -> np.ndarray:
         """Air temperature (len(hours), r1 - r0, c1 - c0) of the cells of ``window`` from the coarse excess

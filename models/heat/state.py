@@ -87,4 +87,5 @@ class EngineState(PipelineState):
     utci: np.ndarray = field(default_factory=lambda: _zeros(0, 0, 0))
     air: np.ndarray = field(default_factory=lambda: _zeros(0, 0, 0))
     theta_ref: np.ndarray | None = None
+    theta: np.ndarray | None = None  # the coarse excess air temperature of the last air pass
     air_dirty: Window | None = None

@@ -34,8 +34,10 @@ class ClientError(RuntimeError):
 
 @dataclass
 class FieldState:
-    """The newest raster of one field and hour: ``values_c`` (rows, cols) float32 (NaN missing),
-    row 0 north, computed for ``version`` of the scenario."""
+    """The newest raster of one field and hour: ``values_c`` (rows, cols) float32 (NaN missing) on the
+    grid, row 0 north, computed for ``version`` of the scenario. A field that travels on a coarse raster
+    (``coarse`` district cells per raster cell, the air) keeps that ``raster`` too: partial frames apply
+    on it, and ``values_c`` is its bilinear interpolation (:func:`protocol.upsample_field`)."""
 
     layer: str
     hour: int
@@ -43,6 +45,8 @@ class FieldState:
     version: int
     grid: p.GridInfo
     values_c: np.ndarray
+    coarse: int = 1
+    raster: np.ndarray | None = None
 
 
 def apply_message(state: Any, msg: Any) -> bool:
@@ -102,18 +106,21 @@ def apply_message(state: Any, msg: Any) -> bool:
 
 def apply_field(fields: dict[tuple[str, int], FieldState], msg: p.FieldFrame) -> bool:
     """Store a field frame in ``fields`` (by (layer, hour)); a partial frame is written over a copy of
-    the frame of its ``base_version``. False when that base is missing (nothing is stored)."""
-    vals = np.asarray(p.decode_array(msg.values), dtype=np.float32)
+    the frame of its ``base_version`` (on its coarse raster for a coarse field). False when that base is
+    missing (nothing is stored)."""
     key = (msg.layer, msg.hour)
     old = fields.get(key)
     if msg.full:
-        full = vals.reshape(msg.grid.rows, msg.grid.cols).copy()
-    elif old is not None and old.version == msg.base_version:
-        full = p.apply_field_frame(old.values_c, msg)  # its window or its changed cells over a copy
+        raster = p.apply_field_frame(None, msg)
+    elif old is not None and old.version == msg.base_version and old.coarse == msg.coarse:
+        # its window or its changed cells over a copy
+        raster = p.apply_field_frame(old.raster if old.raster is not None else old.values_c, msg)
     else:
         return False
     if old is None or msg.scenario_version >= old.version:
-        fields[key] = FieldState(msg.layer, msg.hour, msg.unit, msg.scenario_version, msg.grid, full)
+        coarse = msg.coarse > 1
+        fields[key] = FieldState(msg.layer, msg.hour, msg.unit, msg.scenario_version, msg.grid,
+                                 p.field_on_grid(raster, msg), msg.coarse, raster if coarse else None)
     return True
 
 

@@ -12,6 +12,60 @@ export interface FieldState {
   version: number;
   grid: GridInfo;
   values: Float32Array; // (rows * cols), row 0 north
+  /** A field that travels on a coarse raster (the air): that raster, on which partial frames apply;
+   * `values` is its bilinear interpolation to the grid (`upsampleCoarse`). */
+  coarse?: CoarseRaster;
+}
+
+/** A coarse raster of `factor` x `factor` grid cells, its north-west corner at the grid's. */
+export interface CoarseRaster {
+  factor: number;
+  rows: number;
+  cols: number;
+  values: Float32Array; // (rows * cols), row 0 north
+}
+
+/** One axis of the bilinear rule: for each grid index, the two coarse indices and the weight of the second. */
+function axisWeights(n: number, m: number, f: number, lo: number, hi: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+  const i0 = new Int32Array(hi - lo);
+  const i1 = new Int32Array(hi - lo);
+  const w = new Float32Array(hi - lo);
+  for (let k = lo; k < hi; k++) {
+    const pos = (k + 0.5) / f - 0.5;
+    const a = Math.min(Math.max(Math.floor(pos), 0), m - 1);
+    i0[k - lo] = a;
+    i1[k - lo] = Math.min(a + 1, m - 1);
+    w[k - lo] = Math.min(Math.max(pos - a, 0), 1);
+  }
+  return { i0, i1, w };
+}
+
+/**
+ * Write the bilinear interpolation of coarse raster `c` into `out` (grid `g`, row-major), for the grid
+ * rows r0..r1 and columns c0..c1 (end exclusive; default all): the server's rule (protocol.upsample_field),
+ * coarse cell centres at grid position (i + 0.5) * factor, clamped at the edges.
+ */
+export function upsampleCoarse(c: CoarseRaster, g: GridInfo, out: Float32Array,
+  r0 = 0, r1 = g.rows, c0 = 0, c1 = g.cols): Float32Array {
+  const f = c.factor;
+  const ry = axisWeights(g.rows, c.rows, f, r0, r1);
+  const cx = axisWeights(g.cols, c.cols, f, c0, c1);
+  const v = c.values;
+  const tmp = new Float32Array(c.cols);
+  for (let r = r0; r < r1; r++) {
+    const k = r - r0;
+    const a = ry.i0[k] * c.cols;
+    const b = ry.i1[k] * c.cols;
+    const wy = ry.w[k];
+    for (let j = 0; j < c.cols; j++) tmp[j] = v[a + j] * (1 - wy) + v[b + j] * wy;
+    const base = r * g.cols;
+    for (let q = c0; q < c1; q++) {
+      const m = q - c0;
+      const wx = cx.w[m];
+      out[base + q] = tmp[cx.i0[m]] * (1 - wx) + tmp[cx.i1[m]] * wx;
+    }
+  }
+  return out;
 }
 
 export type ApplyResult = "applied" | "stale" | "needs_full";
@@ -39,6 +93,7 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
   const key = fr.layer;
   const cur = store.get(key);
   if (cur && fr.scenario_version < cur.version && cur.hour === fr.hour) return "stale";
+  if ((fr.coarse ?? 1) > 1) return applyCoarseFrame(store, cur, fr);
   const win = toFloat32(fr.values);
   const w = fr.window;
   const cells = fr.cells ? decodeArray(fr.cells) : null;
@@ -49,7 +104,7 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
     store.set(key, { layer: fr.layer, unit: fr.unit, hour: fr.hour, version: fr.scenario_version, grid: fr.grid, values: win });
     return "applied";
   }
-  if (!cur || cur.version !== fr.base_version || cur.hour !== fr.hour || cur.grid.cols !== fr.grid.cols) return "needs_full";
+  if (!cur || cur.version !== fr.base_version || cur.hour !== fr.hour || cur.grid.cols !== fr.grid.cols || cur.coarse) return "needs_full";
   const values = new Float32Array(cur.values);
   const cols = cur.grid.cols;
   if (cells) {
@@ -66,6 +121,62 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
     }
   }
   store.set(key, { ...cur, version: fr.scenario_version, values });
+  return "applied";
+}
+
+/**
+ * A frame on the coarse raster of `fr.coarse` grid cells: applied to the coarse raster the store keeps,
+ * then interpolated to the grid (only around the changed coarse cells for a partial frame).
+ */
+function applyCoarseFrame(store: Map<string, FieldState>, cur: FieldState | undefined, fr: FieldFrame): ApplyResult {
+  const f = fr.coarse ?? 1;
+  const g = fr.grid;
+  const rows = Math.ceil(g.rows / f);
+  const cols = Math.ceil(g.cols / f);
+  const win = toFloat32(fr.values);
+  const w = fr.window;
+  const cells = fr.cells ? decodeArray(fr.cells) : null;
+  if (cells) {
+    if (fr.full || cells.length !== win.length) throw new Error(`field ${fr.layer}: cells do not match values`);
+  } else if (win.length !== w.rows * w.cols) throw new Error(`field ${fr.layer}: window does not match values`);
+  if (w.row0 < 0 || w.col0 < 0 || w.row0 + w.rows > rows || w.col0 + w.cols > cols) {
+    throw new Error(`field ${fr.layer}: window outside its coarse raster`);
+  }
+  if (fr.full) {
+    if (win.length !== rows * cols) throw new Error(`field ${fr.layer}: values do not fill the coarse raster`);
+    const coarse: CoarseRaster = { factor: f, rows, cols, values: win };
+    const values = upsampleCoarse(coarse, g, new Float32Array(g.rows * g.cols));
+    store.set(fr.layer, { layer: fr.layer, unit: fr.unit, hour: fr.hour, version: fr.scenario_version, grid: g, values, coarse });
+    return "applied";
+  }
+  const cc = cur?.coarse;
+  if (!cur || !cc || cur.version !== fr.base_version || cur.hour !== fr.hour || cc.factor !== f || cc.rows !== rows
+    || cc.cols !== cols || cur.grid.rows !== g.rows || cur.grid.cols !== g.cols) return "needs_full";
+  const coarseValues = new Float32Array(cc.values);
+  if (cells) {
+    const n = w.rows * w.cols;
+    for (let i = 0; i < cells.length; i++) {
+      const k = cells[i];
+      if (k >= n) throw new Error(`field ${fr.layer}: cell outside its window`);
+      const r = Math.floor(k / w.cols);
+      coarseValues[(w.row0 + r) * cols + w.col0 + (k - r * w.cols)] = win[i];
+    }
+  } else {
+    for (let r = 0; r < w.rows; r++) {
+      coarseValues.set(win.subarray(r * w.cols, (r + 1) * w.cols), (w.row0 + r) * cols + w.col0);
+    }
+  }
+  const coarse: CoarseRaster = { factor: f, rows, cols, values: coarseValues };
+  const values = new Float32Array(cur.values);
+  if (w.rows > 0 && w.cols > 0) {
+    // grid cells that read a changed coarse cell: within one coarse cell of the window
+    const r0 = Math.max(0, (w.row0 - 1) * f);
+    const r1 = Math.min(g.rows, (w.row0 + w.rows + 1) * f);
+    const c0 = Math.max(0, (w.col0 - 1) * f);
+    const c1 = Math.min(g.cols, (w.col0 + w.cols + 1) * f);
+    upsampleCoarse(coarse, g, values, r0, r1, c0, c1);
+  }
+  store.set(fr.layer, { ...cur, version: fr.scenario_version, values, coarse });
   return "applied";
 }
 

@@ -169,7 +169,7 @@ export interface Facility {
   poi_index?: number;  // default -1
 }
 
-/** A raster result (e.g. ``utci_c``) for ``hour``: the whole grid, or the ``window`` that changed. ``values`` has shape (window.rows, window.cols); when ``full`` the window is the whole grid. A partial frame applies on top of the frame of ``base_version``; clients that lack it re-subscribe. A sparse partial frame carries ``cells``: (n,) uint32 row-major indices inside ``window`` of the cells that changed, and ``values`` (n,) holds their new values; every other cell keeps its value. */
+/** A raster result (e.g. ``utci_c``) for ``hour``: the whole grid, or the ``window`` that changed. ``values`` has shape (window.rows, window.cols); when ``full`` the window is the whole grid. A partial frame applies on top of the frame of ``base_version``; clients that lack it re-subscribe. A sparse partial frame carries ``cells``: (n,) uint32 row-major indices inside ``window`` of the cells that changed, and ``values`` (n,) holds their new values; every other cell keeps its value. ``coarse`` = f > 1: the values lie on a coarser raster than ``grid`` (the air temperature model's own grid): ``ceil(grid.rows / f)`` x ``ceil(grid.cols / f)`` cells of ``f * grid.cell_m``, its north-west corner at the grid's (so it may reach past the grid's south and east edges); ``window`` and ``cells`` count cells of that raster, and partial frames apply on top of the base's coarse raster. The field on ``grid`` is its bilinear interpolation between coarse cell centres (:func:`upsample_field`): grid cell (r, c) lies at coarse position ``y = (r + 0.5) / f - 0.5``, ``x = (c + 0.5) / f - 0.5``; with ``i = clamp(floor(y), 0, R - 1)``, ``i1 = min(i + 1, R - 1)``, ``wy = clamp(y - i, 0, 1)`` (the same for columns) the value is the lerp along the columns of the lerps along the rows of the four coarse cells, so that positions beyond the outer cell centres take the edge value (clamped). A texture with linear filtering and clamp-to-edge whose texel centres sit at the coarse cell centres samples the same field. */
 export interface FieldFrame {
   t: "field";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
@@ -182,6 +182,7 @@ export interface FieldFrame {
   window: Window;
   values: NDArray;
   cells?: NDArray | null;  // default null
+  coarse?: number;  // minimum 1, maximum 4096, default 1
 }
 
 export interface GreenRoof {
