@@ -15,7 +15,10 @@ apart, as this benchmark did before). SOLWEIG computes the sun of an hourly row 
 the row's hour; landtwin's day is given the same instants (``--sun-at clock`` leaves its sun at the
 hour, 30 min later than SOLWEIG's: more sun in the morning, less in the late afternoon). The ground is
 landtwin's paving (concrete: albedo 0.25, emissivity 0.92); ``--ground solweig`` gives it the albedo
-and emissivity SOLWEIG's ground is run with (0.15, 0.95).
+and emissivity SOLWEIG's ground is run with (0.15, 0.95). The person is the one UMEP's
+``generate_solweig`` runs SOLWEIG with: a box body (``person_shape=box``) with a long-wave absorption
+of 0.95 (``--body solweig``, the default); ``--body landtwin`` keeps landtwin's own person (an upright
+cylinder, 0.97).
 
 Usage: .venv/bin/python benchmarks/heat_vs_umep.py [--arch cpu|cuda] [--size 500] [--day 2023-07-15]
        [--umep-cache DIR] [--set NAME=VALUE ...]
@@ -43,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PEER = ROOT / ".peers" / "umep"
 SOLWEIG_GROUND = (0.15, 0.95)  # albedo and emissivity of the ground in generate_solweig (its defaults)
+SOLWEIG_BODY_ABSORB_LONG = 0.95  # the person's long-wave absorption in generate_solweig (its default; a box body)
 
 
 def _site_packages() -> Path:
@@ -139,7 +143,7 @@ def tmrt_with_solweig_ground(fields: dict, dsm: np.ndarray, dem: np.ndarray, wea
     from; never part of the model."""
     from geodata.canopy import ROOF_MIN_M
     from geodata.district import SURFACE
-    from models.heat.pipeline import class_tables, ground_view_radii_cells, hourly_forcing
+    from models.heat.pipeline import body_factors, class_tables, ground_view_radii_cells, hourly_forcing
     from sim_kernels.radiation import (
         combine_ground_view,
         ground_view,
@@ -163,8 +167,8 @@ def tmrt_with_solweig_ground(fields: dict, dsm: np.ndarray, dem: np.ndarray, wea
         if wave is not None:
             ts[k][~roof] = ta[h] + wave[h] * sunlit[k][~roof]
     hourly = {"direct_normal_w_m2": sun.dni_w_m2[hours], "diffuse_w_m2": sun.dhi_w_m2[hours],
-              "elevation_deg": sun.elevation_deg[hours], "longwave_sky_w_m2": sun.longwave_sky_w_m2[hours],
-              "air_temp_c": forcing["air_temp_c"][hours],
+              "elevation_deg": sun.elevation_deg[hours], "azimuth_deg": np.asarray(sun.azimuth_deg, np.float32)[hours],
+              "longwave_sky_w_m2": sun.longwave_sky_w_m2[hours], "air_temp_c": forcing["air_temp_c"][hours],
               "wall_temp_c": forcing["air_temp_c" if walls_at_air else "wall_temp_c"][hours]}
     radii = ground_view_radii_cells(params, 1.0)
     near, own = None, (1.0, 1.0)
@@ -176,25 +180,28 @@ def tmrt_with_solweig_ground(fields: dict, dsm: np.ndarray, dem: np.ndarray, wea
         own = float(w["own_down"]), float(w["own_side"])
     return mean_radiant_temperature(sunlit, fields["svf"], surface, alb, emi, ts, hourly,
                                     wall_albedo=params["wall_albedo"], wall_emissivity=params["wall_emissivity"],
-                                    near=near, own_down=own[0], own_side=own[1])
+                                    body=body_factors(params), near=near, own_down=own[0], own_side=own[1])
 
 
-def box_body_tmrt(tmrt_c: np.ndarray, sunlit: np.ndarray, sun, hours: list[int]) -> np.ndarray:
+def box_body_tmrt(tmrt_c: np.ndarray, sunlit: np.ndarray, sun, hours: list[int], params) -> np.ndarray:
     """Diagnostic only: landtwin's Tmrt with the direct beam falling on a box-shaped body aligned
     with the grid (each of the four sides F_side = 0.22 times the beam on it, as UMEP's
     ``generate_solweig`` runs SOLWEIG, without its cylinder) instead of the upright cylinder
     (F_cyl = 0.28 times the beam on a vertical surface facing the sun)."""
-    from sim_kernels.radiation import BODY
+    from models.heat.pipeline import body_factors
 
+    body = body_factors(params)
+    if body["box"]:  # landtwin's Tmrt already is the box body's
+        return tmrt_c.copy()
     out = np.empty_like(tmrt_c)
     sigma = 5.670374419e-8
     for k, h in enumerate(hours):
         e, az = np.radians(float(sun.elevation_deg[h])), np.radians(float(sun.azimuth_deg[h]))
         beam = float(sun.dni_w_m2[h]) * np.cos(e) if sun.elevation_deg[h] > 0.01 else 0.0
-        box = BODY["f_side"] * (abs(np.sin(az)) + abs(np.cos(az)))
-        s_str = BODY["absorb_long"] * sigma * (tmrt_c[k].astype(np.float64) + 273.15) ** 4
-        s_str += BODY["absorb_short"] * beam * sunlit[k] * (box - BODY["f_cyl"])
-        out[k] = (s_str / (BODY["absorb_long"] * sigma)) ** 0.25 - 273.15
+        box = body["f_side"] * (abs(np.sin(az)) + abs(np.cos(az)))
+        s_str = body["absorb_long"] * sigma * (tmrt_c[k].astype(np.float64) + 273.15) ** 4
+        s_str += body["absorb_short"] * beam * sunlit[k] * (box - body["f_cyl"])
+        out[k] = (s_str / (body["absorb_long"] * sigma)) ** 0.25 - 273.15
     return out
 
 
@@ -306,8 +313,8 @@ def run_case(name: str, dsm: np.ndarray, dem: np.ndarray, cdsm: np.ndarray, tran
             "wave_albedo": tmrt_with_solweig_ground(*run, wave, albedo=SOLWEIG_GROUND[0], emissivity=SOLWEIG_GROUND[1],
                                                     tables=tables),
             "walls_at_air": tmrt_with_solweig_ground(*run, None, walls_at_air=True, tables=tables)}
-    diag["box_body"] = box_body_tmrt(fields["tmrt_c"], fields["sunlit"], day_sun, list(day_hours))
-    diag["wave_box"] = box_body_tmrt(diag["wave"], fields["sunlit"], day_sun, list(day_hours))
+    diag["box_body"] = box_body_tmrt(fields["tmrt_c"], fields["sunlit"], day_sun, list(day_hours), params)
+    diag["wave_box"] = box_body_tmrt(diag["wave"], fields["sunlit"], day_sun, list(day_hours), params)
     diag_diff: dict[str, list[float]] = {k: [] for k in diag}
     part_diff: dict[str, list[float]] = {"sun": [], "shade": []}
     for k, h in enumerate(day_hours):
@@ -362,20 +369,26 @@ def main() -> None:
     ap.add_argument("--ground", choices=("paving", "solweig"), default="paving",
                     help="paving: landtwin's own paving (albedo 0.25, emissivity 0.92); solweig: that paving with the "
                          "albedo and emissivity SOLWEIG's ground is given (0.15, 0.95)")
+    ap.add_argument("--body", choices=("solweig", "landtwin"), default="solweig",
+                    help="solweig: landtwin's person given the body UMEP runs SOLWEIG with (box, long-wave absorption "
+                         "0.95); landtwin: landtwin's own person (upright cylinder, 0.97)")
     ap.add_argument("--umep-cache", default=None,
                     help="folder keeping UMEP's results per case; reused when rasters, sun and day are the same")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a landtwin heat parameter (number), e.g. --set ground_view_radius_m=0")
     args = ap.parse_args()
-    args.overrides = {}
+    args.overrides = {"person_shape": "box", "body_absorb_long": SOLWEIG_BODY_ABSORB_LONG} if args.body == "solweig" else {}
     for item in args.set:
         key, _, value = item.partition("=")
-        args.overrides[key] = float(value)
+        try:
+            args.overrides[key] = float(value)
+        except ValueError:  # a word, e.g. person_shape=box
+            args.overrides[key] = value
     if not (PEER / "bin" / "python").exists():
         raise SystemExit("UMEP peer missing: run benchmarks/peers/setup.sh umep")
     results = []
     cases = args.cases.split(",")
-    print(f"landtwin vs UMEP/SOLWEIG (arch {args.arch}, day {args.day})", flush=True)
+    print(f"landtwin vs UMEP/SOLWEIG (arch {args.arch}, day {args.day}, person: {args.body}, ground: {args.ground})", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         origin = Affine(1.0, 0.0, 476800.0, 0.0, -1.0, 4206250.0)  # beside the Athens demo, EPSG:2100

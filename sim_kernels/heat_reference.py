@@ -162,8 +162,10 @@ def advection_step_reference(theta, source_k_s, u, v, diffusivity, tau, dt, dx):
 
 def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevation_deg, lsky, wall_c,
                    wall_albedo=0.2, wall_emissivity=0.9, ak=0.7, al=0.97, f_up=0.06, f_side=0.22, f_cyl=0.28,
-                   near=None, own_down=1.0, own_side=1.0):
+                   near=None, own_down=1.0, own_side=1.0, box_azimuth_deg=None):
     """Six-direction Tmrt of one hour as in ``sim_kernels.radiation`` (arrays per cell, scalars per hour);
+    ``box_azimuth_deg`` given: a box body whose four sides face north, east, south and west each take
+    F_side times the beam on a wall of their orientation (the sun at that azimuth), no cylinder;
     ``near`` the weighted rest of the ground view (emitted and reflected looking down, emitted and
     reflected looking sideways), added to the cells' own ground times ``own_down`` / ``own_side``."""
     e = math.radians(elevation_deg)
@@ -184,7 +186,12 @@ def tmrt_reference(sunlit, svf, albedo_g, emissivity_g, ts_c, dni, dhi, elevatio
         l_up = own_down * l_emit + n_ld + (1 - emissivity_g) * l_down
     k_side = [(dhi * svf + (1 - svf) * wall_albedo * g / 2) / 2 + k_up_side / 2 for _ in range(4)]
     l_side = [l_down / 2 + l_up_side / 2 for _ in range(4)]
-    s_str = ak * (f_cyl * i_dir * math.cos(e) * sunlit + f_up * (k_down + k_up) + f_side * sum(k_side))
+    if box_azimuth_deg is None:
+        beam = f_cyl * i_dir * math.cos(e)
+    else:  # each side: the beam on a vertical wall facing north, east, south, west, where the sun is in front
+        az = math.radians(box_azimuth_deg)
+        beam = f_side * i_dir * math.cos(e) * sum(max(0.0, math.cos(az - math.radians(side))) for side in (0, 90, 180, 270))
+    s_str = ak * (beam * sunlit + f_up * (k_down + k_up) + f_side * sum(k_side))
     s_str = s_str + al * (f_up * (l_down + l_up) + f_side * sum(l_side))
     return (s_str / (al * SIGMA)) ** 0.25 - 273.15
 

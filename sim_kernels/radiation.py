@@ -9,7 +9,11 @@ cylinder:
     Tmrt  = (S_str / (a_l sigma))^(1/4) - 273.15
 
 with F_up = 0.06, F_side = 0.22 (standing posture), F_cyl = 0.28, a_k = 0.7, a_l = 0.97 (given by
-the caller). The hemispheric fluxes are mixed from the sky and the surroundings by the sky view factor:
+the caller). SOLWEIG's other body, a box standing upright with its sides facing the four grid
+directions (``body["box"] = 1``), takes the direct beam on its four sides instead of the cylinder:
+F_side I cos(e) (|sin(az)| + |cos(az)|) sunlit, az the sun's azimuth (``hourly["azimuth_deg"]``); at
+the same beam it absorbs more than the cylinder when the sun stands diagonally to the grid, and less
+when it stands square to a side (F_side 0.22 against F_cyl 0.28). The hemispheric fluxes are mixed from the sky and the surroundings by the sky view factor:
 
     K_down = I sin(e) sunlit + D svf + (1 - svf) albedo_wall G / 2
     K_up   = albedo_ground K_down
@@ -43,7 +47,7 @@ import taichi as ti
 __all__ = ["BODY", "mean_radiant_temperature", "ground_view", "ground_view_weights", "combine_ground_view"]
 
 # absorption and angular factors of a standing person (SOLWEIG manual; Hoeppe 1992)
-BODY = {"absorb_short": 0.70, "absorb_long": 0.97, "f_up": 0.06, "f_side": 0.22, "f_cyl": 0.28}
+BODY = {"absorb_short": 0.70, "absorb_long": 0.97, "f_up": 0.06, "f_side": 0.22, "f_cyl": 0.28, "box": 0.0}
 
 
 @ti.kernel
@@ -57,6 +61,7 @@ def _tmrt_kernel(
     dni: ti.types.ndarray(dtype=ti.f32, ndim=1),
     dhi: ti.types.ndarray(dtype=ti.f32, ndim=1),
     elevation: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    azimuth: ti.types.ndarray(dtype=ti.f32, ndim=1),
     lsky: ti.types.ndarray(dtype=ti.f32, ndim=1),
     wall: ti.types.ndarray(dtype=ti.f32, ndim=1),
     near: ti.types.ndarray(dtype=ti.f32, ndim=4),
@@ -64,7 +69,7 @@ def _tmrt_kernel(
     r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
     wall_albedo: ti.f32, wall_emissivity: ti.f32,
     ak: ti.f32, al: ti.f32, f_up: ti.f32, f_side: ti.f32, f_cyl: ti.f32,
-    has_near: ti.i32, own_down: ti.f32, own_side: ti.f32,
+    has_near: ti.i32, own_down: ti.f32, own_side: ti.f32, box: ti.i32,
 ):
     nk = sunlit.shape[0]
     for k, r, c in ti.ndrange(nk, (r0, r1), (c0, c1)):
@@ -96,7 +101,11 @@ def _tmrt_kernel(
             l_up = own_down * l_emit + near[0, k, i, j] + (1.0 - eg) * l_down
         k_side = 0.5 * (d * s + (1.0 - s) * wall_albedo * g * 0.5) + 0.5 * k_up_side
         l_side = 0.5 * l_down + 0.5 * l_up_side
-        s_str = ak * (f_cyl * i_dir * ti.cos(e) * sh + f_up * (k_down + k_up) + 4.0 * f_side * k_side)
+        body_beam = f_cyl  # the direct beam on the upright body, per unit of the beam on a facing wall
+        if box != 0:
+            az = azimuth[k] * 0.017453292519943295
+            body_beam = f_side * (ti.abs(ti.sin(az)) + ti.abs(ti.cos(az)))
+        s_str = ak * (body_beam * i_dir * ti.cos(e) * sh + f_up * (k_down + k_up) + 4.0 * f_side * k_side)
         s_str += al * (f_up * (l_down + l_up) + 4.0 * f_side * l_side)
         tmrt[k, r, c] = ti.sqrt(ti.sqrt(s_str / (al * 5.670374419e-8))) - 273.15
 
@@ -128,8 +137,9 @@ def mean_radiant_temperature(
     surface_class : (rows, cols) uint8; class_albedo, class_emissivity : (n,) per class.
     surface_temp_c : (K, rows, cols) float32, ground surface temperature.
     hourly : (K,) arrays ``direct_normal_w_m2``, ``diffuse_w_m2``, ``elevation_deg``,
-        ``longwave_sky_w_m2``, ``air_temp_c`` and optionally ``wall_temp_c`` (default: air).
-    body : absorption and angular factors (default ``BODY``).
+        ``longwave_sky_w_m2``, ``air_temp_c`` and optionally ``wall_temp_c`` (default: air) and
+        ``azimuth_deg`` (degrees clockwise from north; needed for the box body).
+    body : absorption and angular factors and ``box`` (1: box body; default ``BODY``, the cylinder).
     window : (r0, r1, c0, c1) cells to compute; all when None. out : (K, rows, cols) to fill.
     near : (4, K, r1 - r0, c1 - c0) float32 W/m2, the rest of the ground view of the window's cells:
         emitted and reflected looking down, emitted and reflected looking sideways, each already
@@ -151,14 +161,18 @@ def mean_radiant_temperature(
     near_a = np.zeros((4, 1, 1, 1), np.float32) if near is None else f32(near)
     if near is not None and near_a.shape != (4, nk, r1 - r0, c1 - c0):
         raise ValueError(f"ground view shape {near_a.shape} != {(4, nk, r1 - r0, c1 - c0)}")
+    box = bool(b.get("box", 0.0))
+    if box and "azimuth_deg" not in hourly:
+        raise ValueError("the box body needs the sun's azimuth (hourly['azimuth_deg'])")
+    azimuth = f32(hourly["azimuth_deg"]) if box else np.zeros(nk, np.float32)
     _tmrt_kernel(
         sun, f32(svf), np.ascontiguousarray(surface_class, np.uint8), f32(class_albedo), f32(class_emissivity),
         f32(surface_temp_c), f32(hourly["direct_normal_w_m2"]), f32(hourly["diffuse_w_m2"]),
-        f32(hourly["elevation_deg"]), f32(hourly["longwave_sky_w_m2"]),
+        f32(hourly["elevation_deg"]), azimuth, f32(hourly["longwave_sky_w_m2"]),
         f32(hourly.get("wall_temp_c", hourly["air_temp_c"])), near_a, out,
         r0, r1, c0, c1, float(wall_albedo), float(wall_emissivity),
         b["absorb_short"], b["absorb_long"], b["f_up"], b["f_side"], b["f_cyl"],
-        int(near is not None), float(own_down), float(own_side),
+        int(near is not None), float(own_down), float(own_side), int(box),
     )
     return out
 

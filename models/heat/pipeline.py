@@ -17,6 +17,7 @@ from models.heat.params import HeatParams
 from models.heat.state import PipelineState, Window
 from sim_kernels.energy import storage_capacity, surface_energy_day
 from sim_kernels.radiation import (
+    BODY,
     combine_ground_view,
     ground_view,
     ground_view_weights,
@@ -28,7 +29,7 @@ from sim_kernels.skyview import effective_svf, sky_view_factor
 GROUND_ALBEDO = 0.2  # of the street seen by a wall, for the light it reflects onto the wall
 
 __all__ = ["class_tables", "wall_temperature_c", "hourly_forcing", "energy_kwargs", "shade", "sky_view",
-           "surface_and_tmrt", "ground_view_radii_cells", "ground_view_radius_cells", "raised_cells", "wall_sensible_heat_w_m2", "wall_area_density", "union", "offset", "bbox"]
+           "surface_and_tmrt", "body_factors", "ground_view_radii_cells", "ground_view_radius_cells", "raised_cells", "wall_sensible_heat_w_m2", "wall_area_density", "union", "offset", "bbox"]
 
 
 def class_tables(params: HeatParams) -> dict[str, np.ndarray]:
@@ -211,7 +212,8 @@ def surface_and_tmrt(st: PipelineState, *, sun: SunHours, classes: dict[str, np.
     tw = (max(w[0] - n, 0), min(w[1] + n, rows), max(w[2] - n, 0), min(w[3] + n, cols))
     idx = list(st.hours)
     hourly = {"direct_normal_w_m2": sun.dni_w_m2[idx], "diffuse_w_m2": sun.dhi_w_m2[idx],
-              "elevation_deg": sun.elevation_deg[idx], "longwave_sky_w_m2": sun.longwave_sky_w_m2[idx],
+              "elevation_deg": sun.elevation_deg[idx], "azimuth_deg": np.asarray(sun.azimuth_deg, np.float32)[idx],
+              "longwave_sky_w_m2": sun.longwave_sky_w_m2[idx],
               "air_temp_c": forcing["air_temp_c"][idx], "wall_temp_c": forcing["wall_temp_c"][idx]}
     sunlit = st.sunlit24[idx]
     near = None
@@ -227,8 +229,19 @@ def surface_and_tmrt(st: PipelineState, *, sun: SunHours, classes: dict[str, np.
     mean_radiant_temperature(sunlit, st.svf, st.surf.surface_class, classes["albedo"],
                              classes["emissivity"], st.energy.surface_temp_c, hourly,
                              wall_albedo=params["wall_albedo"], wall_emissivity=params["wall_emissivity"],
-                             window=tw, out=st.tmrt, near=near, own_down=own_down, own_side=own_side)
+                             body=body_factors(params), window=tw, out=st.tmrt, near=near, own_down=own_down,
+                             own_side=own_side)
     return tw
+
+
+def body_factors(params: HeatParams) -> dict[str, float]:
+    """The person's absorption and angular factors of ``sim_kernels.radiation`` from the parameters:
+    ``person_shape`` "cylinder" (default) or "box", ``body_absorb_short`` and ``body_absorb_long``."""
+    shape = params["person_shape"]
+    if shape not in ("cylinder", "box"):
+        raise ValueError(f"person_shape must be 'cylinder' or 'box', not {shape!r}")
+    return {**BODY, "absorb_short": float(params["body_absorb_short"]), "absorb_long": float(params["body_absorb_long"]),
+            "box": 1.0 if shape == "box" else 0.0}
 
 
 def union(a: Window | None, b: Window | None) -> Window | None:
