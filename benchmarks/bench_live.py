@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.live_server import cpu_seconds, free_port, open_spots, port_open, run_app, sample_app, served  # noqa: E402
 
 TOKEN = "bench-live-planner"
+SUBSCRIBED_FIELDS = ["utci_c"]  # the heat fields the clients subscribe to (--fields)
 TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("park", 20): 300, ("park", 50): 150, ("unseal", 20): 300,
               ("unseal", 50): 150, ("road_closure", 20): 1000}
 
@@ -115,7 +116,7 @@ async def run_client(port: int, sid: str, c: Client, ready: asyncio.Event, count
     async with connect(f"ws://127.0.0.1:{port}/ws/scenarios/{sid}", max_size=1 << 27) as ws:
         await ws.send(p.encode(p.Hello(protocol=p.PROTOCOL_VERSION, token="", role="citizen")))
         await ws.recv()
-        await ws.send(p.encode(p.Subscribe(layers=["heat", "traffic", "access"], hour=15, fields=["utci_c"])))
+        await ws.send(p.encode(p.Subscribe(layers=["heat", "traffic", "access"], hour=15, fields=SUBSCRIBED_FIELDS)))
         counter[0] += 1
         if counter[0] >= counter[1]:
             ready.set()
@@ -412,8 +413,11 @@ def main() -> int:
     ap.add_argument("--ws-deflate", action="store_true",
                     help="serve with the websocket's per-connection compression (twin serve does not: large arrays "
                          "come compressed once for all clients)")
+    ap.add_argument("--fields", default="utci_c",
+                    help="heat fields the clients subscribe to, e.g. utci_c,air_temp_c,uhi_k (bytes per client grow)")
     ap.add_argument("--serve", nargs=2, metavar=("DATA", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    SUBSCRIBED_FIELDS[:] = [f.strip() for f in args.fields.split(",") if f.strip()]
     if args.first_layer:
         return first_layer()
     if args.serve:
@@ -436,6 +440,7 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 1
     print(f"district: sample {args.size_km} km at {args.cell_m} m ({setup['cells']:,} cells), all engines, "
+          f"clients subscribed to {', '.join(SUBSCRIBED_FIELDS)}, "
           f"websocket per-connection compression {'on' if args.ws_deflate else 'off'}; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'edit':<13}{'clients':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'kpi p95':>9}{'ack p50':>9}{'KB/client':>11}"
