@@ -27,7 +27,7 @@ import math
 import numpy as np
 import taichi as ti
 
-__all__ = ["sky_view_factor", "scan_directions", "effective_svf"]
+__all__ = ["sky_view_factor", "sky_view_canopy_update", "scan_directions", "effective_svf"]
 
 
 def scan_directions(n_azimuths: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,6 +135,115 @@ def sky_view_factor(
         dsm, can, sr, sc, sl, out[0], out[1], r0, r1, c0, c1, float(cell_m), float(radius_m), top_dsm, top
     )
     return out
+
+
+@ti.func
+def _canopy_horizon(dsm: ti.template(), top: ti.template(), r: ti.i32, c: ti.i32, sr: ti.f32, sc: ti.f32,
+                    ds: ti.f32, radius_m: ti.f32, top_m: ti.f32) -> ti.f32:
+    """cos^2 of the horizon angle past buildings, terrain and crowns in one direction (the
+    vegetation scan of ``_svf_kernel``, step for step)."""
+    rows = dsm.shape[0]
+    cols = dsm.shape[1]
+    z0 = dsm[r, c]
+    tv = 0.0
+    i = 1
+    while True:
+        d = (i - 0.5) * ds
+        if d > radius_m:
+            break
+        rr = r + ti.cast(ti.floor(i * sr + 0.5), ti.i32)
+        cc = c + ti.cast(ti.floor(i * sc + 0.5), ti.i32)
+        if rr < 0 or rr >= rows or cc < 0 or cc >= cols:
+            break
+        if (top_m - z0) <= tv * d:
+            break
+        tv = ti.max(tv, ti.max(dsm[rr, cc] - z0, top[rr, cc] - z0) / d)
+        i += 1
+    return 1.0 / (1.0 + tv * tv)
+
+
+@ti.kernel
+def _svf_canopy_delta_kernel(
+    dsm: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    old_top: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    new_top: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    step_row: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    step_col: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    step_len: ti.types.ndarray(dtype=ti.f32, ndim=1),
+    svf_canopy: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
+    g0: ti.i32, g1: ti.i32, h0: ti.i32, h1: ti.i32,
+    cell_m: ti.f32, radius_m: ti.f32, top_m: ti.f32,
+):
+    n = step_row.shape[0]
+    # the changed cells' box in cell-centre coordinates, one cell wider on each side: a scan visits the
+    # cell nearest to its continuous ray across the minor axis (within half a cell)
+    br0 = ti.cast(g0, ti.f32) - 1.5
+    br1 = ti.cast(g1, ti.f32) + 0.5
+    bc0 = ti.cast(h0, ti.f32) - 1.5
+    bc1 = ti.cast(h1, ti.f32) + 0.5
+    for r, c in ti.ndrange((r0, r1), (c0, c1)):
+        # a cell under its own crown sees no sky through leaves (unchanged outside the changed box)
+        if not (g0 <= r < g1 and h0 <= c < h1) and not new_top[r, c] > dsm[r, c]:
+            delta = 0.0
+            for k in range(n):
+                sr = step_row[k]
+                sc = step_col[k]
+                # does the half-line r + t sr, c + t sc (t >= 0) cross the box? (slab test)
+                t_lo = 0.0
+                t_hi = 1e9
+                hit = True
+                if ti.abs(sr) < 1e-6:
+                    if r < br0 or r > br1:
+                        hit = False
+                else:
+                    a = (br0 - r) / sr
+                    b = (br1 - r) / sr
+                    t_lo = ti.max(t_lo, ti.min(a, b))
+                    t_hi = ti.min(t_hi, ti.max(a, b))
+                if ti.abs(sc) < 1e-6:
+                    if c < bc0 or c > bc1:
+                        hit = False
+                else:
+                    a = (bc0 - c) / sc
+                    b = (bc1 - c) / sc
+                    t_lo = ti.max(t_lo, ti.min(a, b))
+                    t_hi = ti.min(t_hi, ti.max(a, b))
+                if hit and t_lo <= t_hi:
+                    ds = step_len[k] * cell_m
+                    delta += _canopy_horizon(dsm, new_top, r, c, sr, sc, ds, radius_m, top_m) - \
+                        _canopy_horizon(dsm, old_top, r, c, sr, sc, ds, radius_m, top_m)
+            if delta != 0.0:
+                svf_canopy[r, c] = ti.min(ti.max(svf_canopy[r, c] + delta / n, 0.0), 1.0)
+
+
+def sky_view_canopy_update(
+    dsm_m: np.ndarray,
+    old_top_m: np.ndarray,
+    new_top_m: np.ndarray,
+    changed: "tuple[int, int, int, int]",
+    svf_canopy: np.ndarray,
+    *,
+    cell_m: float,
+    n_azimuths: int = 32,
+    radius_m: float = 200.0,
+    window: "tuple[int, int, int, int] | None" = None,
+) -> None:
+    """Update ``svf_canopy`` (in place) of the cells of ``window`` outside ``changed`` after the canopy
+    tops changed only within ``changed`` (r0, r1, c0, c1), the DSM not at all: each cell rescans only
+    the directions whose ray can cross the changed cells, with the old and the new tops, and takes
+    the difference of their sky shares. The cells of ``changed`` themselves (their own crown may have
+    changed) are left to a full scan by the caller (``sky_view_factor`` over that window). Equal to a
+    full rescan up to float rounding."""
+    dsm = np.ascontiguousarray(dsm_m, dtype=np.float32)
+    old = np.ascontiguousarray(old_top_m, dtype=np.float32)
+    new = np.ascontiguousarray(new_top_m, dtype=np.float32)
+    rows, cols = dsm.shape
+    r0, r1, c0, c1 = window if window is not None else (0, rows, 0, cols)
+    sr, sc, sl = scan_directions(n_azimuths)
+    top = float(max(dsm.max(), old.max(), new.max()))
+    _svf_canopy_delta_kernel(dsm, old, new, sr, sc, sl, svf_canopy, r0, r1, c0, c1, *[int(v) for v in changed],
+                             float(cell_m), float(radius_m), top)
 
 
 def effective_svf(svf: np.ndarray, svf_with_canopy: np.ndarray, transmissivity: float) -> np.ndarray:

@@ -204,7 +204,8 @@ def test_cached_sparse_cooling_equals_the_straightforward_path_across_edits() ->
         assert fast.cooling_kwh.sum() > 0
         np.testing.assert_allclose(fast.cooling_kwh, ref, rtol=1e-9, atol=1e-9 * float(ref.max()))
         results.append(fast.district_kwh)
-    assert results[1] < results[0] and results[3] == pytest.approx(results[0], rel=1e-12)  # back where it began
+    # back where it began (the sky view of a removed crown is restored by differences: float rounding)
+    assert results[1] < results[0] and results[3] == pytest.approx(results[0], rel=1e-9)
 
 
 def test_a_cooling_computation_stopped_between_hours_leaves_the_engine_consistent() -> None:

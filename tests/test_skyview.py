@@ -67,3 +67,45 @@ def test_window_equals_full_and_canopy_lowers_sky_view() -> None:
     open_svf, open_v = sky_view_factor(np.zeros_like(dsm), can, cell_m=2.0, n_azimuths=32)
     assert open_svf[14, 17] == 1.0 and open_v[14, 17] < 0.8  # beside the crown
     assert np.isfinite(full[0]).all()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), n_az=st.sampled_from([8, 16, 32]), remove=st.booleans())
+def test_canopy_update_equals_a_full_rescan(seed: int, n_az: int, remove: bool) -> None:
+    """A tree planted (or felled) changes the canopy in a small patch: rescanning only the directions
+    that cross the patch, old against new tops, gives the full rescan's sky view everywhere."""
+    from sim_kernels.skyview import sky_view_canopy_update
+
+    rng = np.random.default_rng(seed)
+    rows, cols = 48, 52
+    ground = (100.0 + rng.uniform(0, 2, (rows, cols))).astype(np.float32)
+    dsm = ground.copy()
+    for _ in range(6):  # blocks
+        r, c = rng.integers(0, rows - 8), rng.integers(0, cols - 8)
+        dsm[r:r + rng.integers(3, 8), c:c + rng.integers(3, 8)] += rng.uniform(5, 25)
+    top = dsm.copy()
+    for _ in range(8):  # crowns on the ground
+        r, c = rng.integers(0, rows - 4), rng.integers(0, cols - 4)
+        top[r:r + 3, c:c + 3] = np.maximum(top[r:r + 3, c:c + 3], ground[r:r + 3, c:c + 3] + rng.uniform(4, 15))
+    pr, pc = int(rng.integers(2, rows - 6)), int(rng.integers(2, cols - 6))
+    patch = (pr, pr + 4, pc, pc + 4)
+    new = top.copy()
+    if remove:
+        new[pr:pr + 4, pc:pc + 4] = dsm[pr:pr + 4, pc:pc + 4]
+    else:
+        new[pr:pr + 4, pc:pc + 4] = np.maximum(new[pr:pr + 4, pc:pc + 4], ground[pr:pr + 4, pc:pc + 4] + 12.0)
+    kw = dict(cell_m=2.0, n_azimuths=n_az, radius_m=60.0)
+    _, before = sky_view_factor(dsm, top, **kw)
+    _, after = sky_view_factor(dsm, new, **kw)
+    got = before.copy()
+    window = (max(pr - 20, 0), min(pr + 24, rows), max(pc - 20, 0), min(pc + 24, cols))
+    sky_view_canopy_update(dsm, top, new, patch, got, window=window, **kw)
+    b_out = np.ones_like(got)
+    sky_view_factor(dsm, new, window=patch, out=(b_out, got), **kw)  # the patch itself: a full scan
+    r0, r1, c0, c1 = window
+    np.testing.assert_allclose(got[r0:r1, c0:c1], after[r0:r1, c0:c1], atol=2e-6)
+    outside = np.ones_like(got, bool)
+    outside[r0:r1, c0:c1] = False
+    np.testing.assert_array_equal(got[outside], before[outside])  # nothing written outside the window
+    if not np.allclose(after, before):
+        assert np.abs(got - before).max() > 1e-4  # the update did change something

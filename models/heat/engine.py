@@ -247,8 +247,8 @@ class HeatEngine:
     def _shade(self, st: EngineState, windows: dict[int, Window]) -> Window | None:
         return shade(st, self.sun, self.params, self.district.grid.cell_m, windows)
 
-    def _svf(self, st: EngineState, window: Window | None) -> None:
-        sky_view(st, self.params, self.district.grid.cell_m, window)
+    def _svf(self, st: EngineState, window: Window | None, old_top: np.ndarray | None = None) -> None:
+        sky_view(st, self.params, self.district.grid.cell_m, window, old_top)
 
     def _surface_and_tmrt(self, st: EngineState, window: Window | None) -> Window:
         return surface_and_tmrt(st, sun=self.sun, classes=self.classes, forcing=self.forcing, params=self.params,
@@ -519,11 +519,25 @@ class HeatEngine:
                           self.params)
 
     def _utci(self, st: EngineState, window: Window | None) -> None:
+        """UTCI of the cells of ``window`` (all when None). UTCI is a function of each cell's own air
+        temperature and Tmrt under the hour's wind and vapour pressure: within a window only the
+        cells whose air or Tmrt differs from what their UTCI was last computed from are evaluated."""
         r0, r1, c0, c1 = window if window is not None else (0, self.district.grid.rows, 0, self.district.grid.cols)
+        kept = st.utci_inputs if window is not None else None
         for k, h in enumerate(st.hours):
             vap = _vapour_hpa(self.weather, h)
-            st.utci[k, r0:r1, c0:c1] = utci_field(st.air[k, r0:r1, c0:c1], st.tmrt[k, r0:r1, c0:c1],
-                                                     float(self.weather.wind_speed_m_s[h]), vap, self.params)
+            wind = float(self.weather.wind_speed_m_s[h])
+            air, tmrt = st.air[k, r0:r1, c0:c1], st.tmrt[k, r0:r1, c0:c1]
+            if kept is None:
+                st.utci[k, r0:r1, c0:c1] = utci_field(air, tmrt, wind, vap, self.params)
+                continue
+            was_air, was_tmrt = kept[0][k, r0:r1, c0:c1], kept[1][k, r0:r1, c0:c1]
+            moved = (air != was_air) | (tmrt != was_tmrt)
+            if moved.any():
+                st.utci[k, r0:r1, c0:c1][moved] = utci_field(air[moved], tmrt[moved], wind, vap, self.params)
+                was_air[moved], was_tmrt[moved] = air[moved], tmrt[moved]
+        if kept is None:
+            st.utci_inputs = (st.air.copy(), st.tmrt.copy())
 
     # ---- full and incremental passes -------------------------------------------------------------
     def _district_surfaces(self) -> HeatSurfaces:
@@ -560,6 +574,7 @@ class HeatEngine:
         t0 = t1 = t2 = time.perf_counter()
         if geom.any() or cls.any():
             st.surf = surf
+            old_top = st.top
             st.top, st.trunk = self._tops(surf)
             window = _bbox(cls)
             if geom.any():
@@ -570,7 +585,8 @@ class HeatEngine:
                 sw = _dilate(gw, n, n, n, n, shape)
                 assert st.svf is not None
                 before = st.svf[sw[0]:sw[1], sw[2]:sw[3]].copy()
-                self._svf(st, sw)
+                # crowns only (trees): rescan just the directions that cross them
+                self._svf(st, sw, old_top=None if (surf.dsm_m != old.dsm_m).any() else old_top)
                 window = _union(window, _offset(_bbox(st.svf[sw[0]:sw[1], sw[2]:sw[3]] != before), sw))
                 t2 = time.perf_counter()
                 window = _union(window, gw)

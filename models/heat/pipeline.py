@@ -24,7 +24,7 @@ from sim_kernels.radiation import (
     mean_radiant_temperature,
 )
 from sim_kernels.shadows import cast_shadows
-from sim_kernels.skyview import effective_svf, sky_view_factor
+from sim_kernels.skyview import effective_svf, sky_view_canopy_update, sky_view_factor
 
 GROUND_ALBEDO = 0.2  # of the street seen by a wall, for the light it reflects onto the wall
 
@@ -160,12 +160,23 @@ def shade(st: PipelineState, sun: SunHours, params: HeatParams, cell_m: float,
     return changed
 
 
-def sky_view(st: PipelineState, params: HeatParams, cell_m: float, window: Window | None) -> None:
-    """Sky view factors (buildings only, with crowns, effective) within ``window`` (all when None)."""
+def sky_view(st: PipelineState, params: HeatParams, cell_m: float, window: Window | None,
+             old_top: np.ndarray | None = None) -> None:
+    """Sky view factors (buildings only, with crowns, effective) within ``window`` (all when None).
+
+    ``old_top``: the canopy tops the factors were computed with, when since then only crowns
+    changed (not the DSM): the cells outside the changed crowns rescan only the directions that
+    cross them (``sky_view_canopy_update``), the changed cells in full."""
     p = params
     st.cell_m = float(cell_m)
-    sky_view_factor(st.surf.dsm_m, st.top, cell_m=cell_m, n_azimuths=int(p["svf_azimuths"]),
-                    radius_m=p["svf_radius_m"], window=window, out=(st.svf_b, st.svf_v))
+    scan = dict(cell_m=cell_m, n_azimuths=int(p["svf_azimuths"]), radius_m=p["svf_radius_m"])
+    if old_top is not None and window is not None and st.svf is not None:
+        changed = bbox(old_top != st.top)
+        if changed is not None:
+            sky_view_canopy_update(st.surf.dsm_m, old_top, st.top, changed, st.svf_v, window=window, **scan)
+            sky_view_factor(st.surf.dsm_m, st.top, window=changed, out=(st.svf_b, st.svf_v), **scan)
+    else:
+        sky_view_factor(st.surf.dsm_m, st.top, window=window, out=(st.svf_b, st.svf_v), **scan)
     if window is None or st.svf is None:
         st.svf = effective_svf(st.svf_b, st.svf_v, p["canopy_transmissivity"])
     else:

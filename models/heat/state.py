@@ -89,3 +89,4 @@ class EngineState(PipelineState):
     theta_ref: np.ndarray | None = None
     theta: np.ndarray | None = None  # the coarse excess air temperature of the last air pass
     air_dirty: Window | None = None
+    utci_inputs: tuple[np.ndarray, np.ndarray] | None = None  # the air and Tmrt the UTCI was last computed from
