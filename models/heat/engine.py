@@ -161,6 +161,7 @@ class HeatEngine:
         self.coolest_hour = int(np.argmin(self.weather.air_temp_c))
         self._state: EngineState | None = None
         self._static_sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._kept_sums: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (array, its coarse block sums)
         # building cooling: sparse maps of the fixed geometry, the day's sums per band, recent air per hour
         self._cooling_map: dict[str, np.ndarray | sparse.csr_matrix] | None = None
         self._qh_cache: tuple[tuple[np.ndarray, ...], np.ndarray] | None = None
@@ -298,6 +299,16 @@ class HeatEngine:
             a = np.pad(a, ((0, rc * f - rows), (0, cc * f - cols)))
         return a.reshape(rc, f, cc, f).sum(axis=(1, 3))
 
+    def _sums_of(self, name: str, a: np.ndarray, sums: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``sums(a)`` of the last array given under ``name`` again when ``a`` equals it (an edit
+        mostly leaves the crowns and the waste heat as they were)."""
+        kept = self._kept_sums.get(name)
+        if kept is not None and np.array_equal(kept[0], a):
+            return kept[1]
+        out = sums(a)
+        self._kept_sums[name] = (a.copy(), out)
+        return out
+
     def _coarse_excess(self, st: EngineState, qf: np.ndarray | None, hours: Sequence[int],
                        qh_sums: Sequence[np.ndarray]) -> np.ndarray:
         return self.air_from_sums(qh_sums, hours, st.surf.canopy_m, qf)
@@ -316,8 +327,8 @@ class HeatEngine:
             self._static_sums = tuple(self._block_sum(a) for a in (np.ones(g.shape, np.float32), self.wall_density,
                                                                     self.building_heat_w_m2))
         count, walls, building_heat = self._static_sums
-        can = self._block_sum((canopy_m > 0).astype(np.float32))
-        qf_sum = building_heat if qf is None else building_heat + self._block_sum(qf)
+        can = self._sums_of("canopy", canopy_m, lambda a: self._block_sum((a > 0).astype(np.float32)))
+        qf_sum = building_heat if qf is None else building_heat + self._sums_of("qf", qf, self._block_sum)
         thetas = np.empty((len(hours), *count.shape), np.float32)
         for k, h in enumerate(hours):
             q = (qh_sums[k] + np.float32(self._crown_sensible_heat(h)) * can + qf_sum
