@@ -297,3 +297,34 @@ def test_the_web_viewer_upsamples_coarse_frames_like_the_server(tmp_path) -> Non
         np.testing.assert_allclose(got, w, atol=2e-4, err_msg=f"version {v}")
         # the probe at a point reads the interpolated field (the cell (69, 1) holding that point)
         assert rec["sample_centre"] == pytest.approx(float(w[69, 1]), abs=2e-4)
+
+
+def test_a_road_closure_sends_far_fewer_air_bytes_than_on_the_grid(district) -> None:
+    """A closed road changes the vehicles' waste heat widely: its air travels coarse, a small part of
+    what the same air on the grid takes (engines of their own, traffic's heat entering heat as live)."""
+    if "traffic" not in available_engines() or "heat" not in available_engines():
+        pytest.skip("traffic or heat engine not present")
+    from geodata.interventions import RoadClosure
+    from server.engines import HeatAdapter, TrafficAdapter
+
+    traffic, heat = TrafficAdapter(district), HeatAdapter(district)
+    heat.energy = False
+    ctx: dict = {}
+    base_t = traffic.compute([], 1, (15,), lambda *_: None, ctx)
+    base = heat.compute([], 1, (15,), lambda *_: None, ctx)
+    edge = int(np.argmax(base_t.edges["flow_veh_h"]))  # the busiest road
+    ctx = {}
+    traffic.compute([RoadClosure(id="r", edge_index=edge)], 2, (15,), lambda *_: None, ctx)
+    out = heat.compute([], 2, (15,), lambda *_: None, ctx)
+    sent = _frame(out, "air_temp_c", 15, partial=True)
+    assert sent.coarse == 3
+    fine_air = out.fields["air_temp_c"][1][0]
+    assert np.abs(fine_air - base.fields["air_temp_c"][1][0]).max() > 0.01  # the closure moves the air
+    _, raw0 = field_frames(1, "air_temp_c", "°C", 15, sent.grid, base.fields["air_temp_c"][1][0], None)
+    fine, _ = field_frames(2, "air_temp_c", "°C", 15, sent.grid, fine_air, (1, raw0))
+    fine_sent = fine[0] if isinstance(fine, tuple) else fine
+    assert len(p.encode(sent)) * 4 < len(p.encode(fine_sent)), (len(p.encode(sent)), len(p.encode(fine_sent)))
+    # a client holding the baseline's coarse raster gets the engine's air within half a quantisation step
+    raster = p.apply_field_frame(p.apply_field_frame(None, _frame(base, "air_temp_c", 15)), sent) if not sent.full \
+        else p.apply_field_frame(None, sent)
+    assert np.abs(p.field_on_grid(raster, sent) - fine_air).max() <= 0.006
