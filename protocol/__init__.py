@@ -529,12 +529,17 @@ class FieldFrame(_Msg, frozen=True, tag="field"):
 
 
 class EdgeFrame(_Msg, frozen=True, tag="edges"):
-    """Per road edge (L,) results in the order of ``District.roads``."""
+    """Per road edge (L,) results in the order of ``District.roads``.
+
+    ``base_version`` >= 0: the results of that version hold unchanged for ``scenario_version`` (an
+    edit that cannot change traffic, e.g. a tree) and the arrays are empty. The server sends such a
+    frame only to a client it sent ``base_version``; others get the complete frame."""
 
     scenario_version: Version
     flow_veh_h: NDArray
     vc_ratio: NDArray
     speed_kmh: NDArray
+    base_version: int = -1
 
 
 class AgentFrame(_Msg, frozen=True, tag="agents"):
@@ -543,7 +548,10 @@ class AgentFrame(_Msg, frozen=True, tag="agents"):
 
     ``aggregated`` (> 0, metres): the positions are not individuals but the people counted on square
     cells of that size, one point per 5 persons spread on a fixed pattern inside its cell (cells with
-    1-4 persons are left out); public clients get only these."""
+    1-4 persons are left out); public clients get only these.
+
+    ``base_version`` >= 0: the frame of that version holds unchanged for ``scenario_version`` and
+    ``xy_local_m`` is empty (sent, as for :class:`EdgeFrame`, only to a client that holds it)."""
 
     scenario_version: Version
     kind: Literal["vehicles", "people"]
@@ -552,6 +560,7 @@ class AgentFrame(_Msg, frozen=True, tag="agents"):
     heading_rad: NDArray | None = None
     mode: NDArray | None = None
     aggregated: float = 0.0
+    base_version: int = -1
 
 
 class DeficitArea(_Struct, frozen=True):

@@ -78,9 +78,16 @@ class EngineOutput:
 
 
 def _empty_partial(full: Any, version: int, base: int) -> Any:
-    """A partial frame of ``version`` on top of ``base`` that changes nothing (a field or access frame)."""
+    """A partial frame of ``version`` on top of ``base`` that changes nothing (a field, access, edge
+    or agent frame)."""
     if isinstance(full, p.AccessFrame):
         return _access_partial(full, version, base, np.zeros(0, np.int64))
+    if isinstance(full, p.EdgeFrame):
+        empty = p.encode_array(np.zeros(0, np.float32))
+        return p.EdgeFrame(version, empty, empty, empty, base_version=base)
+    if isinstance(full, p.AgentFrame):
+        return p.AgentFrame(version, full.kind, full.t_s, p.encode_array(np.zeros((0, 2), np.float32)),
+                            aggregated=full.aggregated, base_version=base)
     return p.FieldFrame(version, base, full.layer, full.unit, full.hour, False, full.grid, p.Window(0, 0, 0, 0),
                         p.encode_array(np.zeros(0, "<u2")), cells=p.encode_array(np.zeros(0, "<u4")), coarse=full.coarse)
 
@@ -135,7 +142,8 @@ def restamp(out: EngineOutput, version: int) -> EngineOutput:
             part, full = f
             frames.append((_empty_partial(full, version, part.scenario_version),
                            msgspec.structs.replace(full, scenario_version=version)))
-        elif (isinstance(f, p.FieldFrame) and f.full) or (isinstance(f, p.AccessFrame) and f.buildings is None):
+        elif ((isinstance(f, p.FieldFrame) and f.full) or (isinstance(f, p.AccessFrame) and f.buildings is None)
+              or (isinstance(f, (p.EdgeFrame, p.AgentFrame)) and f.base_version < 0)):
             frames.append((_empty_partial(f, version, f.scenario_version),
                            msgspec.structs.replace(f, scenario_version=version)))
         elif hasattr(f, "scenario_version"):

@@ -264,6 +264,44 @@ def _access_sequence(n: int = 300, seed: int = 1) -> list[p.AccessFrame]:
     return out
 
 
+def test_a_tree_sends_traffic_as_unchanged_to_clients_that_hold_it(incremental) -> None:
+    """Traffic re-stamped after a tree travels as 'the volumes of version 1 hold' (empty arrays) to a
+    client that was sent version 1, complete to one that joins then; the desktop client keeps its
+    volumes, and refuses such a frame without them (it asks again)."""
+    from viewer.desktop.client import apply_message
+
+    _, outs = incremental
+    full1 = next(f for f in outs[0]["traffic"].frames if isinstance(f, p.EdgeFrame))
+    pair = next(f for f in outs[1]["traffic"].frames if isinstance(f, tuple) and isinstance(f[1], p.EdgeFrame))
+    part, full2 = pair
+    assert part.base_version == 1 and part.scenario_version == 2 and part.flow_veh_h.shape == [0]
+    assert full2.base_version == -1 and full2.flow_veh_h == full1.flow_veh_h and full2.scenario_version == 2
+    assert len(p.encode(part)) < 0.3 * len(p.encode(full2))  # 65 roads here; the sample has ~800
+    vehicles = next(f for f in outs[1]["traffic"].frames if isinstance(f, tuple) and isinstance(f[1], p.AgentFrame))
+    assert vehicles[0].base_version == 1 and vehicles[0].xy_local_m.shape == [0, 2]
+    user = User("citizen")
+    stayed, joined = Connection("a", user, "s"), Connection("b", user, "s")
+    unwrap(stayed, Outgoing(full1))
+    assert p.decode_server(unwrap(stayed, (Outgoing(part), Outgoing(full2))).data).base_version == 1
+    assert p.decode_server(unwrap(joined, (Outgoing(part), Outgoing(full2))).data).base_version == -1
+
+    class State:
+        counts: dict = {}
+        edges: dict = {}
+        edges_version = -1
+        agents: dict = {}
+
+    st = State()
+    assert apply_message(st, p.decode_server(p.encode(full1)))
+    flows = st.edges["flow_veh_h"].copy()
+    assert apply_message(st, p.decode_server(p.encode(part)))
+    assert st.edges_version == 2 and np.array_equal(st.edges["flow_veh_h"], flows) and len(flows) > 0
+    fresh = State()
+    fresh.edges, fresh.agents = {}, {}
+    assert not apply_message(fresh, p.decode_server(p.encode(part)))  # without the base: ask again
+    assert not apply_message(fresh, p.decode_server(p.encode(vehicles[0])))
+
+
 def test_access_clients_converge_whatever_frames_they_get() -> None:
     """Access frames travel as the changed buildings on top of the last version; clients that get every
     frame, miss some or join late (and the desktop client) end with the last complete frame."""

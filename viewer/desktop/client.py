@@ -65,15 +65,24 @@ def apply_message(state: Any, msg: Any) -> bool:
         return apply_field(state.fields, msg)
     elif isinstance(msg, p.EdgeFrame):
         if msg.scenario_version >= state.edges_version:
-            state.edges = {"flow_veh_h": np.asarray(p.decode_array(msg.flow_veh_h), np.float32),
-                           "vc_ratio": np.asarray(p.decode_array(msg.vc_ratio), np.float32),
-                           "speed_kmh": np.asarray(p.decode_array(msg.speed_kmh), np.float32)}
+            if msg.base_version >= 0:  # the results of the base version hold for this one
+                if not state.edges or state.edges_version != msg.base_version:
+                    return False
+            else:
+                state.edges = {"flow_veh_h": np.asarray(p.decode_array(msg.flow_veh_h), np.float32),
+                               "vc_ratio": np.asarray(p.decode_array(msg.vc_ratio), np.float32),
+                               "speed_kmh": np.asarray(p.decode_array(msg.speed_kmh), np.float32)}
             state.edges_version = msg.scenario_version
     elif isinstance(msg, p.AgentFrame):
         old = state.agents.get(msg.kind)
         if old is None or msg.scenario_version >= old[0]:
-            xy = np.asarray(p.decode_array(msg.xy_local_m), np.float32).reshape(-1, 2)
-            state.agents[msg.kind] = (msg.scenario_version, float(msg.t_s), xy)
+            if msg.base_version >= 0:  # the frame of the base version holds for this one
+                if old is None or old[0] != msg.base_version:
+                    return False
+                state.agents[msg.kind] = (msg.scenario_version, old[1], old[2])
+            else:
+                xy = np.asarray(p.decode_array(msg.xy_local_m), np.float32).reshape(-1, 2)
+                state.agents[msg.kind] = (msg.scenario_version, float(msg.t_s), xy)
     elif isinstance(msg, p.AccessFrame):
         if state.access is None or msg.scenario_version >= state.access.scenario_version:
             merged = p.apply_access_frame(state.access, msg)  # a partial frame: the changed buildings only

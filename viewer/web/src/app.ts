@@ -6,7 +6,7 @@ import { Api } from "./api";
 import { classColour, fieldToRgba, HEAT_STRESS, rampColour, RAMPS, type RGB } from "./colormap";
 import { Connection, type ConnectionStatus } from "./connection";
 import { CoolingOverlay, type CoolingMode } from "./cooling";
-import { makeDrapeUniforms, rgbaTexture } from "./drape";
+import { makeDrapeUniforms, rampTexture, rgbaTexture, valueTexture } from "./drape";
 import { EditsLayer } from "./edits";
 import { applyFieldFrame, differenceField, gridBounds, sampleField, type FieldState } from "./fields";
 import { setLang, t } from "./i18n";
@@ -71,8 +71,13 @@ export class App {
   onKpis: Array<() => void> = [];
   private texA: THREE.Texture | null = null;
   private texB: THREE.Texture | null = null;
-  /** What the drape shows now (for tests): the field's layer name, its version and its finite cells. */
-  draped: { field: string; version: number; finite: number } | null = null;
+  /** Coarse rasters drape as value textures; false: cell by cell from their interpolation to the grid. */
+  coarseDrape = true;
+  private rampTex: THREE.Texture | null = null;
+  private rampFor = "";
+  /** What the drape shows now (for tests): the field's layer name, its version, its finite cells, and
+   * whether it drapes as the coarse raster's value texture (linear filtering: the server's bilinear rule). */
+  draped: { field: string; version: number; finite: number; coarse: boolean } | null = null;
   private pendingRequests = new Set<number>();
   private started = performance.now();
 
@@ -213,8 +218,12 @@ export class App {
       error: (m) => toast(this.params.lang === "en" ? m.message_en : m.message_de, true),
       progress: (m) => this.onProgress(m),
       field: (m) => this.onField(m),
-      edges: (m) => this.traffic.setResults(toFloat32(m.flow_veh_h), toFloat32(m.vc_ratio)),
+      edges: (m) => {
+        // base_version >= 0: the volumes already shown hold for this version too (sent only to a page that has them)
+        if ((m.base_version ?? -1) < 0) this.traffic.setResults(toFloat32(m.flow_veh_h), toFloat32(m.vc_ratio));
+      },
       agents: (m) => {
+        if ((m.base_version ?? -1) >= 0) return; // the positions already shown hold for this version too
         const xy = toFloat32(m.xy_local_m);
         (m.kind === "vehicles" ? this.vehicles : this.people).push(xy, m.t_s);
         this.view.invalidate(false);
@@ -376,10 +385,11 @@ export class App {
   /** Rebuild the draped textures (and the A/B split) from the current fields. */
   refreshRaster(): void {
     const fb = this.currentField();
-    this.draped = fb ? { field: fb.layer, version: fb.version, finite: countFinite(fb.values) } : null;
     this.texA?.dispose();
     this.texB?.dispose();
     this.texA = this.texB = null;
+    this.drape.uDrapeModeA.value = this.drape.uDrapeModeB.value = 0;
+    this.draped = null;
     if (!fb) {
       this.drape.uDrapeOpacity.value = 0;
       this.view.invalidate(false);
@@ -388,24 +398,55 @@ export class App {
     const g = fb.grid;
     const fa = this.compare !== "off" ? this.currentField(this.fieldsA) : null;
     let texB: THREE.Texture;
+    const coarseB = this.compare !== "diff" ? this.coarseTexture(fb) : null;
     if (this.compare === "diff" && fa) {
       const d = differenceField(fa, fb);
       texB = rgbaTexture(fieldToRgba(d.values, g.rows, g.cols, (v) => rampColour(RAMPS.diff, v)), g.rows, g.cols);
     } else {
-      texB = rgbaTexture(fieldToRgba(fb.values, g.rows, g.cols, this.colourFor(this.raster)), g.rows, g.cols);
+      texB = coarseB ?? rgbaTexture(fieldToRgba(fb.values, g.rows, g.cols, this.colourFor(this.raster)), g.rows, g.cols);
     }
     this.texB = texB;
     let texA = texB;
+    let coarseA = coarseB;
     if (this.compare === "split" && fa) {
-      texA = rgbaTexture(fieldToRgba(fa.values, g.rows, g.cols, this.colourFor(this.raster)), g.rows, g.cols);
+      coarseA = this.coarseTexture(fa);
+      texA = coarseA ?? rgbaTexture(fieldToRgba(fa.values, g.rows, g.cols, this.colourFor(this.raster)), g.rows, g.cols);
       this.texA = texA;
     }
+    this.draped = { field: fb.layer, version: fb.version, finite: countFinite(fb.values), coarse: coarseB !== null };
     const [w, s, e, n] = gridBounds(g);
     this.drape.uDrapeBounds.value.set(w, s, e, n);
-    this.drape.uDrapeA.value = texA;
-    this.drape.uDrapeB.value = texB;
+    this.drape.uDrapeModeA.value = coarseA ? 1 : 0;
+    this.drape.uDrapeModeB.value = coarseB ? 1 : 0;
+    this.drape.uDrapeValueA.value = coarseA;
+    this.drape.uDrapeValueB.value = coarseB;
+    this.drape.uDrapeA.value = coarseA ? null : texA;
+    this.drape.uDrapeB.value = coarseB ? null : texB;
     this.drape.uDrapeOpacity.value = 0.75;
     this.updateSplit();
+  }
+
+  /**
+   * The value texture of a field that came on a coarse raster (air temperature, heat island) with the
+   * ramp texture of the current raster set; null for other fields and rasters, or with missing cells
+   * (those drape cell by cell).
+   */
+  private coarseTexture(f: FieldState): THREE.Texture | null {
+    const c = f.coarse;
+    const which = this.raster === "air_temp" ? "air_temp" : this.raster === "uhi" ? "uhi" : "";
+    if (!c || !which || !this.coarseDrape || countFinite(c.values) !== c.values.length) return null;
+    const ramp = RAMPS[which];
+    if (this.rampFor !== which) {
+      this.rampTex?.dispose();
+      this.rampTex = rampTexture((t) => rampColour(ramp, ramp.lo + t * (ramp.hi - ramp.lo)));
+      this.rampFor = which;
+    }
+    this.drape.uDrapeRamp.value = this.rampTex;
+    const g = f.grid;
+    const north = g.south_m + g.rows * g.cell_m;
+    const size = c.factor * g.cell_m;
+    this.drape.uDrapeValueBounds.value.set(g.west_m, north - c.rows * size, g.west_m + c.cols * size, north);
+    return valueTexture(c.values, c.rows, c.cols, ramp.lo, ramp.hi);
   }
 
   updateSplit(): void {

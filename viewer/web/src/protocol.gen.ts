@@ -29,7 +29,7 @@ export interface AddIntervention {
   intervention: Intervention;
 }
 
-/** Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight; optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,). ``aggregated`` (> 0, metres): the positions are not individuals but the people counted on square cells of that size, one point per 5 persons spread on a fixed pattern inside its cell (cells with 1-4 persons are left out); public clients get only these. */
+/** Positions (N, 2) float32 in local metres of vehicles or people at ``t_s`` seconds after midnight; optionally their heading (N,) float32 in radians counter-clockwise from east and mode codes (N,). ``aggregated`` (> 0, metres): the positions are not individuals but the people counted on square cells of that size, one point per 5 persons spread on a fixed pattern inside its cell (cells with 1-4 persons are left out); public clients get only these. ``base_version`` >= 0: the frame of that version holds unchanged for ``scenario_version`` and ``xy_local_m`` is empty (sent, as for :class:`EdgeFrame`, only to a client that holds it). */
 export interface AgentFrame {
   t: "agents";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
@@ -39,6 +39,7 @@ export interface AgentFrame {
   heading_rad?: NDArray | null;  // default null
   mode?: NDArray | null;  // default null
   aggregated?: number;  // default 0.0
+  base_version?: number;  // default -1
 }
 
 /** A bus line through ``stops_local_m`` (in order), every ``headway_min`` between the hours. */
@@ -112,13 +113,14 @@ export interface DesignDay {
   sun_elevation_deg: Array<number>;  // maxItems 24
 }
 
-/** Per road edge (L,) results in the order of ``District.roads``. */
+/** Per road edge (L,) results in the order of ``District.roads``. ``base_version`` >= 0: the results of that version hold unchanged for ``scenario_version`` (an edit that cannot change traffic, e.g. a tree) and the arrays are empty. The server sends such a frame only to a client it sent ``base_version``; others get the complete frame. */
 export interface EdgeFrame {
   t: "edges";
   scenario_version: number;  // minimum 0, maximum 9007199254740992
   flow_veh_h: NDArray;
   vc_ratio: NDArray;
   speed_kmh: NDArray;
+  base_version?: number;  // default -1
 }
 
 /** An edit committed to storage: the scenario is now at ``scenario_version``. ``intervention`` is the new state of ``object_id`` (None when removed). */
