@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from webserver import browser, open_viewer, web_server  # noqa: F401  (fixtures: the web viewer's server and browser)
 
 import protocol as p
 from geodata.interventions import Park, Tree
@@ -328,3 +329,45 @@ def test_a_road_closure_sends_far_fewer_air_bytes_than_on_the_grid(district) -> 
     raster = p.apply_field_frame(p.apply_field_frame(None, _frame(base, "air_temp_c", 15)), sent) if not sent.full \
         else p.apply_field_frame(None, sent)
     assert np.abs(p.field_on_grid(raster, sent) - fine_air).max() <= 0.006
+
+
+# --- the web viewer's drape of a coarse raster in Chromium -------------------------------------------
+def _canvas(page) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    page.wait_for_timeout(800)  # the drape's new textures drawn
+    png = page.locator("#canvas").screenshot()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float64)
+
+
+@pytest.mark.timeout(300)
+def test_the_web_drape_of_the_coarse_air_equals_its_interpolation_cell_by_cell(browser, web_server, tmp_path) -> None:  # noqa: F811
+    """In Chromium the air and the heat island drape as the coarse raster's linearly filtered value
+    texture; the picture equals the one drawn cell by cell from the interpolation to the grid (the
+    server's bilinear rule) up to the texture's filtering and colour steps."""
+    ctx, page, watch = open_viewer(browser, web_server.page_url())
+    try:
+        page.evaluate("__viewer.setRaster('none')")
+        bare = _canvas(page)
+        for raster, field in (("air_temp", "air_temp_c"), ("uhi", "uhi_k")):
+            page.evaluate(f"__viewer.setRaster('{raster}')")
+            page.wait_for_function(f"__viewer.draped !== null && __viewer.draped.field === '{field}'"
+                                   " && __viewer.draped.coarse && __viewer.draped.opacity > 0", timeout=120000)
+            gpu = _canvas(page)
+            page.evaluate("__viewer.setCoarseDrape(false)")
+            page.wait_for_function("__viewer.draped !== null && !__viewer.draped.coarse", timeout=30000)
+            cells = _canvas(page)
+            page.evaluate("__viewer.setCoarseDrape(true)")
+            drape = float(np.abs(cells - bare).mean())
+            diff = float(np.abs(gpu - cells).mean())
+            from PIL import Image
+
+            Image.fromarray(np.concatenate([gpu, cells], axis=1).astype(np.uint8)).save(tmp_path / f"{raster}.png")
+            assert drape > 5.0, (raster, drape)  # the drape shows
+            # a misplaced or flipped texture, or another ramp, would differ by far more than a few colour steps
+            assert diff < 0.05 * drape and diff < 1.0 and float(np.abs(gpu - cells).max()) <= 8, (raster, diff, drape)
+        assert watch.errors == []
+    finally:
+        ctx.close()

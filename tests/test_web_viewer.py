@@ -303,6 +303,7 @@ def test_every_heat_raster_receives_its_field_and_is_drawn(browser, web_server) 
             assert field in page.evaluate("__viewer.layers.fields")
             d = page.evaluate("__viewer.draped")
             assert d["finite"] > 1000, (raster, d)
+            assert d["coarse"] == (field in ("air_temp_c", "uhi_k")), (raster, d)  # the air drapes its coarse raster
         assert watch.errors == []
     finally:
         ctx.close()

@@ -145,6 +145,7 @@ export class EditEffect {
     tex.userData.localRamp = true;
     this.app.drape.uDrapeA.value = tex;
     this.app.drape.uDrapeB.value = tex;
+    this.app.drape.uDrapeModeA.value = this.app.drape.uDrapeModeB.value = 0; // colour textures on both sides
     this.localTex?.dispose();
     this.localTex = tex;
     this.localRange = [lo, hi];

@@ -140,6 +140,8 @@ const handle = {
   sample(layer: string, x: number, y: number) { return app.sample(layer, x, y); },
   setTool(id: string | null) { interaction.setTool(id as never); },
   setRaster(id: string) { app.setRaster(id as never); renderAll(); },
+  /** Drape coarse rasters as value textures (default) or, for comparison, cell by cell from their interpolation. */
+  setCoarseDrape(on: boolean) { app.coarseDrape = on; app.refreshRaster(); },
   setOverlay(id: string, on: boolean) { app.setOverlay(id as never, on); renderAll(); },
   setHour(h: number) { hourInput.value = String(h); app.setHour(h); },
   /** Screen position (CSS pixels, page coordinates) of a local point on the ground. */
