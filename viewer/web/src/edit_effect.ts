@@ -176,12 +176,21 @@ export class EditEffect {
       this.label.hidden = true;
       this.clear();
       this.endLocalRamp();
+      this.app.view.invalidate(false);
       return false;
     }
+    // the changed cells pulse while they glow; a software rasteriser (no GPU) shows them steady instead,
+    // so that the page draws only when something changed and answers the next messages at once
+    let animating = false;
     if (this.points) {
       const m = this.points.material as THREE.PointsMaterial;
-      m.opacity = age < GLOW_S ? 0.9 * (0.6 + 0.4 * Math.cos(age * 6)) : 0;
-      if (age >= GLOW_S) this.clear();
+      if (age >= GLOW_S) {
+        this.clear();
+        this.app.view.invalidate(false);
+      } else if (!this.app.view.software) {
+        m.opacity = 0.9 * (0.6 + 0.4 * Math.cos(age * 6));
+        animating = true;
+      }
     }
     const [x, y] = this.last.xy;
     const p = new THREE.Vector3(x, this.app.tiles.heightAt(x, y) + 2, -y).project(this.app.view.camera);
@@ -189,6 +198,6 @@ export class EditEffect {
     const stage = this.label.parentElement?.getBoundingClientRect() ?? rect;
     this.label.style.left = `${rect.left - stage.left + ((p.x + 1) / 2) * rect.width}px`;
     this.label.style.top = `${rect.top - stage.top + ((1 - p.y) / 2) * rect.height}px`;
-    return true;
+    return animating; // the label follows the camera, whose moves draw a frame anyway
   }
 }
