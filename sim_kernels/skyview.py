@@ -162,6 +162,20 @@ def _canopy_horizon(dsm: ti.template(), top: ti.template(), r: ti.i32, c: ti.i32
     return 1.0 / (1.0 + tv * tv)
 
 
+@ti.func
+def _slab(x: ti.f32, step: ti.f32, lo: ti.f32, hi: ti.f32) -> ti.types.vector(2, ti.f32):
+    """The interval of t >= 0 for which x + t step lies within [lo, hi] (empty: first > second)."""
+    out = ti.Vector([0.0, 1e9])
+    if ti.abs(step) < 1e-6:
+        if x < lo or x > hi:
+            out = ti.Vector([1.0, 0.0])
+    else:
+        a = (lo - x) / step
+        b = (hi - x) / step
+        out = ti.Vector([ti.max(0.0, ti.min(a, b)), ti.max(a, b)])
+    return out
+
+
 @ti.kernel
 def _svf_canopy_delta_kernel(
     dsm: ti.types.ndarray(dtype=ti.f32, ndim=2),
@@ -189,27 +203,12 @@ def _svf_canopy_delta_kernel(
             for k in range(n):
                 sr = step_row[k]
                 sc = step_col[k]
-                # does the half-line r + t sr, c + t sc (t >= 0) cross the box? (slab test)
-                t_lo = 0.0
-                t_hi = 1e9
-                hit = True
-                if ti.abs(sr) < 1e-6:
-                    if r < br0 or r > br1:
-                        hit = False
-                else:
-                    a = (br0 - r) / sr
-                    b = (br1 - r) / sr
-                    t_lo = ti.max(t_lo, ti.min(a, b))
-                    t_hi = ti.min(t_hi, ti.max(a, b))
-                if ti.abs(sc) < 1e-6:
-                    if c < bc0 or c > bc1:
-                        hit = False
-                else:
-                    a = (bc0 - c) / sc
-                    b = (bc1 - c) / sc
-                    t_lo = ti.max(t_lo, ti.min(a, b))
-                    t_hi = ti.min(t_hi, ti.max(a, b))
-                if hit and t_lo <= t_hi:
+                # does the half-line r + t sr, c + t sc (t >= 0) cross the box? (slab test, rows then columns)
+                along_rows = _slab(ti.cast(r, ti.f32), sr, br0, br1)
+                along_cols = _slab(ti.cast(c, ti.f32), sc, bc0, bc1)
+                t_lo = ti.max(along_rows[0], along_cols[0])
+                t_hi = ti.min(along_rows[1], along_cols[1])
+                if t_lo <= t_hi:
                     ds = step_len[k] * cell_m
                     delta += _canopy_horizon(dsm, new_top, r, c, sr, sc, ds, radius_m, top_m) - \
                         _canopy_horizon(dsm, old_top, r, c, sr, sc, ds, radius_m, top_m)

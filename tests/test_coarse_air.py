@@ -349,6 +349,8 @@ def test_the_web_drape_of_the_coarse_air_equals_its_interpolation_cell_by_cell(b
     server's bilinear rule) up to the texture's filtering and colour steps."""
     ctx, page, watch = open_viewer(browser, web_server.page_url())
     try:
+        for overlay in ("transit", "comments"):  # markers recoloured when later results arrive: not the drape's
+            page.evaluate(f"__viewer.setOverlay('{overlay}', false)")
         page.evaluate("__viewer.setRaster('none')")
         bare = _canvas(page)
         for raster, field in (("air_temp", "air_temp_c"), ("uhi", "uhi_k")):

@@ -105,8 +105,14 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
     return "applied";
   }
   if (!cur || cur.version !== fr.base_version || cur.hour !== fr.hour || cur.grid.cols !== fr.grid.cols || cur.coarse) return "needs_full";
-  const values = new Float32Array(cur.values);
-  const cols = cur.grid.cols;
+  const values = writeWindow(new Float32Array(cur.values), cur.grid.cols, fr, win, cells);
+  store.set(key, { ...cur, version: fr.scenario_version, values });
+  return "applied";
+}
+
+/** Write a partial frame's window (or, with `cells`, only the listed cells of it) into `values`, a raster `cols` wide. */
+function writeWindow(values: Float32Array, cols: number, fr: FieldFrame, win: Float32Array, cells: ArrayLike<number> | null): Float32Array {
+  const w = fr.window;
   if (cells) {
     const n = w.rows * w.cols;
     for (let i = 0; i < cells.length; i++) {
@@ -120,8 +126,7 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
       values.set(win.subarray(r * w.cols, (r + 1) * w.cols), (w.row0 + r) * cols + w.col0);
     }
   }
-  store.set(key, { ...cur, version: fr.scenario_version, values });
-  return "applied";
+  return values;
 }
 
 /**
@@ -152,20 +157,7 @@ function applyCoarseFrame(store: Map<string, FieldState>, cur: FieldState | unde
   const cc = cur?.coarse;
   if (!cur || !cc || cur.version !== fr.base_version || cur.hour !== fr.hour || cc.factor !== f || cc.rows !== rows
     || cc.cols !== cols || cur.grid.rows !== g.rows || cur.grid.cols !== g.cols) return "needs_full";
-  const coarseValues = new Float32Array(cc.values);
-  if (cells) {
-    const n = w.rows * w.cols;
-    for (let i = 0; i < cells.length; i++) {
-      const k = cells[i];
-      if (k >= n) throw new Error(`field ${fr.layer}: cell outside its window`);
-      const r = Math.floor(k / w.cols);
-      coarseValues[(w.row0 + r) * cols + w.col0 + (k - r * w.cols)] = win[i];
-    }
-  } else {
-    for (let r = 0; r < w.rows; r++) {
-      coarseValues.set(win.subarray(r * w.cols, (r + 1) * w.cols), (w.row0 + r) * cols + w.col0);
-    }
-  }
+  const coarseValues = writeWindow(new Float32Array(cc.values), cols, fr, win, cells);
   const coarse: CoarseRaster = { factor: f, rows, cols, values: coarseValues };
   const values = new Float32Array(cur.values);
   if (w.rows > 0 && w.cols > 0) {
