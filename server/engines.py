@@ -289,10 +289,19 @@ class HeatAdapter:
         heat_only = [o for o in interventions if o.__struct_config__.tag in HEAT_KINDS]  # type: ignore[attr-defined]
         progress("heat", 0.05)
         qf = self._waste_heat(ctx.get("traffic"))
-        res = self.engine.compute(heat_only, hours=tuple(hours), anthropogenic_heat_w_m2=qf)
+        early = ctx.get("early")
+        ahead: dict[tuple[str, int], tuple[Any, np.ndarray]] = {}  # frames sent before the engine returned
+
+        def shown_utci(hour: int, utci: np.ndarray) -> None:  # the map first, the key figures right after
+            frame, raw = self._field_frame(version, "utci_c", hour, utci)
+            ahead[("utci_c", hour)] = (_compressed(frame), raw)  # a complete frame goes to everyone
+            early([ahead[("utci_c", hour)][0]])
+
+        res = self.engine.compute(heat_only, hours=tuple(hours), anthropogenic_heat_w_m2=qf,
+                                  early=shown_utci if early is not None else None)
         ctx["heat"] = res
         buildings: dict[str, np.ndarray] = {}
-        frames, fields = self._frames(res, version, ctx.get("early"))
+        frames, fields = self._frames(res, version, early, ahead)
         if ctx.get("check") is not None:  # a newer version stops the job before the day's cooling (it has the early frame)
             ctx["check"]()
         if self.energy:
@@ -310,11 +319,19 @@ class HeatAdapter:
         return EngineOutput(kpis={k: float(v) for k, v in dict(res.kpis).items()}, frames=frames, fields=fields,
                             buildings=buildings)
 
+    def _field_frame(self, version: int, layer: str, hour: int, values: np.ndarray, coarse: int = 1) -> tuple[Any, np.ndarray]:
+        """The frame(s) of one field on top of what was last sent of it, and its quantised values."""
+        old = self.last_raw.get((layer, hour))
+        base = (self.last_version, old) if old is not None and self.last_version is not None else None
+        unit = "K" if layer.endswith("_k") else "°C"
+        return field_frames(version, layer, unit, hour, grid_info(self.district), values, base, coarse=coarse)
+
     def _frames(self, res: Any, version: int, early: Callable[[list[Any]], None] | None,
+                ahead: dict[tuple[str, int], tuple[Any, np.ndarray]] | None = None,
                 ) -> tuple[list[Any], dict[str, tuple[tuple[int, ...], np.ndarray]]]:
         """The frames of every streamed layer and hour (partial on top of the last version sent), the
-        UTCI of the key figures' hour first (handed to ``early`` with the key figures at once)."""
-        g = grid_info(self.district)
+        UTCI of the key figures' hour first (handed to ``early`` with the key figures; when the engine
+        sent it ``ahead`` already, that frame and the key figures alone)."""
         fields: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
         raws: dict[tuple[str, int], np.ndarray] = {}
         rural = np.asarray(self.engine.weather.air_temp_c, np.float32)[list(res.hours)]
@@ -331,16 +348,20 @@ class HeatAdapter:
         for layer, hi, hour in todo:
             if layer not in fields:
                 fields[layer] = (tuple(res.hours), np.asarray(res.fields[layer], dtype=np.float32))
-            old = self.last_raw.get((layer, hour))
-            base = (self.last_version, old) if old is not None and self.last_version is not None else None
-            unit = "K" if layer.endswith("_k") else "°C"
-            values, f = fields[layer][1][hi], 1
-            if layer == "air_temp_c" and coarse_air is not None:
-                values, f = coarse_air[0][hi], coarse_air[1]
-            built[(layer, hour)], raws[(layer, hour)] = field_frames(version, layer, unit, hour, g, values, base, coarse=f)
+            if ahead and (layer, hour) in ahead:  # sent already, while the engine went on
+                built[(layer, hour)], raws[(layer, hour)] = ahead[(layer, hour)]
+            else:
+                values, f = fields[layer][1][hi], 1
+                if layer == "air_temp_c" and coarse_air is not None:
+                    values, f = coarse_air[0][hi], coarse_air[1]
+                built[(layer, hour)], raws[(layer, hour)] = self._field_frame(version, layer, hour, values, f)
             if early is not None and (layer, hour) == ("utci_c", first):
-                built[(layer, hour)] = _compressed(built[(layer, hour)])  # a complete frame goes to everyone
-                early([built[(layer, hour)], p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})])
+                kpis = p.KpiFrame(version, "heat", {k: float(v) for k, v in dict(res.kpis).items()})
+                if ahead and (layer, hour) in ahead:
+                    early([kpis])
+                else:
+                    built[(layer, hour)] = _compressed(built[(layer, hour)])  # a complete frame goes to everyone
+                    early([built[(layer, hour)], kpis])
         self.last_version, self.last_raw = version, raws
         # complete fields that every client gets compressed once for all (and for storage), after the early frame
         done = {(layer, hour): _compressed(built[(layer, hour)]) for layer, _, hour in todo}

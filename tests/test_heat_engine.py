@@ -94,6 +94,16 @@ def test_tree_shades_and_cools(district, baseline) -> None:
     engine.compute([], hours=HOURS)
 
 
+def test_the_shown_utci_is_handed_out_before_the_key_figures(district, baseline) -> None:
+    """``early`` gets the key figures' hour and its UTCI once, as the result then returns it."""
+    engine, _ = baseline
+    got: list = []
+    res = engine.compute([_tree(60.0, 40.0)], hours=HOURS, early=lambda h, u: got.append((h, u.copy())))
+    assert [h for h, _ in got] == [15] == [int(res.kpis["kpi_hour"])]
+    np.testing.assert_array_equal(got[0][1], res.fields["utci_c"][HOURS.index(15)])
+    engine.compute([], hours=HOURS)
+
+
 def test_waste_heat_warms_the_air_downwind(district, baseline) -> None:
     engine, base = baseline
     qf = np.zeros(district.grid.shape, np.float32)

@@ -617,9 +617,14 @@ class HeatEngine:
         return utci_w
 
     # ---- KPIs ------------------------------------------------------------------------------------
+    @staticmethod
+    def _kpi_index(hours: Sequence[int]) -> int:
+        """Index of the hour the instantaneous key figures are for: 15:00 when computed, else the last."""
+        return list(hours).index(15) if 15 in hours else len(hours) - 1
+
     def _kpis(self, st: EngineState, cost_eur: float) -> dict[str, float]:
         hours = st.hours
-        k = hours.index(15) if 15 in hours else len(hours) - 1
+        k = self._kpi_index(hours)
         ground = self.district.building_index < 0
         u = st.utci[k][ground]
         strong = self.params["strong_heat_stress_utci_c"]
@@ -679,7 +684,8 @@ class HeatEngine:
 
     # ---- public ----------------------------------------------------------------------------------
     def compute(self, interventions: Sequence[Intervention], *, hours: Sequence[int] = (15,),
-                anthropogenic_heat_w_m2: np.ndarray | None = None, full: bool = False) -> HeatResult:
+                anthropogenic_heat_w_m2: np.ndarray | None = None, full: bool = False,
+                early: Callable[[int, np.ndarray], None] | None = None) -> HeatResult:
         """Fields and KPIs of the scenario District + ``interventions`` at the local ``hours``.
 
         Parameters
@@ -689,6 +695,8 @@ class HeatEngine:
         anthropogenic_heat_w_m2 : (rows, cols) float, extra sensible heat into the air (traffic,
             buildings), W/m2; None for none.
         full : recompute everything instead of the window the edit reaches.
+        early : called with the key figures' hour and its UTCI (rows, cols), a view to read at once,
+            as soon as the fields are computed and before the key figures and the copies returned.
 
         Raises
         ------
@@ -722,6 +730,9 @@ class HeatEngine:
         else:
             window = self._incremental(st, surf, qf, t)
         self._state = st
+        if early is not None:
+            k = self._kpi_index(hrs)
+            early(hrs[k], st.utci[k])
         t0 = time.perf_counter()
         kpis = self._with_baseline(self._kpis(st, surf.cost_eur), hrs)
         idx = list(hrs)
