@@ -596,7 +596,13 @@ def test_a_real_window_rotates_edits_with_every_tool_inspects_and_undoes(served:
         corners = [xy for xy in ((150, 115), (330, 115), (240, 225), (170, 215), (320, 215), (240, 100))
                    if win.hover(*xy)["ground"]]  # a wide area on the district, around some streets
         assert len(corners) >= 3, corners
-        plan = [("1", [ground[0]], "tree"), ("9", [ground[1]], "new_stop"), ("5", [roofs[0][:2]], "green_roof"),
+        # a roof point inside its roof (the points around it hit the same building), far on screen from
+        # where the tree and the stop go: a new crown or a redrawn edge must not take the click
+        by_distance = sorted(roofs, key=lambda r: -min((r[0] - gx) ** 2 + (r[1] - gy) ** 2 for gx, gy in ground[:2]))
+        inside = [r for r in by_distance[:8] if all(win.hover(r[0] + dx, r[1] + dy)["building_id"] == r[2]
+                                                    for dx, dy in ((5, 0), (-5, 0), (0, 5), (0, -5)))]
+        far = (inside or by_distance)[0]
+        plan = [("1", [ground[0]], "tree"), ("9", [ground[1]], "new_stop"), ("5", [far[:2]], "green_roof"),
                 ("6", [ra], "road_closure"), ("7", [rb], "speed_limit"), ("8", [ground[0], ground[-1]], "bus_line"),
                 ("0", corners[:3], "on_demand_zone")]
         for key, clicks, kind in plan:
@@ -616,9 +622,9 @@ def test_a_real_window_rotates_edits_with_every_tool_inspects_and_undoes(served:
         assert kinds[-len(plan):] == [k for _, _, k in plan]
         # inspection: the clicked building's id and values
         win.key("i")
-        win.click(*roofs[0][:2])
+        win.click(*far[:2])
         s = win.wait(lambda s: s["pick"] is not None and s["pick"]["building_id"] >= 0, "inspection")
-        assert s["pick"]["building_id"] == roofs[0][2] and f"Gebäude {roofs[0][2]}" in s["pick"]["lines"][0]
+        assert s["pick"]["building_id"] == far[2] and f"Gebäude {far[2]}" in s["pick"]["lines"][0]
         assert s["pick"]["value"] is not None
         # undo takes the last edit away on the server
         n = len(s["requests"])
