@@ -94,12 +94,7 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
   const cur = store.get(key);
   if (cur && fr.scenario_version < cur.version && cur.hour === fr.hour) return "stale";
   if ((fr.coarse ?? 1) > 1) return applyCoarseFrame(store, cur, fr);
-  const win = toFloat32(fr.values);
-  const w = fr.window;
-  const cells = fr.cells ? decodeArray(fr.cells) : null;
-  if (cells) {
-    if (fr.full || cells.length !== win.length) throw new Error(`field ${fr.layer}: cells do not match values`);
-  } else if (win.length !== w.rows * w.cols) throw new Error(`field ${fr.layer}: window does not match values`);
+  const { win, cells } = frameValues(fr);
   if (fr.full) {
     store.set(key, { layer: fr.layer, unit: fr.unit, hour: fr.hour, version: fr.scenario_version, grid: fr.grid, values: win });
     return "applied";
@@ -108,6 +103,17 @@ export function applyFieldFrame(store: Map<string, FieldState>, fr: FieldFrame):
   const values = writeWindow(new Float32Array(cur.values), cur.grid.cols, fr, win, cells);
   store.set(key, { ...cur, version: fr.scenario_version, values });
   return "applied";
+}
+
+/** A frame's values and (for a sparse frame) its cell indices, checked against each other and its window. */
+function frameValues(fr: FieldFrame): { win: Float32Array; cells: ArrayLike<number> | null } {
+  const win = toFloat32(fr.values);
+  const w = fr.window;
+  const cells = fr.cells ? decodeArray(fr.cells) : null;
+  if (cells) {
+    if (fr.full || cells.length !== win.length) throw new Error(`field ${fr.layer}: cells do not match values`);
+  } else if (win.length !== w.rows * w.cols) throw new Error(`field ${fr.layer}: window does not match values`);
+  return { win, cells };
 }
 
 /** Write a partial frame's window (or, with `cells`, only the listed cells of it) into `values`, a raster `cols` wide. */
@@ -138,12 +144,8 @@ function applyCoarseFrame(store: Map<string, FieldState>, cur: FieldState | unde
   const g = fr.grid;
   const rows = Math.ceil(g.rows / f);
   const cols = Math.ceil(g.cols / f);
-  const win = toFloat32(fr.values);
+  const { win, cells } = frameValues(fr);
   const w = fr.window;
-  const cells = fr.cells ? decodeArray(fr.cells) : null;
-  if (cells) {
-    if (fr.full || cells.length !== win.length) throw new Error(`field ${fr.layer}: cells do not match values`);
-  } else if (win.length !== w.rows * w.cols) throw new Error(`field ${fr.layer}: window does not match values`);
   if (w.row0 < 0 || w.col0 < 0 || w.row0 + w.rows > rows || w.col0 + w.cols > cols) {
     throw new Error(`field ${fr.layer}: window outside its coarse raster`);
   }
