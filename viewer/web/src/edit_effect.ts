@@ -46,7 +46,7 @@ export class EditEffect {
   onField(before: FieldState | undefined, after: FieldState | undefined): void {
     // the app redraws the drape on every frame: keep the local ramp while the effect shows
     const utci = this.app.fields.get("utci_c");
-    if (this.localTex && this.localRange && utci) this.applyLocal(utci, ...this.localRange);
+    if (this.localTex && this.localRange && utci && this.localRampShown()) this.applyLocal(utci, ...this.localRange);
     if (this.app.ownEdits < this.seenOwn) this.seenOwn = this.app.ownEdits; // a kiosk reset
     if (!before || !after || after.layer !== "utci_c" || after.version <= before.version) return;
     if (this.app.ownEdits <= this.seenOwn) return; // someone else's edit, or no edit at all
@@ -152,6 +152,16 @@ export class EditEffect {
     this.app.view.invalidate(false);
   }
 
+  /** The local ramp belongs to the felt temperature alone: another layer or a comparison ends it. */
+  private localRampShown(): boolean {
+    if (this.app.raster === "utci" && this.app.compare === "off") return true;
+    if (this.localTex) {
+      this.endLocalRamp();
+      this.label.textContent = this.last?.text ?? "";
+    }
+    return false;
+  }
+
   private endLocalRamp(): void {
     this.localRange = null;
     if (!this.localTex) return;
@@ -171,6 +181,7 @@ export class EditEffect {
 
   private tick(now: number): boolean {
     if (this.label.hidden || !this.last) return false;
+    if (this.localTex) this.localRampShown();
     const age = now - this.shownAt;
     if (age > SHOW_S) {
       this.label.hidden = true;
