@@ -21,6 +21,8 @@ import math
 import numpy as np
 import taichi as ti
 
+from sim_kernels.runtime import current_arch
+
 __all__ = ["AirSteps", "air_steps", "excess_air_temperature"]
 
 
@@ -110,6 +112,27 @@ def _multi_step_kernel(
             _update(b, a, source_k_s, r, c, u, v, diff, tau, dt, dx)
 
 
+@ti.kernel
+def _serial_steps_kernel(
+    a: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    b: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    source_k_s: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    n_pairs: ti.i32,
+    u: ti.f32, v: ti.f32, diff: ti.f32, tau: ti.f32, dt: ti.f32, dx: ti.f32,
+):
+    # 2 n_pairs steps a -> b -> a in one thread: on a CPU a small grid's step costs less than starting
+    # a parallel loop; every cell's update is the same arithmetic as in the parallel kernels
+    ti.loop_config(serialize=True)
+    for _ in range(n_pairs):
+        for r, c in ti.ndrange(a.shape[0], a.shape[1]):
+            _update(a, b, source_k_s, r, c, u, v, diff, tau, dt, dx)
+        for r, c in ti.ndrange(a.shape[0], a.shape[1]):
+            _update(b, a, source_k_s, r, c, u, v, diff, tau, dt, dx)
+
+
+SERIAL_MAX_CELLS = 65536  # on a CPU, grids up to this size step in one thread (measured: 100 x 100 is ~5x faster)
+
+
 def excess_air_temperature(
     source_k_s: np.ndarray,
     *,
@@ -147,9 +170,14 @@ def excess_air_temperature(
     a.fill(0.0)
     args = (float(wind_east_m_s), float(wind_north_m_s), float(diffusivity_m2_s), float(tau_s), float(steps.dt_s),
             float(cell_m))
-    for _ in range(steps.n_steps // STEPS_PER_LAUNCH):
-        _multi_step_kernel(a, b, src_t, *args)
-    for _ in range(steps.n_steps % STEPS_PER_LAUNCH):
+    if current_arch() == "cpu" and src.size <= SERIAL_MAX_CELLS:
+        _serial_steps_kernel(a, b, src_t, steps.n_steps // 2, *args)
+        rest = steps.n_steps % 2
+    else:
+        for _ in range(steps.n_steps // STEPS_PER_LAUNCH):
+            _multi_step_kernel(a, b, src_t, *args)
+        rest = steps.n_steps % STEPS_PER_LAUNCH
+    for _ in range(rest):
         _step_kernel(a, b, src_t, *args)
         a, b = b, a
     return a.to_numpy()

@@ -98,3 +98,26 @@ def test_shade_and_evaporation_cool() -> None:
     ts = out["surface_temp_c"][0, 0]
     assert ts[1] < ts[0] - 10  # shaded asphalt
     assert ts[2] < ts[0] and ts[3] < ts[2]  # grass, water
+
+
+def test_listed_cells_equal_the_whole_grid_and_the_rest_is_kept() -> None:
+    """``cells`` computes just those cells, exactly as the whole-grid pass does, and leaves the other
+    cells of ``out`` untouched; a bad index is refused."""
+    rng = np.random.default_rng(11)
+    shape = (9, 13)
+    sunlit = rng.choice([0.0, 0.3, 1.0], size=(24,) + shape).astype(np.float32)
+    svf = rng.uniform(0.2, 1.0, shape).astype(np.float32)
+    surface = rng.integers(0, 4, shape).astype(np.uint8)
+    kw = dict(hours=HOURS, t_deep_c=24.0, fluxes=True)
+    whole = surface_energy_day(sunlit, svf, surface, _classes(), _forcing(), **kw)
+    out = {k: np.full_like(v, -99.0) for k, v in whole.items()}
+    cells = np.sort(rng.choice(svf.size, 40, replace=False))
+    surface_energy_day(sunlit, svf, surface, _classes(), _forcing(), cells=cells, out=out, **kw)
+    listed = np.zeros(svf.size, bool)
+    listed[cells] = True
+    listed = listed.reshape(shape)
+    for name, arr in out.items():
+        np.testing.assert_array_equal(arr[:, listed], whole[name][:, listed], err_msg=name)
+        assert (arr[:, ~listed] == -99.0).all(), name
+    with pytest.raises(ValueError):
+        surface_energy_day(sunlit, svf, surface, _classes(), _forcing(), cells=np.array([svf.size]), out=out, **kw)

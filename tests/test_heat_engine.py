@@ -186,3 +186,24 @@ def test_a_paved_patch_warms_the_tmrt_around_it(district, baseline) -> None:
     assert not (changed & ~outside & ~cls_changed).any()  # and nowhere farther
     _assert_same(res, HeatEngine(district).compute([patch], hours=HOURS, full=True))
     engine.compute([], hours=HOURS)
+
+
+def test_air_holds_the_full_pass_within_the_tolerance_over_many_edits(district) -> None:
+    """Incremental air keeps a cell's value while it stays within ``air_change_tolerance_k`` of the
+    new one; over a run of edits (trees added, moved and taken away) no cell drifts further."""
+    tol = HeatParams.default()["air_change_tolerance_k"]
+    engine = HeatEngine(district)
+    engine.compute([], hours=(15,))
+    rng = np.random.default_rng(5)
+    trees: list = []
+    for i in range(7):
+        if i == 4:
+            trees.pop(0)
+        else:
+            trees.append(_tree(float(rng.uniform(20, 220)), float(rng.uniform(20, 220)), id=f"t{i}",
+                               height_m=16, crown_diameter_m=12))
+        inc = engine.compute(trees, hours=(15,))
+        full = HeatEngine(district).compute(trees, hours=(15,), full=True)
+        err = np.abs(inc.fields["air_temp_c"] - full.fields["air_temp_c"]).max()
+        assert err <= tol + 1e-5, (i, err)
+        np.testing.assert_allclose(inc.fields["utci_c"], full.fields["utci_c"], atol=2e-3)

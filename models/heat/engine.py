@@ -245,29 +245,48 @@ class HeatEngine:
                              int(math.ceil(max(-dc, 0))) + 2, int(math.ceil(max(dc, 0))) + 2, shape)
         return out
 
-    def _shade(self, st: EngineState, windows: dict[int, Window]) -> Window | None:
-        return shade(st, self.sun, self.params, self.district.grid.cell_m, windows)
+    def _shade(self, st: EngineState, windows: dict[int, Window], changed_cells: np.ndarray | None = None) -> Window | None:
+        return shade(st, self.sun, self.params, self.district.grid.cell_m, windows, changed_cells)
 
     def _svf(self, st: EngineState, window: Window | None, old_top: np.ndarray | None = None) -> None:
         sky_view(st, self.params, self.district.grid.cell_m, window, old_top)
 
-    def _surface_and_tmrt(self, st: EngineState, window: Window | None) -> Window:
+    def _surface_and_tmrt(self, st: EngineState, window: Window | None, energy_cells: np.ndarray | None = None) -> Window:
         return surface_and_tmrt(st, sun=self.sun, classes=self.classes, forcing=self.forcing, params=self.params,
-                         energy=self.energy_kwargs, window=window)
+                                energy=self.energy_kwargs, window=window, energy_cells=energy_cells)
 
-    def _air(self, st: EngineState, qf: np.ndarray | None, *, full: bool) -> Window | None:
+    def _qh_sums(self, st: EngineState, window: Window | None, *, everywhere: bool) -> np.ndarray:
+        """Block sums (len(hours), rc, cc) of the surface sensible heat at the state's hours: all of
+        them when ``everywhere`` (or none kept), else only the blocks of ``window``, the cells whose
+        energy balance ran since the last call (None: none ran)."""
+        if everywhere or st.qh_sums is None:
+            st.qh_sums = np.stack([self._block_sum(st.energy.q_h[k]) for k in range(len(st.hours))])
+            return st.qh_sums
+        if window is None:
+            return st.qh_sums
+        f = self._air_factor()
+        rows, cols = self.district.grid.shape
+        r0, r1 = window[0] // f * f, min(rows, -(-window[1] // f) * f)
+        c0, c1 = window[2] // f * f, min(cols, -(-window[3] // f) * f)
+        for k in range(len(st.hours)):
+            st.qh_sums[k, r0 // f:-(-r1 // f), c0 // f:-(-c1 // f)] = self._block_sum(st.energy.q_h[k, r0:r1, c0:c1])
+        return st.qh_sums
+
+    def _air(self, st: EngineState, qf: np.ndarray | None, *, full: bool,
+             energy_window: Window | None = None) -> Window | None:
         """Air temperature (K, rows, cols) at the hours into ``st.air``, from the full-grid sensible
         heat fields; returns the bbox of district cells whose air temperature was rewritten.
 
-        The coarse excess field is solved everywhere. On the district grid, cells are rewritten where
-        the coarse field moved by more than ``air_change_tolerance_k`` since the last full pass
-        (bilinear interpolation cannot move a cell further than its four coarse neighbours), plus the
-        cells rewritten by earlier edits; elsewhere the air differs from a full pass by less than the
-        tolerance."""
+        The coarse excess field is solved everywhere. On the district grid, the cells looked at are
+        those where the coarse field moved by more than ``air_change_tolerance_k`` since the last full
+        pass (bilinear interpolation cannot move a cell further than its four coarse neighbours), plus
+        the cells looked at by earlier edits; of these, a cell is rewritten where its new air differs
+        from what it holds by more than the tolerance. Every cell thus holds its full pass's air within
+        the tolerance, and UTCI is recomputed only where the air was rewritten."""
         p, g = self.params, self.district.grid
         f = self._air_factor()
         rows, cols = g.shape
-        thetas = self._coarse_excess(st, qf, st.hours, [self._block_sum(st.energy.q_h[k]) for k in range(len(st.hours))])
+        thetas = self._coarse_excess(st, qf, st.hours, list(self._qh_sums(st, energy_window, everywhere=full)))
         st.theta = thetas
         if full or st.theta_ref is None:
             st.air = self._upsample(thetas, st.hours, (0, rows, 0, cols), f)
@@ -282,8 +301,12 @@ class HeatEngine:
             return None
         r0, r1, c0, c1 = region
         new = self._upsample(thetas, st.hours, region, f)
-        changed = _offset(_bbox((new != st.air[:, r0:r1, c0:c1]).any(axis=0)), region)
-        st.air[:, r0:r1, c0:c1] = new
+        held = st.air[:, r0:r1, c0:c1]
+        # a cell keeps its air while within the tolerance of the new one (so does its UTCI); it never
+        # drifts further, since it is compared with what it holds
+        moved_cells = np.abs(new - held) > p["air_change_tolerance_k"]
+        changed = _offset(_bbox(moved_cells.any(axis=0)), region)
+        np.copyto(held, new, where=moved_cells)
         st.air_dirty = region
         return changed
 
@@ -582,15 +605,22 @@ class HeatEngine:
         geom = (surf.dsm_m != old.dsm_m) | (surf.canopy_m != old.canopy_m)
         cls = surf.surface_class != old.surface_class
         window: Window | None = None
+        energy_window: Window | None = None  # the cells whose energy balance ran
         t0 = t1 = t2 = time.perf_counter()
         if geom.any() or cls.any():
             st.surf = surf
             old_top = st.top
-            st.top, st.trunk = self._tops(surf)
+            cw = _bbox(surf.canopy_m != old.canopy_m)
+            if cw is not None:  # crown tops and bottoms anew where the canopy changed
+                st.top, st.trunk = st.top.copy(), st.trunk.copy()
+                r0, r1, c0, c1 = cw
+                st.top[r0:r1, c0:c1], st.trunk[r0:r1, c0:c1] = canopy_tops(
+                    self.district.terrain_m[r0:r1, c0:c1], surf.canopy_m[r0:r1, c0:c1], self.params["trunk_ratio"])
             window = _bbox(cls)
+            energy_in = cls.copy()  # the cells whose sunlight, sky view or class changed
             if geom.any():
                 gw = _bbox(geom)
-                window = _union(window, self._shade(st, self._shadow_windows(gw, old, surf)))
+                window = _union(window, self._shade(st, self._shadow_windows(gw, old, surf), energy_in))
                 t1 = time.perf_counter()
                 n = int(math.ceil(self.params["svf_radius_m"] / self.district.grid.cell_m)) + 2
                 sw = _dilate(gw, n, n, n, n, shape)
@@ -598,13 +628,20 @@ class HeatEngine:
                 before = st.svf[sw[0]:sw[1], sw[2]:sw[3]].copy()
                 # crowns only (trees): rescan just the directions that cross them
                 self._svf(st, sw, old_top=None if (surf.dsm_m != old.dsm_m).any() else old_top)
-                window = _union(window, _offset(_bbox(st.svf[sw[0]:sw[1], sw[2]:sw[3]] != before), sw))
+                svf_moved = st.svf[sw[0]:sw[1], sw[2]:sw[3]] != before
+                energy_in[sw[0]:sw[1], sw[2]:sw[3]] |= svf_moved
+                window = _union(window, _offset(_bbox(svf_moved), sw))
                 t2 = time.perf_counter()
                 window = _union(window, gw)
             if window is not None:
-                window = self._surface_and_tmrt(st, window)  # Tmrt also where the ground seen changed
+                # the energy balance where its inputs changed; Tmrt also where the ground seen changed
+                r0, r1, c0, c1 = window
+                inside = np.flatnonzero(energy_in[r0:r1, c0:c1].ravel())
+                cells = (inside // (c1 - c0) + r0) * shape[1] + inside % (c1 - c0) + c0
+                energy_window = window
+                window = self._surface_and_tmrt(st, window, energy_cells=cells)
         t3 = time.perf_counter()
-        air_w = self._air(st, qf, full=False)
+        air_w = self._air(st, qf, full=False, energy_window=energy_window)
         st.qf = qf
         t4 = time.perf_counter()
         utci_w = _union(window, air_w)

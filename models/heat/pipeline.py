@@ -145,8 +145,9 @@ def energy_kwargs(params: HeatParams, weather: Weather, deep_air_c: float | None
 
 
 def shade(st: PipelineState, sun: SunHours, params: HeatParams, cell_m: float,
-          windows: dict[int, Window]) -> Window | None:
-    """Recompute shadows in each hour's window; returns the bbox of cells whose sunlit changed."""
+          windows: dict[int, Window], changed_cells: np.ndarray | None = None) -> Window | None:
+    """Recompute shadows in each hour's window; returns the bbox of cells whose sunlit changed and
+    marks them in ``changed_cells`` (rows, cols) bool when given."""
     dsm = st.surf.dsm_m
     extremes = (float(max(dsm.max(), st.top.max())), float(dsm.min()))
     changed: Window | None = None
@@ -156,7 +157,10 @@ def shade(st: PipelineState, sun: SunHours, params: HeatParams, cell_m: float,
                      elevation_deg=float(sun.elevation_deg[h]), transmissivity=params["canopy_transmissivity"],
                      max_reach_m=params["shadow_max_reach_m"], window=w, out=(st.bsun[h], st.sunlit24[h]),
                      extremes_m=extremes)
-        changed = union(changed, offset(bbox(st.sunlit24[h, w[0]:w[1], w[2]:w[3]] != before), w))
+        diff = st.sunlit24[h, w[0]:w[1], w[2]:w[3]] != before
+        if changed_cells is not None:
+            changed_cells[w[0]:w[1], w[2]:w[3]] |= diff
+        changed = union(changed, offset(bbox(diff), w))
     return changed
 
 
@@ -207,16 +211,18 @@ def raised_cells(st: PipelineState) -> np.ndarray:
 
 def surface_and_tmrt(st: PipelineState, *, sun: SunHours, classes: dict[str, np.ndarray],
                      forcing: dict[str, np.ndarray], params: HeatParams, energy: dict,
-                     window: Window | None, cell_m: float | None = None) -> Window:
+                     window: Window | None, cell_m: float | None = None,
+                     energy_cells: np.ndarray | None = None) -> Window:
     """Surface energy balance (temperature and fluxes) within ``window`` and Tmrt at the state's
     hours where it changes: the window grown by the ground-view radius, since a person sees the
-    ground around them. ``cell_m`` defaults to the one the sky view ran at. Returns the window of
-    Tmrt recomputed."""
+    ground around them. ``cell_m`` defaults to the one the sky view ran at. ``energy_cells``: flat
+    indices of the only cells whose energy-balance inputs (sunlight, sky view, class) changed within
+    the window; the balance then runs on those. Returns the window of Tmrt recomputed."""
     assert st.svf is not None and st.cell_m is not None, "sky view before the energy balance"
     cell_m = st.cell_m if cell_m is None else cell_m
     rows, cols = st.svf.shape
     surface_energy_day(st.sunlit24, st.svf, st.surf.surface_class, classes, forcing, hours=st.hours,
-                       window=window, fluxes=True, out=st.energy.kernel_out(), **energy)
+                       window=window, cells=energy_cells, fluxes=True, out=st.energy.kernel_out(), **energy)
     radii = ground_view_radii_cells(params, cell_m)
     n = max(radii, default=0)
     w = window or (0, rows, 0, cols)

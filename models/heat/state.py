@@ -90,3 +90,4 @@ class EngineState(PipelineState):
     theta: np.ndarray | None = None  # the coarse excess air temperature of the last air pass
     air_dirty: Window | None = None
     utci_inputs: tuple[np.ndarray, np.ndarray] | None = None  # the air and Tmrt the UTCI was last computed from
+    qh_sums: np.ndarray | None = None  # (len(hours), rc, cc) block sums of the surface sensible heat
