@@ -26,7 +26,7 @@ import math
 import numpy as np
 import taichi as ti
 
-__all__ = ["ShadowRay", "shadow_ray", "cast_shadows", "sunlit_fraction"]
+__all__ = ["ShadowRay", "shadow_ray", "cast_shadows", "cast_shadows_hours", "sunlit_fraction"]
 
 
 class ShadowRay:
@@ -70,6 +70,34 @@ def shadow_ray(
     return ShadowRay(step_row, step_col, rise, int(math.ceil(reach_m / step_len_m)) + 1)
 
 
+@ti.func
+def _march(dsm: ti.template(), canopy_top: ti.template(), trunk_top: ti.template(), r, c, step_row, step_col,
+           rise_m, max_steps, top_m, transmissivity):
+    """(building sunlit, sunlit) of cell (r, c): the walk toward the sun."""
+    rows = dsm.shape[0]
+    cols = dsm.shape[1]
+    z0 = dsm[r, c]
+    bshade = 0
+    vshade = 0
+    if canopy_top[r, c] > z0 and trunk_top[r, c] >= z0 - 1e-3 and canopy_top[r, c] > trunk_top[r, c]:
+        vshade = 1  # a ground cell below its own crown
+    i = 1
+    while i <= max_steps:
+        rr = r + ti.cast(ti.floor(i * step_row + 0.5), ti.i32)
+        cc = c + ti.cast(ti.floor(i * step_col + 0.5), ti.i32)
+        zr = z0 + i * rise_m
+        if rr < 0 or rr >= rows or cc < 0 or cc >= cols or zr > top_m:
+            break
+        if dsm[rr, cc] > zr:
+            bshade = 1
+            break
+        if canopy_top[rr, cc] > zr and trunk_top[rr, cc] < zr:
+            vshade = 1
+        i += 1
+    b = 1.0 - ti.cast(bshade, ti.f32)
+    return b, b * (1.0 - ti.cast(vshade, ti.f32) * (1.0 - transmissivity))
+
+
 @ti.kernel
 def _shadow_kernel(
     dsm: ti.types.ndarray(dtype=ti.f32, ndim=2),
@@ -81,30 +109,37 @@ def _shadow_kernel(
     step_row: ti.f32, step_col: ti.f32, rise_m: ti.f32, max_steps: ti.i32,
     top_m: ti.f32, transmissivity: ti.f32,
 ):
-    rows = dsm.shape[0]
-    cols = dsm.shape[1]
     for r, c in ti.ndrange((r0, r1), (c0, c1)):
-        z0 = dsm[r, c]
-        bshade = 0
-        vshade = 0
-        if canopy_top[r, c] > z0 and trunk_top[r, c] >= z0 - 1e-3 and canopy_top[r, c] > trunk_top[r, c]:
-            vshade = 1  # a ground cell below its own crown
-        i = 1
-        while i <= max_steps:
-            rr = r + ti.cast(ti.floor(i * step_row + 0.5), ti.i32)
-            cc = c + ti.cast(ti.floor(i * step_col + 0.5), ti.i32)
-            zr = z0 + i * rise_m
-            if rr < 0 or rr >= rows or cc < 0 or cc >= cols or zr > top_m:
-                break
-            if dsm[rr, cc] > zr:
-                bshade = 1
-                break
-            if canopy_top[rr, cc] > zr and trunk_top[rr, cc] < zr:
-                vshade = 1
-            i += 1
-        b = 1.0 - ti.cast(bshade, ti.f32)
+        b, s = _march(dsm, canopy_top, trunk_top, r, c, step_row, step_col, rise_m, max_steps, top_m, transmissivity)
         building_sunlit[r, c] = b
-        sunlit[r, c] = b * (1.0 - ti.cast(vshade, ti.f32) * (1.0 - transmissivity))
+        sunlit[r, c] = s
+
+
+@ti.kernel
+def _shadow_hours_kernel(
+    dsm: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    canopy_top: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    trunk_top: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    building_sunlit: ti.types.ndarray(dtype=ti.f32, ndim=3),
+    sunlit: ti.types.ndarray(dtype=ti.f32, ndim=3),
+    ints: ti.types.ndarray(dtype=ti.i32, ndim=2),
+    floats: ti.types.ndarray(dtype=ti.f32, ndim=2),
+    starts: ti.types.ndarray(dtype=ti.i32, ndim=1),
+    total: ti.i32, top_m: ti.f32, transmissivity: ti.f32,
+):
+    # one parallel loop over the cells of every sun position's window, each written to its own layer
+    for idx in range(total):
+        k = 0
+        while starts[k + 1] <= idx:
+            k += 1
+        local = idx - starts[k]
+        width = ints[k, 4] - ints[k, 3]
+        r = ints[k, 1] + local // width
+        c = ints[k, 3] + local % width
+        b, s = _march(dsm, canopy_top, trunk_top, r, c, floats[k, 0], floats[k, 1], floats[k, 2], ints[k, 5], top_m,
+                      transmissivity)
+        building_sunlit[ints[k, 0], r, c] = b
+        sunlit[ints[k, 0], r, c] = s
 
 
 def _as_f32(a: np.ndarray) -> np.ndarray:
@@ -166,6 +201,55 @@ def cast_shadows(
         ray.step_row, ray.step_col, ray.rise_m, ray.max_steps, top, float(transmissivity),
     )
     return out
+
+
+def cast_shadows_hours(
+    dsm_m: np.ndarray,
+    canopy_top_m: np.ndarray,
+    trunk_top_m: np.ndarray,
+    suns: "list[tuple[int, float, float, tuple[int, int, int, int]]]",
+    out: "tuple[np.ndarray, np.ndarray]",
+    *,
+    cell_m: float,
+    transmissivity: float = 0.03,
+    max_reach_m: float = 600.0,
+    extremes_m: "tuple[float, float] | None" = None,
+) -> None:
+    """``cast_shadows`` for several sun positions in one kernel launch (the windows of an edit are
+    often small, and a launch per hour costs more than the work).
+
+    ``suns``: (layer, azimuth_deg, elevation_deg, window) per position; ``out``: the (layers, rows,
+    cols) float32 building and total sunlit fractions, filled in each position's window and layer.
+    Each cell gets exactly what ``cast_shadows`` gives it."""
+    dsm = _as_f32(dsm_m)
+    can = _as_f32(canopy_top_m)
+    trunk = _as_f32(trunk_top_m)
+    rows, cols = dsm.shape
+    for a in out:
+        if a.dtype != np.float32 or a.shape[1:] != (rows, cols) or not a.flags.c_contiguous:
+            raise ValueError("out must be two C-contiguous float32 (layers, rows, cols) arrays")
+    top, low = extremes_m if extremes_m is not None else (float(max(dsm.max(), can.max())), float(dsm.min()))
+    ints, floats, sizes = [], [], []
+    for layer, az, el, (r0, r1, c0, c1) in suns:
+        if not (0 <= layer < out[0].shape[0] and 0 <= r0 <= r1 <= rows and 0 <= c0 <= c1 <= cols):
+            raise ValueError(f"bad layer or window {layer}, {(r0, r1, c0, c1)}")
+        if r1 == r0 or c1 == c0:
+            continue
+        if el <= 0.0:
+            out[0][layer, r0:r1, c0:c1] = 0.0
+            out[1][layer, r0:r1, c0:c1] = 0.0
+            continue
+        ray = shadow_ray(az, el, cell_m, top - low, max_reach_m)
+        ints.append((layer, r0, r1, c0, c1, ray.max_steps))
+        floats.append((ray.step_row, ray.step_col, ray.rise_m))
+        sizes.append((r1 - r0) * (c1 - c0))
+    if not ints:
+        return
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    if starts[-1] >= 2**31:
+        raise ValueError("too many cells for one launch")
+    _shadow_hours_kernel(dsm, can, trunk, out[0], out[1], np.asarray(ints, np.int32), np.asarray(floats, np.float32),
+                         starts.astype(np.int32), int(starts[-1]), top, float(transmissivity))
 
 
 def sunlit_fraction(building_sunlit: np.ndarray, vegetation_shaded: np.ndarray, transmissivity: float) -> np.ndarray:

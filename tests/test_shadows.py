@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim_kernels.heat_reference import shadows_reference
-from sim_kernels.shadows import cast_shadows
+from sim_kernels.shadows import cast_shadows, cast_shadows_hours
 
 pytestmark = pytest.mark.usefixtures("taichi_cpu")
 
@@ -97,3 +97,30 @@ def test_sun_below_horizon_is_dark_and_no_nan() -> None:
     assert (b == 0).all() and (s == 0).all()
     b, s = cast_shadows(dsm, dsm, dsm, cell_m=1.0, azimuth_deg=123.0, elevation_deg=0.5)
     assert np.isfinite(s).all() and (b == 1).all()
+
+
+def test_several_sun_positions_in_one_launch_equal_one_at_a_time() -> None:
+    """``cast_shadows_hours`` fills each position's window and layer exactly as ``cast_shadows``
+    does, leaves everything else alone, zeroes a sun below the horizon and refuses a bad window."""
+    rng = np.random.default_rng(4)
+    rows, cols = 60, 70
+    terrain = rng.uniform(0.0, 3.0, (rows, cols)).astype(np.float32)
+    dsm = terrain + np.where(rng.random((rows, cols)) < 0.1, rng.uniform(3, 20, (rows, cols)), 0).astype(np.float32)
+    canopy = np.where((rng.random((rows, cols)) < 0.1) & (dsm == terrain), rng.uniform(3, 12, (rows, cols)), 0)
+    top, trunk = (terrain + canopy).astype(np.float32), (terrain + 0.3 * canopy).astype(np.float32)
+    suns = [(0, 95.0, 4.0, (0, 60, 0, 70)), (2, 180.0, 55.0, (10, 31, 5, 40)), (3, 250.0, 18.0, (40, 60, 50, 70)),
+            (5, 300.0, -1.0, (0, 10, 0, 10)), (6, 30.0, 30.0, (7, 7, 0, 70))]
+    out = (np.full((7, rows, cols), 5.0, np.float32), np.full((7, rows, cols), 5.0, np.float32))
+    cast_shadows_hours(dsm, top, trunk, suns, out, cell_m=2.0, transmissivity=0.1, max_reach_m=300.0)
+    touched = np.zeros((7, rows, cols), bool)
+    for layer, az, el, (r0, r1, c0, c1) in suns:
+        one = cast_shadows(dsm, top, trunk, cell_m=2.0, azimuth_deg=az, elevation_deg=el, transmissivity=0.1,
+                           max_reach_m=300.0)
+        for got, want in zip(out, one):
+            np.testing.assert_array_equal(got[layer, r0:r1, c0:c1], want[r0:r1, c0:c1])
+        touched[layer, r0:r1, c0:c1] = True
+    assert (out[0][0] == 0).mean() > 0.2  # the low morning sun: long shadows
+    assert (out[0][~touched] == 5.0).all() and (out[1][~touched] == 5.0).all()
+    assert (out[1][5, :10, :10] == 0).all()
+    with pytest.raises(ValueError):
+        cast_shadows_hours(dsm, top, trunk, [(0, 90.0, 20.0, (0, 61, 0, 10))], out, cell_m=2.0)

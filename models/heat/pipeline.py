@@ -23,7 +23,7 @@ from sim_kernels.radiation import (
     ground_view_weights,
     mean_radiant_temperature,
 )
-from sim_kernels.shadows import cast_shadows
+from sim_kernels.shadows import cast_shadows_hours
 from sim_kernels.skyview import effective_svf, sky_view_canopy_update, sky_view_factor
 
 GROUND_ALBEDO = 0.2  # of the street seen by a wall, for the light it reflects onto the wall
@@ -147,21 +147,35 @@ def energy_kwargs(params: HeatParams, weather: Weather, deep_air_c: float | None
 def shade(st: PipelineState, sun: SunHours, params: HeatParams, cell_m: float,
           windows: dict[int, Window], changed_cells: np.ndarray | None = None) -> Window | None:
     """Recompute shadows in each hour's window; returns the bbox of cells whose sunlit changed and
-    marks them in ``changed_cells`` (rows, cols) bool when given."""
+    marks them in ``changed_cells`` (rows, cols) bool when given. The hours go to the kernel
+    together, in batches of at most ``SHADE_BATCH_CELLS`` window cells (the copies kept to compare)."""
     dsm = st.surf.dsm_m
     extremes = (float(max(dsm.max(), st.top.max())), float(dsm.min()))
     changed: Window | None = None
-    for h, w in windows.items():
-        before = st.sunlit24[h, w[0]:w[1], w[2]:w[3]].copy()
-        cast_shadows(dsm, st.top, st.trunk, cell_m=cell_m, azimuth_deg=float(sun.azimuth_deg[h]),
-                     elevation_deg=float(sun.elevation_deg[h]), transmissivity=params["canopy_transmissivity"],
-                     max_reach_m=params["shadow_max_reach_m"], window=w, out=(st.bsun[h], st.sunlit24[h]),
-                     extremes_m=extremes)
-        diff = st.sunlit24[h, w[0]:w[1], w[2]:w[3]] != before
-        if changed_cells is not None:
-            changed_cells[w[0]:w[1], w[2]:w[3]] |= diff
-        changed = union(changed, offset(bbox(diff), w))
+    todo = list(windows.items())
+    while todo:
+        batch, cells = [], 0
+        while todo and (not batch or cells + _cells(todo[0][1]) <= SHADE_BATCH_CELLS):
+            h, w = todo.pop(0)
+            batch.append((h, w, st.sunlit24[h, w[0]:w[1], w[2]:w[3]].copy()))
+            cells += _cells(w)
+        cast_shadows_hours(dsm, st.top, st.trunk,
+                           [(h, float(sun.azimuth_deg[h]), float(sun.elevation_deg[h]), w) for h, w, _ in batch],
+                           (st.bsun, st.sunlit24), cell_m=cell_m, transmissivity=params["canopy_transmissivity"],
+                           max_reach_m=params["shadow_max_reach_m"], extremes_m=extremes)
+        for h, w, before in batch:
+            diff = st.sunlit24[h, w[0]:w[1], w[2]:w[3]] != before
+            if changed_cells is not None:
+                changed_cells[w[0]:w[1], w[2]:w[3]] |= diff
+            changed = union(changed, offset(bbox(diff), w))
     return changed
+
+
+SHADE_BATCH_CELLS = 8_000_000
+
+
+def _cells(w: Window) -> int:
+    return (w[1] - w[0]) * (w[3] - w[2])
 
 
 def sky_view(st: PipelineState, params: HeatParams, cell_m: float, window: Window | None,
