@@ -73,8 +73,8 @@ def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool
                                     job_timeout_s=900.0)
     rng = np.random.default_rng(0)
     spots = open_spots(district, 200, rng)
-    # yards: 20 x 20 m squares of sealed ground without buildings
-    yards = open_spots(district, 40, rng, classes=[SURFACE["asphalt"], SURFACE["paving"]])
+    # yards: sealed ground without buildings, each greened once in a run (a park on a park changes little)
+    yards = open_spots(district, 160, rng, classes=[SURFACE["asphalt"], SURFACE["paving"]])
     roads = district.roads
     drivable = np.isin(np.asarray(roads.road_class), list(DRIVABLE_CLASSES))
     busy = [int(i) for i in np.argsort(-roads.lanes.astype(float) * roads.length_m * drivable)[:40]]
@@ -140,6 +140,13 @@ async def run_client(port: int, sid: str, c: Client, ready: asyncio.Event, count
                 c.errors.append(msg.message_en)
 
 
+def _next_yard(setup: dict) -> tuple[float, float]:
+    """A yard not greened yet in this run (the yards are in random order)."""
+    n = setup["yard_next"] = setup.get("yard_next", -1) + 1
+    x, y = setup["yards"][n % len(setup["yards"])]
+    return float(x), float(y)
+
+
 def _edit(kind: str, k: int, setup: dict, rng: np.random.Generator):
     from geodata.interventions import Park, RoadClosure, Tree, Unseal
 
@@ -147,11 +154,11 @@ def _edit(kind: str, k: int, setup: dict, rng: np.random.Generator):
         x, y = setup["spots"][int(rng.integers(0, len(setup["spots"])))]
         return Tree(id=f"t{k}", xy_local_m=(float(x), float(y)), height_m=12.0)
     if kind == "park":  # a 30 x 30 m pocket park around a yard: grass with trees on a third of it
-        x, y = setup["yards"][int(rng.integers(0, len(setup["yards"])))]
+        x, y = _next_yard(setup)
         return Park(id=f"p{k}", polygon_local_m=[(x - 15, y - 15), (x + 15, y - 15), (x + 15, y + 15), (x - 15, y + 15)],
                     tree_cover=0.3)
     if kind == "unseal":
-        x, y = setup["yards"][int(rng.integers(0, len(setup["yards"])))]
+        x, y = _next_yard(setup)
         return Unseal(id=f"u{k}", polygon_local_m=[(x - 10, y - 10), (x + 10, y - 10), (x + 10, y + 10), (x - 10, y + 10)])
     n = setup["closed"] = setup.get("closed", -1) + 1  # a road not closed yet in this run
     return RoadClosure(id=f"r{k}", edge_index=int(setup["roads"][n % len(setup["roads"])]))

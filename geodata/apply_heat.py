@@ -33,7 +33,7 @@ from geodata.interventions import (
     validate_against,
 )
 
-__all__ = ["HeatEditError", "HeatSurfaces", "apply_heat_interventions", "HEAT_KINDS", "SEALED_CLASSES"]
+__all__ = ["HeatEditError", "HeatSurfaces", "HeatApplier", "apply_heat_interventions", "HEAT_KINDS", "SEALED_CLASSES"]
 
 HEAT_KINDS = frozenset({"tree", "tree_row", "park", "green_roof", "unseal", "water", "cool_surface"})
 SEALED_CLASSES = (SURFACE["asphalt"], SURFACE["paving"], SURFACE["gravel"], SURFACE["cool_surface"], SURFACE["bare_soil"])
@@ -117,77 +117,130 @@ def apply_heat_interventions(district: District, interventions: Sequence[Interve
     HeatEditError
         for an intervention outside the district, on a missing building, or with a non-positive size.
     """
-    dsm = district.dsm_m.copy()
-    canopy = district.canopy_m.copy()
-    surface = district.surface_class.copy()
-    touched_r: list[np.ndarray] = []
-    touched_c: list[np.ndarray] = []
-    cost = 0.0
-    ground = district.building_index < 0
-    for obj in interventions:
-        if obj.__struct_config__.tag not in HEAT_KINDS:  # type: ignore[attr-defined]
-            continue
-        try:
-            validate_against(obj, district)
-        except InterventionError as exc:
-            raise HeatEditError(f"Maßnahme {obj.id}: {exc.de}", f"intervention {obj.id}: {exc.en}") from None
-        if isinstance(obj, Tree):
-            x, y = obj.xy_local_m
-            rows, cols = _plant(obj, district, canopy, x, y, obj.height_m, obj.crown_diameter_m)
-        elif isinstance(obj, TreeRow):
-            line = LineString(obj.line_local_m)
-            n = int(line.length // obj.spacing_m) + 1
-            points = [line.interpolate(i * obj.spacing_m) for i in range(n)]
-            parts = [_plant(obj, district, canopy, pt.x, pt.y, obj.height_m, obj.crown_diameter_m) for pt in points]
-            rows = np.concatenate([p[0] for p in parts])
-            cols = np.concatenate([p[1] for p in parts])
-        elif isinstance(obj, GreenRoof):
-            b = district.buildings.index_of(obj.building_id)
-            rows, cols = np.nonzero(district.building_index == b)
-            surface[rows, cols] = SURFACE["green_roof"]
+    state = _Applied.start(district)
+    state.extend(district, interventions, park_tree_height_m, park_tree_crown_m)
+    return state.surfaces(district)
+
+
+class HeatApplier:
+    """``apply_heat_interventions`` of one District with memory: a list that is the previous one plus
+    interventions at its end (the live loop's usual edit) applies only those on top of the previous
+    rasters; any other list starts from the District. The rasters returned are shared with the next
+    call's starting point: read them, never write into them. An invalid intervention raises
+    ``HeatEditError`` and leaves the memory as it was."""
+
+    def __init__(self, district: District, *, park_tree_height_m: float = 14.0, park_tree_crown_m: float = 9.0):
+        self.district = district
+        self.park = (float(park_tree_height_m), float(park_tree_crown_m))
+        self._last: tuple[tuple[Intervention, ...], _Applied] | None = None
+
+    def __call__(self, interventions: Sequence[Intervention]) -> HeatSurfaces:
+        heat = tuple(o for o in interventions if o.__struct_config__.tag in HEAT_KINDS)  # type: ignore[attr-defined]
+        last = self._last
+        if last is not None and heat == last[0]:
+            return last[1].surfaces(self.district)
+        if last is not None and len(heat) > len(last[0]) and heat[:len(last[0])] == last[0]:
+            state, rest = last[1].copy(), heat[len(last[0]):]
         else:
-            rows, cols = _polygon_cells(district, obj.polygon_local_m)  # type: ignore[union-attr]
-            if rows.size == 0:
-                raise _err(obj, "Die Fläche trifft keine Rasterzelle", "the area covers no raster cell")
-            g = ground[rows, cols]
-            if isinstance(obj, Park):
-                rows, cols = rows[g], cols[g]
-                surface[rows, cols] = SURFACE["grass"]
-                if obj.tree_cover > 0:
-                    crown_area = np.pi * park_tree_crown_m**2 / 4.0
-                    spacing = float(np.sqrt(crown_area / obj.tree_cover))
-                    poly = Polygon(obj.polygon_local_m)
-                    w, s, e, n = poly.bounds
-                    xs, ys = np.meshgrid(np.arange(w + spacing / 2, e, spacing), np.arange(s + spacing / 2, n, spacing))
-                    keep = shapely.contains_xy(poly, xs, ys)
-                    for x, y in zip(xs[keep], ys[keep]):
-                        tr, tc = _disk_cells(district, float(x), float(y), park_tree_crown_m / 2.0)
-                        ok = ground[tr, tc]
-                        canopy[tr[ok], tc[ok]] = np.maximum(canopy[tr[ok], tc[ok]], np.float32(park_tree_height_m))
-                        rows, cols = np.concatenate([rows, tr[ok]]), np.concatenate([cols, tc[ok]])
-            elif isinstance(obj, Unseal):
-                sealed = np.isin(surface[rows, cols], SEALED_CLASSES) & g
-                rows, cols = rows[sealed], cols[sealed]
-                surface[rows, cols] = SURFACE["grass"]
-            elif isinstance(obj, WaterSurface):
-                rows, cols = rows[g], cols[g]
-                surface[rows, cols] = SURFACE["water"]
-                canopy[rows, cols] = 0.0
-            elif isinstance(obj, CoolSurface):
-                paved = np.isin(surface[rows, cols], (SURFACE["asphalt"], SURFACE["paving"], SURFACE["roof"]))
-                rows, cols = rows[paved], cols[paved]
-                surface[rows, cols] = SURFACE["cool_surface"]
-        touched_r.append(rows)
-        touched_c.append(cols)
-        cost += intervention_cost_eur(obj, district)
-    window = None
-    if touched_r:
-        r = np.concatenate(touched_r)
-        c = np.concatenate(touched_c)
-        if r.size:
-            changed = ((canopy[r, c] != district.canopy_m[r, c]) | (surface[r, c] != district.surface_class[r, c])
-                       | (dsm[r, c] != district.dsm_m[r, c]))
-            if changed.any():
-                r, c = r[changed], c[changed]
-                window = (int(r.min()), int(r.max()) + 1, int(c.min()), int(c.max()) + 1)
-    return HeatSurfaces(dsm, canopy, surface, window, float(cost))
+            state, rest = _Applied.start(self.district), heat
+        state.extend(self.district, rest, *self.park)
+        self._last = (heat, state)
+        return state.surfaces(self.district)
+
+
+@dataclass
+class _Applied:
+    """Rasters with interventions applied, the cells each one touched and their cost so far."""
+
+    dsm: np.ndarray
+    canopy: np.ndarray
+    surface: np.ndarray
+    touched_r: list[np.ndarray]
+    touched_c: list[np.ndarray]
+    cost: float
+
+    @classmethod
+    def start(cls, district: District) -> _Applied:
+        return cls(district.dsm_m.copy(), district.canopy_m.copy(), district.surface_class.copy(), [], [], 0.0)
+
+    def copy(self) -> _Applied:
+        return _Applied(self.dsm.copy(), self.canopy.copy(), self.surface.copy(), list(self.touched_r),
+                        list(self.touched_c), self.cost)
+
+    def extend(self, district: District, interventions: Sequence[Intervention], park_tree_height_m: float,
+               park_tree_crown_m: float) -> None:
+        """Apply ``interventions`` in order on top of what is applied already."""
+        canopy, surface = self.canopy, self.surface
+        ground = district.building_index < 0
+        for obj in interventions:
+            if obj.__struct_config__.tag not in HEAT_KINDS:  # type: ignore[attr-defined]
+                continue
+            try:
+                validate_against(obj, district)
+            except InterventionError as exc:
+                raise HeatEditError(f"Maßnahme {obj.id}: {exc.de}", f"intervention {obj.id}: {exc.en}") from None
+            if isinstance(obj, Tree):
+                x, y = obj.xy_local_m
+                rows, cols = _plant(obj, district, canopy, x, y, obj.height_m, obj.crown_diameter_m)
+            elif isinstance(obj, TreeRow):
+                line = LineString(obj.line_local_m)
+                n = int(line.length // obj.spacing_m) + 1
+                points = [line.interpolate(i * obj.spacing_m) for i in range(n)]
+                parts = [_plant(obj, district, canopy, pt.x, pt.y, obj.height_m, obj.crown_diameter_m) for pt in points]
+                rows = np.concatenate([p[0] for p in parts])
+                cols = np.concatenate([p[1] for p in parts])
+            elif isinstance(obj, GreenRoof):
+                b = district.buildings.index_of(obj.building_id)
+                rows, cols = np.nonzero(district.building_index == b)
+                surface[rows, cols] = SURFACE["green_roof"]
+            else:
+                rows, cols = _polygon_cells(district, obj.polygon_local_m)  # type: ignore[union-attr]
+                if rows.size == 0:
+                    raise _err(obj, "Die Fläche trifft keine Rasterzelle", "the area covers no raster cell")
+                g = ground[rows, cols]
+                if isinstance(obj, Park):
+                    rows, cols = rows[g], cols[g]
+                    surface[rows, cols] = SURFACE["grass"]
+                    if obj.tree_cover > 0:
+                        crown_area = np.pi * park_tree_crown_m**2 / 4.0
+                        spacing = float(np.sqrt(crown_area / obj.tree_cover))
+                        poly = Polygon(obj.polygon_local_m)
+                        w, s, e, n = poly.bounds
+                        xs, ys = np.meshgrid(np.arange(w + spacing / 2, e, spacing), np.arange(s + spacing / 2, n, spacing))
+                        keep = shapely.contains_xy(poly, xs, ys)
+                        for x, y in zip(xs[keep], ys[keep]):
+                            tr, tc = _disk_cells(district, float(x), float(y), park_tree_crown_m / 2.0)
+                            ok = ground[tr, tc]
+                            canopy[tr[ok], tc[ok]] = np.maximum(canopy[tr[ok], tc[ok]], np.float32(park_tree_height_m))
+                            rows, cols = np.concatenate([rows, tr[ok]]), np.concatenate([cols, tc[ok]])
+                elif isinstance(obj, Unseal):
+                    sealed = np.isin(surface[rows, cols], SEALED_CLASSES) & g
+                    rows, cols = rows[sealed], cols[sealed]
+                    surface[rows, cols] = SURFACE["grass"]
+                elif isinstance(obj, WaterSurface):
+                    rows, cols = rows[g], cols[g]
+                    surface[rows, cols] = SURFACE["water"]
+                    canopy[rows, cols] = 0.0
+                elif isinstance(obj, CoolSurface):
+                    paved = np.isin(surface[rows, cols], (SURFACE["asphalt"], SURFACE["paving"], SURFACE["roof"]))
+                    rows, cols = rows[paved], cols[paved]
+                    surface[rows, cols] = SURFACE["cool_surface"]
+            self.touched_r.append(rows)
+            self.touched_c.append(cols)
+            self.cost += intervention_cost_eur(obj, district)
+
+    def surfaces(self, district: District) -> HeatSurfaces:
+        """The rasters as they stand, the window of cells that differ from the District, the cost."""
+        dsm, canopy, surface = self.dsm, self.canopy, self.surface
+        touched_r, touched_c = self.touched_r, self.touched_c
+        window = None
+        if touched_r:
+            r = np.concatenate(touched_r)
+            c = np.concatenate(touched_c)
+            if r.size:
+                changed = ((canopy[r, c] != district.canopy_m[r, c]) | (surface[r, c] != district.surface_class[r, c])
+                           | (dsm[r, c] != district.dsm_m[r, c]))
+                if changed.any():
+                    r, c = r[changed], c[changed]
+                    window = (int(r.min()), int(r.max()) + 1, int(c.min()), int(c.max()) + 1)
+        return HeatSurfaces(dsm, canopy, surface, window, float(self.cost))

@@ -200,11 +200,18 @@ def quantise_u16(arr: np.ndarray, *, scale: float = 0.01, offset: float = -100.0
 
     The default suits temperatures in °C: -100 .. 555.34 in 0.01 K steps (values outside are clipped).
     """
-    a = np.asarray(arr, dtype=np.float64)
+    a = np.array(arr, dtype=np.float64)  # a copy, worked on in place (a live edit quantises 1 M cells)
     missing = ~np.isfinite(a)
-    raw = np.rint((np.where(missing, offset, a) - offset) / scale)
-    raw = np.clip(raw, 0, 65534).astype("<u2")
-    raw[missing] = 65535
+    has_missing = bool(missing.any())
+    if has_missing:
+        a[missing] = offset
+    np.subtract(a, offset, out=a)
+    np.divide(a, scale, out=a)
+    np.rint(a, out=a)
+    np.clip(a, 0, 65534, out=a)
+    raw = a.astype("<u2")
+    if has_missing:
+        raw[missing] = 65535
     return NDArray(dtype="<u2", shape=list(a.shape), data=raw.tobytes(), scale=scale, offset=offset, nodata=65535)
 
 

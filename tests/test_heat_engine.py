@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from heat_fixtures import heat_district
 
-from geodata.apply_heat import HeatEditError, apply_heat_interventions
+from geodata.apply_heat import HeatApplier, HeatEditError, apply_heat_interventions
 from geodata.district import SURFACE
 from geodata.interventions import Tree, decode_intervention
 from models.heat.engine import FIELDS, HeatEngine, HeatParams, run_heat_day, stress_class
@@ -151,6 +151,36 @@ def test_apply_heat_interventions_edit_copies(district) -> None:
     roof = decode_intervention({"kind": "green_roof", "id": "g", "building_id": 999})
     with pytest.raises(HeatEditError, match="999"):
         apply_heat_interventions(district, [roof])
+
+
+def test_applier_builds_on_the_previous_list_as_a_fresh_apply_would(district) -> None:
+    """The live loop's applier adds new interventions on top of the last list; every result equals
+    ``apply_heat_interventions`` of the whole list (also after an undo, a change in the middle and a
+    refused intervention, which leaves its memory as it was)."""
+    poly = [[150, 10], [230, 10], [230, 60], [150, 60]]
+    items = [_tree(60.0, 40.0, id="a", height_m=12, crown_diameter_m=8),
+             decode_intervention({"kind": "park", "id": "p", "polygon_local_m": poly, "tree_cover": 0.3}),
+             decode_intervention({"kind": "road_closure", "id": "rc", "edge_index": 0}),
+             _tree(62.0, 44.0, id="b", height_m=20, crown_diameter_m=6),
+             decode_intervention({"kind": "unseal", "id": "u", "polygon_local_m": [[0, 110], [50, 110], [50, 130], [0, 130]]}),
+             decode_intervention({"kind": "cool_surface", "id": "c", "polygon_local_m": [[0, 105], [60, 105], [60, 125], [0, 125]]})]
+    moved = _tree(100.0, 90.0, id="a", height_m=12, crown_diameter_m=8)
+    lists = [items[:1], items[:2], items[:3], items[:4], items[:6], items[:6], items[:4], [moved, *items[1:6]], []]
+    applier = HeatApplier(district)
+    for k, lst in enumerate(lists):
+        got, want = applier(lst), apply_heat_interventions(district, lst)
+        for name in ("dsm_m", "canopy_m", "surface_class"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=f"{k} {name}")
+        assert (got.changed_window, got.cost_eur) == (want.changed_window, want.cost_eur), k
+        if k == 4:
+            kept = got
+            roof = decode_intervention({"kind": "green_roof", "id": "g", "building_id": 999})
+            with pytest.raises(HeatEditError, match="999"):
+                applier([*lst, roof])
+    again = apply_heat_interventions(district, items[:6])  # what was handed out is not written into later
+    np.testing.assert_array_equal(kept.canopy_m, again.canopy_m)
+    np.testing.assert_array_equal(kept.surface_class, again.surface_class)
+    assert district.canopy_m.max() == 0
 
 
 def test_stress_classes_and_full_day(district) -> None:

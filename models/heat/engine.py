@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, sparse
 
-from geodata.apply_heat import HeatSurfaces, apply_heat_interventions
+from geodata.apply_heat import HeatApplier, HeatSurfaces
 from geodata.canopy import ROOF_MIN_M, canopy_on_ground, canopy_tops
 from geodata.district import SURFACE, District
 from geodata.files import district_geo, write_geotiff
@@ -167,6 +167,8 @@ class HeatEngine:
         self._qh_cache: tuple[tuple[np.ndarray, ...], np.ndarray] | None = None
         self._air_day_cache: dict[int, list] = {}
         self._baseline: dict[tuple[int, ...], dict[str, float]] = {}
+        self._apply = HeatApplier(district, park_tree_height_m=self.params["park_tree_height_m"],
+                                  park_tree_crown_m=self.params["park_tree_crown_m"])
 
     # ---- set-up --------------------------------------------------------------------------------
     def _class_tables(self) -> dict[str, np.ndarray]:
@@ -749,9 +751,7 @@ class HeatEngine:
             qf = np.asarray(anthropogenic_heat_w_m2, np.float32)
             if qf.shape != self.district.grid.shape or not np.isfinite(qf).all() or np.abs(qf).max() > 2000:
                 raise ValueError("Abwärmefeld: falsche Form oder ungültige Werte / anthropogenic heat: wrong shape or invalid values")
-        p = self.params
-        surf = apply_heat_interventions(self.district, interventions, park_tree_height_m=p["park_tree_height_m"],
-                                        park_tree_crown_m=p["park_tree_crown_m"])
+        surf = self._apply(interventions)
         t: dict[str, float] = {"apply": time.perf_counter() - t_start}
         st = self._state
         if full or st is None or st.hours != hrs:
