@@ -240,6 +240,7 @@ class CostAdapter:
     """Investment cost and counts of the scenario's interventions (geodata.interventions cost table)."""
 
     name = "costs"
+    quick = True  # its output may wait in a live job until the heat map is out (server.worker)
 
     def __init__(self, district: District) -> None:
         self.district = district
@@ -260,6 +261,7 @@ class HeatAdapter:
     """Heat fields for the subscribed hours; traffic's vehicle heat enters as anthropogenic heat."""
 
     name = "heat"
+    early_results = True  # the shown UTCI and the key figures go out before the other frames (ctx["early"])
 
     def __init__(self, district: District) -> None:
         self.district = district

@@ -139,7 +139,9 @@ class EngineRunner:
         A "progress" event is published to the scenario's clients at once: :class:`protocol.Progress`, and
         in live jobs the results an engine has ahead of its output (the heat engine's UTCI at the key
         figures' hour and its instantaneous key figures, before its other fields and its building
-        cooling); its output repeats them (for storage and late joiners), the hub sends each once."""
+        cooling); its output repeats them (for storage and late joiners), the hub sends each once.
+        Meanwhile the job's other messages that need not come first (progress, outputs only re-stamped,
+        quick outputs) wait until those early results are out; an engine without them sends as it goes."""
         adapters = self._adapters_for(scenario_id, district, engines, purpose)
         key = (scenario_id if purpose == "live" else "", f"{district.name}:{purpose}")
         last = self._last.setdefault(key, {})
@@ -147,6 +149,25 @@ class EngineRunner:
         stamps: dict[str, int] = {}  # engine -> the computation whose output this job uses
         n = len(adapters)
         hours = tuple(hours)
+        # live: while an engine with results ahead of its output (the heat map) computes, what need not
+        # come first waits for those results: its progress, the outputs only re-stamped ("version N
+        # holds") and quick outputs (costs). Sent to every client then, they took a core from it.
+        live = purpose == "live"
+        held: list[tuple] = []
+        holding = live
+
+        def later(ev: tuple) -> None:
+            if holding:
+                held.append(ev)
+            else:
+                emit(ev)
+
+        def release() -> None:
+            waiting = held[:]
+            held.clear()
+            for ev in waiting:
+                emit(ev)
+
         for i, (name, adapter) in enumerate(adapters.items()):
             if cancelled():
                 raise Cancelled()
@@ -159,18 +180,32 @@ class EngineRunner:
                 ctx.update(prev.ctx)
                 stamps[name] = prev.stamp
                 prev.out = adapter.restamp(prev.out, version) if hasattr(adapter, "restamp") else restamp(prev.out, version)
-                emit(("engine", name, prev.out))
+                later(("engine", name, prev.out))
                 continue
             engine = name if name in ("heat", "traffic", "access") else "compare"
 
             def progress(stage: str, frac: float, _i: int = i, _engine: str = engine) -> None:
-                emit(("progress", p.Progress(version, _engine, stage, min(1.0, (_i + frac) / n))))  # type: ignore[arg-type]
+                later(("progress", p.Progress(version, _engine, stage, min(1.0, (_i + frac) / n))))  # type: ignore[arg-type]
 
+            quick = getattr(adapter, "quick", False)
+            ahead = live and getattr(adapter, "early_results", False)
+            if not (quick or ahead):  # an engine without early results: everything goes out as it comes
+                release()
+                holding = False
             progress(name, 0.0)
             before = set(ctx)
             last.pop(name, None)  # an engine that fails half-way keeps no claim to its inputs
-            if purpose == "live":  # results an engine has ahead of its output go out at once
-                ctx["early"] = lambda frames, _emit=emit: [_emit(("progress", f)) for f in _published_early(frames)]
+            if live:  # results an engine has ahead of its output go out at once, then what waited for them
+
+                def early(frames: list[Any]) -> None:
+                    nonlocal holding
+                    for f in _published_early(frames):
+                        emit(("progress", f))
+                    if any(isinstance(f, p.KpiFrame) for f in frames):  # the map and its key figures are out
+                        release()
+                        holding = False
+
+                ctx["early"] = early
             ctx["check"] = lambda: _raise_if(cancelled())  # an engine may stop between its own steps
             emit(("mark", f"{name}:start", time.monotonic()))
             try:
@@ -184,7 +219,13 @@ class EngineRunner:
             self._stamp += 1
             stamps[name] = self._stamp
             last[name] = _Last(sig, hours, upstream, self._stamp, out, {k: v for k, v in ctx.items() if k not in before})
-            emit(("engine", name, out))
+            if quick:
+                later(("engine", name, out))
+            else:
+                release()
+                emit(("engine", name, out))
+                holding = live
+        release()
 
 
 def _sender(conn: Any, outbox: queue.SimpleQueue) -> None:

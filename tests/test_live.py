@@ -499,3 +499,43 @@ def test_a_newer_version_stops_the_heat_engine_after_its_early_frame(district) -
     for layer, (_hours, arr) in full["heat"].fields.items():
         np.testing.assert_allclose(outs["heat"].fields[layer][1], arr, atol=1e-4, err_msg=layer)
     assert outs["heat"].kpis == pytest.approx(full["heat"].kpis)
+
+
+def test_what_need_not_come_first_waits_for_the_heat_map(district) -> None:
+    """In a live job the heat map (and its key figures) goes out before the quick costs output, the
+    traffic output that a tree only re-stamps and the heat engine's start; a road closure's traffic
+    engine computes, so its progress and volumes go out as they come, before heat starts."""
+    if not {"traffic", "heat"} <= set(available_engines()):
+        pytest.skip("needs the traffic and heat engines")
+    from geodata.interventions import RoadClosure
+    from server.worker import EngineRunner
+    from sim_kernels.runtime import ensure_init
+
+    ensure_init("cpu")
+    runner = EngineRunner(["costs", "traffic", "heat"])
+    runner.run("o", 1, district, [], (15,), lambda: False, lambda ev: None)
+
+    def events(version: int, interventions: list) -> list[str]:
+        seen: list[str] = []
+
+        def emit(ev: tuple) -> None:
+            if ev[0] == "engine":
+                seen.append(f"engine:{ev[1]}")
+            elif ev[0] == "progress" and isinstance(ev[1], p.Progress):
+                seen.append(f"progress:{ev[1].stage}")
+            elif ev[0] == "progress":  # a frame ahead of the output (a partial field goes with its complete one)
+                seen.append(f"early:{type(ev[1][0] if isinstance(ev[1], tuple) else ev[1]).__name__}")
+
+        runner.run("o", version, district, interventions, (15,), lambda: False, emit)
+        return seen
+
+    tree = Tree(id="t", xy_local_m=_free_xy(district, 4), height_m=12.0)
+    seen = events(2, [tree])
+    first_map = seen.index("early:FieldFrame")
+    assert seen[first_map + 1] == "early:KpiFrame"
+    for later in ("engine:costs", "engine:traffic", "progress:heat", "engine:heat"):
+        assert seen.index(later) > first_map, (later, seen)
+    closure = RoadClosure(id="r", edge_index=int(np.argmax(np.asarray(district.roads.lanes))))
+    seen = events(3, [tree, closure])
+    assert seen.index("progress:traffic") < seen.index("engine:traffic") < seen.index("early:FieldFrame")
+    assert seen.index("engine:costs") < seen.index("engine:traffic")
