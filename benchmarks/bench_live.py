@@ -55,7 +55,8 @@ TARGETS_MS = {("tree", 20): 300, ("tree", 50): 150, ("park", 20): 300, ("park", 
 
 
 # ---- server side (child process) ------------------------------------------------------------------
-def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool = False, trace: bool = False) -> None:
+def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool = False, trace: bool = False,
+          tiles: bool = False) -> None:
     import logging
 
     from geodata.district import DRIVABLE_CLASSES, SURFACE
@@ -71,6 +72,10 @@ def serve(data: Path, port: int, size_km: float, cell_m: float, ws_deflate: bool
     # a slow first baseline must not be stopped
     app, district, sid = sample_app(data, token=TOKEN, scenario_name="Live", size_km=size_km, cell_m=cell_m,
                                     job_timeout_s=900.0)
+    if tiles:  # the web viewer starts from the district's 3D tiles
+        from geodata.scene import export_tiles
+
+        export_tiles(district, app.state.twin.districts.tiles_dir(district.name))
     rng = np.random.default_rng(0)
     spots = open_spots(district, 200, rng)
     # yards: sealed ground without buildings, each greened once in a run (a park on a park changes little)
@@ -429,12 +434,13 @@ def main() -> int:
         return first_layer()
     if args.serve:
         serve(Path(args.serve[0]), int(args.serve[1]), args.size_km, args.cell_m, ws_deflate=args.ws_deflate,
-              trace=args.trace)
+              trace=args.trace, tiles=args.browsers > 0)
         return 0
     rows: list[dict] = []
     try:
         with served(__file__, ["--size-km", str(args.size_km), "--cell-m", str(args.cell_m)]
-                    + (["--ws-deflate"] if args.ws_deflate else []) + (["--trace"] if args.trace else []), prefix="landtwin-live-",
+                    + (["--ws-deflate"] if args.ws_deflate else []) + (["--trace"] if args.trace else [])
+                    + (["--browsers", str(args.browsers)] if args.browsers else []), prefix="landtwin-live-",
                     remove=True) as srv:
             setup = srv.setup
             kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
