@@ -122,49 +122,23 @@ def _energy_kernel(
     qh_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
     qe_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
     qg_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
-    r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
-    t_deep: ti.f32, n_sub: ti.i32, days: ti.i32, wall_albedo: ti.f32, wall_emissivity: ti.f32,
-    h_free: ti.f32, rho_cp: ti.f32, want_fluxes: ti.i32,
-):
-    for r, c in ti.ndrange((r0, r1), (c0, c1)):
-        _cell_day(
-            r, c,
-            sunlit, svf, surface, albedo, emissivity, capacity, transfer, evap, direct, diffuse, lsky, air,
-            wall, wind, slot, ts_out, qstar_out, qh_out, qe_out, qg_out, t_deep, n_sub, days, wall_albedo,
-            wall_emissivity, h_free, rho_cp, want_fluxes,
-        )
-
-
-@ti.kernel
-def _energy_cells_kernel(
     cells: ti.types.ndarray(dtype=ti.i32, ndim=1),
-    sunlit: ti.types.ndarray(dtype=ti.f32, ndim=3),
-    svf: ti.types.ndarray(dtype=ti.f32, ndim=2),
-    surface: ti.types.ndarray(dtype=ti.u8, ndim=2),
-    albedo: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    emissivity: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    capacity: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    transfer: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    evap: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    direct: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    diffuse: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    lsky: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    air: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    wall: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    wind: ti.types.ndarray(dtype=ti.f32, ndim=1),
-    slot: ti.types.ndarray(dtype=ti.i32, ndim=1),
-    ts_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
-    qstar_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
-    qh_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
-    qe_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
-    qg_out: ti.types.ndarray(dtype=ti.f32, ndim=3),
+    use_cells: ti.i32, r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
     t_deep: ti.f32, n_sub: ti.i32, days: ti.i32, wall_albedo: ti.f32, wall_emissivity: ti.f32,
     h_free: ti.f32, rho_cp: ti.f32, want_fluxes: ti.i32,
 ):
-    # the listed cells (flat row-major indices) only: an edit's changed cells, not their bounding box
-    for i in range(cells.shape[0]):
-        r = cells[i] // svf.shape[1]
-        c = cells[i] % svf.shape[1]
+    # the cells of a window, or the listed cells (flat row-major indices: an edit's changed cells, not
+    # their bounding box)
+    width = ti.max(c1 - c0, 1)
+    total = (r1 - r0) * (c1 - c0)
+    if use_cells != 0:
+        total = cells.shape[0]
+    for i in range(total):
+        r = r0 + i // width
+        c = c0 + i % width
+        if use_cells != 0:
+            r = cells[i] // svf.shape[1]
+            c = cells[i] % svf.shape[1]
         _cell_day(
             r, c,
             sunlit, svf, surface, albedo, emissivity, capacity, transfer, evap, direct, diffuse, lsky, air,
@@ -250,8 +224,6 @@ def surface_energy_day(
     )
     scalars = (float(t_deep_c), int(n_sub), int(spin_up_days) + 1, float(wall_albedo), float(wall_emissivity),
                float(h_free_w_m2k), RHO_CP, int(fluxes))
-    if cells is not None:
-        _energy_cells_kernel(cells, *common, *scalars)
-    else:
-        _energy_kernel(*common, r0, r1, c0, c1, *scalars)
+    listed = cells is not None
+    _energy_kernel(*common, cells if listed else np.zeros(1, np.int32), int(listed), r0, r1, c0, c1, *scalars)
     return out if fluxes else {"surface_temp_c": out["surface_temp_c"]}

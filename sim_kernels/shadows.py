@@ -99,23 +99,6 @@ def _march(dsm: ti.template(), canopy_top: ti.template(), trunk_top: ti.template
 
 
 @ti.kernel
-def _shadow_kernel(
-    dsm: ti.types.ndarray(dtype=ti.f32, ndim=2),
-    canopy_top: ti.types.ndarray(dtype=ti.f32, ndim=2),
-    trunk_top: ti.types.ndarray(dtype=ti.f32, ndim=2),
-    building_sunlit: ti.types.ndarray(dtype=ti.f32, ndim=2),
-    sunlit: ti.types.ndarray(dtype=ti.f32, ndim=2),
-    r0: ti.i32, r1: ti.i32, c0: ti.i32, c1: ti.i32,
-    step_row: ti.f32, step_col: ti.f32, rise_m: ti.f32, max_steps: ti.i32,
-    top_m: ti.f32, transmissivity: ti.f32,
-):
-    for r, c in ti.ndrange((r0, r1), (c0, c1)):
-        b, s = _march(dsm, canopy_top, trunk_top, r, c, step_row, step_col, rise_m, max_steps, top_m, transmissivity)
-        building_sunlit[r, c] = b
-        sunlit[r, c] = s
-
-
-@ti.kernel
 def _shadow_hours_kernel(
     dsm: ti.types.ndarray(dtype=ti.f32, ndim=2),
     canopy_top: ti.types.ndarray(dtype=ti.f32, ndim=2),
@@ -194,12 +177,11 @@ def cast_shadows(
         out[0][r0:r1, c0:c1] = 0.0
         out[1][r0:r1, c0:c1] = 0.0
         return out
-    top, low = extremes_m if extremes_m is not None else (float(max(dsm.max(), can.max())), float(dsm.min()))
-    ray = shadow_ray(azimuth_deg, elevation_deg, cell_m, top - low, max_reach_m)
-    _shadow_kernel(
-        dsm, can, trunk, out[0], out[1], r0, r1, c0, c1,
-        ray.step_row, ray.step_col, ray.rise_m, ray.max_steps, top, float(transmissivity),
-    )
+    layers = tuple(a.reshape(1, rows, cols) for a in out)  # views: the kernel writes into ``out``
+    if any(not np.shares_memory(v, a) for v, a in zip(layers, out)):
+        raise ValueError("out must be two C-contiguous float32 (rows, cols) arrays")
+    cast_shadows_hours(dsm, can, trunk, [(0, azimuth_deg, elevation_deg, (r0, r1, c0, c1))], layers, cell_m=cell_m,
+                       transmissivity=transmissivity, max_reach_m=max_reach_m, extremes_m=extremes_m)
     return out
 
 
