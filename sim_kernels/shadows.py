@@ -177,9 +177,9 @@ def cast_shadows(
         out[0][r0:r1, c0:c1] = 0.0
         out[1][r0:r1, c0:c1] = 0.0
         return out
-    layers = tuple(a.reshape(1, rows, cols) for a in out)  # views: the kernel writes into ``out``
-    if any(not np.shares_memory(v, a) for v, a in zip(layers, out)):
+    if any(a.dtype != np.float32 or a.shape != (rows, cols) or not a.flags.c_contiguous for a in out):
         raise ValueError("out must be two C-contiguous float32 (rows, cols) arrays")
+    layers = tuple(a.reshape(1, rows, cols) for a in out)  # views: the kernel writes into ``out``
     cast_shadows_hours(dsm, can, trunk, [(0, azimuth_deg, elevation_deg, (r0, r1, c0, c1))], layers, cell_m=cell_m,
                        transmissivity=transmissivity, max_reach_m=max_reach_m, extremes_m=extremes_m)
     return out

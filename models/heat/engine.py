@@ -604,7 +604,9 @@ class HeatEngine:
     def _incremental(self, st: EngineState, surf: HeatSurfaces, qf: np.ndarray | None, t: dict) -> Window | None:
         old: HeatSurfaces = st.surf
         shape = self.district.grid.shape
-        geom = (surf.dsm_m != old.dsm_m) | (surf.canopy_m != old.canopy_m)
+        dsm_moved = surf.dsm_m != old.dsm_m
+        canopy_moved = surf.canopy_m != old.canopy_m
+        geom = dsm_moved | canopy_moved
         cls = surf.surface_class != old.surface_class
         window: Window | None = None
         energy_window: Window | None = None  # the cells whose energy balance ran
@@ -612,7 +614,7 @@ class HeatEngine:
         if geom.any() or cls.any():
             st.surf = surf
             old_top = st.top
-            cw = _bbox(surf.canopy_m != old.canopy_m)
+            cw = _bbox(canopy_moved)
             if cw is not None:  # crown tops and bottoms anew where the canopy changed
                 st.top, st.trunk = st.top.copy(), st.trunk.copy()
                 r0, r1, c0, c1 = cw
@@ -629,7 +631,7 @@ class HeatEngine:
                 assert st.svf is not None
                 before = st.svf[sw[0]:sw[1], sw[2]:sw[3]].copy()
                 # crowns only (trees): rescan just the directions that cross them
-                self._svf(st, sw, old_top=None if (surf.dsm_m != old.dsm_m).any() else old_top)
+                self._svf(st, sw, old_top=None if dsm_moved.any() else old_top)
                 svf_moved = st.svf[sw[0]:sw[1], sw[2]:sw[3]] != before
                 energy_in[sw[0]:sw[1], sw[2]:sw[3]] |= svf_moved
                 window = _union(window, _offset(_bbox(svf_moved), sw))
